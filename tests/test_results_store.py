@@ -1,0 +1,320 @@
+"""Tests of the results store (validation/results_store.py, DESIGN.md "Results store")."""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from infdepth.validation.results_store import (
+    ResultsStore,
+    ResultsStoreError,
+    canonical_config,
+    config_hash,
+)
+
+
+class Act(enum.Enum):
+    RELU = "relu"
+    TANH = "tanh"
+
+
+@dataclass(frozen=True)
+class Inner:
+    lr: float = 0.1
+    act: Act = Act.RELU
+
+
+@dataclass(frozen=True)
+class Point:
+    model: str = "A1"
+    L: int = 8
+    n: int = 64
+    seeds: tuple[int, ...] = (0, 1, 2)
+    inner: Inner = field(default_factory=Inner)
+    dtype: str = "float64"
+
+
+@dataclass(frozen=True)
+class OtherPoint:  # same fields as Point, different class
+    model: str = "A1"
+    L: int = 8
+    n: int = 64
+    seeds: tuple[int, ...] = (0, 1, 2)
+    inner: Inner = field(default_factory=Inner)
+    dtype: str = "float64"
+
+
+def tidy_frame(rows=5):
+    return pd.DataFrame({
+        "size": np.arange(rows, dtype=np.int64) * 2 + 4,
+        "error": np.linspace(0.1, 0.5, rows),
+        "stat": ["mean"] * rows,
+        "ok": [True, False] * (rows // 2) + [True] * (rows % 2),
+        "seed": np.arange(rows, dtype=np.int32),
+        "err32": np.ones(rows, dtype=np.float32),
+    })
+
+
+# -- config_hash ------------------------------------------------------------------------------
+def test_config_hash_format_and_sensitivity():
+    h = config_hash(Point())
+    assert len(h) == 16 and all(c in "0123456789abcdef" for c in h)
+    assert config_hash(Point()) == h
+    assert config_hash(Point(L=16)) != h
+    assert config_hash(Point(inner=Inner(lr=0.1000001))) != h
+    assert config_hash(Point(inner=Inner(act=Act.TANH))) != h
+    assert config_hash(Point(seeds=(0, 1))) != h
+    assert config_hash(OtherPoint()) != h  # class name is part of the key
+    assert config_hash({"L": 1}) != config_hash({"L": 1.0})
+    assert config_hash({"L": True}) != config_hash({"L": 1})
+    assert config_hash(float("nan")) != config_hash(float("inf"))
+
+
+def test_config_hash_ignores_dict_key_order():
+    a = {"L": 8, "n": 64, "opts": {"x": 1, "y": [1, 2]}}
+    b = {"opts": {"y": [1, 2], "x": 1}, "n": 64, "L": 8}
+    assert config_hash(a) == config_hash(b)
+    assert config_hash({1: "a", 2: "b"}) == config_hash({2: "b", 1: "a"})
+
+
+def test_config_hash_stable_across_processes():
+    # A fresh interpreter (different hash randomization) must give the same key; the literal
+    # pins the canonical form so an accidental format change is noticed.
+    cfg = {"model": "A1", "L": 8, "lr": 0.1, "seeds": (0, 1), "flag": None}
+    code = (
+        "from infdepth.validation.results_store import config_hash;"
+        "print(config_hash({'seeds': (0, 1), 'lr': 0.1, 'flag': None, 'L': 8, 'model': 'A1'}))"
+    )
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout.strip()
+    assert out == config_hash(cfg)
+    import hashlib
+    canon = '{"L":8,"flag":null,"lr":0.1,"model":"A1","seeds":[0,1]}'
+    assert config_hash(cfg) == hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+def test_config_hash_supports_numpy_scalars_and_sympy():
+    sp = pytest.importorskip("sympy")
+    assert config_hash({"L": np.int64(8)}) == config_hash({"L": 8})
+    assert config_hash({"x": np.float64(0.5)}) == config_hash({"x": 0.5})
+    n, L = sp.symbols("n L", positive=True)
+    e1 = n ** sp.Rational(-1, 2) * L ** -1
+    e2 = L ** -1 * n ** sp.Rational(-1, 2)
+    assert config_hash({"mult": e1}) == config_hash({"mult": e2})
+    assert config_hash({"mult": e1}) != config_hash({"mult": n ** sp.Rational(-1, 2)})
+
+
+def test_config_hash_of_parameterization_presets():
+    from infdepth.theory.parameterization import PRESET_NAMES, preset
+
+    objs = [preset(name) for name in PRESET_NAMES]
+    assert len({config_hash(p) for p in objs}) == len(objs)
+    assert config_hash(preset(PRESET_NAMES[0])) == config_hash(preset(PRESET_NAMES[0]))
+    canon = canonical_config(objs[0])
+    assert canon["__class__"] == "Parameterization"
+    json.dumps(canon, allow_nan=False)
+
+
+def test_config_hash_rejects_unsupported_types():
+    class Opaque:
+        pass
+
+    with pytest.raises(TypeError, match="Opaque"):
+        config_hash({"x": Opaque()})
+    with pytest.raises(TypeError, match="ndarray"):
+        config_hash(np.arange(3))
+    with pytest.raises(TypeError, match="set"):
+        config_hash({1, 2})
+
+
+# -- store ------------------------------------------------------------------------------------
+def test_put_get_round_trip_preserves_dtypes(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    cfg = Point()
+    df = tidy_frame()
+    assert not store.has(cfg) and store.get(cfg) is None
+    key = store.put(cfg, df, meta={"device": "cpu", "seconds": 1.5})
+    assert key == config_hash(cfg)
+    assert store.has(cfg)
+    back = store.get(cfg)
+    pd.testing.assert_frame_equal(back, df)
+    assert back["size"].dtype == np.int64
+    assert back["seed"].dtype == np.int32
+    assert back["error"].dtype == np.float64
+    assert back["err32"].dtype == np.float32
+    assert back["ok"].dtype == np.bool_
+    assert back["stat"].dtype == df["stat"].dtype
+    assert back["stat"].tolist() == ["mean"] * 5
+
+    [entry] = store.entries()
+    assert entry["hash"] == key
+    assert entry["file"] == f"points/{key}.parquet"
+    assert entry["rows"] == 5
+    assert entry["meta"] == {"device": "cpu", "seconds": 1.5}
+    assert entry["config"] == canonical_config(cfg)
+    assert entry["config"]["inner"]["act"] == {"__enum__": "Act.RELU"}
+    assert "T" in entry["written"]
+    assert (tmp_path / "results" / entry["file"]).is_file()
+    manifest = json.loads((tmp_path / "results" / "manifest.json").read_text())
+    assert set(manifest) == {key}
+
+
+def test_rerun_does_not_recompute(tmp_path):
+    calls = []
+
+    def compute(L):
+        def fn():
+            calls.append(L)
+            return pd.DataFrame({"L": [L], "err": [1.0 / L]})
+        return fn
+
+    store = ResultsStore(tmp_path)
+    first = [store.get_or_compute(Point(L=L), compute(L)) for L in (4, 8, 16)]
+    assert calls == [4, 8, 16]
+    # Fresh store object on the same folder (a rerun): nothing recomputed, same frames.
+    store2 = ResultsStore(tmp_path)
+    again = [store2.get_or_compute(Point(L=L), compute(L)) for L in (4, 8, 16)]
+    assert calls == [4, 8, 16]
+    for a, b in zip(first, again):
+        pd.testing.assert_frame_equal(a, b)
+    # A new point is computed once.
+    store2.get_or_compute(Point(L=32), compute(32))
+    store2.get_or_compute(Point(L=32), compute(32))
+    assert calls == [4, 8, 16, 32]
+    assert len(store2.entries()) == 4
+
+
+def test_interrupted_sweep_resumes(tmp_path):
+    store = ResultsStore(tmp_path)
+    calls = []
+
+    def fn_for(L):
+        def fn():
+            calls.append(L)
+            if L == 16 and calls.count(16) == 1:
+                raise KeyboardInterrupt  # the sweep is interrupted while computing L=16
+            return pd.DataFrame({"L": [L]})
+        return fn
+
+    with pytest.raises(KeyboardInterrupt):
+        for L in (4, 8, 16, 32):
+            store.get_or_compute(Point(L=L), fn_for(L))
+    assert not store.has(Point(L=16))
+    for L in (4, 8, 16, 32):
+        store.get_or_compute(Point(L=L), fn_for(L))
+    assert calls == [4, 8, 16, 16, 32]
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_manifest_entry_lost_in_crash_is_repaired(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.put(Point(L=4), pd.DataFrame({"x": [1]}))
+    (tmp_path / "manifest.json").unlink()  # crash after the table, before the manifest
+    calls = []
+    store.get_or_compute(Point(L=4), lambda: calls.append(1) or pd.DataFrame({"x": [2]}))
+    assert calls == []
+    assert [e["hash"] for e in store.entries()] == [config_hash(Point(L=4))]
+
+
+def test_many_puts_leave_no_temp_files_and_a_valid_manifest(tmp_path):
+    store = ResultsStore(tmp_path)
+    for i in range(40):
+        store.put({"i": i}, pd.DataFrame({"i": [i] * 3}), meta={"i": i})
+    store.put({"i": 0}, pd.DataFrame({"i": [7]}))  # overwrite keeps one entry
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".manifest.lock") == [
+        "manifest.json", "points"]
+    assert not [p for p in (tmp_path / "points").iterdir() if not p.name.endswith(".parquet")]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert len(manifest) == 40 == len(list((tmp_path / "points").iterdir()))
+    assert store.get({"i": 0})["i"].tolist() == [7]
+    assert manifest[config_hash({"i": 0})]["rows"] == 1
+
+
+def test_failed_write_leaves_no_temp_file(tmp_path):
+    store = ResultsStore(tmp_path)
+    bad = pd.DataFrame({"obj": [object()]})  # not Parquet-serializable
+    with pytest.raises(Exception):
+        store.put({"bad": 1}, bad)
+    assert not store.has({"bad": 1})
+    assert list((tmp_path / "points").iterdir()) == []
+    assert store.entries() == []
+    with pytest.raises(TypeError, match="JSON"):
+        store.put({"x": 1}, pd.DataFrame({"a": [1]}), meta={"t": object()})
+    assert not store.has({"x": 1})
+
+
+def test_concurrent_writers_do_not_lose_manifest_entries(tmp_path):
+    code = (
+        "import sys, pandas as pd;"
+        "from infdepth.validation.results_store import ResultsStore;"
+        "s = ResultsStore(sys.argv[1]); w = int(sys.argv[2]);"
+        "[s.put({'w': w, 'i': i}, pd.DataFrame({'i': [i]})) for i in range(15)]"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(w)])
+             for w in range(3)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    assert len(ResultsStore(tmp_path).entries()) == 45
+
+
+def test_json_artifacts(tmp_path):
+    store = ResultsStore(tmp_path)
+    assert store.get_json("verdicts.json") is None
+    obj = {"claims": [{"id": "init_width", "status": "confirmed", "ci": [-1.1, -0.9]}]}
+    path = store.put_json("verdicts.json", obj)
+    assert path == tmp_path / "verdicts.json"
+    assert store.get_json("verdicts.json") == obj
+    assert store.get_json("verdicts") == obj
+    with pytest.raises(ValueError):
+        store.put_json("manifest.json", {})
+    with pytest.raises(ValueError):
+        store.put_json("../escape.json", {})
+    with pytest.raises(ValueError):
+        store.put_json("x.json", {"a": float("nan")})
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    (tmp_path / "broken.json").write_text("{oops")
+    with pytest.raises(ResultsStoreError, match="broken.json"):
+        store.get_json("broken.json")
+
+
+def test_unwritable_folder_raises_one_line_error(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    bad = blocker / "sub"
+    with pytest.raises(ResultsStoreError) as info:
+        ResultsStore(bad)
+    msg = str(info.value)
+    assert f"cannot write to results folder '{bad}'" in msg
+    assert "\n" not in msg
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ResultsStoreError, match="(?i)not a directory"):
+        ResultsStore(blocker)
+
+
+def test_corrupt_manifest_raises_store_error(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.put({"a": 1}, pd.DataFrame({"a": [1]}))
+    (tmp_path / "manifest.json").write_text('{"abc": {"rows": 1')  # truncated
+    with pytest.raises(ResultsStoreError, match="manifest.json"):
+        ResultsStore(tmp_path)
+    with pytest.raises(ResultsStoreError, match="corrupt"):
+        store.entries()
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ResultsStoreError, match="manifest.json"):
+        store.entries()
+
+
+def test_corrupt_point_file_raises_store_error(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.put({"a": 1}, pd.DataFrame({"a": [1]}))
+    store.path_for({"a": 1}).write_bytes(b"garbage")
+    with pytest.raises(ResultsStoreError, match="parquet"):
+        store.get({"a": 1})
