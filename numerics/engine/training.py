@@ -1,0 +1,216 @@
+"""K-step SGD training of a Model-A1 ensemble with per-step records (THEORY.md s2, s4, s5).
+
+``train_a1(config, X_train, y_train, X_eval)`` runs ``config.K`` steps for all seeds at once and
+returns an :class:`A1Result`: tensors of outputs, losses and per-block statistics (on the run's
+device; nothing leaves it during training) plus :meth:`A1Result.to_frame` for a tidy table.
+
+Step k (k = 0..K-1) trains on example ``k mod N`` (``batching="sgd"``, loss ``1/2 (f - y)^2``)
+or on all N examples (``batching="full"``, loss ``mean_b 1/2 (f_b - y_b)^2``). Records at
+``k = 0..K`` are taken with the parameters *before* step k (k = K: after the last step).
+
+Per-block statistics (``block_stats[name]``: ``(S, K+1, L+1)``, block 0 = the input layer's
+``h_0``/``g_0``, NaN where undefined), "rms" is the root mean square over batch and coordinates:
+
+* ``h_rms``, ``g_rms``: rms of ``h_l`` and ``g_l = n df/dh_l`` on the training batch of step k
+  (k < K);
+* ``branch_rms``: rms of ``h_l - h_{l-1}`` on the training batch (blocks >= 1);
+* ``dh_rms``: rms of ``h^k_l(x) - h^0_l(x)`` on the probe inputs (the evaluation inputs, or the
+  training inputs if there are none), k = 0..K: the feature change; at k = 1 the first step's;
+* two-layer blocks: ``u_rms`` (training batch) and ``du_rms`` (probe, vs step 0) of the hidden
+  pre-activation ``u_l`` (blocks >= 1);
+* with coupling recorded (``record_coupling`` or mode ``coupling_removed``), per matrix group G:
+  ``cpl_fwd:G``, ``cpl_bwd:G`` (rms of the coupling's contribution per block, see ``blocks.py``)
+  and ``cpl_fwd_acc``, ``cpl_bwd_acc``: rms of the coupling contributions to the residual stream
+  summed over blocks ``1..l`` (forward) and ``l..L`` (backward) -- the accumulated coupling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .model_a1 import A1Config, A1Model
+
+
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    """Root mean square over all but the seed axis: (S, ...) -> (S,)."""
+    return x.square().flatten(1).mean(1).sqrt()
+
+
+@dataclass
+class A1Result:
+    """Records of one ensemble run. Tensors live on the run's device.
+
+    ``f_train`` (S, K+1, N), ``f_eval`` (S, K+1, E): outputs before step k (k = K: final);
+    ``loss`` (S, K+1): training loss ``mean_i 1/2 (f(x_i) - y_i)^2`` over all N inputs;
+    ``block_stats``: ``{name: (S, K+1, L+1)}`` (see module docstring);
+    ``model``: the final :class:`A1Model` if ``keep_model=True`` was asked for, else None.
+    """
+
+    config: A1Config
+    seed_indices: tuple[int, ...]
+    f_train: torch.Tensor
+    f_eval: torch.Tensor
+    y_train: torch.Tensor
+    loss: torch.Tensor
+    block_stats: dict[str, torch.Tensor] = field(default_factory=dict)
+    model: A1Model | None = None
+
+    def to_frame(self, stats: list[str] | None = None) -> pd.DataFrame:
+        """Tidy table: columns ``seed, step, block, input, stat, value``.
+
+        Outputs: stat ``f_train``/``f_eval`` with ``input`` = input index, ``block`` = -1;
+        ``loss`` with ``block = input = -1``; per-block statistics with ``input = -1``.
+        ``stats`` restricts to the named statistics. Undefined (NaN) entries are dropped.
+        """
+        seeds = np.asarray(self.seed_indices)
+        parts = []
+
+        def add(name, arr, axis_name):
+            if stats is not None and name not in stats:
+                return
+            a = arr.detach().cpu().double().numpy()
+            S, T, M = a.shape
+            s, k, m = np.meshgrid(seeds, np.arange(T), np.arange(M), indexing="ij")
+            df = pd.DataFrame({"seed": s.ravel(), "step": k.ravel(),
+                               "block": m.ravel() if axis_name == "block" else -1,
+                               "input": m.ravel() if axis_name == "input" else -1,
+                               "stat": name, "value": a.ravel()})
+            parts.append(df)
+
+        add("f_train", self.f_train, "input")
+        add("f_eval", self.f_eval, "input")
+        add("loss", self.loss[:, :, None], "none")
+        for name, arr in self.block_stats.items():
+            add(name, arr, "block")
+        if not parts:
+            return pd.DataFrame(columns=["seed", "step", "block", "input", "stat", "value"])
+        out = pd.concat(parts, ignore_index=True)
+        return out[np.isfinite(out["value"].to_numpy())].reset_index(drop=True)
+
+
+def _as_batched(name: str, t, S: int, ndim: int) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dim() == ndim:
+        return t.unsqueeze(0).expand(S, *t.shape)
+    if t.dim() == ndim + 1 and t.shape[0] == S:
+        return t
+    raise ValueError(f"{name} must have shape {'(N, d)' if ndim == 2 else '(N,)'} or with a "
+                     f"leading seed axis of size {S}, got {tuple(t.shape)}")
+
+
+def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
+             X_eval: torch.Tensor | None = None, *, keep_model: bool = False,
+             model: A1Model | None = None) -> A1Result:
+    """Train the ensemble of ``config`` for ``config.K`` steps and record (module docstring).
+
+    ``X_train`` (N, d) or (S, N, d) [per-seed data], ``y_train`` (N,) or (S, N), ``X_eval``
+    (E, d) or (S, E, d). dtype (float32/float64) and device are those of ``X_train``.
+    ``model``: a pre-built fresh :class:`A1Model` (test hooks); by default one is built.
+    """
+    c = config
+    S, L, K = c.n_seeds, c.L, c.K
+    if not isinstance(X_train, torch.Tensor) or X_train.dtype not in (torch.float32,
+                                                                      torch.float64):
+        raise ValueError("X_train must be a float32 or float64 torch.Tensor, got "
+                         f"{getattr(X_train, 'dtype', type(X_train).__name__)}")
+    dtype, device = X_train.dtype, X_train.device
+    X = _as_batched("X_train", X_train, S, 2)
+    N, d = X.shape[1], X.shape[2]
+    if N == 0:
+        raise ValueError("X_train must hold at least one example, got N = 0")
+    y = _as_batched("y_train", y_train, S, 1).to(dtype=dtype, device=device)
+    if y.shape[1] != N:
+        raise ValueError(f"y_train has {y.shape[1]} entries for N = {N} training inputs")
+    if X_eval is None:
+        Xe = X.new_zeros((S, 0, d))
+    else:
+        Xe = _as_batched("X_eval", X_eval, S, 2).to(dtype=dtype, device=device)
+        if Xe.shape[2] != d:
+            raise ValueError(f"X_eval has input dimension {Xe.shape[2]}, X_train has {d}")
+    E = Xe.shape[1]
+    B = N if c.batching == "full" else 1
+    if model is None:
+        model = A1Model(c, d, dtype, device, capacity=K * B)
+    X_all = torch.cat([X, Xe], dim=1)
+    probe = slice(N, N + E) if E > 0 else slice(0, N)
+    coupling = model.coupling
+    two_layer = c.block == "two_layer"
+
+    nan = float("nan")
+    f_all = X.new_full((S, K + 1, N + E), nan)
+    loss = X.new_full((S, K + 1), nan)
+    names = ["h_rms", "g_rms", "branch_rms", "dh_rms"]
+    if two_layer:
+        names += ["u_rms", "du_rms"]
+    if coupling:
+        for G in model.blocks.groups:
+            names += [f"cpl_fwd:{G}", f"cpl_bwd:{G}"]
+        names += ["cpl_fwd_acc", "cpl_bwd_acc"]
+    st = {name: X.new_full((S, K + 1, L + 1), nan) for name in names}
+
+    h0_probe = u0_probe = None
+    for k in range(K + 1):
+        # -- records on all inputs at the current parameters --------------------------------
+        f, tr = model.forward(X_all, keep=True)
+        f_all[:, k] = f
+        loss[:, k] = 0.5 * (f[:, :N] - y).square().mean(1)
+        hp = [h[:, probe] for h in tr.hs]
+        if two_layer:
+            up = [cch["u"][:, probe] for cch in tr.caches]
+        if k == 0:
+            h0_probe = hp
+            if two_layer:
+                u0_probe = up
+        for l in range(L + 1):
+            st["dh_rms"][:, k, l] = _rms(hp[l] - h0_probe[l])
+        if two_layer:
+            for l in range(L):
+                st["du_rms"][:, k, l + 1] = _rms(up[l] - u0_probe[l])
+        del tr, hp
+        if k == K:
+            break
+        # -- one training step ---------------------------------------------------------------
+        if c.batching == "full":
+            xb, yb = X, y
+        else:
+            i = k % N
+            xb, yb = X[:, i:i + 1], y[:, i:i + 1]
+        fb, tr = model.forward(xb, keep=True, coupling=coupling)
+        chi = (fb - yb) / xb.shape[1]
+        bw = model.backward(tr, chi, coupling=coupling)
+        for l in range(L + 1):
+            st["h_rms"][:, k, l] = _rms(tr.hs[l])
+            st["g_rms"][:, k, l] = _rms(bw.gs[l])
+        for l in range(L):
+            st["branch_rms"][:, k, l + 1] = _rms(tr.hs[l + 1] - tr.hs[l])
+            if two_layer:
+                st["u_rms"][:, k, l + 1] = _rms(tr.caches[l]["u"])
+        if coupling:
+            acc = None
+            for l in range(L):
+                cch = tr.caches[l]
+                for G, v in cch.get("cpl_fwd", {}).items():
+                    st[f"cpl_fwd:{G}"][:, k, l + 1] = _rms(v)
+                if "cpl_res_fwd" in cch:
+                    acc = cch["cpl_res_fwd"] if acc is None else acc + cch["cpl_res_fwd"]
+                    st["cpl_fwd_acc"][:, k, l + 1] = _rms(acc)
+            acc = None
+            for l in reversed(range(L)):
+                info = bw.infos[l]
+                for G, v in info.get("cpl_bwd", {}).items():
+                    st[f"cpl_bwd:{G}"][:, k, l + 1] = _rms(v)
+                if "cpl_res_bwd" in info:
+                    acc = info["cpl_res_bwd"] if acc is None else acc + info["cpl_res_bwd"]
+                    st["cpl_bwd_acc"][:, k, l + 1] = _rms(acc)
+        model.apply(bw)
+        del tr, bw
+
+    return A1Result(config=c, seed_indices=c.seed_indices, f_train=f_all[:, :, :N],
+                    f_eval=f_all[:, :, N:], y_train=y, loss=loss, block_stats=st,
+                    model=model if keep_model else None)
