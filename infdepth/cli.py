@@ -1,0 +1,200 @@
+"""Command line: ``infdepth derive | validate | figs | report`` (DESIGN.md, command line).
+
+Bad input gives one line on stderr naming the value and what is allowed, and exit status 2.
+``validate`` exits 0 whatever the verdicts are; non-zero only when it could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(ValueError):
+    """Bad command-line input; reported as one line with exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="infdepth", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("derive", help="regenerate theory/generated (or --check it is fresh)")
+    d.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if any generated file is stale")
+
+    v = sub.add_parser("validate", help="run claims, fit rates, print the verdict table")
+    v.add_argument("--suite", default="standard", help="smoke | standard | full "
+                   "(default: standard)")
+    v.add_argument("--claims", nargs="+", metavar="ID", help="claim ids (default: all "
+                   "implemented); see 'infdepth validate --list'")
+    v.add_argument("--list", action="store_true", help="list the claims and exit")
+    v.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
+    v.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    v.add_argument("--out", default="results", help="results folder (default: ./results)")
+    v.add_argument("--json", dest="json_path", metavar="PATH",
+                   help="also write the verdict table as JSON to PATH")
+    v.add_argument("--activations", nargs="+", metavar="ACT",
+                   help="restrict to these activations (relu tanh erf linear)")
+    v.add_argument("--depths", nargs="+", type=int, metavar="L",
+                   help="override the depth sweep (positive integers)")
+    v.add_argument("--widths", nargs="+", type=int, metavar="N",
+                   help="override the width sweep (positive integers)")
+    v.add_argument("--no-figs", action="store_true", help="skip drawing figures")
+
+    f = sub.add_parser("figs", help="draw figures from stored results")
+    f.add_argument("--out", default="results", help="results folder (default: ./results)")
+
+    r = sub.add_parser("report", help="write report.md and report.html from stored results")
+    r.add_argument("--out", default="results", help="results folder (default: ./results)")
+    return p
+
+
+def _open_store(out: str):
+    from infdepth.validation.results_store import ResultsStore, ResultsStoreError
+    try:
+        return ResultsStore(Path(out))
+    except ResultsStoreError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _cmd_derive(args) -> int:
+    from infdepth.theory.codegen import derive
+    res = derive(check=args.check)
+    if args.check:
+        if res.stale:
+            for path in res.stale:
+                print(f"stale: {path}", file=sys.stderr)
+            print("generated code is stale; run 'infdepth derive'", file=sys.stderr)
+            return 1
+        print("generated code is up to date")
+        return 0
+    for path in res.written:
+        print(f"wrote {path}")
+    if not res.written:
+        print("generated code was already up to date")
+    return 0
+
+
+def _print_table(records) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from infdepth.validation.report import HEADER, table_rows
+    table = Table(title="infdepth verdicts")
+    for h in HEADER:
+        table.add_column(h)
+    colors = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
+    for row in table_rows([r.to_dict() for r in records]):
+        c = colors.get(row[-1])
+        table.add_row(*row[:-1], f"[{c}]{row[-1]}[/{c}]" if c else row[-1])
+    Console().print(table)
+    for r in records:
+        for note in r.notes:
+            Console(stderr=True).print(f"[dim]{r.id} [{r.variant}]: {note}[/dim]")
+
+
+def _cmd_validate(args) -> int:
+    from infdepth.device import resolve_device
+    from infdepth.validation.claims import CLAIMS
+    from infdepth.validation.runner import check_request, run
+
+    if args.list:
+        for c in CLAIMS.values():
+            state = "implemented" if c.implemented else f"planned ({c.planned_in})"
+            print(f"{c.id:22s} [{c.source}] {c.claimed_text:28s} {state}")
+        return 0
+    from infdepth.validation.experiments import Overrides, check_overrides
+    try:
+        ids = check_request(args.claims, args.suite)
+        resolve_device(args.device)
+        overrides = check_overrides(Overrides(
+            activations=tuple(args.activations) if args.activations else None,
+            depths=tuple(args.depths) if args.depths else None,
+            widths=tuple(args.widths) if args.widths else None))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.workers < 1:
+        raise UsageError(f"--workers must be a positive integer, got {args.workers}")
+    json_path = Path(args.json_path) if args.json_path else None
+    if json_path is not None and not json_path.parent.exists():
+        raise UsageError(f"--json: folder '{json_path.parent}' does not exist")
+    store = _open_store(args.out)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), transient=False) as prog:
+        tasks: dict[str, int] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = prog.add_task(label, total=total)
+            prog.update(tasks[label], completed=done)
+
+        records = run(ids, args.suite, store, device=args.device, workers=args.workers,
+                      overrides=overrides, progress=progress)
+    _print_table(records)
+    if not args.no_figs:
+        _draw(store)
+    if json_path is not None:
+        try:
+            json_path.write_text(json.dumps([r.summary() for r in records], indent=2) + "\n")
+        except OSError as exc:
+            raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
+    print(f"results in {store.root}")
+    return 0
+
+
+def _draw(store) -> dict:
+    from infdepth.paper_figs.registry import make_figures
+    from infdepth.validation.runner import VERDICTS_FILE
+    return make_figures(store.get_json(VERDICTS_FILE) or [], store.root / "figures")
+
+
+def _stored_verdicts(store):
+    from infdepth.validation.runner import VERDICTS_FILE
+    rows = store.get_json(VERDICTS_FILE)
+    if not rows:
+        raise UsageError(f"no verdicts in '{store.root}'; run 'infdepth validate --out "
+                         f"{store.root}' first")
+    return rows
+
+
+def _cmd_figs(args) -> int:
+    store = _open_store(args.out)
+    _stored_verdicts(store)
+    for claim, paths in _draw(store).items():
+        for p in paths:
+            print(p)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from infdepth.validation.report import write_report
+    store = _open_store(args.out)
+    rows = _stored_verdicts(store)
+    md, html_path = write_report(rows, _draw(store), store.root)
+    print(md)
+    print(html_path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"derive": _cmd_derive, "validate": _cmd_validate, "figs": _cmd_figs,
+               "report": _cmd_report}[args.command]
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"infdepth {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; finished points are kept and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

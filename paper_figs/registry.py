@@ -1,0 +1,38 @@
+"""Which figure script draws which claim, and the entry point that draws them all."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+FIGURE_MODULES: dict[str, str] = {
+    "init_kernel_depth": "init_kernel_depth",
+    "init_width": "init_width",
+}
+
+
+def make_figures(verdicts: list[dict[str, Any]], out_dir: Path) -> dict[str, list[Path]]:
+    """Draw the figure of every claim present in ``verdicts``; returns claim -> paths."""
+    out: dict[str, list[Path]] = {}
+    for claim, module in FIGURE_MODULES.items():
+        rows = [r for r in verdicts if r["id"] == claim and r["sizes"]]
+        if rows:
+            mod = importlib.import_module(f"infdepth.paper_figs.{module}")
+            out[claim] = mod.make(rows, out_dir)
+    return out
+
+
+def main_for(claim: str) -> None:
+    """``python -m infdepth.paper_figs.<claim> [RESULTS_DIR]``: redraw one claim's figure."""
+    from infdepth.validation.results_store import ResultsStore
+    from infdepth.validation.runner import VERDICTS_FILE
+
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
+    rows = [r for r in (ResultsStore(root).get_json(VERDICTS_FILE) or []) if r["id"] == claim]
+    if not rows:
+        sys.exit(f"no stored results for claim {claim!r} in {root}; run 'infdepth validate' first")
+    mod = importlib.import_module(f"infdepth.paper_figs.{FIGURE_MODULES[claim]}")
+    for p in mod.make(rows, root / "figures"):
+        print(p)
