@@ -48,7 +48,7 @@ class _Linear(torch.autograd.Function):
     def forward(ctx, x, W, ref):
         hist, mode, train = ref["hist"], ref["mode"], ref["train"]
         out = x @ W.T
-        if mode == "coupling_removed":
+        if mode == "coupling_removed" and ref["removed_in"] in ("both", "forward"):
             W0 = ref["W0"]
             n_in = W.shape[1]
             PG = _proj(hist["G"], W.shape[0], W)
@@ -70,7 +70,7 @@ class _Linear(torch.autograd.Function):
             gx = grad @ ref["Wb"]
         else:
             gx = grad @ W
-        if mode == "coupling_removed":
+        if mode == "coupling_removed" and ref["removed_in"] in ("both", "backward"):
             W0 = ref["W0"]
             PG = _proj(hist["G"], W.shape[0], W)
             PPhi = _proj(hist["Phi"] + [hist["cur_x"]], W.shape[1], W)
@@ -95,6 +95,7 @@ def reference_run(cfg: A1Config, X, y, Xe, params0: list[dict], params_b: list[d
         P = {k: v.clone().requires_grad_(True) for k, v in params0[s].items()}
         Pb = {k: v.clone() for k, v in params_b[s].items()} if params_b else None
         refs = {G: [{"hist": {"G": [], "Phi": []}, "mode": cfg.mode, "train": False,
+                     "removed_in": cfg.coupling_removed_in,
                      "W0": params0[s][G][l].clone(),
                      "Wb": None if Pb is None else Pb[G][l]}
                     for l in range(cfg.L)] for G in groups}
@@ -273,6 +274,19 @@ def test_record_coupling_does_not_change_training():
     assert torch.all(torch.isfinite(st["cpl_fwd_acc"][:, :5, 1:]))
 
 
+@pytest.mark.parametrize("removed_in", ["forward", "backward"])
+@pytest.mark.parametrize("block", ["one_layer", "two_layer"])
+def test_coupling_removed_in_one_pass_matches_reference(removed_in, block):
+    X, y, Xe = data()
+    cfg = A1Config(n=16, L=3, K=5, eta=0.4, act="erf", block=block, mode="coupling_removed",
+                   coupling_removed_in=removed_in, n_seeds=2)
+    res = train_a1(cfg, X, y, Xe)
+    ref = reference_run(cfg, X, y, Xe, *initial_params(cfg, X.shape[1]))
+    assert rel_err(engine_traj(res), ref) < 1e-8
+    both = train_a1(cfg.replace(coupling_removed_in="both"), X, y, Xe)
+    assert rel_err(engine_traj(res), engine_traj(both)) > 1e-6
+
+
 def test_coupling_removed_differs_from_reused_after_step_zero():
     X, y, Xe = data()
     kw = dict(n=32, L=3, K=5, eta=0.5, act="tanh", n_seeds=2)
@@ -370,6 +384,8 @@ def test_per_seed_data():
     ({"readout": "softmax"}, r"unknown readout 'softmax'; allowed: phi, linear"),
     ({"batching": "mini"}, r"unknown batching 'mini'; allowed: sgd, full"),
     ({"coupling_definition": "x"}, r"unknown coupling_definition 'x'"),
+    ({"coupling_removed_in": "sideways"}, r"unknown coupling_removed_in 'sideways'; allowed: "
+                                           r"both, forward, backward"),
     ({"eta": -1.0}, r"eta must be a finite non-negative number"),
     ({"parameterization": "nope"}, r"unknown parameterization 'nope'"),
     ({"parameterization": "hw_mlu"}, r"family 'hw'; Model A1 needs family 'nfd'"),

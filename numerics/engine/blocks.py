@@ -57,7 +57,7 @@ class BlockType(ABC):
 
     def __init__(self, *, n: int, L: int, act: str, scales: dict, eta: float, mode: str,
                  init: MatrixInit, capacity: int, track_products: bool,
-                 coupling_definition: str):
+                 coupling_definition: str, removed_in: str = "both"):
         self.n, self.L, self.act, self.mode = n, L, act, mode
         self.mult = {G: scales[G]["multiplier"] for G in self.groups}
         self.lr = {G: eta * scales[G]["lr"] for G in self.groups}
@@ -67,7 +67,8 @@ class BlockType(ABC):
             W0 = init(G, n_out, n_in, std, False)
             Wt0 = init(G, n_out, n_in, std, True) if mode == "independent" else None
             self.stacks[G] = LowRankStack(W0, Wt0, capacity, track_products=track_products,
-                                          coupling_definition=coupling_definition)
+                                          coupling_definition=coupling_definition,
+                                          removed_in=removed_in)
 
     @abstractmethod
     def shapes(self) -> dict[str, tuple[int, int]]:

@@ -18,6 +18,8 @@ Backward modes (THEORY.md s4, the three meanings of "decoupled", see ``BACKWARD_
 * ``"coupling_removed"``: the true network, but every product with ``W^0`` has the
   reused-weight coupling of the conditional Gaussian decomposition subtracted
   (``decomposition.py``): forward ``W^0 x - c_f``, backward ``W^0^T g - c_b``.
+  ``removed_in`` (``"both"`` default, ``"forward"``, ``"backward"``) restricts the removal to
+  one pass (diagnostic: which twin of the coupling matters).
 
 For the decomposition the stack also stores the raw products ``Y = W^0 b_j`` and
 ``Zt = W^0^T a_j`` of the training passes (only when coupling is removed or recorded).
@@ -30,6 +32,7 @@ import torch
 from .decomposition import backward_coupling, forward_coupling
 
 BACKWARD_MODES: tuple[str, ...] = ("reused", "independent", "coupling_removed")
+REMOVED_IN: tuple[str, ...] = ("both", "forward", "backward")
 
 
 def check_mode(mode: str) -> str:
@@ -47,7 +50,8 @@ class LowRankStack:
     """
 
     def __init__(self, W0: torch.Tensor, Wt0: torch.Tensor | None, capacity: int, *,
-                 track_products: bool = False, coupling_definition: str = "conditional"):
+                 track_products: bool = False, coupling_definition: str = "conditional",
+                 removed_in: str = "both"):
         L, S, n_out, n_in = W0.shape
         self.W0 = W0
         self.Wt0 = Wt0
@@ -57,6 +61,8 @@ class LowRankStack:
         self.c = W0.new_zeros((L, S, capacity))
         self.track_products = track_products
         self.coupling_definition = coupling_definition
+        self.remove_fwd = removed_in in ("both", "forward")
+        self.remove_bwd = removed_in in ("both", "backward")
         if track_products:
             self.Y = W0.new_zeros((L, S, capacity, n_out))    # W^0 b_j
             self.Zt = W0.new_zeros((L, S, capacity, n_in))    # W^0^T a_j
@@ -76,7 +82,8 @@ class LowRankStack:
         if mode != "independent" and (coupling or mode == "coupling_removed"):
             cpl = forward_coupling(x, z0, self.B[l, :, :r], self.Y[l, :, :r],
                                    self.A[l, :, :r], self.coupling_definition)
-        z = z0 if cpl is None or mode != "coupling_removed" else z0 - cpl
+        remove = mode == "coupling_removed" and self.remove_fwd
+        z = z0 - cpl if remove else z0
         if r:
             z = z + ((x @ self.B[l, :, :r].mT) * self.c[l, :, None, :r]) @ self.A[l, :, :r]
         return z, z0, cpl
@@ -98,7 +105,8 @@ class LowRankStack:
                 Phi = torch.cat([Phi, x_current], dim=-2)
             cpl = backward_coupling(g, zt0, self.A[l, :, :r], self.Zt[l, :, :r], Phi,
                                     self.coupling_definition)
-        zt = zt0 if cpl is None or mode != "coupling_removed" else zt0 - cpl
+        remove = mode == "coupling_removed" and self.remove_bwd
+        zt = zt0 - cpl if remove else zt0
         if r:
             zt = zt + ((g @ self.A[l, :, :r].mT) * self.c[l, :, None, :r]) @ self.B[l, :, :r]
         return zt, zt0, cpl

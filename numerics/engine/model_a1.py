@@ -29,7 +29,7 @@ from infdepth.theory.parameterization import Parameterization, preset
 from .activations import check_activation, dphi, phi
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
-from .lowrank import check_mode
+from .lowrank import REMOVED_IN, check_mode
 from .rng import RNG_DEVICES, draw_normal
 
 READOUTS: tuple[str, ...] = ("phi", "linear")
@@ -62,7 +62,9 @@ class A1Config:
     (see ``rng.py``: a seed's numbers do not depend on the others).
     ``record_coupling``: also measure the reused-weight coupling per block (THEORY.md s4;
     always on in mode ``"coupling_removed"``), with ``coupling_definition`` ``"conditional"`` |
-    ``"projection"`` (``decomposition.py``). ``rng_device``: ``"cpu"`` | ``"native"``.
+    ``"projection"`` (``decomposition.py``). ``coupling_removed_in``: ``"both"`` (default) |
+    ``"forward"`` | ``"backward"``: in mode ``"coupling_removed"``, the passes whose coupling is
+    subtracted (diagnostic). ``rng_device``: ``"cpu"`` | ``"native"``.
     """
 
     n: int
@@ -80,6 +82,7 @@ class A1Config:
     base_seed: int = 0
     record_coupling: bool = False
     coupling_definition: str = "conditional"
+    coupling_removed_in: str = "both"
     rng_device: str = "cpu"
 
     def __post_init__(self):
@@ -101,6 +104,7 @@ class A1Config:
         _choice("readout", self.readout, READOUTS)
         _choice("batching", self.batching, BATCHINGS)
         _choice("rng_device", self.rng_device, RNG_DEVICES)
+        _choice("coupling_removed_in", self.coupling_removed_in, REMOVED_IN)
         p = self.param
         if p.family != "nfd":
             raise ValueError(f"parameterization {p.name!r} has family {p.family!r}; "
@@ -194,7 +198,7 @@ class A1Model:
         self.blocks = BLOCK_TYPES[c.block](
             n=c.n, L=c.L, act=c.act, scales=sc, eta=c.eta, mode=c.mode, init=init,
             capacity=capacity, track_products=self.coupling,
-            coupling_definition=c.coupling_definition)
+            coupling_definition=c.coupling_definition, removed_in=c.coupling_removed_in)
         del self.blocks_W0_for_tie
 
     # -- passes --------------------------------------------------------------------------
