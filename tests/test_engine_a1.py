@@ -400,6 +400,11 @@ def test_bad_config_raises(changes, pattern):
 def test_bad_data_raises():
     X, y, Xe = data()
     cfg = A1Config(n=8, L=2, K=2)
+    with pytest.raises(ValueError, match="room for 2 update columns, training needs 10"):
+        full = cfg.replace(batching="full")
+        train_a1(full, X, y, model=A1Model(full, X.shape[1], F64, "cpu", capacity=2))
+    with pytest.raises(ValueError, match="different config"):
+        train_a1(cfg, X, y, model=A1Model(cfg.replace(K=3), X.shape[1], F64, "cpu"))
     with pytest.raises(ValueError, match="float32 or float64"):
         train_a1(cfg, X.long(), y)
     with pytest.raises(ValueError, match="y_train has 4 entries for N = 5"):

@@ -137,6 +137,13 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
     B = N if c.batching == "full" else 1
     if model is None:
         model = A1Model(c, d, dtype, device, capacity=K * B)
+    else:
+        if model.config != c or model.d != d or model.dtype != dtype:
+            raise ValueError("model was built for a different config, input dimension or dtype")
+        cap = next(iter(model.blocks.stacks.values())).A.shape[2]
+        if cap - next(iter(model.blocks.stacks.values())).rank < K * B:
+            raise ValueError(f"model has room for {cap} update columns, training needs {K * B}; "
+                             f"build it with capacity=K*batch")
     X_all = torch.cat([X, Xe], dim=1)
     probe = slice(N, N + E) if E > 0 else slice(0, N)
     coupling = model.coupling
