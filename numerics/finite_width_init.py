@@ -66,7 +66,7 @@ def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | 
         raise ValueError("at least one seed is required")
     x_t = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype, device=device)
     p, d = x_t.shape
-    per_seed = (L + 1) * n * n * torch.finfo(dtype).bits // 8
+    per_seed = (L + 1) * n * n * 8
     chunk = max(1, CHUNK_BYTES // per_seed)
     param = param if param is not None else preset("depth_mup")
     mult = param.evaluate(n=n, L=L)["W"]["multiplier"]
@@ -75,14 +75,17 @@ def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | 
         idx = seeds[start:start + chunk]
         s = len(idx)
         gens = [generator("a1_init", base_seed, i, device) for i in idx]
-        U = torch.empty(s, n, d, dtype=dtype, device=device)
-        v = torch.empty(s, n, 1, dtype=dtype, device=device)
-        W = torch.empty(L, s, n, n, dtype=dtype, device=device)
+        # draws are made in float64 and cast, so float32 and float64 runs share their weights
+        f64 = torch.float64
+        U = torch.empty(s, n, d, dtype=f64, device=device)
+        v = torch.empty(s, n, 1, dtype=f64, device=device)
+        W = torch.empty(L, s, n, n, dtype=f64, device=device)
         for j, g in enumerate(gens):
-            torch.randn(n, d, generator=g, out=U[j], dtype=dtype, device=device)
+            torch.randn(n, d, generator=g, out=U[j], dtype=f64, device=device)
             for l in range(L):
-                torch.randn(n, n, generator=g, out=W[l, j], dtype=dtype, device=device)
-            torch.randn(n, 1, generator=g, out=v[j], dtype=dtype, device=device)
+                torch.randn(n, n, generator=g, out=W[l, j], dtype=f64, device=device)
+            torch.randn(n, 1, generator=g, out=v[j], dtype=f64, device=device)
+        U, v, W = U.to(dtype), v.to(dtype), W.to(dtype)
         h = torch.matmul(U, x_t.T) / d ** 0.5          # (s, n, P)
         hs = [h]
         for l in range(L):
