@@ -81,6 +81,7 @@ def _cmd_derive(args) -> int:
 
 def _print_table(records) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from infdepth.validation.report import HEADER, table_rows
@@ -90,11 +91,15 @@ def _print_table(records) -> None:
     colors = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
     for row in table_rows([r.to_dict() for r in records]):
         c = colors.get(row[-1])
-        table.add_row(*row[:-1], f"[{c}]{row[-1]}[/{c}]" if c else row[-1])
-    Console().print(table)
+        table.add_row(*map(escape, row[:-1]), f"[{c}]{row[-1]}[/{c}]" if c else row[-1])
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
+    console.print(table)
+    err = Console(stderr=True, width=None if console.is_terminal else 120)
     for r in records:
         for note in r.notes:
-            Console(stderr=True).print(f"[dim]{r.id} [{r.variant}]: {note}[/dim]")
+            err.print(escape(f"{r.id} [{r.variant}]: {note}"), style="dim")
 
 
 def _cmd_validate(args) -> int:

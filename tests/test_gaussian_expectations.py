@@ -29,7 +29,7 @@ def _gh_reference(f, s11, s22, s12, nodes=160):
 
 
 FNS = {"relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0),
-       "erf": (gk.phi.__globals__["_erf"], lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x)),
+       "erf": (__import__("scipy.special").special.erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x)),
        "linear": (lambda x: x, lambda x: np.ones_like(x))}
 
 
