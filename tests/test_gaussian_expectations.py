@@ -1,109 +1,383 @@
-"""Gaussian expectations: symbolic checks, closed forms vs quadrature and Monte Carlo, tanh
-quadrature vs scipy dblquad, generated code vs lambdify (THEORY.md s3)."""
+"""Closed-form Gaussian expectations (THEORY.md s3): symbolic checks, then numbers.
+
+References, for (u, v) ~ N(0, [[s11, s12], [s12, s22]]):
+
+* symbolic: ``gaussian_expectations.verify`` (Price's theorem, independent and diagonal cases,
+  2-D integration in whitened coordinates), and a wrong formula must fail it;
+* 2-D Gauss-Hermite quadrature, tight (1e-10), for the smooth activations (erf, linear);
+* for relu, whose kink makes Gauss-Hermite converge only algebraically (~1e-3 at 96 nodes), an
+  exact polar-coordinate rule instead: relu is positively homogeneous, so the radial integral is
+  a Gaussian moment and the angular integrand is a trigonometric polynomial between its kinks,
+  integrated by Gauss-Legendre on each piece (tight, 1e-12);
+* Monte Carlo with a fixed seed, tolerance 5 standard errors of the sample mean;
+* tanh (no closed form): both quadrature rules against scipy.integrate.dblquad and Monte Carlo.
+"""
+
+from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
 import sympy as sp
+import torch
 from scipy import integrate
 
 from infdepth.numerics import gaussian_kernels as gk
 from infdepth.theory import gaussian_expectations as ge
 from infdepth.theory.generated import gaussian_kernels as gen
 
-COVS = [(1.0, 1.0, 0.3), (1.3, 0.7, -0.5), (0.5, 2.0, 0.99 * np.sqrt(1.0)),
-        (1.0, 1.0, -0.999), (2.0, 0.4, 0.0)]
+CLOSED = ge.CLOSED_FORM_ACTIVATIONS
+KINDS = ge.KINDS
+ALLOWED_MSG = "allowed: relu, tanh, erf, linear"
 
 
-@pytest.mark.parametrize("act", ge.CLOSED_FORM_ACTIVATIONS)
-def test_symbolic_verification(act):
-    assert all(r == 0 for r in ge.verify(act).values())
+def _cov(s11, s22, rho):
+    return (s11, s22, rho * np.sqrt(s11 * s22))
 
 
-def _gh_reference(f, s11, s22, s12, nodes=160):
-    z, w = np.polynomial.hermite_e.hermegauss(nodes)
-    w = w / w.sum()
+#: Covariances (s11, s22, s12): positive, negative, zero, near +-1 and exactly +-1 correlation,
+#: unequal and tiny variances.
+COVARIANCES = [
+    _cov(1.0, 1.0, 0.3),
+    _cov(0.5, 2.0, -0.6),
+    _cov(1.3, 0.7, 0.0),
+    _cov(1.0, 2.0, 0.999999),
+    _cov(2.0, 0.5, -0.999999),
+    (1.5, 1.5, 1.5),                      # rho = +1 exactly (u = v)
+    (1.0, 4.0, -2.0),                     # rho = -1 exactly
+    _cov(0.01, 4.0, 0.7),
+]
+
+
+def _cholesky(s11, s22, s12):
     a = np.sqrt(s11)
     b = s12 / a
     c = np.sqrt(max(s22 - b * b, 0.0))
-    return float(np.sum(np.outer(w, w) * f(a * z[:, None]) * f(b * z[:, None] + c * z[None, :])))
+    return a, b, c
 
 
-FNS = {"relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0),
-       "erf": (__import__("scipy.special").special.erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x)),
-       "linear": (lambda x: x, lambda x: np.ones_like(x))}
+def _f(act, kind):
+    if kind == "phiphi":
+        return lambda u, v: gk.phi(act, u) * gk.phi(act, v)
+    return lambda u, v: gk.dphi(act, u) * gk.dphi(act, v)
 
 
-@pytest.mark.parametrize("act", ["erf", "linear"])
-@pytest.mark.parametrize("cov", COVS)
-def test_smooth_closed_forms_match_quadrature(act, cov):
-    f, df = FNS[act]
-    assert gk.phiphi(act, *cov) == pytest.approx(_gh_reference(f, *cov), rel=1e-10, abs=1e-12)
-    assert gk.dphidphi(act, *cov) == pytest.approx(_gh_reference(df, *cov), rel=1e-8)
+def _polar_relu(kind, s11, s22, s12, nodes=24):
+    """Exact rule for relu: z = r (cos t, sin t), u = r A(t), v = r B(t)."""
+    a, b, c = _cholesky(s11, s22, s12)
+    cuts = {0.0, 2 * np.pi, np.pi / 2, 3 * np.pi / 2}
+    t0 = np.arctan2(-b, c) % np.pi
+    cuts |= {t0, t0 + np.pi}
+    cuts = sorted(x for x in cuts if 0 <= x <= 2 * np.pi)
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    total = 0.0
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        if hi - lo < 1e-15:
+            continue
+        t = (hi - lo) / 2 * x + (hi + lo) / 2
+        A, B = a * np.cos(t), b * np.cos(t) + c * np.sin(t)
+        if kind == "phiphi":  # int_0^oo r^3 e^{-r^2/2} dr = 2
+            g = 2 * np.maximum(A, 0) * np.maximum(B, 0)
+        else:                 # int_0^oo r e^{-r^2/2} dr = 1
+            g = ((A > 0) & (B > 0)).astype(float)
+        total += (hi - lo) / 2 * (w @ g)
+    return total / (2 * np.pi)
 
 
-@pytest.mark.parametrize("cov", COVS)
-def test_relu_closed_forms_match_adaptive_quadrature(cov):
-    """relu is not smooth, so reduce to a smooth 1-D integral: with u = a z1, v = b z1 + c z2,
-    E[relu(u) relu(v)] = int_{z1>0} a z1 (m Phi(m/c) + c phi(m/c)) dN(z1), m = b z1;
-    E[relu'(u) relu'(v)] = int_{z1>0} Phi(m/c) dN(z1). scipy quad, tolerance 1e-9."""
-    from scipy.stats import norm
-    s11, s22, s12 = cov
-    a, b = np.sqrt(s11), s12 / np.sqrt(s11)
-    c = np.sqrt(max(s22 - b * b, 0.0))
-    inner = lambda z: b * z * norm.cdf(b * z / c) + c * norm.pdf(b * z / c)
-    kk, _ = integrate.quad(lambda z: a * z * inner(z) * norm.pdf(z), 0, np.inf,
-                           epsabs=1e-13, epsrel=1e-12)
-    dk, _ = integrate.quad(lambda z: norm.cdf(b * z / c) * norm.pdf(z), 0, np.inf,
-                           epsabs=1e-13, epsrel=1e-12)
-    assert gk.phiphi("relu", *cov) == pytest.approx(kk, rel=1e-9, abs=1e-12)
-    assert gk.dphidphi("relu", *cov) == pytest.approx(dk, rel=1e-9, abs=1e-12)
+def _dblquad(f, s11, s22, s12):
+    a, b, c = _cholesky(s11, s22, s12)
+
+    def g(z2, z1):
+        return f(a * z1, b * z1 + c * z2) * np.exp(-(z1 * z1 + z2 * z2) / 2) / (2 * np.pi)
+
+    val, _ = integrate.dblquad(g, -10, 10, -10, 10, epsabs=1e-13, epsrel=1e-13)
+    return val
 
 
-@pytest.mark.parametrize("act", ["relu", "erf", "linear", "tanh"])
-def test_closed_forms_match_monte_carlo(act):
-    """Statistical tolerance: 5 standard errors of a 400k-sample Monte Carlo, fixed seed."""
-    rng = np.random.default_rng(1)
-    for s11, s22, s12 in COVS[:3]:
-        C = np.array([[s11, s12], [s12, s22]])
-        uv = rng.multivariate_normal([0, 0], C, size=400_000)
-        for fn, val in ((gk.phi, gk.phiphi(act, s11, s22, s12)),
-                        (gk.dphi, gk.dphidphi(act, s11, s22, s12))):
-            prod = fn(act, uv[:, 0]) * fn(act, uv[:, 1])
-            assert abs(prod.mean() - val) < 5 * prod.std() / np.sqrt(len(prod)) + 1e-12
+def _monte_carlo(f, s11, s22, s12, n=400_000, seed=0):
+    a, b, c = _cholesky(s11, s22, s12)
+    z = np.random.default_rng(seed).standard_normal((2, n))
+    vals = f(a * z[0], b * z[0] + c * z[1])
+    return vals.mean(), vals.std(ddof=1) / np.sqrt(n)
 
 
-def test_tanh_quadrature_matches_dblquad():
-    s11, s22, s12 = 1.3, 0.7, -0.5
-    a, b = np.sqrt(s11), s12 / np.sqrt(s11)
-    c = np.sqrt(s22 - b * b)
-    val, _ = integrate.dblquad(lambda z2, z1: np.tanh(a * z1) * np.tanh(b * z1 + c * z2)
-                               * np.exp(-(z1 * z1 + z2 * z2) / 2) / (2 * np.pi),
-                               -10, 10, -10, 10, epsabs=1e-12, epsrel=1e-11)
-    assert gk.phiphi("tanh", s11, s22, s12) == pytest.approx(val, rel=1e-9)
+# -------------------------------------------------------------------------------------------
+# Symbolic
+# -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act", CLOSED)
+def test_closed_forms_verified_symbolically(act):
+    checks = ge.verify(act)
+    assert len(checks) >= 5
+    failed = [c for c in checks if not c.passed]
+    assert not failed, failed
 
 
-@pytest.mark.parametrize("act", ge.CLOSED_FORM_ACTIVATIONS)
-@pytest.mark.parametrize("kind", ["phiphi", "dphidphi"])
-def test_generated_code_equals_lambdify(act, kind):
-    expr = getattr(ge, f"{kind}_expr")(act)
-    ref = sp.lambdify((ge.s11, ge.s22, ge.s12), expr, "numpy")
-    rng = np.random.default_rng(0)
-    s11, s22 = rng.uniform(0.2, 3, 50), rng.uniform(0.2, 3, 50)
-    s12 = rng.uniform(-0.95, 0.95, 50) * np.sqrt(s11 * s22)
-    got = getattr(gen, f"{act}_{kind}")(s11, s22, s12)
-    want = np.broadcast_to(ref(s11, s22, s12), got.shape)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+def test_wrong_formula_fails_the_symbolic_checks():
+    bad_relu = ge.check_expressions("relu", sp.Rational(11, 10) * ge.phiphi_expr("relu"),
+                                    ge.dphidphi_expr("relu"))
+    assert {c.name for c in bad_relu if not c.passed} >= {"price", "independent", "diagonal"}
+    bad_linear = ge.check_expressions("linear", ge.s12, sp.Integer(2))
+    assert {c.name for c in bad_linear if not c.passed} >= {"price", "independent'"}
 
 
-def test_relu_at_perfect_correlation_has_no_nan():
-    q = np.array([0.3, 1.7, 2.9])
-    assert np.all(np.isfinite(gk.phiphi("relu", q, q, q * (1 + 1e-16))))
-    np.testing.assert_allclose(gk.phiphi("relu", q, q, q), q / 2, rtol=1e-12)
+def test_diagonal_values():
+    q = ge.q
+    assert ge.diagonal(ge.phiphi_expr("relu")) == q / 2
+    assert ge.diagonal(ge.dphidphi_expr("relu")) == sp.Rational(1, 2)
+    assert sp.simplify(ge.diagonal(ge.phiphi_expr("erf"))
+                       - 2 / sp.pi * sp.asin(2 * q / (1 + 2 * q))) == 0
+    assert sp.simplify(ge.diagonal(ge.dphidphi_expr("erf"))
+                       - 4 / (sp.pi * sp.sqrt(1 + 4 * q))) == 0
+    assert ge.diagonal(ge.phiphi_expr("linear")) == q
 
 
-def test_broadcasting_and_bad_activation():
-    assert gk.dphidphi("linear", np.ones((2, 3)), 1.0, 0.5).shape == (2, 3)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'; allowed: relu, tanh, erf, linear"):
-        gk.phiphi("gelu", 1, 1, 0)
+def test_clipped_form_equals_plain_form_inside_the_domain():
+    pt = {ge.s11: sp.Rational(3, 2), ge.s22: sp.Rational(1, 3), ge.s12: sp.Rational(-1, 4)}
+    for act in CLOSED:
+        for kind in KINDS:
+            plain = ge.expectation_expr(act, kind)
+            clipped = ge.expectation_expr(act, kind, clip_correlation=True)
+            assert sp.N(plain.subs(pt) - clipped.subs(pt), 30) == 0
+
+
+def test_pointwise_expressions():
+    x = sp.Symbol("x", real=True)
+    for act in ("tanh", "erf", "linear"):
+        assert sp.simplify(sp.diff(ge.phi_expr(act, x), x) - ge.dphi_expr(act, x)) == 0
+    assert ge.phi_expr("relu", x).subs(x, -2) == 0 and ge.phi_expr("relu", x).subs(x, 3) == 3
+    assert ge.dphi_expr("relu", x).subs(x, 0) == 0 and ge.dphi_expr("relu", x).subs(x, 1) == 1
+    assert ge.ACTIVATIONS == ("relu", "tanh", "erf", "linear")
+    assert ge.CLOSED_FORM_ACTIVATIONS == ("relu", "erf", "linear")
+
+
+def test_bad_activation_names_the_allowed_ones():
     with pytest.raises(ValueError, match="allowed: relu, erf, linear"):
         ge.phiphi_expr("tanh")
+    with pytest.raises(ValueError, match="allowed: relu, erf, linear"):
+        ge.dphidphi_expr("tanh")
+    with pytest.raises(ValueError, match="relu, erf, linear"):
+        ge.phiphi_expr("softplus")
+    with pytest.raises(ValueError, match=ALLOWED_MSG):
+        ge.phi_expr("softplus", sp.Symbol("x"))
+    with pytest.raises(ValueError, match=ALLOWED_MSG):
+        ge.dphi_expr("gelu", sp.Symbol("x"))
+    with pytest.raises(ValueError, match="allowed: phiphi, dphidphi"):
+        ge.expectation_expr("relu", "phi3")
+
+
+# -------------------------------------------------------------------------------------------
+# Generated code vs SymPy
+# -------------------------------------------------------------------------------------------
+
+def _random_covariances(n=200, seed=1):
+    rng = np.random.default_rng(seed)
+    s11 = rng.uniform(0.05, 5.0, n)
+    s22 = rng.uniform(0.05, 5.0, n)
+    rho = rng.uniform(-0.99, 0.99, n)
+    return s11, s22, rho * np.sqrt(s11 * s22)
+
+
+@pytest.mark.parametrize("act", CLOSED)
+@pytest.mark.parametrize("kind", KINDS)
+def test_generated_equals_lambdify(act, kind):
+    s11, s22, s12 = _random_covariances()
+    ref_fn = sp.lambdify(ge.COVARIANCE_SYMBOLS, ge.expectation_expr(act, kind), "numpy")
+    ref = np.broadcast_to(ref_fn(s11, s22, s12), s11.shape)
+    got = getattr(gen, f"{act}_{kind}")(s11, s22, s12)
+    assert got.shape == s11.shape and got.dtype == np.float64
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+    assert gen.KERNELS[(act, kind)] is getattr(gen, f"{act}_{kind}")
+
+
+@pytest.mark.parametrize("act", CLOSED)
+@pytest.mark.parametrize("kind", KINDS)
+def test_generated_functions_broadcast(act, kind):
+    fn = gen.KERNELS[(act, kind)]
+    s11 = np.array([[1.0], [2.0], [3.0]])
+    s12 = np.array([[0.1, -0.2, 0.3, 0.0]])
+    out = fn(s11, 1.5, s12)
+    assert out.shape == (3, 4) and out.dtype == np.float64
+    assert np.asarray(fn(1.0, 1.0, 0.5)).shape == ()
+    np.testing.assert_allclose(out[1, 2], fn(2.0, 1.5, 0.3), rtol=1e-15)
+    if (act, kind) == ("linear", "dphidphi"):
+        np.testing.assert_array_equal(out, np.ones((3, 4)))
+    if (act, kind) == ("linear", "phiphi"):
+        np.testing.assert_array_equal(out, np.broadcast_to(s12, (3, 4)))
+        out[0, 0] = 99.0  # a fresh array, not a view of the input
+        assert s12[0, 0] == 0.1
+
+
+def test_relu_no_nan_at_full_correlation():
+    s11, s22 = 0.1, 0.7
+    s12 = np.sqrt(s11 * s22) * np.array([1 + 4e-16, 1.0, -1.0, -(1 + 4e-16)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        k = gen.relu_phiphi(s11, s22, s12)
+        kd = gen.relu_dphidphi(s11, s22, s12)
+    assert np.all(np.isfinite(k)) and np.all(np.isfinite(kd))
+    np.testing.assert_allclose(k[:2], np.sqrt(s11 * s22) / 2, rtol=1e-12)  # u = const * v
+    np.testing.assert_allclose(k[2:], 0.0, atol=1e-12)
+    np.testing.assert_allclose(kd, [0.5, 0.5, 0.0, 0.0], atol=1e-7)
+    # u = v exactly: rho is exactly 1, so the derivative kernel is exactly 1/2
+    q = np.array([0.3, 1.7, 10.0, 0.565])
+    np.testing.assert_allclose(gen.relu_phiphi(q, q, q), q / 2, rtol=1e-14)
+    np.testing.assert_array_equal(gen.relu_dphidphi(q, q, q), 0.5)
+    np.testing.assert_array_equal(gen.relu_dphidphi(q, q, -q), 0.0)
+
+
+# -------------------------------------------------------------------------------------------
+# Closed forms vs quadrature and Monte Carlo
+# -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act", ["erf", "linear"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_smooth_closed_forms_match_gauss_hermite(act, kind):
+    """200 nodes: erf' at |rho| = 1 and variance 4 is exp(-5 z^2) in z, too narrow for 96
+    nodes (~2e-8 off there); 200 nodes resolve it to ~1e-15."""
+    s11, s22, s12 = map(np.array, zip(*COVARIANCES))
+    quad = gk.gauss_hermite_expectation(_f(act, kind), s11, s22, s12, nodes=200)
+    closed = gk.expectation(act, kind, s11, s22, s12)
+    np.testing.assert_allclose(closed, quad, rtol=0, atol=1e-10)
+    trap = gk.trapezoid_expectation(_f(act, kind), s11, s22, s12)
+    np.testing.assert_allclose(closed, trap, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cov", COVARIANCES)
+def test_relu_closed_form_matches_polar_quadrature(kind, cov):
+    closed = float(gk.expectation("relu", kind, *cov))
+    assert closed == pytest.approx(_polar_relu(kind, *cov), abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_relu_gauss_hermite_converges_to_closed_form(kind):
+    """Gauss-Hermite is only algebraically convergent for relu's kink: loose, but it closes."""
+    cov = COVARIANCES[1]
+    closed = float(gk.expectation("relu", kind, *cov))
+    errs = [abs(float(gk.gauss_hermite_expectation(_f("relu", kind), *cov, nodes=m)) - closed)
+            for m in (24, 96, 240)]
+    assert errs[2] < errs[0] and errs[1] < 2e-2
+
+
+@pytest.mark.parametrize("act", CLOSED)
+@pytest.mark.parametrize("kind", KINDS)
+def test_closed_forms_match_monte_carlo(act, kind):
+    """400k samples per covariance, seed i; |closed - MC| <= 5 standard errors (+1e-12 for
+    constant integrands, whose standard error is 0)."""
+    for i, cov in enumerate(COVARIANCES):
+        mean, se = _monte_carlo(_f(act, kind), *cov, seed=i)
+        closed = float(gk.expectation(act, kind, *cov))
+        assert abs(closed - mean) <= 5 * se + 1e-12, (act, kind, cov, closed, mean, se)
+
+
+# -------------------------------------------------------------------------------------------
+# tanh by quadrature
+# -------------------------------------------------------------------------------------------
+
+TANH_COVARIANCES = [(1.0, 0.5, 0.4), _cov(0.7, 1.5, -0.9), _cov(0.3, 0.4, 0.999), (3.0, 10.0, 5.0)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cov", TANH_COVARIANCES)
+def test_tanh_quadrature_matches_dblquad(kind, cov):
+    ref = _dblquad(_f("tanh", kind), *cov)
+    trap = float(gk.expectation("tanh", kind, *cov, method="trapezoid"))
+    assert trap == pytest.approx(ref, abs=1e-12)
+    herm = float(gk.expectation("tanh", kind, *cov))
+    tol = 1e-10 if max(cov[0], cov[1]) <= 1.5 else 1e-5  # Gauss-Hermite degrades with variance
+    assert herm == pytest.approx(ref, abs=tol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tanh_quadrature_matches_monte_carlo(kind):
+    for i, cov in enumerate(TANH_COVARIANCES):
+        mean, se = _monte_carlo(_f("tanh", kind), *cov, seed=100 + i)
+        assert abs(float(gk.expectation("tanh", kind, *cov)) - mean) <= 5 * se
+
+
+def test_tanh_batch_equals_elementwise_and_handles_degenerate_covariances():
+    s11, s22, s12 = _random_covariances(n=12, seed=3)
+    s11, s22, s12 = s11.reshape(3, 4), s22.reshape(3, 4), s12.reshape(3, 4)
+    for method in gk.METHODS:
+        batch = gk.phiphi("tanh", s11, s22, s12, method=method)
+        assert batch.shape == (3, 4)
+        one = [float(gk.phiphi("tanh", a, b, c, method=method))
+               for a, b, c in zip(s11.ravel(), s22.ravel(), s12.ravel())]
+        np.testing.assert_allclose(batch.ravel(), one, rtol=1e-13, atol=1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # zero variance: u = 0, tanh(u) = 0, tanh'(u) = 1
+        assert float(gk.phiphi("tanh", 0.0, 1.0, 0.0)) == 0.0
+        ref = integrate.quad(lambda v: (1 - np.tanh(v) ** 2) * np.exp(-v * v / 2)
+                             / np.sqrt(2 * np.pi), -12, 12, epsabs=1e-14)[0]
+        assert float(gk.dphidphi("tanh", 0.0, 1.0, 0.0)) == pytest.approx(ref, abs=1e-10)
+        assert float(gk.dphidphi("tanh", 0.0, 1.0, 0.0, method="trapezoid")) == pytest.approx(
+            ref, abs=1e-13)
+        # tiny variances: tanh(u) ~ u, so E[tanh tanh] ~ s12
+        tiny = gk.phiphi("tanh", 1e-20, 4e-20, -2e-20)
+        assert float(tiny) == pytest.approx(-2e-20, rel=1e-9)
+        # s12^2 = s11 s22 up to round-off: no NaN, equals the u = v value
+        s = 0.37
+        full = gk.phiphi("tanh", s, s, s * (1 + 1e-16))
+        assert float(full) == pytest.approx(float(gk.phiphi("tanh", s, s, s)), abs=1e-14)
+
+
+# -------------------------------------------------------------------------------------------
+# numerics entry points
+# -------------------------------------------------------------------------------------------
+
+def test_numerics_dispatch_to_generated_code():
+    s11, s22, s12 = _random_covariances(n=50, seed=7)
+    for act in CLOSED:
+        for kind, fn in (("phiphi", gk.phiphi), ("dphidphi", gk.dphidphi)):
+            np.testing.assert_array_equal(fn(act, s11, s22, s12),
+                                          gen.KERNELS[(act, kind)](s11, s22, s12))
+
+
+def test_relu_zero_variance_is_zero_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = gk.phiphi("relu", np.array([0.0, 1.0, 2.0]), np.array([1.0, 0.0, 2.0]),
+                        np.array([0.0, 0.0, 1.0]))
+        dout = gk.dphidphi("relu", 0.0, 0.0, 0.0)
+    assert out[0] == 0.0 and out[1] == 0.0 and out[2] > 0
+    assert float(dout) == 0.0
+
+
+def test_invalid_covariances_are_rejected():
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        gk.phiphi("erf", 1.0, 1.0, 1.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        gk.dphidphi("tanh", -1.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="allowed: hermite, trapezoid"):
+        gk.phiphi("tanh", 1.0, 1.0, 0.0, method="simpson")
+
+
+def test_bad_activation_message():
+    for fn in (lambda: gk.phiphi("foo", 1, 1, 0), lambda: gk.dphidphi("foo", 1, 1, 0),
+               lambda: gk.phi("foo", np.zeros(2)), lambda: gk.dphi("foo", torch.zeros(2))):
+        with pytest.raises(ValueError) as exc:
+            fn()
+        assert str(exc.value) == "unknown activation 'foo'; allowed: relu, tanh, erf, linear"
+
+
+@pytest.mark.parametrize("act", ge.ACTIVATIONS)
+def test_pointwise_numpy_and_torch_agree(act):
+    x = np.linspace(-3, 3, 13)  # includes 0
+    xt = torch.tensor(x, dtype=torch.float64)
+    np.testing.assert_allclose(gk.phi(act, xt).numpy(), gk.phi(act, x), rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(gk.dphi(act, xt).numpy(), gk.dphi(act, x), rtol=1e-15, atol=1e-15)
+    f = sp.lambdify(sp.Symbol("x"), ge.phi_expr(act, sp.Symbol("x")), ["scipy", "numpy"])
+    np.testing.assert_allclose(gk.phi(act, x), np.broadcast_to(f(x), x.shape), rtol=1e-14)
+    # dphi is the derivative of phi (autograd), away from relu's kink
+    xg = torch.tensor(x[x != 0], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(gk.phi(act, xg).sum(), xg)
+    torch.testing.assert_close(grad, gk.dphi(act, xg.detach()), rtol=1e-13, atol=1e-15)
+    # dtypes and fresh outputs
+    x32 = torch.tensor(x, dtype=torch.float32)
+    assert gk.phi(act, x32).dtype == torch.float32 and gk.dphi(act, x32).dtype == torch.float32
+    assert gk.phi(act, np.arange(3)).dtype == np.float64
+    assert gk.phi(act, xt) is not xt
+    assert gk.dphi("relu", np.array([0.0]))[0] == 0.0

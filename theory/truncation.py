@@ -1,148 +1,438 @@
-"""Derived exponents by series expansion, so the "derived" column is computed (THEORY.md s3, s9).
+"""Derived exponents, computed by series expansion rather than typed in (THEORY.md s3, s9).
 
-1. Depth error of the kernel recursion. The depth-L network at init is exactly the forward
-   Euler scheme y_{l} = y_{l-1} + h F(y_{l-1}), h = 1/L, of the kernel ODE y' = F(y). The exact
-   flow over one step is the Lie series y + h F + h^2/2 F'F + h^3/6 (F''F^2 + F'^2 F) + ...;
-   subtracting the Euler step, the leading power h^q of the local error gives the global order
-   q - 1 and the slope -(q - 1) in L -- provided the leading coefficient F'F does not vanish
-   for the activation's kernel map (checked at a concrete point).
-2. Finite-width bias. A statistic T = F(q_n) of an empirical second moment
-   q_n = q + n^(-1/2) xi with E[xi] = 0, E[xi^2] = s^2 has E[T] = F(q) + sum_k eps^k F^(k)(q)
-   E[xi^k]/k!, eps = n^(-1/2). Taking expectations term by term, the leading non-vanishing
-   power of n is the bias exponent: -1 when F'' != 0, and no bias at this order when F is
-   linear in q (the linear activation). This is power counting of the leading correction; it
-   assumes the fluctuation is centred with O(1) variance at scale n^(-1/2).
+A claim's "derived" exponent is an output of this module.
+
+**(a) Depth error of the kernel recursion.** At initialization the infinite-width, depth-L
+network is exactly the forward Euler scheme ``Sigma_l = Sigma_{l-1} + h K(Sigma_{l-1})``,
+``h = 1/L``, of the kernel ODE ``dSigma/dt = K(Sigma)`` (THEORY.md s3; ``beta^2`` is absorbed
+in ``K``, it rescales the coefficient, not the order). :func:`euler_global_order` compares, by
+SymPy series expansion in ``h``, the exact one-step flow of ``y' = F(y)`` -- the Lie series
+``y + h F + h^2/2 F'F + h^3/6 (F''F^2 + F'^2 F) + ...``, the Taylor series of the solution with
+its derivatives eliminated through the ODE -- with the Euler step ``y + h F(y)``. The lowest
+power ``h^q`` with a non-zero coefficient is the local order ``q`` (= 2 for undefined ``F``); the
+global order is ``q - 1`` (the standard accumulation of ``L = 1/h`` local errors for Lipschitz
+``F``), so the error of the depth-L network scales as ``L^-(q-1)``: ``depth_error_exponent``.
+
+:func:`euler_order_for_activation` puts the activation's own kernel map into the expansion: the
+diagonal entry ``F(q) = E[phi(u)^2]``, ``u ~ N(0, q)`` (``phiphi_expr`` at ``s11 = s22 = s12 =
+q``), which evolves autonomously inside the matrix ODE, so a non-zero error there makes the
+matrix error of the same order. If the leading coefficient ``F'F/2`` vanished at the starting
+point the order would be higher; it is evaluated at a concrete ``q`` (symbolically for closed
+forms, by quadrature for tanh, where ``F'(q) = E[(phi^2)''(u)]/2`` by the heat equation).
+
+**(b) Finite-width bias.** A statistic ``T = F(X_n)`` of an empirical second moment
+``X_n = X + eps xi`` with ``eps = n^(-1/2)``, ``E[xi] = 0`` and ``O(1)`` moments of ``xi``
+(``E[xi xi^T] = C``) has, expanding ``F`` in ``eps`` and taking the expectation term by term,
+``E[T] - F(X) = eps^2/2 sum_ab H_ab C_ab + O(eps^3)``, ``H`` the Hessian of ``F`` (delta method).
+:func:`finite_width_bias_exponent` finds the lowest power ``eps^k`` whose expected coefficient
+is non-zero and reports the exponent ``-k/2`` of ``n`` (``-1`` generically). Assumptions: ``F``
+is smooth at ``X``; ``xi`` is centred with moments of order one (conservative for odd moments,
+which for averages of ``n`` i.i.d. terms are themselves ``O(n^-1/2)``); only the leading power
+is counted, not its constant. By default ``F`` is the two-input kernel map
+``K(s11, s22, s12) = E[phi(u) phi(v)]`` at a generic covariance (the finite-width kernel is an
+empirical average over ``n`` coordinates); ``statistic="diagonal"`` uses the one-input map
+``F(q)``. When ``F`` is affine (linear activation: ``K = s12``) the bias vanishes at every
+order: exponent ``None``, status ``"exact"``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Sequence
 
+import numpy as np
 import sympy as sp
 
 from . import gaussian_expectations as ge
+from .symbols import n as n_width
 
+#: Step size ``h = 1/L`` and state ``y`` of the scalar ODE ``y' = F(y)``.
 h = sp.Symbol("h", positive=True)
 y = sp.Symbol("y", real=True)
+#: Expansion parameter ``eps = n^(-1/2)`` of the finite-width fluctuation.
+eps = sp.Symbol("epsilon", positive=True)
+#: tanh, which has no closed form, is integrated here by a trapezoid rule on a uniform grid
+#: in z ~ N(0, 1) over [-QUADRATURE_ZMAX, QUADRATURE_ZMAX] (theory does not import numerics).
+QUADRATURE_ZMAX = 9.5
+#: Default covariance point for the two-input kernel statistic (generic: |rho| < 1, s11 != s22).
+DEFAULT_KERNEL_POINT = (sp.Integer(1), sp.Integer(2), sp.Rational(1, 2))
+#: Modules for ``sympy.lambdify`` (scipy provides erf).
+_MODULES = ["scipy", "numpy"]
+#: Exact expressions are evaluated with this many digits to decide whether they vanish ...
+_DIGITS = 60
+#: ... and count as zero below this magnitude (an unsimplified exact zero evaluates to ~1e-60
+#: times its terms; genuine values at points down to ~1e-40 stay far above it).
+_EXACT_ZERO = 1e-45
+#: Quadrature results count as zero below this fraction of the mean absolute integrand.
+_QUADRATURE_RTOL = 1e-9
 
+
+def _check_activation(act: str) -> None:
+    if act not in ge.ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}; allowed: {', '.join(ge.ACTIVATIONS)}")
+
+
+def _is_nonzero(value: sp.Expr) -> bool:
+    """Whether an exact expression (evaluated at a rational point) is non-zero: SymPy's own
+    ``is_zero`` when it decides, else a :data:`_DIGITS`-digit evaluation against
+    :data:`_EXACT_ZERO`."""
+    decided = sp.sympify(value).is_zero
+    if decided is not None:
+        return not decided
+    return abs(complex(sp.N(value, _DIGITS))) > _EXACT_ZERO
+
+
+# -------------------------------------------------------------------------------------------
+# (a) Euler order
+# -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class EulerOrder:
-    local_order: int
-    global_order: int
+    """Order of a one-step scheme for ``y' = F(y)``.
+
+    ``local_order`` q: the one-step error is ``leading_coefficient * h^q + O(h^(q+1))``;
+    ``global_order`` ``q - 1``; ``depth_error_exponent`` ``-(q - 1)``, the slope of the error in
+    ``L = 1/h``. All ``None`` when the error vanishes through the expansion order (e.g. ``F``
+    constant: Euler is exact).
+    """
+
+    local_order: int | None
+    global_order: int | None
     leading_coefficient: sp.Expr
     depth_error_exponent: float | None
     explanation: str
 
 
-def _lie_series(F: sp.Expr, order: int) -> sp.Expr:
-    """Exact flow of y' = F(y) over a step h, to O(h^order): sum_k h^k/k! (F d/dy)^k y."""
-    term, total = y, y
+def exact_flow_series(F: sp.Expr, order: int) -> sp.Expr:
+    """Taylor series in ``h`` of the exact flow of ``y' = F(y)`` over one step, to ``h^order``.
+
+    ``Y(h) = sum_k h^k/k! Y^(k)(0)`` with ``Y(0) = y`` and each derivative rewritten through the
+    ODE, ``Y^(k+1)(0) = (F d/dy) Y^(k)`` -- the Lie series ``y + h F + h^2/2 F'F + ...``.
+    ``F`` is an expression in :data:`y` (e.g. ``Function('F')(y)``).
+    """
+    term, total = y, sp.sympify(y)
     for k in range(1, order + 1):
         term = F * sp.diff(term, y)
         total += h ** k / sp.factorial(k) * term
     return total
 
 
+def local_error_order(step: sp.Expr, F: sp.Expr, order: int = 4,
+                      at: sp.Expr | None = None) -> tuple[int | None, sp.Expr]:
+    """``(q, c)`` with ``exact flow - step = c h^q + O(h^(q+1))``, by series expansion in ``h``.
+
+    ``step`` is the scheme's one-step map as an expression in ``y`` and ``h`` (it may apply
+    ``F`` to shifted arguments, e.g. Heun's ``y + h/2 (F(y) + F(y + h F(y)))``). If ``at`` is
+    given, coefficients are judged non-zero at ``y = at``. ``q = None`` if the difference
+    vanishes through ``h^order``.
+    """
+    step_series = sp.series(step, h, 0, order + 1).removeO().doit()
+    diff = sp.expand(exact_flow_series(F, order) - step_series)
+    for k in range(0, order + 1):
+        coeff = sp.simplify(diff.coeff(h, k))
+        if coeff == 0:
+            continue
+        if at is not None and not _is_nonzero(coeff.subs(y, at)):
+            continue
+        return k, coeff
+    return None, sp.Integer(0)
+
+
+def euler_step(F: sp.Expr) -> sp.Expr:
+    """Forward Euler ``y + h F(y)`` -- the depth-L network at init (THEORY.md s3)."""
+    return y + h * F
+
+
+def _order_result(q: int | None, coeff: sp.Expr, what: str, order: int) -> EulerOrder:
+    if q is None:
+        return EulerOrder(None, None, sp.Integer(0), None,
+                          f"{what}: the one-step error vanishes through O(h^{order}) "
+                          "(no power of L derived)")
+    g = q - 1
+    return EulerOrder(q, g, coeff, -float(g),
+                      f"{what}: exact flow - step = ({sp.sstr(coeff)}) h^{q} + O(h^{q + 1}), "
+                      f"so the global error is O(h^{g}) = O(L^-{g})")
+
+
 def euler_global_order(F: sp.Expr | None = None, order: int = 4) -> EulerOrder:
-    """Local and global order of forward Euler for y' = F(y) (generic F if ``None``)."""
-    F = sp.Function("F")(y) if F is None else F
-    diff = sp.expand(_lie_series(F, order) - (y + h * F))
-    poly = sp.Poly(diff, h)
-    for q in range(1, order + 1):
-        coeff = sp.simplify(poly.coeff_monomial(h ** q))
-        if coeff != 0:
-            g = q - 1
-            return EulerOrder(q, g, coeff, -float(g),
-                              f"Euler local error h^{q} ({sp.sstr(coeff)}), global O(h^{g}) "
-                              f"= O(L^-{g})")
-    return EulerOrder(order + 1, order, sp.Integer(0), None,
-                      f"local error vanishes to O(h^{order})")
+    """Local and global order of forward Euler for ``y' = F(y)``, by series expansion.
 
-
-def _diagonal_map(act: str) -> sp.Expr | None:
-    """F(q) = E[phi(u)^2], u ~ N(0, q): the kernel map on a diagonal entry (closed forms)."""
-    if act not in ge.CLOSED_FORM_ACTIVATIONS:
-        return None
-    return sp.simplify(ge.phiphi_expr(act).subs({ge.s11: y, ge.s22: y, ge.s12: y}))
-
-
-def euler_order_for_activation(act: str, point: float = 1.0) -> EulerOrder:
-    """Euler order for the activation's kernel map: generic order, with the leading
-    coefficient F'F evaluated at Sigma = ``point`` (tanh: by Gauss-Hermite quadrature)."""
-    if act not in ge.ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}; allowed: {', '.join(ge.ACTIVATIONS)}")
-    generic = euler_global_order()
-    F = _diagonal_map(act)
-    if F is not None:
-        val = float((sp.diff(F, y) * F / 2).subs(y, point))
-    else:  # tanh: F(q) = E[tanh(sqrt(q) z)^2], F'(q) = E[tanh'(u)^2 + tanh(u) tanh''(u)]
-        import numpy as np
-        z, w = np.polynomial.hermite_e.hermegauss(96)
-        w = w / w.sum()
-        u = np.sqrt(point) * z
-        t = np.tanh(u)
-        F_val = float(w @ t ** 2)
-        dF = float(w @ ((1 - t ** 2) ** 2 - 2 * t ** 2 * (1 - t ** 2)))
-        val = dF * F_val / 2
-    if abs(val) < 1e-14:
-        return EulerOrder(generic.local_order + 1, generic.global_order + 1, sp.Integer(0), None,
-                          f"{act}: F'F/2 vanishes at Sigma={point}; first order not generic")
-    return EulerOrder(generic.local_order, generic.global_order, generic.leading_coefficient,
-                      generic.depth_error_exponent,
-                      f"{generic.explanation}; for {act} F'F/2 = {val:.4g} != 0 at "
-                      f"Sigma={point:g}, so the error is first order in 1/L")
+    ``F=None`` uses an undefined function ``F(y)``: local order 2 with leading coefficient
+    ``F(y) F'(y) / 2``, global order 1, ``depth_error_exponent = -1`` (error ``~ 1/L``). A
+    concrete ``F`` (expression in :data:`y`) gives its own order, e.g. ``None`` for a constant.
+    """
+    F = sp.Function("F")(y) if F is None else sp.sympify(F)
+    q, coeff = local_error_order(euler_step(F), F, order)
+    return _order_result(q, coeff, "Euler", order)
 
 
 @dataclass(frozen=True)
+class ActivationEulerOrder(EulerOrder):
+    """:class:`EulerOrder` for an activation's kernel map, at the diagonal variance ``point``.
+
+    ``kernel_map``: ``F(y) = E[phi(u)^2], u ~ N(0, y)`` (``None`` for tanh: no closed form);
+    ``leading_value``: the leading coefficient at ``y = point`` (float); ``nonzero``: whether
+    ``F'F/2`` is non-zero there (if not, the order would be higher than the generic one).
+    """
+
+    activation: str = ""
+    point: float = 1.0
+    kernel_map: sp.Expr | None = None
+    leading_value: float = float("nan")
+    nonzero: bool = True
+
+
+def _trapezoid_rule(scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for ``E[g(z)]``, ``z ~ N(0, 1)``, where ``g(z) = G(scale * z)`` and
+    ``G`` is analytic in the strip ``|Im| < pi/2`` (tanh and its derivatives): the trapezoid
+    rule then converges geometrically, error ~``exp(-pi^2 / (scale * step))``; the step
+    ``min(0.5, pi^2 / (40 scale))`` makes that ~1e-17 at every variance (Gauss-Hermite with a
+    fixed node count degrades as the variance grows)."""
+    step = 0.5 if scale <= 0 else min(0.5, np.pi ** 2 / (40 * scale))
+    k = int(np.ceil(QUADRATURE_ZMAX / step))
+    z = step * np.arange(-k, k + 1, dtype=np.float64)
+    return z, step * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+
+
+def _diagonal_map(act: str) -> sp.Expr:
+    return ge.diagonal(ge.phiphi_expr(act)).subs(ge.q, y)
+
+
+def euler_order_for_activation(act: str, point: float = 1.0, order: int = 4
+                               ) -> ActivationEulerOrder:
+    """Euler order for the activation's diagonal kernel map ``F(q) = E[phi(u)^2]`` (module doc).
+
+    Closed forms (relu ``q/2``, erf ``(2/pi) asin(2q/(1+2q))``, linear ``q``): the concrete
+    ``F`` goes into :func:`local_error_order` and the first coefficient non-zero at
+    ``q = point`` gives the order. tanh: ``F`` and ``F' = E[(tanh^2)''(u)]/2`` by quadrature;
+    the generic order stands if ``F'F/2 != 0`` at ``point`` (higher orders are not computed
+    for tanh; if it vanished the result would be ``None``). ``point`` is the variance
+    ``q > 0``.
+    """
+    _check_activation(act)
+    if not point > 0:
+        raise ValueError(f"point must be a positive variance, got {point!r}")
+    generic = euler_global_order()
+    if act in ge.CLOSED_FORM_ACTIVATIONS:
+        F = _diagonal_map(act)
+        at = sp.nsimplify(point, rational=True)
+        q, coeff = local_error_order(euler_step(F), F, order, at=at)
+        value = float(coeff.subs(y, at)) if q is not None else 0.0
+        base = _order_result(q, coeff, f"Euler on F(q) = {sp.sstr(F.subs(y, ge.q))} ({act})",
+                             order)
+        nonzero = q == generic.local_order
+        if q is None:
+            explanation = base.explanation
+        else:
+            explanation = (f"{act}: Euler on F(q) = {sp.sstr(F.subs(y, ge.q))}: local error "
+                           f"c h^{q} with c = {value:.4g} != 0 at q={point:g}, so the global "
+                           f"error is O(L^-{q - 1})")
+        return ActivationEulerOrder(base.local_order, base.global_order,
+                                    base.leading_coefficient, base.depth_error_exponent,
+                                    explanation, activation=act, point=float(point),
+                                    kernel_map=F, leading_value=value, nonzero=nonzero)
+    # tanh: numeric F and F' (heat equation) at the point.
+    x = sp.Symbol("x", real=True)
+    f = ge.phi_expr(act, x) ** 2
+    f_fn = sp.lambdify(x, f, _MODULES)
+    f2_fn = sp.lambdify(x, sp.diff(f, x, 2), _MODULES)
+    z, w = _trapezoid_rule(np.sqrt(point))
+    u = np.sqrt(point) * z
+    f_vals, f2_vals = f_fn(u), f2_fn(u)
+    F_val = float(w @ f_vals)
+    dF_val = float(w @ f2_vals) / 2
+    value = dF_val * F_val / 2
+    nonzero = (abs(F_val) > _QUADRATURE_RTOL * float(w @ np.abs(f_vals))
+               and abs(dF_val) > _QUADRATURE_RTOL * float(w @ np.abs(f2_vals)) / 2)
+    if nonzero:
+        return ActivationEulerOrder(
+            generic.local_order, generic.global_order, generic.leading_coefficient,
+            generic.depth_error_exponent,
+            f"{act}: Euler on F(q) = E[tanh(u)^2]: local error c h^2 with c = F'F/2 = "
+            f"{value:.4g} != 0 at q={point:g} (quadrature), so the global error is O(L^-1)",
+            activation=act, point=float(point), kernel_map=None, leading_value=value,
+            nonzero=True)
+    return ActivationEulerOrder(
+        None, None, generic.leading_coefficient, None,
+        f"{act}: F'F/2 vanishes at q={point:g}; the order is higher than 2 and not derived",
+        activation=act, point=float(point), kernel_map=None, leading_value=value, nonzero=False)
+
+
+# -------------------------------------------------------------------------------------------
+# (b) Finite-width bias
+# -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
 class BiasOrder:
+    """Leading power of ``n`` in ``E[F(X + n^-1/2 xi)] - F(X)`` (module doc, part b).
+
+    ``exponent``: ``-k/2`` for the first non-vanishing order ``eps^k`` (``-1.0`` generically),
+    ``None`` if none; ``status``: ``"power"``, ``"exact"`` (``F`` affine: no bias at any order)
+    or ``"undetermined"`` (vanishes through the expansion order although ``F`` is not affine);
+    ``leading_term``: the expected leading term as a SymPy expression in ``n`` and the moment
+    symbols ``C_a_b = E[xi_a xi_b]`` (higher moments ``m_...``) at ``point``.
+    """
+
+    activation: str
+    statistic: str
     exponent: float | None
+    status: str
+    leading_term: sp.Expr | None
+    point: tuple[float, ...]
     explanation: str
 
 
-@lru_cache(maxsize=None)
-def finite_width_bias_exponent(act: str) -> BiasOrder:
-    """Leading exponent of n in E[K(S + n^-1/2 Xi)] - K(S) for the kernel map K (module doc).
+STATISTICS = ("kernel", "diagonal")
 
-    K is the bivariate map (s11, s22, s12) -> E[phi(u) phi(v)]; Xi is a centred fluctuation of
-    the three entries with covariance C (symbols). The expansion to second order in
-    eps = n^-1/2 is taken symbolically: the first-order term vanishes in expectation, the
-    second is eps^2/2 sum_ij H_ij C_ij with H the Hessian of K. It is non-zero (bias O(1/n))
-    unless K is linear. tanh has no closed form: its Hessian is checked numerically at a point.
+
+def _moment_symbol(idx: Sequence[int], names: Sequence[str]) -> sp.Expr:
+    """``E[prod xi_idx]``: 0 for one factor, ``C_a_b`` for two, ``m_a_b_c...`` beyond."""
+    idx = sorted(idx)
+    if len(idx) == 1:
+        return sp.Integer(0)
+    tag = "_".join(names[i] for i in idx)
+    return sp.Symbol(("C_" if len(idx) == 2 else "m_") + tag, real=True)
+
+
+def expected_term(poly_in_xi: sp.Expr, xi: Sequence[sp.Symbol], names: Sequence[str]) -> sp.Expr:
+    """Expectation of a polynomial in ``xi``, term by term, with :func:`_moment_symbol`."""
+    poly = sp.Poly(sp.expand(poly_in_xi), *xi)
+    total = sp.Integer(0)
+    for monom, c in poly.terms():
+        idx = [i for i, m in enumerate(monom) for _ in range(m)]
+        total += c * (_moment_symbol(idx, names) if idx else 1)
+    return total
+
+
+def _is_affine(F: sp.Expr, variables: Sequence[sp.Symbol]) -> bool:
+    return all(sp.simplify(sp.diff(F, a, b)) == 0 for a in variables for b in variables)
+
+
+def _fluctuation_expansion(F: sp.Expr, variables: Sequence[sp.Symbol], point: Sequence[sp.Expr],
+                           names: Sequence[str], order: int) -> tuple[int | None, sp.Expr]:
+    """First ``k >= 1`` with ``E[coeff of eps^k in F(point + eps xi)] != 0``, and that term."""
+    xi = sp.symbols(f"xi0:{len(variables)}", real=True)
+    shifted = F.subs({v: p + eps * x for v, p, x in zip(variables, point, xi)},
+                     simultaneous=True)
+    for n_terms in (3, order + 1):  # cheap second-order pass first
+        series = sp.expand(sp.series(shifted, eps, 0, n_terms).removeO())
+        for k in range(1, n_terms):
+            term = expected_term(series.coeff(eps, k), xi, names)
+            coeffs = sp.Poly(term, *term.free_symbols).coeffs() if term.free_symbols else [term]
+            if any(_is_nonzero(c) for c in coeffs):
+                return k, term
+    return None, sp.Integer(0)
+
+
+def _quadrature_2d(fn, s11: float, s22: float, s12: float) -> tuple[float, float]:
+    """``(E[fn(u, v)], E[|fn(u, v)|])`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])``, by the
+    tensor trapezoid rule of :func:`_trapezoid_rule` on the Cholesky factor (``s11 > 0``)."""
+    a = np.sqrt(s11)
+    b = s12 / a
+    c = np.sqrt(max(s22 - b * b, 0.0))
+    z, w = _trapezoid_rule(max(a, abs(b) + c))
+    u = a * z[:, None]
+    v = b * z[:, None] + c * z[None, :]
+    vals = np.broadcast_to(fn(u, v), v.shape)
+    return float(w @ (vals @ w)), float(w @ (np.abs(vals) @ w))
+
+
+def kernel_hessian_by_quadrature(act: str, point: Sequence[float],
+                                 with_scale: bool = False):
+    """Hessian of ``K(s11, s22, s12) = E[phi(u) phi(v)]`` at ``point`` by quadrature.
+
+    Differentiating a Gaussian expectation in the covariance moves the derivatives onto the
+    integrand (heat equation / Price's theorem): ``d/ds11 <-> (1/2) d^2/du^2``,
+    ``d/ds22 <-> (1/2) d^2/dv^2``, ``d/ds12 <-> d^2/du dv``; so ``H_ab = E[D_a D_b (phi(u)
+    phi(v))]``, differentiated by SymPy and integrated numerically (:func:`_trapezoid_rule`).
+    Needs an activation analytic near the real axis (tanh, erf, linear). Order of the axes:
+    ``(s11, s22, s12)``. With ``with_scale`` also returns ``E[|D_a D_b (phi(u) phi(v))|]`` (to
+    judge what is zero).
     """
-    if act not in ge.ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}; allowed: {', '.join(ge.ACTIVATIONS)}")
-    eps = sp.Symbol("epsilon", positive=True)
+    _check_activation(act)
+    if act == "relu":
+        raise ValueError("kernel_hessian_by_quadrature needs a smooth activation; relu has a kink")
+    u, v = sp.symbols("u v", real=True)
+    f = ge.phi_expr(act, u) * ge.phi_expr(act, v)
+    ops = (lambda e: sp.diff(e, u, 2) / 2, lambda e: sp.diff(e, v, 2) / 2,
+           lambda e: sp.diff(e, u, v))
+    H, scale = np.empty((3, 3)), np.empty((3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            g = sp.lambdify((u, v), ops[i](ops[j](f)), _MODULES)
+            H[i, j], scale[i, j] = _quadrature_2d(g, *map(float, point))
+            H[j, i], scale[j, i] = H[i, j], scale[i, j]
+    return (H, scale) if with_scale else H
+
+
+@lru_cache(maxsize=None)
+def finite_width_bias_exponent(act: str, statistic: str = "kernel",
+                               point: tuple | None = None, order: int = 4) -> BiasOrder:
+    """Leading exponent of ``n`` in the finite-width bias of a kernel statistic (module doc).
+
+    ``statistic="kernel"`` (default): ``F = K(s11, s22, s12) = E[phi(u) phi(v)]`` at ``point``
+    (default :data:`DEFAULT_KERNEL_POINT` = ``(1, 2, 1/2)``); ``"diagonal"``: ``F(q) =
+    E[phi(u)^2]`` at ``point = (q,)`` (default ``(1,)``). Closed forms are expanded with
+    ``sympy.series`` in ``eps = n^-1/2`` and averaged term by term; tanh uses the Hessian by
+    quadrature (:func:`kernel_hessian_by_quadrature`; diagonal: ``F'' = E[(tanh^2)''''(u)]/4``)
+    for the ``eps^2`` term. Returns ``exponent = -1.0`` generically; ``None`` with status
+    ``"exact"`` for the linear activation (``F`` affine, so ``E[F(X + eps xi)] = F(X)``).
+    """
+    _check_activation(act)
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; allowed: {', '.join(STATISTICS)}")
+    if statistic == "kernel":
+        variables, names = ge.COVARIANCE_SYMBOLS, ("s11", "s22", "s12")
+        pt = tuple(sp.nsimplify(p, rational=True) for p in (point or DEFAULT_KERNEL_POINT))
+        what = "K(s11, s22, s12) = E[phi(u) phi(v)]"
+    else:
+        variables, names = (ge.q,), ("q",)
+        pt = tuple(sp.nsimplify(p, rational=True) for p in (point or (1,)))
+        what = "F(q) = E[phi(u)^2]"
+    if len(pt) != len(variables):
+        raise ValueError(f"point must have {len(variables)} entries for statistic {statistic!r}")
+    pt_float = tuple(float(p) for p in pt)
+    where = ", ".join(f"{nm}={p:g}" for nm, p in zip(names, pt_float))
+
     if act in ge.CLOSED_FORM_ACTIVATIONS:
-        args = (ge.s11, ge.s22, ge.s12)
-        xi = sp.symbols("xi1:4", real=True)
-        K = ge.phiphi_expr(act)
-        shifted = K.subs({a: a + eps * x for a, x in zip(args, xi)}, simultaneous=True)
-        series = sp.series(shifted, eps, 0, 3).removeO()
-        C = {(i, j): sp.Symbol(f"C{min(i, j)}{max(i, j)}") for i in range(3) for j in range(3)}
-        expectation = sp.Integer(0)
-        for k in (1, 2):
-            coeff = sp.expand(series.coeff(eps, k))
-            poly = sp.Poly(coeff, *xi)
-            for monom, c in poly.terms():
-                if sum(monom) != 2:
-                    continue  # E[xi_i] = 0; degree-0 terms are absent (or zero)
-                idx = [i for i, m in enumerate(monom) for _ in range(m)]
-                expectation += eps ** k * c * C[(idx[0], idx[1])]
-        # evaluate at a generic non-degenerate point to decide whether the term vanishes
-        point = {ge.s11: sp.Rational(13, 10), ge.s22: sp.Rational(7, 10), ge.s12: sp.Rational(3, 10)}
-        lead = sp.simplify(expectation.coeff(eps, 2).subs(point))
-        if lead == 0:
-            return BiasOrder(None, f"{act}: K(Sigma) is linear in Sigma, the eps^2 term "
-                                   f"vanishes: no O(1/n) bias (unbiased at this order)")
-        return BiasOrder(-1.0, f"{act}: E[K(S + n^-1/2 Xi)] - K(S) = (1/2n) sum H_ij C_ij "
-                               f"+ O(n^-3/2) with Hessian H != 0: bias O(n^-1)")
-    import numpy as np
-    z, w = np.polynomial.hermite_e.hermegauss(96)
-    w = w / w.sum()
-    F = [float(w @ np.tanh(np.sqrt(q) * z) ** 2) for q in (0.9, 1.0, 1.1)]
-    second = (F[0] - 2 * F[1] + F[2]) / 0.01
-    return BiasOrder(-1.0 if abs(second) > 1e-8 else None,
-                     f"{act}: no closed form; generic expansion gives (1/2n) F'' s^2 with "
-                     f"F''(1) = {second:.4g} (quadrature) != 0: bias O(n^-1)")
+        F = ge.phiphi_expr(act) if statistic == "kernel" else ge.diagonal(ge.phiphi_expr(act))
+        if _is_affine(F, variables):
+            return BiasOrder(act, statistic, None, "exact", None, pt_float,
+                             f"{act}: {what} = {sp.sstr(F)} is affine in its arguments, so "
+                             f"E[F(X + n^-1/2 xi)] = F(X) for any centred xi: no finite-width "
+                             f"bias at any order (exact)")
+        k, term = _fluctuation_expansion(F, variables, pt, names, order)
+    else:  # tanh: second-order term from a numeric Hessian
+        if statistic == "kernel":
+            H, scale = kernel_hessian_by_quadrature(act, pt_float, with_scale=True)
+        else:
+            x = sp.Symbol("x", real=True)
+            f4 = sp.lambdify(x, sp.diff(ge.phi_expr(act, x) ** 2, x, 4), _MODULES)
+            z, w = _trapezoid_rule(np.sqrt(pt_float[0]))
+            vals = f4(np.sqrt(pt_float[0]) * z)
+            H = np.array([[float(w @ vals) / 4]])
+            scale = np.array([[float(w @ np.abs(vals)) / 4]])
+        m = len(variables)
+        term = sum(sp.Float(H[i, j], 15) / 2 * _moment_symbol([i, j], names)
+                   for i in range(m) for j in range(m))
+        k = 2 if np.any(np.abs(H) > _QUADRATURE_RTOL * scale) else None
+    if k is None:
+        return BiasOrder(act, statistic, None, "undetermined", None, pt_float,
+                         f"{act}: the expected correction of {what} vanishes through "
+                         f"O(n^-{order / 2:g}) at {where}; exponent not derived")
+    exponent = -k / 2
+    leading = term * n_width ** sp.Rational(-k, 2)
+    how = ("(1/2n) sum_ab H_ab C_ab with Hessian H != 0" if k == 2
+           else f"a non-zero eps^{k} term")
+    return BiasOrder(act, statistic, exponent, "power", leading, pt_float,
+                     f"{act}: delta method on {what} at ({where}): E[F(X + n^-1/2 xi)] - F(X) "
+                     f"= {how}, so the bias scales as n^{exponent:g}")
+
+
+__all__ = [
+    "h", "y", "eps", "EulerOrder", "ActivationEulerOrder", "BiasOrder", "STATISTICS",
+    "DEFAULT_KERNEL_POINT", "exact_flow_series", "local_error_order", "euler_step",
+    "euler_global_order", "euler_order_for_activation", "expected_term",
+    "kernel_hessian_by_quadrature", "finite_width_bias_exponent",
+]
