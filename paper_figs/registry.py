@@ -10,6 +10,9 @@ from typing import Any
 FIGURE_MODULES: dict[str, str] = {
     "init_kernel_depth": "init_kernel_depth",
     "init_width": "init_width",
+    "init_coupling_width": "init_coupling_width",
+    "train_coupling_depth": "train_coupling_depth",
+    "gia_restoration": "gia_restoration",
 }
 
 

@@ -384,7 +384,21 @@ def verdict(claimed_slope: float | None, fit: RateFit, tolerance: float = 0.15) 
     claimed = float(claimed_slope)
     if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(claimed)):
         return "inconclusive"
-    band_lo, band_hi = claimed - tolerance, claimed + tolerance
+    return band_verdict(fit, claimed - tolerance, claimed + tolerance)
+
+
+def band_verdict(fit: RateFit, band_lo: float, band_hi: float) -> str:
+    """Verdict for a band ``[band_lo, band_hi]`` of acceptable slopes (either end may be
+    infinite, for one-sided claims such as "decreasing in L": ``(-inf, -tol]``).
+
+    ``"confirmed"`` when the CI lies inside the band, ``"refuted"`` when it is disjoint from it,
+    ``"inconclusive"`` otherwise or when the fit was refused / its CI is not finite.
+    """
+    if fit.refused:
+        return "inconclusive"
+    lo, hi = float(fit.ci_low), float(fit.ci_high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "inconclusive"
     if band_lo <= lo and hi <= band_hi:
         return "confirmed"
     if hi < band_lo or lo > band_hi:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 
 from .claims import CLAIM_IDS, Claim, get_claim, implemented_claims
 from .experiments import SUITE_NAMES, Overrides, load
-from .rate_fit import fit_rate, verdict
+from .rate_fit import band_verdict, fit_rate, verdict
 from .results_store import ResultsStore
 
 VERDICTS_FILE = "verdicts.json"
@@ -126,10 +126,16 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, device: str = "c
         m = mod.measurement(variant, pts, frames)
         fit = fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired)
         der = mod.derived(variant)
-        status = verdict(claim.claimed, fit, claim.tolerance)
+        claimed, claimed_text = claim.claimed, claim.claimed_text
+        if hasattr(mod, "claimed"):
+            cl = mod.claimed(variant)
+            claimed, claimed_text = cl.slope, cl.text
+            status = band_verdict(fit, *cl.band)
+        else:
+            status = verdict(claim.claimed, fit, claim.tolerance)
         records.append(VerdictRecord(
             id=claim.id, variant=variant, source=claim.source, statement=claim.statement,
-            claimed=claim.claimed, claimed_text=claim.claimed_text,
+            claimed=claimed, claimed_text=claimed_text,
             derived=_num(der.exponent), derived_text=der.text,
             measured=_num(fit.slope), ci_low=_num(fit.ci_low), ci_high=_num(fit.ci_high),
             status=status, tolerance=claim.tolerance, suite=suite,

@@ -71,6 +71,17 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class Claimed:
+    """What the paper claims for one variant, when it differs from the claim row: a slope
+    (or ``None`` for a qualitative claim), the band of slopes that counts as agreement, and
+    the text shown in the table. Optional module hook ``claimed(variant) -> Claimed``."""
+
+    slope: float | None
+    band: tuple[float, float]
+    text: str
+
+
+@dataclass(frozen=True)
 class Derived:
     """The exponent derived by the theory layer and a one-line account of how."""
 

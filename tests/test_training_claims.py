@@ -1,0 +1,62 @@
+"""Experiments of the training claims: invariants of their measurements on tiny points."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from infdepth.validation.experiments import gia_restoration as gia
+from infdepth.validation.experiments import init_coupling_width as icw
+from infdepth.validation.experiments import train_coupling_depth as tcd
+
+
+def test_init_coupling_point_shares_weights_between_modes():
+    f = icw.compute(icw.CouplingInitPoint(act="tanh", n=16, L=2, n_seeds=6))
+    assert list(f.columns) == ["seed", "cpl_rms", "g2_reused", "g2_removed"]
+    assert np.all(f["cpl_rms"] > 0)
+    # the coupling changes the gradient by a small (finite-width) amount, not by O(1)
+    rel = np.abs(f["g2_reused"] - f["g2_removed"]) / f["g2_reused"]
+    assert np.all(rel < 0.5) and np.any(rel > 1e-8)
+
+
+def test_moment_effect_statistic():
+    a = np.array([[1.0, 0.9], [1.0, 0.9], [2.0, 1.8]])
+    assert icw._moment_effect(a) == pytest.approx(0.4 / 3 / (4 / 3))
+
+
+def test_bad_variant_message():
+    with pytest.raises(ValueError, match="expected '<rms|moment>/L<depth>'"):
+        icw.points("size/L4", "smoke")
+
+
+def test_gia_loss_curves_start_equal():
+    """Reused and independent runs share U, W^0 and v: identical loss at step 0, then differ."""
+    f = gia.compute(gia.GiaPoint(act="tanh", parameterization="depth_mup", n=16, L=3, K=4,
+                                 n_seeds=2))
+    first = f[f["step"] == 0]
+    np.testing.assert_allclose(first["loss_reused"], first["loss_independent"], rtol=1e-14)
+    later = f[f["step"] > 0]
+    assert np.any(np.abs(later["loss_reused"] - later["loss_independent"]) > 1e-10)
+    assert np.all(np.isfinite(gia.per_seed_gap(f)))
+
+
+def test_gia_gap_formula_and_divergence():
+    f = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "step": [0, 1, 2] * 2,
+                      "loss_reused": [2.0, 1.0, 0.5, 1.0, np.nan, 0.1],
+                      "loss_independent": [2.0, 1.2, 0.5, 1.0, 0.2, 0.1]})
+    g = gia.per_seed_gap(f)
+    assert g[0] == pytest.approx(math.sqrt((0.2 ** 2 + 0) / 2) / 2.0)
+    assert math.isnan(g[1])  # divergence is recorded, the fitter excludes it with a note
+
+
+def test_gia_claim_bands():
+    assert gia.claimed("depth_mup").band == (-math.inf, -0.15)
+    assert gia.claimed("mup").band == (-0.15, math.inf)
+
+
+def test_train_coupling_point_records_accumulation():
+    p = tcd.TrainCouplingPoint(act="tanh", n=32, L=4, K=2, n_seeds=2)
+    f = tcd.compute(p)
+    assert np.all(np.isfinite(f[["cpl_fwd_acc", "cpl_bwd_acc"]].to_numpy()))
+    assert np.all(f["cpl_fwd_acc"] > 0)
