@@ -1,0 +1,322 @@
+"""Benchmark of the Model-A1 training engine against plain per-seed torch.nn + autograd code.
+
+``run_bench(n=..., L=..., K=..., seeds=..., act=...)`` trains the same ensemble twice from the
+same initial weights (THEORY.md s2, depth-muP by default, SGD on one example per step):
+
+* **engine**: :func:`~infdepth.numerics.engine.train_a1` -- all seeds batched, hand-written
+  backward, low-rank updates (DESIGN.md, numerics rules), including its per-block records;
+* **plain**: a Python loop over seeds of a ``torch.nn.Module`` (``nn.Parameter`` weights used
+  as ``F.linear``, i.e. ``nn.Linear`` without bias), ``loss.backward()`` and a manual SGD step
+  with the engine's per-group learning rates ``eta * scales[G]["lr"]``. Like the engine it
+  records the outputs on all inputs before every step (the trajectory), nothing else.
+
+It checks that both trajectories (outputs on the training and evaluation inputs at steps
+``0..K`` and the training loss) agree to ``tol`` relative (``1e-10`` in float64), then times
+both ``repeats`` times, interleaved (engine first on even repeats, plain first on odd ones, so
+slow drift of a shared machine cancels) and reports the median of the per-repeat ratios.
+
+FLOP model of one engine run (matmul FLOPs, 2 per multiply-add; elementwise work, activations
+and records are not counted). ``M = N + E`` record rows, ``B`` training rows per step (1 for
+``batching="sgd"``), ``r_k = k B`` update columns at step k, and ``P(m, r) = 2 n^2 m + 4 n r m``
+the cost of ``W^k x`` for ``m`` rows (dense ``W^0`` plus the low-rank factors ``B x``, ``A^T(.)``)::
+
+    F = S * sum_{k=0..K}   [ L P(M, r_k) + (2 n d + 2 n) M ]                     records
+      + S * sum_{k=0..K-1} [ 2 L P(B, r_k) + (2 n d + 2 n) B + 2 n d B + 2 n B ]  train fwd+bwd
+
+(the ``2 n d``/``2 n`` terms are the input layer, the readout and their gradients). The
+achieved rate ``F / t_engine`` is compared with the rate of the same products done as bare
+batched matmuls (``torch.matmul`` of ``(S, m, n) x (S, n, n)`` cycling through the L blocks'
+matrices, ``m = M`` and ``m = B``), measured in the same run: the reference rate is the
+FLOP-weighted harmonic mean of the two shapes' rates, i.e. ``F`` divided by the time the bare
+matmuls would take (low-rank FLOPs are charged at the dense rate of their row count).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from infdepth.device import resolve_device, resolve_dtype
+from .engine import ACTIVATION_NAMES, A1Config, A1Model, train_a1
+
+#: relative tolerance of the trajectory check, per dtype
+TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-3}
+
+_TORCH_PHI = {"relu": torch.relu, "tanh": torch.tanh, "erf": torch.erf, "linear": lambda x: x}
+
+
+# ------------------------------------------------------------------------------------------
+# Plain reference
+# ------------------------------------------------------------------------------------------
+
+class PlainA1(nn.Module):
+    """One seed of Model A1 (THEORY.md s2) as an ordinary module, trained with autograd::
+
+        h_0 = m_U U x,   h_l = h_{l-1} + m_W W_l phi(h_{l-1}),   f = m_v v . phi(h_L)
+
+    (``m_U`` includes the ``1/sqrt(d)``). Weights are ``nn.Parameter`` in ``nn.Linear`` layout
+    (out, in); ``sgd_step`` does ``theta <- theta - lr_G grad theta`` per group.
+    """
+
+    def __init__(self, U, Ws, v, *, mU, mW, mv, lr_U, lr_W, lr_v, act):
+        super().__init__()
+        self.U = nn.Parameter(U.clone())
+        self.W = nn.ParameterList([nn.Parameter(W.clone()) for W in Ws])
+        self.v = nn.Parameter(v.clone())
+        self.mU, self.mW, self.mv = mU, mW, mv
+        self.lrs = [(self.U, lr_U), (self.v, lr_v)] + [(W, lr_W) for W in self.W]
+        self.phi = _TORCH_PHI[act]
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        h = self.mU * F.linear(X, self.U)
+        for W in self.W:
+            h = h + self.mW * F.linear(self.phi(h), W)
+        return self.mv * (self.phi(h) @ self.v)
+
+    @torch.no_grad()
+    def sgd_step(self) -> None:
+        for p, lr in self.lrs:
+            p.sub_(p.grad, alpha=lr)
+            p.grad = None
+
+
+def plain_models(model: A1Model) -> list[PlainA1]:
+    """One :class:`PlainA1` per seed with the initial weights of the engine's ``model``."""
+    blk = model.blocks
+    W0 = blk.stacks["W"].W0
+    return [PlainA1(model.U[s], [W0[l, s] for l in range(model.L)], model.v[s],
+                    mU=model.mU, mW=blk.mult["W"], mv=model.mv, lr_U=model.lr_U,
+                    lr_W=blk.lr["W"], lr_v=model.lr_v, act=model.act)
+            for s in range(model.S)]
+
+
+def train_plain(models: list[PlainA1], X: torch.Tensor, y: torch.Tensor, Xe: torch.Tensor,
+                K: int) -> torch.Tensor:
+    """Train each seed's module for K SGD steps (step k on example ``k mod N``, loss
+    ``1/2 (f - y)^2``); returns the outputs on ``[X; Xe]`` before each step, ``(S, K+1, N+E)``."""
+    N = X.shape[0]
+    X_all = torch.cat([X, Xe], dim=0)
+    out = X.new_empty((len(models), K + 1, X_all.shape[0]))
+    for s, m in enumerate(models):
+        for k in range(K + 1):
+            with torch.no_grad():
+                out[s, k] = m(X_all)
+            if k == K:
+                break
+            i = k % N
+            loss = 0.5 * (m(X[i:i + 1]) - y[i:i + 1]).square().mean()
+            loss.backward()
+            m.sgd_step()
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# FLOP model and matmul reference
+# ------------------------------------------------------------------------------------------
+
+def flop_model(n: int, L: int, K: int, S: int, N: int, E: int, d: int, B: int = 1) -> dict:
+    """Matmul FLOPs of one engine run (module docstring), split by row count of the products."""
+    M = N + E
+
+    def P(m, r):
+        return 2 * n * n * m + 4 * n * r * m
+
+    rec = S * sum(L * P(M, k * B) + (2 * n * d + 2 * n) * M for k in range(K + 1))
+    train = S * sum(2 * L * P(B, k * B) + (4 * n * d + 4 * n) * B for k in range(K))
+    return {"total": rec + train, "records": rec, "train": train, "M": M, "B": B}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_rate(W: torch.Tensor, m: int, *, min_time: float = 0.05, device=None) -> float:
+    """FLOP/s of ``x_l @ W_l^T`` for ``x_l`` (S, m, n), cycling over ``W`` (L, S, n, n) the
+    way the engine walks through its blocks."""
+    L, S, n_out, n_in = W.shape
+    x = torch.randn((S, m, n_in), dtype=W.dtype, device=W.device)
+    device = W.device
+
+    def sweep():
+        for l in range(L):
+            torch.matmul(x, W[l].mT)
+
+    sweep()
+    reps, best = 1, math.inf
+    while True:
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            sweep()
+        _sync(device)
+        dt = time.perf_counter() - t0
+        if dt >= min_time:
+            best = min(best, dt / reps)
+            break
+        reps *= 2
+    for _ in range(2):        # two more timings at the chosen count, keep the best
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            sweep()
+        _sync(device)
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return 2.0 * L * S * m * n_out * n_in / best
+
+
+# ------------------------------------------------------------------------------------------
+# Benchmark
+# ------------------------------------------------------------------------------------------
+
+def _check_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def bench_data(N: int, E: int, d: int, dtype, device, seed: int = 1234):
+    """Fixed inputs ``X`` (N, d), targets ``y`` (N,), eval inputs ``Xe`` (E, d)."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(N, d, generator=g, dtype=torch.float64)
+    y = torch.randn(N, generator=g, dtype=torch.float64)
+    Xe = torch.randn(E, d, generator=g, dtype=torch.float64)
+    return tuple(t.to(dtype=dtype, device=device) for t in (X, y, Xe))
+
+
+def _timed(fn, device):
+    _sync(device)
+    t0 = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return time.perf_counter() - t0, out
+
+
+def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str = "tanh",
+              device: str = "cpu", dtype: torch.dtype | str = torch.float64, repeats: int = 5,
+              *, n_train: int = 4, n_eval: int = 0, d: int = 4, eta: float = 0.1,
+              parameterization: str = "depth_mup", tol: float | None = None,
+              threads: int | None = None) -> dict:
+    """Time the engine against the plain per-seed implementation (module docstring).
+
+    Returns a JSON-safe dict: ``config``, ``check`` (max absolute/relative trajectory
+    difference, tolerance, ``passed``), ``engine_s``/``plain_s`` (median seconds and all
+    repeats), ``ratio`` (median of per-repeat ``t_plain / t_engine``) and ``ratios``,
+    ``flops`` (the FLOP model), ``engine_flops_per_s``, ``matmul`` (shapes and rates of the bare
+    batched matmuls, their combined rate) and ``fraction_of_matmul`` (median of the per-repeat
+    fractions; the matmul rates are re-measured after every repeat). ``n_train``/``n_eval``/``d``:
+    number of training / evaluation inputs and input dimension. ``threads``: torch intra-op
+    threads for the run (default: leave as is; restored afterwards). Bad input: ValueError.
+    """
+    for name, v in (("n", n), ("L", L), ("K", K), ("seeds", seeds), ("repeats", repeats),
+                    ("n_train", n_train), ("d", d)):
+        _check_int(name, v)
+    _check_int("n_eval", n_eval, 0)
+    if act not in ACTIVATION_NAMES:
+        raise ValueError(f"unknown activation {act!r}; allowed: {', '.join(ACTIVATION_NAMES)}")
+    if isinstance(dtype, str):
+        dtype = resolve_dtype(dtype)
+    if dtype not in TOLERANCES:
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
+    tol = TOLERANCES[dtype] if tol is None else float(tol)
+    if threads is not None:
+        _check_int("threads", threads)
+    cfg = A1Config(n=n, L=L, K=K, eta=eta, parameterization=parameterization, act=act,
+                   n_seeds=seeds)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _measure(cfg, dtype, dev, repeats, n_train, n_eval, d, tol)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(cfg: A1Config, dtype, dev, repeats, n_train, n_eval, d, tol) -> dict:
+    n, L, K, seeds, act = cfg.n, cfg.L, cfg.K, cfg.n_seeds, cfg.act
+    X, y, Xe = bench_data(n_train, n_eval, d, dtype, dev)
+    pristine = A1Model(cfg, d, dtype, dev, capacity=K)
+
+    def engine_run():
+        model = copy.deepcopy(pristine)
+        return _timed(lambda: train_a1(cfg, X, y, Xe, model=model), dev)
+
+    def plain_run():
+        models = plain_models(pristine)
+        return _timed(lambda: train_plain(models, X, y, Xe, K), dev)
+
+    # warm-up run of both, which is also the trajectory check
+    _, res = engine_run()
+    _, f_plain = plain_run()
+    f_eng = torch.cat([res.f_train, res.f_eval], dim=2)
+    loss_plain = 0.5 * (f_plain[:, :, :n_train] - y).square().mean(2)
+    diffs, scales = [], []
+    for a, b in ((f_eng, f_plain), (res.loss, loss_plain)):
+        diffs.append((a - b).abs().max().item())
+        scales.append(b.abs().max().item())
+    max_abs = max(diffs)
+    max_rel = max(dd / max(s, 1e-300) for dd, s in zip(diffs, scales))
+    finite = bool(torch.isfinite(f_eng).all() and torch.isfinite(f_plain).all())
+    passed = finite and max_rel <= tol
+
+    fl = flop_model(n, L, K, seeds, n_train, n_eval, d, B=1)
+    W0 = pristine.blocks.stacks["W"].W0
+    rows = ((fl["M"], fl["records"]), (fl["B"], fl["train"]))
+    t_eng, t_plain, ratios, fractions = [], [], [], []
+    mm_rates = [[] for _ in rows]
+    for rep in range(repeats):
+        order = (engine_run, plain_run) if rep % 2 == 0 else (plain_run, engine_run)
+        times = {fn: fn()[0] for fn in order}
+        t_eng.append(times[engine_run])
+        t_plain.append(times[plain_run])
+        ratios.append(times[plain_run] / times[engine_run])
+        rates = [matmul_rate(W0, m) for m, _ in rows]
+        for acc, rate in zip(mm_rates, rates):
+            acc.append(rate)
+        mix = 1.0 / sum(f / fl["total"] / rate for (_, f), rate in zip(rows, rates))
+        fractions.append(fl["total"] / times[engine_run] / mix)
+
+    shapes = [{"a": [seeds, m, n], "b": [seeds, n, n],
+               "flops_per_s": statistics.median(acc), "flops_share": f / fl["total"]}
+              for (m, f), acc in zip(rows, mm_rates)]
+    mm_rate = 1.0 / sum(s["flops_share"] / s["flops_per_s"] for s in shapes)
+    t_med = statistics.median(t_eng)
+    eng_rate = fl["total"] / t_med
+
+    return {
+        "config": {"n": n, "L": L, "K": K, "seeds": seeds, "act": act, "device": str(dev),
+                   "dtype": str(dtype).replace("torch.", ""), "repeats": repeats,
+                   "n_train": n_train, "n_eval": n_eval, "d": d, "eta": cfg.eta,
+                   "parameterization": cfg.param.name, "batching": "sgd", "mode": "reused"},
+        "check": {"max_abs_diff": max_abs, "max_rel_diff": max_rel, "tolerance": tol,
+                  "finite": finite, "passed": passed,
+                  "compared": "outputs on train+eval inputs at steps 0..K, training loss"},
+        "engine_s": t_med,
+        "plain_s": statistics.median(t_plain),
+        "engine_s_all": t_eng,
+        "plain_s_all": t_plain,
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        "flops": {"total": fl["total"], "records": fl["records"], "train": fl["train"],
+                  "formula": "S*sum_{k=0..K}[L*P(M,k*B) + (2nd+2n)M] + S*sum_{k<K}[2L*P(B,k*B)"
+                             " + (4nd+4n)B], P(m,r) = 2n^2 m + 4nrm, M = N+E, B = 1"},
+        "engine_flops_per_s": eng_rate,
+        "matmul": {"shapes": shapes, "flops_per_s": mm_rate,
+                   "op": "torch.matmul(x (S,m,n), W_l^T (S,n,n)) over the L blocks"},
+        "fraction_of_matmul": statistics.median(fractions),
+        "fractions": fractions,
+        "targets": {"ratio": 5.0, "fraction_of_matmul": 0.5},
+        "environment": {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                        "machine": platform.machine(), "python": platform.python_version(),
+                        "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+                                        else platform.processor() or "cpu")},
+    }

@@ -1,0 +1,118 @@
+"""Tests of the engine benchmark (numerics/bench.py, bench_cli.py): tiny sizes, fast."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from infdepth.numerics.bench import (bench_data, flop_model, plain_models, run_bench,
+                                     train_plain)
+from infdepth.numerics.bench_cli import main as bench_main
+from infdepth.numerics.engine import A1Config, A1Model, train_a1
+
+TINY = dict(n=12, L=3, K=4, seeds=2, repeats=1)
+KEYS = {"config", "check", "engine_s", "plain_s", "engine_s_all", "plain_s_all", "ratio",
+        "ratios", "flops", "engine_flops_per_s", "matmul", "fraction_of_matmul", "fractions",
+        "targets", "environment"}
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    return run_bench(**{**TINY, "repeats": 2})
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "erf", "linear"])
+def test_plain_reference_equals_engine(act):
+    """The per-seed torch.nn + autograd trajectory is the engine's to 1e-10 (float64)."""
+    cfg = A1Config(n=10, L=3, K=5, eta=0.2, act=act, n_seeds=3)
+    X, y, Xe = bench_data(3, 2, 4, torch.float64, torch.device("cpu"))
+    model = A1Model(cfg, 4, torch.float64, "cpu", capacity=cfg.K)
+    f_plain = train_plain(plain_models(model), X, y, Xe, cfg.K)
+    res = train_a1(cfg, X, y, Xe, model=model)
+    f_eng = torch.cat([res.f_train, res.f_eval], dim=2)
+    assert f_plain.shape == f_eng.shape == (3, 6, 5)
+    # training moved the outputs, so the comparison is not vacuous
+    assert (f_plain[:, -1] - f_plain[:, 0]).abs().max() > 1e-6
+    assert (f_eng - f_plain).abs().max() <= 1e-10 * f_plain.abs().max()
+
+
+def test_result_keys_and_json(tiny_result):
+    r = tiny_result
+    assert KEYS <= set(r)
+    json.loads(json.dumps(r))                       # JSON-safe
+    assert r["check"]["passed"] and r["check"]["max_rel_diff"] < 1e-10
+    assert r["check"]["tolerance"] == 1e-10
+    assert len(r["ratios"]) == len(r["engine_s_all"]) == len(r["fractions"]) == 2
+    assert r["ratio"] > 0 and r["engine_s"] > 0 and r["plain_s"] > 0
+    assert r["engine_flops_per_s"] > 0 and r["matmul"]["flops_per_s"] > 0
+    assert r["fraction_of_matmul"] > 0
+    shapes = r["matmul"]["shapes"]
+    assert [s["a"] for s in shapes] == [[2, 4, 12], [2, 1, 12]]
+    assert sum(s["flops_share"] for s in shapes) == pytest.approx(1.0)
+    assert r["config"]["dtype"] == "float64" and r["config"]["device"] == "cpu"
+
+
+def test_flop_model_by_hand():
+    """n=2, L=1, K=1, S=1, N=1, E=0, d=1: records at k=0 (rank 0) and k=1 (rank 1, the
+    column appended by step 0), one training step at rank 0."""
+    fl = flop_model(n=2, L=1, K=1, S=1, N=1, E=0, d=1)
+    rec = (2 * 4 * 1 + 0 + 4 + 4) + (2 * 4 * 1 + 4 * 2 * 1 * 1 + 4 + 4)
+    train = 2 * (2 * 4 * 1) + (8 + 8)
+    assert fl["records"] == rec and fl["train"] == train and fl["total"] == rec + train
+
+
+def test_float32_runs():
+    r = run_bench(**TINY, dtype="float32")
+    assert r["config"]["dtype"] == "float32" and r["check"]["passed"]
+
+
+def test_threads_restored():
+    before = torch.get_num_threads()
+    r = run_bench(**TINY, threads=1)
+    assert r["environment"]["threads"] == 1
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n=0), "n must be"),
+    (dict(L=2.5), "L must be"),
+    (dict(repeats=0), "repeats must be"),
+    (dict(seeds=True), "seeds must be"),
+    (dict(act="softplus"), "unknown activation"),
+    (dict(dtype="float16"), "unknown dtype"),
+    (dict(dtype=torch.int64), "dtype must be"),
+    (dict(device="tpu"), "unknown device"),
+    (dict(n_eval=-1), "n_eval must be"),
+    (dict(threads=0), "threads must be"),
+])
+def test_bad_input(kw, match):
+    with pytest.raises(ValueError, match=match):
+        run_bench(**{**TINY, **kw})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
+def test_cuda_absent_is_a_clear_error():
+    with pytest.raises(ValueError, match="cuda"):
+        run_bench(**TINY, device="cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_runs():
+    r = run_bench(**TINY, device="cuda")
+    assert r["check"]["passed"] and r["config"]["device"].startswith("cuda")
+
+
+def test_cli_json_and_exit_codes(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rc = bench_main(["bench", "--n", "8", "--L", "2", "--K", "3", "--seeds", "2",
+                     "--repeats", "1", "--json", str(out)])
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert KEYS <= set(data) and data["config"]["n"] == 8
+    assert "ratio plain / engine" in capsys.readouterr().out
+    assert bench_main(["bench", "--act", "nope"]) == 2
+    assert "unknown activation 'nope'" in capsys.readouterr().err
+    assert bench_main(["bench", "--json", str(tmp_path / "no" / "x.json")]) == 2
