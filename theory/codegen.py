@@ -270,6 +270,9 @@ def render_gaussian_kernels() -> str:
 GENERATED_MODULES: list[GeneratedModule] = [
     GeneratedModule("gaussian_kernels", render_gaussian_kernels,
                     ("infdepth.theory.gaussian_expectations",)),
+    GeneratedModule("nfd_terms",
+                    lambda: importlib.import_module("infdepth.theory.nfd").render_nfd_terms(),
+                    ("infdepth.theory.nfd",)),
 ]
 #: Alias of :data:`GENERATED_MODULES`.
 MODULES = GENERATED_MODULES
