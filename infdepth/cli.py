@@ -1,4 +1,4 @@
-"""Command line: ``infdepth derive | validate | figs | report`` (DESIGN.md, command line).
+"""Command line: ``infdepth derive | validate | figs | report | bench`` (DESIGN.md).
 
 Bad input gives one line on stderr naming the value and what is allowed, and exit status 2.
 ``validate`` exits 0 whatever the verdicts are; non-zero only when it could not run.
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="write report.md and report.html from stored results")
     r.add_argument("--out", default="results", help="results folder (default: ./results)")
+
+    from infdepth.numerics.bench_cli import add_bench_parser
+    add_bench_parser(sub)
     return p
 
 
@@ -189,8 +192,9 @@ def _cmd_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from infdepth.numerics.bench_cli import cmd_bench
     handler = {"derive": _cmd_derive, "validate": _cmd_validate, "figs": _cmd_figs,
-               "report": _cmd_report}[args.command]
+               "report": _cmd_report, "bench": cmd_bench}[args.command]
     try:
         return handler(args)
     except UsageError as exc:
