@@ -14,6 +14,22 @@ Entry points:
   residual-scale and LR exponents): tidy rows of regimes.
 * :func:`derived_exponent` ``(claim_id, variant) -> (value, explanation)``: the "derived" column
   of the verdict table (THEORY.md s8).
+
+Where the calculus disagrees with the papers' claims (depth-muP, width first):
+
+* ``train_coupling_depth``: level (b) is ``(beta^2/L) Gamma`` per block with ``Gamma = O(1)``
+  after one step, coherent over blocks: O(1) accumulated, not O(L^-2). Level (c) vanishes at
+  infinite width (Stein's lemma is exact for Gaussian ``W^0``) and is ``n^-1/2`` rms, flat in
+  L, at finite width. No level gives L^-2 accumulated.
+* ``gia_restoration``: reused vs independent backward weights differ by the accumulated (b)
+  terms, Theta(1) in L under depth-muP (the forward twin already acts at step 1), so the gap
+  does not close with depth; it does close (L^-1) under CompleteP.
+* ``nfd_depth_error`` against the GIA variant: Theta(1), no convergence (against the
+  covariance variant: L^-1).
+* ``twolayer_correction``: gamma = 1/2 restores ``Delta u = O(1)`` but the drift through
+  ``W2 W2^T`` makes the residual stream's change grow like ``L^gamma`` (L^1/2).
+* ``hw_rate_lm`` in M: -1/2 only while the noise dominates (M below ~L); at fixed L the slope
+  tends to 0 once the M-independent Euler bias L^-1 dominates.
 """
 
 from __future__ import annotations
