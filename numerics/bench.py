@@ -29,6 +29,10 @@ batched matmuls (``torch.matmul`` of ``(S, m, n) x (S, n, n)`` cycling through t
 matrices, ``m = M`` and ``m = B``), measured in the same run: the reference rate is the
 FLOP-weighted harmonic mean of the two shapes' rates, i.e. ``F`` divided by the time the bare
 matmuls would take (low-rank FLOPs are charged at the dense rate of their row count).
+
+On a small machine shared with other processes, two intra-op threads make tiny ops stall
+badly whenever a core is taken (single repeats 10-100x slow, mostly in the plain loop's many
+small ops); ``threads=1`` gives steady ratios there. Medians over repeats absorb the rest.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=5, help="timed repeats (default 5)")
     b.add_argument("--n-train", type=int, default=4, help="training inputs (default 4)")
     b.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads (default: torch's choice)")
+                   help="torch intra-op threads (default: torch's choice); on a small shared "
+                        "machine --threads 1 gives far steadier ratios")
     b.add_argument("--json", dest="json_path", metavar="PATH",
                    help="also write the full result as JSON to PATH")
     return b
