@@ -12,7 +12,7 @@ from infdepth.numerics.bench import (bench_data, flop_model, plain_models, run_b
 from infdepth.numerics.bench_cli import main as bench_main
 from infdepth.numerics.engine import A1Config, A1Model, train_a1
 
-TINY = dict(n=12, L=3, K=4, seeds=2, repeats=1)
+TINY = dict(n=12, L=3, K=4, seeds=2, repeats=1, threads=1)
 KEYS = {"config", "check", "engine_s", "plain_s", "engine_s_all", "plain_s_all", "ratio",
         "ratios", "flops", "engine_flops_per_s", "matmul", "fraction_of_matmul", "fractions",
         "targets", "environment"}
@@ -70,7 +70,7 @@ def test_float32_runs():
 
 def test_threads_restored():
     before = torch.get_num_threads()
-    r = run_bench(**TINY, threads=1)
+    r = run_bench(**{**TINY, "threads": 1})
     assert r["environment"]["threads"] == 1
     assert torch.get_num_threads() == before
 
@@ -108,7 +108,7 @@ def test_cuda_runs():
 def test_cli_json_and_exit_codes(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = bench_main(["bench", "--n", "8", "--L", "2", "--K", "3", "--seeds", "2",
-                     "--repeats", "1", "--json", str(out)])
+                     "--repeats", "1", "--threads", "1", "--json", str(out)])
     assert rc == 0
     data = json.loads(out.read_text())
     assert KEYS <= set(data) and data["config"]["n"] == 8
