@@ -13,6 +13,7 @@ FIGURE_MODULES: dict[str, str] = {
     "init_coupling_width": "init_coupling_width",
     "train_coupling_depth": "train_coupling_depth",
     "gia_restoration": "gia_restoration",
+    "nfd_depth_error": "nfd_depth_error",
 }
 
 

@@ -60,3 +60,27 @@ def test_train_coupling_point_records_accumulation():
     f = tcd.compute(p)
     assert np.all(np.isfinite(f[["cpl_fwd_acc", "cpl_bwd_acc"]].to_numpy()))
     assert np.all(f["cpl_fwd_acc"] > 0)
+
+
+def test_nfd_depth_points_share_one_brownian_path():
+    from infdepth.validation.experiments import nfd_depth_error as nde
+    pts = nde.points("depth/gia", "smoke")
+    assert [p.depths for p in pts] == [(2, 4, 16), (4, 8, 16), (8, 16, 16)]
+    small = [nde.NFDSweepPoint(act="tanh", variant="gia", K=2, depths=(L, 2 * L, 8),
+                               n_particles=256, n_seeds=3) for L in (2, 4)]
+    f2, f4 = (nde.compute(p) for p in small)
+    # f_4 appears in both Cauchy differences, on the same path: (f2-f4) + (f4-f8) = f2-f8
+    res = nde._solve("tanh", "gia", 2, 8, 256, 3, nde.ETA, "cpu", "float64")
+    np.testing.assert_allclose(f2["diff_0"] + f4["diff_0"], res[2][:, 0] - res[8][:, 0],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_nfd_network_point_carries_its_reference():
+    from infdepth.validation.experiments import nfd_depth_error as nde
+    p = nde.NetworkPoint(act="tanh", n=16, L=2, K=2, n_seeds=3, nfd_variant="gia", ref_depth=4,
+                         ref_particles=256, ref_seeds=2)
+    f = nde.compute(p)
+    ref_cols = [c for c in f.columns if c.startswith("ref_")]
+    assert len(ref_cols) == 3 and np.all(f[ref_cols].nunique() == 1)
+    with pytest.raises(ValueError, match="expected '<depth|network>/<covariance|gia>'"):
+        nde.points("depth/exact", "smoke")

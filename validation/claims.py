@@ -48,7 +48,7 @@ _CLAIMS: tuple[Claim, ...] = (
     Claim("nfd_depth_error", "NFD",
           "the trained finite network converges to the NFD limit with O(1/L) error",
           "output / kernel error after K steps vs L, against both NFD variants", "L",
-          -1.0, "-1 in L", planned_in="issue 3"),
+          -1.0, "-1 in L", experiment="nfd_depth_error"),
     Claim("train_coupling_depth", "NFD",
           "the accumulated reused-weight coupling during training is O(L^-2)",
           "accumulated coupling vs L at levels (a), (b), (c) of THEORY.md s4", "L",

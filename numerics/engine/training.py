@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .model_a1 import A1Config, A1Model
+from .model_a1 import A1Config, A1Model, Trace
 
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
@@ -91,6 +91,23 @@ class A1Result:
             return pd.DataFrame(columns=["seed", "step", "block", "input", "stat", "value"])
         out = pd.concat(parts, ignore_index=True)
         return out[np.isfinite(out["value"].to_numpy())].reset_index(drop=True)
+
+
+def _rms_stack(ts: list[torch.Tensor]) -> torch.Tensor:
+    """rms over batch and coordinates of each of a list of (S, B, n) tensors: (S, len)."""
+    return torch.stack(ts).square().mean((2, 3)).sqrt().T
+
+
+def _rows(tr: Trace, rows: slice, X: torch.Tensor) -> Trace:
+    """The trace restricted to the given input rows (a training batch inside the records)."""
+    def cut(v):
+        if isinstance(v, dict):
+            return {k: cut(w) for k, w in v.items()}
+        return v[:, rows] if isinstance(v, torch.Tensor) else v
+
+    return Trace(hs=[cut(h) for h in tr.hs],
+                 caches=[{k: cut(v) for k, v in c.items()} for c in tr.caches],
+                 r=cut(tr.r), X=X[:, rows])
 
 
 def _as_batched(name: str, t, S: int, ndim: int) -> torch.Tensor:
@@ -164,7 +181,10 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
     h0_probe = u0_probe = None
     for k in range(K + 1):
         # -- records on all inputs at the current parameters --------------------------------
-        f, tr = model.forward(X_all, keep=True)
+        # (with coupling on, the records pass computes it too: rows are independent and the
+        # training step below reuses this pass)
+        f, tr_all = model.forward(X_all, keep=True, coupling=coupling)
+        tr = tr_all
         f_all[:, k] = f
         loss[:, k] = 0.5 * (f[:, :N] - y).square().mean(1)
         hp = [h[:, probe] for h in tr.hs]
@@ -174,28 +194,25 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
             h0_probe = hp
             if two_layer:
                 u0_probe = up
-        for l in range(L + 1):
-            st["dh_rms"][:, k, l] = _rms(hp[l] - h0_probe[l])
+        st["dh_rms"][:, k] = _rms_stack([a - b for a, b in zip(hp, h0_probe)])
         if two_layer:
             for l in range(L):
                 st["du_rms"][:, k, l + 1] = _rms(up[l] - u0_probe[l])
-        del tr, hp
+        del hp
         if k == K:
             break
         # -- one training step ---------------------------------------------------------------
-        if c.batching == "full":
-            xb, yb = X, y
-        else:
-            i = k % N
-            xb, yb = X[:, i:i + 1], y[:, i:i + 1]
-        fb, tr = model.forward(xb, keep=True, coupling=coupling)
+        rows = slice(0, N) if c.batching == "full" else slice(k % N, k % N + 1)
+        xb, yb = X[:, rows], y[:, rows]
+        # the records pass already holds the training batch at these parameters
+        fb, tr = f[:, rows], _rows(tr_all, rows, X)
+        del tr_all
         chi = (fb - yb) / xb.shape[1]
         bw = model.backward(tr, chi, coupling=coupling)
-        for l in range(L + 1):
-            st["h_rms"][:, k, l] = _rms(tr.hs[l])
-            st["g_rms"][:, k, l] = _rms(bw.gs[l])
+        st["h_rms"][:, k] = _rms_stack(tr.hs)
+        st["g_rms"][:, k] = _rms_stack(bw.gs)
+        st["branch_rms"][:, k, 1:] = _rms_stack([b - a for a, b in zip(tr.hs, tr.hs[1:])])
         for l in range(L):
-            st["branch_rms"][:, k, l + 1] = _rms(tr.hs[l + 1] - tr.hs[l])
             if two_layer:
                 st["u_rms"][:, k, l + 1] = _rms(tr.caches[l]["u"])
         if coupling:
