@@ -10,7 +10,7 @@ TITLE = "[NFD] weight-reuse coupling at init vs width (claimed O(1/n), flat in L
 
 
 def make(records, out_dir):
-    return plot_rates(records, TITLE, out_dir, CLAIM)
+    return plot_rates(records, TITLE, out_dir, CLAIM, ylabel='coupling at init: rms, or relative effect on E|g_0|^2')
 
 
 if __name__ == "__main__":

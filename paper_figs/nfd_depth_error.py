@@ -10,7 +10,7 @@ TITLE = "[NFD] trained network and NFD depth-L vs limit (claimed O(1/L))"
 
 
 def make(records, out_dir):
-    return plot_rates(records, TITLE, out_dir, CLAIM)
+    return plot_rates(records, TITLE, out_dir, CLAIM, ylabel='output error (depth: NFD Cauchy difference; network: engine vs NFD)')
 
 
 if __name__ == "__main__":

@@ -31,9 +31,13 @@ def save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def plot_rates(records: Sequence[dict[str, Any]], title: str, out_dir: Path, stem: str
-               ) -> list[Path]:
-    """One figure, one curve per variant record; returns the PNG and PDF paths."""
+def plot_rates(records: Sequence[dict[str, Any]], title: str, out_dir: Path, stem: str,
+               ylabel: str | None = None) -> list[Path]:
+    """One figure, one curve per variant record; returns the PNG and PDF paths.
+
+    The y label is the records' common error label, else ``ylabel`` (variants measuring
+    different quantities), wrapped to the axis height.
+    """
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
     anchor = None
     for i, r in enumerate(records):
@@ -66,8 +70,11 @@ def plot_rates(records: Sequence[dict[str, Any]], title: str, out_dir: Path, ste
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     if records:
+        import textwrap
         ax.set_xlabel(records[0].get("size_label") or "size")
-        ax.set_ylabel(records[0].get("error_label") or "error")
+        labels = {r.get("error_label") or "error" for r in records}
+        label = labels.pop() if len(labels) == 1 else (ylabel or "measured quantity (see legend)")
+        ax.set_ylabel(textwrap.fill(label, 48), fontsize=9)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="best")

@@ -14,6 +14,8 @@ FIGURE_MODULES: dict[str, str] = {
     "train_coupling_depth": "train_coupling_depth",
     "gia_restoration": "gia_restoration",
     "nfd_depth_error": "nfd_depth_error",
+    "twolayer_collapse": "twolayer_collapse",
+    "twolayer_correction": "twolayer_correction",
 }
 
 

@@ -10,7 +10,7 @@ TITLE = "[NFD] accumulated reused-weight coupling after training vs depth (claim
 
 
 def make(records, out_dir):
-    return plot_rates(records, TITLE, out_dir, CLAIM)
+    return plot_rates(records, TITLE, out_dir, CLAIM, ylabel='accumulated coupling (rms)')
 
 
 if __name__ == "__main__":

@@ -84,3 +84,29 @@ def test_nfd_network_point_carries_its_reference():
     assert len(ref_cols) == 3 and np.all(f[ref_cols].nunique() == 1)
     with pytest.raises(ValueError, match="expected '<depth|network>/<covariance|gia>'"):
         nde.points("depth/exact", "smoke")
+
+
+def test_first_layer_update_statistic():
+    """duw (own update of W1) is 0 before training and at most the total change's order after."""
+    import torch
+
+    from infdepth.numerics.engine import A1Config, train_a1
+    from infdepth.validation.experiments.training_task import task_tensors
+    X, y = task_tensors()
+    bs = train_a1(A1Config(n=32, L=3, K=2, eta=0.5, block="two_layer", n_seeds=2), X, y,
+                  X).block_stats
+    assert torch.all(bs["duw_rms"][:, 0, 1:] == 0) and torch.all(bs["du_rms"][:, 0, 1:] == 0)
+    assert torch.all(bs["duw_rms"][:, 2, 1:] > 0)
+
+
+def test_twolayer_points_and_variants():
+    from infdepth.validation.experiments import twolayer_collapse as tc
+    from infdepth.validation.experiments import twolayer_correction as tcor
+    assert tc.variants("smoke") == ("weight", "total")
+    pts = tcor.points("du/gamma=0.25", "standard")
+    assert {p.gamma for p in pts} == {0.25} and pts[0].parameterization == "depth_mup_corrected"
+    f = tc.compute(pts[0].__class__(act="tanh", parameterization="depth_mup_corrected", gamma=0.5,
+                                    n=16, L=2, K=2, n_seeds=2))
+    assert list(f.columns) == ["seed", "du_weight", "du_total", "dh_L"]
+    with pytest.raises(ValueError, match="expected '<du|dh>/<gamma=G|completep>'"):
+        tcor.points("du/beta=2", "smoke")

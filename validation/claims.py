@@ -60,11 +60,11 @@ _CLAIMS: tuple[Claim, ...] = (
           None, "decreasing in L (depth-muP only)", experiment="gia_restoration"),
     Claim("twolayer_collapse", "NFD",
           "the first internal layer's feature update vanishes under depth-muP",
-          "rms Delta u vs L", "L", -0.5, "-1/2 in L", planned_in="issue 4"),
+          "rms Delta u vs L", "L", -0.5, "-1/2 in L", experiment="twolayer_collapse"),
     Claim("twolayer_correction", "NFD",
           "the depth-aware LR correction restores the first layer's feature learning",
           "rms Delta u and rms Delta h_L vs L with correction", "L", 0.0, "0 in L (both)",
-          planned_in="issue 4"),
+          experiment="twolayer_correction"),
     Claim("depth_hp_transfer", "NFD",
           "the optimal LR transfers across depth (one-layer depth-muP; two-layer only with "
           "correction)", "argmin-LR drift across L on a real task", "L", 0.0, "~0 shift",

@@ -17,7 +17,10 @@ Per-block statistics (``block_stats[name]``: ``(S, K+1, L+1)``, block 0 = the in
 * ``dh_rms``: rms of ``h^k_l(x) - h^0_l(x)`` on the probe inputs (the evaluation inputs, or the
   training inputs if there are none), k = 0..K: the feature change; at k = 1 the first step's;
 * two-layer blocks: ``u_rms`` (training batch) and ``du_rms`` (probe, vs step 0) of the hidden
-  pre-activation ``u_l`` (blocks >= 1);
+  pre-activation ``u_l`` (blocks >= 1), and ``duw_rms``: rms of the part of ``u^k_l`` due to the
+  first layer's own learned update, ``m_1 (W1^k_l - W1^0_l) phi(h^k_{l-1})`` on the probe
+  inputs (THEORY.md s5's "learned change"; in mode ``coupling_removed`` it also carries the
+  removed coupling);
 * with coupling recorded (``record_coupling`` or mode ``coupling_removed``), per matrix group G:
   ``cpl_fwd:G``, ``cpl_bwd:G`` (rms of the coupling's contribution per block, see ``blocks.py``)
   and ``cpl_fwd_acc``, ``cpl_bwd_acc``: rms of the coupling contributions to the residual stream
@@ -171,7 +174,8 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
     loss = X.new_full((S, K + 1), nan)
     names = ["h_rms", "g_rms", "branch_rms", "dh_rms"]
     if two_layer:
-        names += ["u_rms", "du_rms"]
+        names += ["u_rms", "du_rms", "duw_rms"]
+        m1 = model.blocks.mult["W1"]
     if coupling:
         for G in model.blocks.groups:
             names += [f"cpl_fwd:{G}", f"cpl_bwd:{G}"]
@@ -198,6 +202,9 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
         if two_layer:
             for l in range(L):
                 st["du_rms"][:, k, l + 1] = _rms(up[l] - u0_probe[l])
+                # the first layer's own learned update: m_1 (W1^k - W1^0) phi(h^k_{l-1})
+                cch = tr.caches[l]
+                st["duw_rms"][:, k, l + 1] = _rms(cch["u"][:, probe] - m1 * cch["u0"][:, probe])
         del hp
         if k == K:
             break
