@@ -1,0 +1,245 @@
+"""Model B of THEORY.md s6: the [HW] ResNet with hidden width M, 2LP blocks, full-batch GD.
+
+Forward pass (per seed; every seed of an ensemble runs in one batched matmul per block)::
+
+    h_0 = W_in x
+    h_l = h_{l-1} + (alpha / (L M)) sum_{j<=M} v_{j,l} sigma(u_{j,l} . h_{l-1} / D),  l = 1..L
+    f   = W_out^T h_L / D
+
+``u_{j,l}, v_{j,l}`` in R^D with entries N(0, D) (std sqrt(D)); ``W_in`` (D x d_in) entries
+N(0, 1/d_in); ``W_out`` (D x d_out) entries N(0, 1). Loss (choice): ``(1/(2N)) sum_x |f(x) - y|^2``
+(mean over the N inputs of half the squared error). GD on u and v with the raw learning rate
+``eta L M D / alpha^2`` (choice: separate ``eta_u``, ``eta_v`` base rates); W_in and W_out are
+frozen by default (choice: ``train_w_in`` / ``train_w_out`` with raw rates ``eta_in``,
+``eta_out``).
+
+The backward pass is written by hand (THEORY.md s6, adjoint ``g_l = dloss/dh_l``)::
+
+    g_L = (f - y) W_out^T / (D N)
+    dloss/dv_{j,l} = c sum_x sigma(p_{j,l}(x)) g_l(x)                         (c = alpha/(LM))
+    dloss/du_{j,l} = (1/D) sum_x c sigma'(p_{j,l}(x)) (v_{j,l} . g_l(x)) h_{l-1}(x)
+    g_{l-1} = g_l + (1/D) sum_j c sigma'(p_{j,l}) (v_{j,l} . g_l) u_{j,l}
+
+and checked against autograd in ``tests/test_hidden_width.py``.
+
+Randomness: one ``torch.Generator`` per (stream, base seed, seed index) (:mod:`infdepth.seeding`),
+streams ``hw/W_in``, ``hw/W_out``, ``hw/u``, ``hw/v``: a seed's weights do not depend on how many
+seeds run together. The data set (:func:`hw_data`) is fixed by its own seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from infdepth.seeding import generator
+
+from .engine.activations import check_activation, dphi, phi
+
+__all__ = ["HWConfig", "HWResult", "hw_data", "init_weights", "forward", "gradients",
+           "train_hw", "check_config"]
+
+_DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class HWConfig:
+    """Sizes and training settings of the [HW] 2LP ResNet (THEORY.md s6).
+
+    ``eta_u`` / ``eta_v`` default to ``eta``; the raw rate on u (v) is
+    ``eta_u L M D / alpha^2`` (``eta_v ...``). ``eta_in`` / ``eta_out`` are raw rates of the
+    optional trainable input / output layers.
+    """
+
+    D: int
+    L: int
+    M: int
+    K: int = 15
+    alpha: float = 1.0
+    eta: float = 1.0
+    eta_u: float | None = None
+    eta_v: float | None = None
+    act: str = "tanh"
+    n_seeds: int = 1
+    base_seed: int = 0
+    train_w_in: bool = False
+    train_w_out: bool = False
+    eta_in: float = 1.0
+    eta_out: float = 1.0
+    dtype: str = "float64"
+    device: str = "cpu"
+
+    @property
+    def rate_u(self) -> float:
+        return (self.eta if self.eta_u is None else self.eta_u) * self.L * self.M * self.D \
+            / self.alpha ** 2
+
+    @property
+    def rate_v(self) -> float:
+        return (self.eta if self.eta_v is None else self.eta_v) * self.L * self.M * self.D \
+            / self.alpha ** 2
+
+    @property
+    def block_scale(self) -> float:
+        return self.alpha / (self.L * self.M)
+
+
+def check_config(cfg: HWConfig) -> HWConfig:
+    """Raise ``ValueError`` naming the bad value and the allowed range."""
+    for name in ("D", "L", "M", "n_seeds"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if isinstance(cfg.K, bool) or not isinstance(cfg.K, int) or cfg.K < 0:
+        raise ValueError(f"K must be a non-negative integer, got {cfg.K!r}")
+    if not (cfg.alpha > 0):
+        raise ValueError(f"alpha must be positive, got {cfg.alpha!r}")
+    for name in ("eta", "eta_u", "eta_v", "eta_in", "eta_out"):
+        v = getattr(cfg, name)
+        if v is not None and not (v >= 0):
+            raise ValueError(f"{name} must be non-negative, got {v!r}")
+    check_activation(cfg.act)
+    if cfg.dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {cfg.dtype!r}")
+    return cfg
+
+
+def hw_data(N: int = 10, d_in: int = 5, d_out: int = 5, seed: int = 0,
+            dtype: torch.dtype = torch.float64, device: str = "cpu"):
+    """THEORY.md s6 typical data: N Gaussian inputs x ~ N(0, I_{d_in}) and Gaussian targets
+    y ~ N(0, I_{d_out}) (choice), fixed by ``seed``. Returns ``(X, Y)`` of shapes (N, d_in),
+    (N, d_out)."""
+    for name, v in (("N", N), ("d_in", d_in), ("d_out", d_out)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    g = generator("hw/data", seed, 0)
+    X = torch.randn(N, d_in, generator=g, dtype=torch.float64)
+    Y = torch.randn(N, d_out, generator=g, dtype=torch.float64)
+    return X.to(dtype=dtype, device=device), Y.to(dtype=dtype, device=device)
+
+
+def init_weights(cfg: HWConfig, d_in: int, d_out: int) -> dict[str, torch.Tensor]:
+    """Initial weights, batched over seeds: ``W_in`` (S, D, d_in), ``u``, ``v`` (S, L, M, D),
+    ``W_out`` (S, D, d_out). Seed ``i`` draws from its own generators (python loop over seeds
+    only here)."""
+    check_config(cfg)
+    dt = getattr(torch, cfg.dtype)
+    S, D = cfg.n_seeds, cfg.D
+
+    def draw(stream, shape, std):
+        out = [torch.randn(*shape, generator=generator(stream, cfg.base_seed, i),
+                           dtype=torch.float64) * std for i in range(S)]
+        return torch.stack(out).to(dtype=dt, device=cfg.device)
+
+    return {"W_in": draw("hw/W_in", (D, d_in), d_in ** -0.5),
+            "u": draw("hw/u", (cfg.L, cfg.M, D), D ** 0.5),
+            "v": draw("hw/v", (cfg.L, cfg.M, D), D ** 0.5),
+            "W_out": draw("hw/W_out", (D, d_out), 1.0)}
+
+
+def forward(w: dict[str, torch.Tensor], X: torch.Tensor, cfg: HWConfig):
+    """Batched forward pass. Returns ``(f, hs, ps)``: outputs (S, N, d_out), the stream
+    ``hs`` (list of L+1 tensors (S, N, D)) and pre-activations ``ps`` (list of L, (S, N, M))."""
+    c, D = cfg.block_scale, cfg.D
+    h = torch.einsum("sdi,ni->snd", w["W_in"], X)
+    hs, ps = [h], []
+    for l in range(w["u"].shape[1]):
+        p = torch.bmm(h, w["u"][:, l].transpose(1, 2)) / D
+        h = h + c * torch.bmm(phi(cfg.act, p), w["v"][:, l])
+        hs.append(h)
+        ps.append(p)
+    f = torch.bmm(h, w["W_out"]) / D
+    return f, hs, ps
+
+
+def _loss(f: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Per-seed loss (1/(2N)) sum_x |f - y|^2, shape (S,)."""
+    return 0.5 * ((f - Y) ** 2).sum(dim=(1, 2)) / f.shape[1]
+
+
+def gradients(w: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, cfg: HWConfig,
+              _fwd=None) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hand-written backward pass (module docstring). Returns ``(grads, loss, f, h_L)``;
+    ``grads`` has the gradient of every group (also the frozen ones) of the per-seed loss."""
+    c, D = cfg.block_scale, cfg.D
+    f, hs, ps = forward(w, X, cfg) if _fwd is None else _fwd
+    N = X.shape[0]
+    r = (f - Y) / N                                        # dloss/df, (S, N, d_out)
+    g = torch.bmm(r, w["W_out"].transpose(1, 2)) / D       # dloss/dh_L, (S, N, D)
+    gW_out = torch.bmm(hs[-1].transpose(1, 2), r) / D
+    L = len(ps)
+    gu = torch.empty_like(w["u"])
+    gv = torch.empty_like(w["v"])
+    for l in range(L - 1, -1, -1):
+        p, hprev = ps[l], hs[l]
+        vl, ul = w["v"][:, l], w["u"][:, l]
+        gv[:, l] = c * torch.bmm(phi(cfg.act, p).transpose(1, 2), g)
+        gp = c * dphi(cfg.act, p) * torch.bmm(g, vl.transpose(1, 2))   # dloss/dp, (S, N, M)
+        gu[:, l] = torch.bmm(gp.transpose(1, 2), hprev) / D
+        g = g + torch.bmm(gp, ul) / D
+    gW_in = torch.einsum("snd,ni->sdi", g, X)
+    return ({"W_in": gW_in, "u": gu, "v": gv, "W_out": gW_out}, _loss(f, Y), f, hs[-1])
+
+
+@dataclass
+class HWResult:
+    """Trajectories of :func:`train_hw` (step k = 0..K; step k is before the k-th update).
+
+    ``f`` (S, K+1, N, d_out), ``h_L`` (S, K+1, N, D), ``loss`` (S, K+1), ``movement``
+    group -> (S,) relative movement ``|Z_K - Z_0| / |Z_0|`` (Frobenius over the group, per
+    seed; ``"uv"`` for u and v together), ``weights`` the final weights (``init`` the initial).
+    """
+
+    f: torch.Tensor
+    h_L: torch.Tensor
+    loss: torch.Tensor
+    movement: dict[str, torch.Tensor]
+    weights: dict[str, torch.Tensor] = field(repr=False)
+    init: dict[str, torch.Tensor] = field(repr=False)
+
+
+def _norm(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).norm(dim=1)
+
+
+def train_hw(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
+             weights: dict[str, torch.Tensor] | None = None) -> HWResult:
+    """K steps of full-batch GD on the [HW] 2LP ResNet (THEORY.md s6), all seeds batched.
+
+    ``weights`` (optional): explicit initial weights (e.g. sliced from a larger network for a
+    coupled reference); shapes as :func:`init_weights`, L and M read from ``u``.
+    """
+    check_config(cfg)
+    dt = getattr(torch, cfg.dtype)
+    X = X.to(dtype=dt, device=cfg.device)
+    Y = Y.to(dtype=dt, device=cfg.device)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X, Y must be (N, d_in), (N, d_out) with the same N, got "
+                         f"{tuple(X.shape)}, {tuple(Y.shape)}")
+    w0 = init_weights(cfg, X.shape[1], Y.shape[1]) if weights is None else weights
+    if w0["u"].shape[1:] != (cfg.L, cfg.M, cfg.D):
+        raise ValueError(f"weights u must have shape (S, L={cfg.L}, M={cfg.M}, D={cfg.D}), got "
+                         f"{tuple(w0['u'].shape)}")
+    w = {k: t.clone() for k, t in w0.items()}
+    rates = {"u": cfg.rate_u, "v": cfg.rate_v,
+             "W_in": cfg.eta_in if cfg.train_w_in else 0.0,
+             "W_out": cfg.eta_out if cfg.train_w_out else 0.0}
+    fs, hLs, losses = [], [], []
+    for k in range(cfg.K + 1):
+        if k < cfg.K:
+            grads, loss, f, hL = gradients(w, X, Y, cfg)
+            for name, rate in rates.items():
+                if rate != 0.0:
+                    w[name] = w[name] - rate * grads[name]
+        else:
+            f, hs, _ = forward(w, X, cfg)
+            hL, loss = hs[-1], _loss(f, Y)
+        fs.append(f)
+        hLs.append(hL)
+        losses.append(loss)
+    mov = {k: _norm(w[k] - w0[k]) / _norm(w0[k]) for k in w}
+    duv = torch.sqrt(_norm(w["u"] - w0["u"]) ** 2 + _norm(w["v"] - w0["v"]) ** 2)
+    mov["uv"] = duv / torch.sqrt(_norm(w0["u"]) ** 2 + _norm(w0["v"]) ** 2)
+    return HWResult(f=torch.stack(fs, 1), h_L=torch.stack(hLs, 1), loss=torch.stack(losses, 1),
+                    movement=mov, weights=w, init=w0)
