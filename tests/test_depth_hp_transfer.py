@@ -1,0 +1,198 @@
+"""Claim depth_hp_transfer: data set, optimum fit, drift fit, divergence handling, tiny compute."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from infdepth.numerics import datasets
+from infdepth.validation.experiments import depth_hp_transfer as hp
+from infdepth.validation.rate_fit import band_verdict
+
+
+# -- data set ---------------------------------------------------------------------------------
+def test_digits_shapes_targets_and_determinism():
+    t = datasets.load_task("digits_parity", n_train=128, n_eval=32, subset_seed=3)
+    assert t.X_train.shape == (128, 64) and t.y_train.shape == (128,)
+    assert t.X_eval.shape == (32, 64) and t.y_eval.shape == (32,)
+    assert set(np.unique(t.y_train)) == {-1.0, 1.0}
+    assert t.X_train.dtype == np.float64
+    # standardized pixels: |x|^2 / d of order one
+    assert 0.5 < float(np.mean(np.sum(t.X_train ** 2, 1) / t.d)) < 1.5
+    again = datasets.digits_parity(n_train=128, n_eval=32, subset_seed=3)
+    np.testing.assert_array_equal(t.X_train, again.X_train)
+    np.testing.assert_array_equal(t.y_eval, again.y_eval)
+    other = datasets.digits_parity(n_train=128, subset_seed=4)
+    assert not np.array_equal(t.X_train, other.X_train)
+    # train and eval subsets are disjoint rows of the data set
+    rows = {r.tobytes() for r in t.X_train}
+    assert not any(r.tobytes() in rows for r in t.X_eval)
+    X, y, _, _ = t.tensors()
+    assert tuple(X.shape) == (128, 64) and tuple(y.shape) == (128,)
+
+
+def test_dataset_errors():
+    with pytest.raises(ValueError, match="unknown task"):
+        datasets.load_task("mnist")
+    with pytest.raises(ValueError, match="exceeds"):
+        datasets.digits_parity(n_train=2000)
+    with pytest.raises(ValueError, match="n_train"):
+        datasets.digits_parity(n_train=0)
+
+
+def test_cifar_absent_gives_clear_error(tmp_path):
+    with pytest.raises(datasets.DatasetUnavailable, match="torchvision|CIFAR-10"):
+        datasets.cifar10_parity(root=str(tmp_path))
+
+
+# -- optimum fit ------------------------------------------------------------------------------
+GRID = np.arange(-2.0, 4.01, 0.5)
+
+
+def _curve(x_star, grid=GRID, curv=0.7, base=0.05):
+    """exp(parabola) in log2 LR with its minimum at x_star: the fit is exact."""
+    return base * np.exp(curv * (grid - x_star) ** 2)
+
+
+@pytest.mark.parametrize("x_star", [-0.8, 0.0, 0.3, 1.26, 2.9])
+def test_optimum_of_exact_parabola(x_star):
+    o = hp.fit_optimum(GRID, _curve(x_star))
+    assert o.flag == "ok"
+    assert o.x == pytest.approx(x_star, abs=1e-10)
+    assert o.loss == pytest.approx(0.05, rel=1e-10)
+
+
+def test_optimum_on_non_uniform_grid():
+    g = np.array([-1.0, 0.0, 0.3, 1.5, 2.0])
+    o = hp.fit_optimum(g, _curve(0.4, g))
+    assert o.flag == "ok" and o.x == pytest.approx(0.4, abs=1e-10)
+
+
+def test_edges_and_cliff_are_flagged_and_clamped():
+    lo = hp.fit_optimum(GRID, _curve(-5.0))
+    assert lo.flag == "edge_low" and lo.x == GRID[0]
+    hi = hp.fit_optimum(GRID, _curve(9.0))
+    assert hi.flag == "edge_high" and hi.x == GRID[-1]
+    c = _curve(5.0)
+    c[9:] = np.inf  # diverges from log2 eta = 2.5 on: minimum at 2.0, next to the cliff
+    cl = hp.fit_optimum(GRID, c)
+    assert cl.flag == "cliff" and cl.x == 2.0
+    nan = c.copy()
+    nan[9:] = np.nan  # NaN counts as divergent too
+    assert hp.fit_optimum(GRID, nan).flag == "cliff"
+    none = hp.fit_optimum(GRID, np.full(GRID.shape, np.inf))
+    assert none.flag == "none" and math.isnan(none.x)
+
+
+def test_mean_curve_marks_a_learning_rate_where_any_seed_diverged():
+    a = np.array([[1.0, 0.5, 0.2], [1.0, 0.4, np.inf]])
+    np.testing.assert_allclose(hp.mean_curve(a), [1.0, 0.45, np.inf])
+
+
+# -- drift fit --------------------------------------------------------------------------------
+def _frames(depths, slope, x0=1.0, seeds=6, noise=0.05, diverge_above=None, rng_seed=0):
+    """Synthetic points: per seed a parabola in log2 LR with minimum at
+    x0 + slope * log2(L) + noise; LRs above ``diverge_above`` diverge (inf)."""
+    rng = np.random.default_rng(rng_seed)
+    pts, frames = [], []
+    for L in depths:
+        rows = []
+        for s in range(seeds):
+            xs = x0 + slope * math.log2(L) + noise * rng.standard_normal()
+            loss = _curve(xs)
+            if diverge_above is not None:
+                loss = np.where(GRID > diverge_above, np.inf, loss)
+            for x, v in zip(GRID, loss):
+                rows.append((x, 2.0 ** x, s, 0.5, v, not np.isfinite(v)))
+        frames.append(pd.DataFrame(rows, columns=["log2_eta", "eta", "seed", "loss_init",
+                                                  "loss", "diverged"]))
+        pts.append(hp.TransferPoint(block="one_layer", parameterization="depth_mup",
+                                    act="tanh", n=8, L=L, K=2, n_seeds=seeds,
+                                    log2_etas=tuple(GRID)))
+    return pts, frames
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.4, -0.5])
+def test_drift_fit_recovers_known_slope(slope):
+    pts, frames = _frames((2, 4, 8, 16), slope, x0=1.0 - slope * 2.5)
+    r = hp.fit("one_layer/depth_mup", pts, frames, n_boot=300)
+    assert r.slope == pytest.approx(slope, abs=0.05)
+    assert r.ci_low <= slope + 0.05 and r.ci_high >= slope - 0.05
+    assert r.ci_high - r.ci_low < 0.2
+    np.testing.assert_allclose(np.log2(r.errors), 1.0 + slope * (np.log2([2, 4, 8, 16]) - 2.5),
+                               atol=0.1)
+
+
+def test_drift_verdicts_against_claimed_bands():
+    flat = hp.fit("one_layer/depth_mup", *_frames((2, 4, 8, 16), 0.0), n_boot=300)
+    assert band_verdict(flat, *hp.claimed("one_layer/depth_mup").band) == "confirmed"
+    assert band_verdict(flat, *hp.claimed("two_layer/depth_mup").band) == "refuted"
+    up = hp.fit("two_layer/depth_mup", *_frames((2, 4, 8, 16), 0.6, x0=-0.5), n_boot=300)
+    assert band_verdict(up, *hp.claimed("two_layer/depth_mup").band) == "confirmed"
+    assert band_verdict(up, *hp.claimed("two_layer/completep").band) == "refuted"
+
+
+def test_drift_fit_with_divergent_learning_rates_and_edge_notes():
+    # every seed diverges above log2 eta = 2.5; the optimum at 3.0 is cut off by the cliff
+    pts, frames = _frames((2, 4, 8), 0.0, x0=3.0, diverge_above=2.5)
+    r = hp.fit("one_layer/depth_mup", pts, frames, n_boot=200)
+    assert np.allclose(np.log2(r.errors), 2.5)
+    assert any("divergent LR" in n for n in r.notes)
+    assert r.slope == pytest.approx(0.0, abs=1e-12)
+    # optimum beyond the grid: flagged at the edge
+    pts, frames = _frames((2, 4, 8), 0.0, x0=7.0)
+    r = hp.fit("one_layer/depth_mup", pts, frames, n_boot=200)
+    assert any("high end of the LR grid" in n for n in r.notes)
+
+
+def test_measurement_is_what_the_plain_runner_fits():
+    from infdepth.validation.rate_fit import fit_rate
+    pts, frames = _frames((2, 4, 8), 0.3, x0=0.0)
+    m = hp.measurement("one_layer/depth_mup", pts, frames)
+    r = fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired, n_boot=200)
+    assert r.slope == pytest.approx(hp.fit("one_layer/depth_mup", pts, frames,
+                                           n_boot=200).slope)
+    assert m.paired and list(m.sizes) == [2, 4, 8]
+
+
+def test_variants_points_claims_derived():
+    assert hp.variants("smoke") == hp.VARIANTS
+    pts = hp.points("two_layer/depth_mup_corrected", "smoke")
+    assert [p.L for p in pts] == list(hp.SUITES["smoke"]["depths"])
+    assert all(p.block == "two_layer" and p.parameterization == "depth_mup_corrected"
+               for p in pts)
+    assert hash(pts[0]) == hash(hp.points("two_layer/depth_mup_corrected", "smoke")[0])
+    with pytest.raises(ValueError, match="unknown variant"):
+        hp.points("three_layer/depth_mup", "smoke")
+    assert hp.claimed("two_layer/completep").band == (-0.25, 0.25)
+    assert hp.derived("one_layer/depth_mup").exponent == 0.0
+    assert hp.derived("two_layer/depth_mup_corrected").exponent == -0.5
+    assert hp.derived("two_layer/completep").exponent is None
+
+
+# -- tiny compute -----------------------------------------------------------------------------
+def test_tiny_compute_is_pure_and_records_divergence():
+    p = hp.TransferPoint(block="two_layer", parameterization="depth_mup", act="tanh", n=8, L=2,
+                         K=3, n_seeds=2, log2_etas=(-1.0, 1.0, 12.0), n_train=16)
+    f = hp.compute(p)
+    assert list(f.columns) == ["log2_eta", "eta", "seed", "loss_init", "loss", "diverged"]
+    assert len(f) == 6
+    small = f[f["log2_eta"] < 5]
+    assert np.all(np.isfinite(small["loss"])) and not small["diverged"].any()
+    assert np.all(small["loss"] < small["loss_init"])  # a sane LR trains
+    huge = f[f["log2_eta"] == 12.0]
+    assert (huge["diverged"] == ~np.isfinite(huge["loss"])).all()
+    assert np.all(~np.isfinite(huge["loss"]) | (huge["loss"] > huge["loss_init"]))
+    pd.testing.assert_frame_equal(f, hp.compute(p))
+    o = hp.per_depth_optima([f])[0]
+    assert o.flag in ("ok", "cliff", "edge_high", "edge_low")
+
+
+def test_figure_from_rows_without_store(tmp_path):
+    rows = [{"id": "depth_hp_transfer", "variant": v, "suite": "smoke", "sizes": [2.0, 4.0],
+             "errors": [2.0, 2.0], "measured": 0.0, "ci_low": -0.1, "ci_high": 0.1,
+             "status": "confirmed", "claimed_text": "~0"} for v in hp.VARIANTS[:2]]
+    from infdepth.paper_figs import depth_hp_transfer as fig
+    paths = fig.make(rows, tmp_path / "figures")
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
