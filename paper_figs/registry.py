@@ -16,6 +16,7 @@ FIGURE_MODULES: dict[str, str] = {
     "nfd_depth_error": "nfd_depth_error",
     "twolayer_collapse": "twolayer_collapse",
     "twolayer_correction": "twolayer_correction",
+    "depth_hp_transfer": "depth_hp_transfer",
 }
 
 

@@ -168,7 +168,7 @@ def test_variants_points_claims_derived():
     assert hp.claimed("two_layer/completep").band == (-0.25, 0.25)
     assert hp.derived("one_layer/depth_mup").exponent == 0.0
     assert hp.derived("two_layer/depth_mup_corrected").exponent == -0.5
-    assert hp.derived("two_layer/completep").exponent is None
+    assert hp.derived("two_layer/completep").exponent == 0.0  # every layer maximal: flat optimum
 
 
 # -- tiny compute -----------------------------------------------------------------------------

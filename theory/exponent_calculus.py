@@ -260,7 +260,7 @@ def _depth_hp_transfer(v: _Variant):
     if token == "one_layer":
         r = derive_a1(preset(v.preset if v.preset != "depth_mup_corrected" else "depth_mup"))
     elif token == "two_layer":
-        r = derive_a2(preset("depth_mup"))
+        r = derive_a2(preset(v.preset if v.preset != "depth_mup_corrected" else "depth_mup"))
     else:
         r = derive_a2(_corrected(v))
     es = {k: r.exponent(k, "L") for k in _LR_LINEAR if k in r.names}

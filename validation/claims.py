@@ -68,7 +68,7 @@ _CLAIMS: tuple[Claim, ...] = (
     Claim("depth_hp_transfer", "NFD",
           "the optimal LR transfers across depth (one-layer depth-muP; two-layer only with "
           "correction)", "argmin-LR drift across L on a real task", "L", 0.0, "~0 shift",
-          planned_in="issue 4"),
+          experiment="depth_hp_transfer"),
     Claim("hw_rate_lm", "HW",
           "output error O(1/L + alpha/sqrt(LM)); depends on L and M only through LM",
           "output error vs L at fixed M and vs M at fixed L", "L", -0.5,

@@ -124,7 +124,9 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, device: str = "c
                 if progress:
                     progress(label, done, len(pts))
         m = mod.measurement(variant, pts, frames)
-        fit = fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired)
+        # an experiment may supply its own fit (same contract: a RateFit), e.g. to add notes
+        fit = (mod.fit(variant, pts, frames) if hasattr(mod, "fit")
+               else fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired))
         der = mod.derived(variant)
         claimed, claimed_text = claim.claimed, claim.claimed_text
         if hasattr(mod, "claimed"):

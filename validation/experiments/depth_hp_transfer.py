@@ -277,11 +277,10 @@ def claimed(variant: str) -> Claimed:
 def derived(variant: str) -> Derived:
     from infdepth.theory.exponent_calculus import derived_exponent
     token = {"one_layer/depth_mup": "one_layer", "two_layer/depth_mup": "two_layer",
-             "two_layer/depth_mup_corrected": "two_layer_corrected"}.get(variant)
+             "two_layer/depth_mup_corrected": "two_layer_corrected",
+             "two_layer/completep": "two_layer/completep"}.get(variant)
     if token is None:
         split_variant(variant)
-        return Derived(None, "the exponent calculus's depth_hp_transfer rule covers one_layer, "
-                             "two_layer (depth-muP) and two_layer_corrected only; not derived "
-                             "for two-layer CompleteP")
+        return Derived(None, f"no depth_hp_transfer rule for {variant!r}")
     value, text = derived_exponent("depth_hp_transfer", token)
     return Derived(value, text)
