@@ -3,6 +3,7 @@ linear network vs the exact moment system, claim modules on tiny points, input c
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +105,39 @@ def test_linear_network_converges_to_mean_ode():
         return float(np.sqrt(((r.f.numpy()[:, -1] - ref["f"][:, -1]) ** 2).mean()))
     e0, eL, eM = err(8, 8), err(128, 8), err(8, 128)
     assert eL < 0.5 * e0 and eM < 0.6 * e0
+
+
+# -- claim modules on tiny points -------------------------------------------------------------
+
+@pytest.mark.parametrize("name, variant", [("hw_rate_lm", "linear/L"), ("hw_rate_lm", "tanh/M"),
+                                           ("hw_sqrt_d", "linear/embedding"),
+                                           ("hw_lazy", "tanh/movement")])
+def test_claim_modules_run_on_tiny_points(name, variant, tmp_path):
+    import dataclasses
+    import math
+    from infdepth.validation.experiments import load
+    mod = load(name)
+    pts = mod.points(variant, "smoke")[:2]
+    small = []
+    for p in pts:
+        kw = {"n_seeds": 2, "K": 2}
+        if name == "hw_rate_lm":
+            kw.update(L=min(p.L, 8), M=min(p.M, 8), L_ref=16 if p.L_ref else 0,
+                      M_ref=8 if p.M_ref else 0)
+        else:
+            kw.update(L=4, M=4)
+        small.append(dataclasses.replace(p, **kw))
+    hash(small[0])
+    frames = [mod.compute(p) for p in small]
+    assert all(len(f) == 2 for f in frames)
+    m = mod.measurement(variant, small, frames)
+    assert len(m.sizes) == 2 and all(np.isfinite(s).all() for s in m.samples)
+    d = mod.derived(variant)
+    assert d.exponent is not None and math.isfinite(d.exponent)
+    assert mod.compute(small[0]).equals(frames[0])       # pure
+
+
+def test_coupled_reference_rejects_bad_slicing():
+    from infdepth.validation.experiments.hw_rate_lm import HWPoint, run_point
+    with pytest.raises(ValueError, match="L_ref"):
+        run_point(HWPoint(act="tanh", D=3, L=3, M=2, K=1, eta=0.5, n_seeds=1, L_ref=8, M_ref=2))
