@@ -91,7 +91,7 @@ def solve_mean_ode_linear(W_in, W_out, X, Y, *, alpha: float = 1.0, eta_u: float
             return dUV.ravel()
 
         y0 = np.broadcast_to(np.eye(D), (nk, 2, S, D, D)).ravel().copy()
-        sol = solve_ivp(rhs, (0.0, 1.0), y0, method=method, rtol=rtol, atol=atol)
+        sol = solve_ivp(rhs, (0.0, 1.0), y0, method=method, rtol=rtol, atol=atol, t_eval=[1.0])
         if not sol.success:
             raise RuntimeError(f"mean ODE solve failed at step {k}: {sol.message}")
         U1 = sol.y[:, -1].reshape(nk, 2, S, D, D)[k, 0]

@@ -22,7 +22,7 @@ VARIANTS = ("linear/embedding", "linear/embedding_init")
 
 SUITES = {
     "smoke": {"seeds": 8, "L": 16, "M": 16, "D_sweep": (4, 8, 16, 32)},
-    "standard": {"seeds": 24, "L": 32, "M": 32, "D_sweep": (4, 8, 16, 32, 64)},
+    "standard": {"seeds": 24, "L": 32, "M": 32, "D_sweep": (4, 8, 16, 32)},
     "full": {"seeds": 64, "L": 64, "M": 64, "D_sweep": (4, 8, 16, 32, 64, 128)},
 }
 
