@@ -17,6 +17,9 @@ FIGURE_MODULES: dict[str, str] = {
     "twolayer_collapse": "twolayer_collapse",
     "twolayer_correction": "twolayer_correction",
     "depth_hp_transfer": "depth_hp_transfer",
+    "hw_rate_lm": "hw_rate_lm",
+    "hw_sqrt_d": "hw_sqrt_d",
+    "hw_lazy": "hw_lazy",
 }
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import Derived, Measurement, Overrides
-from .hw_rate_lm import ACT_SETTINGS, HWPoint, _median
+from .hw_rate_lm import ACT_SETTINGS, STATISTICS, HWPoint, split_statistic, with_mean_twins
 from .hw_rate_lm import compute as _compute
 
 VARIANTS = ("linear/embedding", "linear/embedding_init")
@@ -28,7 +28,7 @@ SUITES = {
 
 
 def variants(suite: str, overrides: Overrides = Overrides()) -> tuple[str, ...]:
-    return overrides.filter_activations(VARIANTS)
+    return with_mean_twins(overrides.filter_activations(VARIANTS))
 
 
 def points(variant: str, suite: str, overrides: Overrides = Overrides(), device: str = "cpu",
@@ -48,15 +48,16 @@ def compute(p: HWPoint) -> pd.DataFrame:
 
 def measurement(variant: str, pts: list[HWPoint], frames: list[pd.DataFrame]) -> Measurement:
     p = pts[0]
+    variant, stat = split_statistic(variant)
     init = variant.endswith("_init")
     return Measurement([q.D for q in pts],
                        [f["emb_err_init" if init else "emb_err"].to_numpy() for f in frames],
-                       _median, "embedding dimension D",
-                       f"rms per-coordinate embedding error {'at init' if init else f'after K={p.K} steps'}"
+                       STATISTICS[stat], "embedding dimension D",
+                       f"{stat} rms per-coordinate embedding error {'at init' if init else f'after K={p.K} steps'}"
                        f" vs exact Mean ODE (linear, L={p.L}, M={p.M})")
 
 
 def derived(variant: str) -> Derived:
     from infdepth.theory.exponent_calculus import derived_exponent
-    value, text = derived_exponent("hw_sqrt_d", variant.replace("_init", ""))
+    value, text = derived_exponent("hw_sqrt_d", split_statistic(variant)[0].replace("_init", ""))
     return Derived(value, text)
