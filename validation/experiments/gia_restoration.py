@@ -31,7 +31,7 @@ PARAMETERIZATIONS = ("depth_mup", "mup", "sp")
 
 SUITES = {
     "smoke": {"act": "tanh", "n": 128, "depths": (2, 4, 8, 16), "seeds": 4, "K": 6},
-    "standard": {"act": "tanh", "n": 512, "depths": (2, 4, 8, 16, 32, 64), "seeds": 8, "K": 9},
+    "standard": {"act": "tanh", "n": 512, "depths": (2, 4, 8, 16, 32), "seeds": 8, "K": 9},
     "full": {"act": "tanh", "n": 1024, "depths": (2, 4, 8, 16, 32, 64, 128), "seeds": 16,
              "K": 15},
 }

@@ -36,7 +36,7 @@ SUITES = {
     "smoke": {"variants": ("tanh/output", "relu/output"), "L": 4,
               "widths": (4, 8, 16, 32), "seeds_per_width": 2500},
     "standard": {"variants": ("tanh/output", "relu/output", "relu/grad", "tanh/grad"), "L": 4,
-                 "widths": (4, 8, 16, 32, 64), "seeds_per_width": 4000},
+                 "widths": (4, 8, 16, 32, 64), "seeds_per_width": 2000},
     "full": {"variants": ("tanh/output", "relu/output", "erf/output", "relu/grad", "tanh/grad",
                           "erf/grad"), "L": 4,
              "widths": (4, 8, 16, 32, 64, 128), "seeds_per_width": 4000},

@@ -35,7 +35,7 @@ NFD_VARIANTS = ("covariance", "gia")
 SUITES = {
     "smoke": {"act": "tanh", "K": 3, "depths": (2, 4, 8), "particles": 4096,
               "particle_seeds": 6, "n": 256, "net_seeds": 16, "ref_depth": 16},
-    "standard": {"act": "tanh", "K": 3, "depths": (2, 4, 8, 16, 32), "particles": 32768,
+    "standard": {"act": "tanh", "K": 3, "depths": (2, 4, 8, 16, 32), "particles": 16384,
                  "particle_seeds": 8, "n": 1024, "net_seeds": 32, "ref_depth": 64},
     "full": {"act": "tanh", "K": 5, "depths": (2, 4, 8, 16, 32, 64), "particles": 65536,
              "particle_seeds": 16, "n": 2048, "net_seeds": 64, "ref_depth": 128},

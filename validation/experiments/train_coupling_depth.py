@@ -43,7 +43,7 @@ _LEVEL_TEXT = {"a": "level (a), full term", "b": "level (b), leading Gamma term"
 
 SUITES = {
     "smoke": {"act": "tanh", "n": 256, "depths": (2, 4, 8, 16, 32), "seeds": 4, "K": 3},
-    "standard": {"act": "tanh", "n": 1024, "depths": (2, 4, 8, 16, 32, 64), "seeds": 8,
+    "standard": {"act": "tanh", "n": 512, "depths": (2, 4, 8, 16, 32), "seeds": 8,
                  "K": 3},
     "full": {"act": "tanh", "n": 2048, "depths": (2, 4, 8, 16, 32, 64, 128), "seeds": 16,
              "K": 5},
