@@ -23,14 +23,25 @@ FIGURE_MODULES: dict[str, str] = {
 }
 
 
+#: Derived (theory-only) figures drawn next to a claim's own figure when that claim has results.
+THEORY_FIGURES: dict[str, str] = {
+    "twolayer_collapse": "twolayer_regime_map",
+}
+
+
 def make_figures(verdicts: list[dict[str, Any]], out_dir: Path) -> dict[str, list[Path]]:
-    """Draw the figure of every claim present in ``verdicts``; returns claim -> paths."""
+    """Draw the figure of every claim present in ``verdicts`` (plus its theory figure, if any);
+    returns claim -> paths."""
     out: dict[str, list[Path]] = {}
+    for claim, module in THEORY_FIGURES.items():
+        if any(r["id"] == claim for r in verdicts):
+            mod = importlib.import_module(f"infdepth.paper_figs.{module}")
+            out.setdefault(claim, []).extend(mod.make(out_dir))
     for claim, module in FIGURE_MODULES.items():
         rows = [r for r in verdicts if r["id"] == claim and r["sizes"]]
         if rows:
             mod = importlib.import_module(f"infdepth.paper_figs.{module}")
-            out[claim] = mod.make(rows, out_dir)
+            out[claim] = mod.make(rows, out_dir) + out.get(claim, [])
     return out
 
 

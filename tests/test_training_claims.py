@@ -110,3 +110,10 @@ def test_twolayer_points_and_variants():
     assert list(f.columns) == ["seed", "du_weight", "du_total", "dh_L"]
     with pytest.raises(ValueError, match="expected '<du|dh>/<gamma=G|completep>'"):
         tcor.points("du/beta=2", "smoke")
+
+
+def test_regime_map_figure(tmp_path):
+    from infdepth.paper_figs.twolayer_regime_map import make
+    paths = make(tmp_path)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0
+                                                                  for p in paths)
