@@ -27,6 +27,10 @@ FIGURE_MODULES: dict[str, str] = {
 THEORY_FIGURES: dict[str, str] = {
     "twolayer_collapse": "twolayer_regime_map",
 }
+#: Extra figures drawn from a claim's verdict rows (same ``make(records, out_dir)`` contract).
+EXTRA_FIGURES: dict[str, str] = {
+    "hw_rate_lm": "hw_depth_as_width",
+}
 
 
 def make_figures(verdicts: list[dict[str, Any]], out_dir: Path) -> dict[str, list[Path]]:
@@ -42,6 +46,9 @@ def make_figures(verdicts: list[dict[str, Any]], out_dir: Path) -> dict[str, lis
         if rows:
             mod = importlib.import_module(f"infdepth.paper_figs.{module}")
             out[claim] = mod.make(rows, out_dir) + out.get(claim, [])
+            if claim in EXTRA_FIGURES:
+                extra = importlib.import_module(f"infdepth.paper_figs.{EXTRA_FIGURES[claim]}")
+                out[claim] += extra.make(rows, out_dir)
     return out
 
 

@@ -117,3 +117,14 @@ def test_regime_map_figure(tmp_path):
     paths = make(tmp_path)
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0
                                                                   for p in paths)
+
+
+def test_depth_as_width_figure(tmp_path):
+    from infdepth.paper_figs.hw_depth_as_width import _fixed, make
+    assert _fixed("median rms output error ... (linear, M=16)", "M") == 16
+    rows = [{"variant": "linear/L", "sizes": [2, 4], "errors": [0.1, 0.07],
+             "error_label": "x (linear, M=16)"},
+            {"variant": "linear/L/mean", "sizes": [2, 4], "errors": [0.1, 0.07],
+             "error_label": "x (linear, M=16)"}]
+    paths = make(rows, tmp_path)
+    assert all(p.exists() for p in paths)
