@@ -74,6 +74,7 @@ from .activations import dphi, phi
 from .decomposition import backward_coupling, forward_coupling, span_coefficients
 from .model_a1 import A1Config, A1Model
 from .rng import stream_generator
+from .training import _as_batched
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
 STAT_NAMES: tuple[str, ...] = tuple(
@@ -149,16 +150,6 @@ def _check(config: A1Config) -> None:
                          f"'conditional', got {config.coupling_definition!r}")
 
 
-def _batched(name, t, S, ndim):
-    if not isinstance(t, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if t.dim() == ndim:
-        return t.unsqueeze(0).expand(S, *t.shape)
-    if t.dim() == ndim + 1 and t.shape[0] == S:
-        return t
-    raise ValueError(f"{name} has shape {tuple(t.shape)}; expected {ndim} dims or a seed axis")
-
-
 def _rms(x: torch.Tensor) -> torch.Tensor:
     return x.square().flatten(1).mean(1).sqrt()
 
@@ -203,10 +194,10 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
     steps = tuple(range(K)) if steps is None else tuple(sorted(set(int(k) for k in steps)))
     if any(k < 0 or k >= K for k in steps):
         raise ValueError(f"steps must lie in 0..{K - 1} (training steps), got {steps}")
-    X = _batched("X_train", X_train, S, 2)
+    X = _as_batched("X_train", X_train, S, 2)
     dtype, device = X.dtype, X.device
     N, d = X.shape[1], X.shape[2]
-    y = _batched("y_train", y_train, S, 1).to(dtype=dtype, device=device)
+    y = _as_batched("y_train", y_train, S, 1).to(dtype=dtype, device=device)
     B = N if c.batching == "full" else 1
     model = A1Model(c.replace(record_coupling=False), d, dtype, device, capacity=1)
     stack = model.blocks.stacks["W"]
