@@ -34,6 +34,14 @@ class Overrides:
     depths: tuple[int, ...] | None = None
     widths: tuple[int, ...] | None = None
 
+    def activation(self, default: str) -> str:
+        """The activation of a single-activation sweep: the first selected, else ``default``."""
+        return self.activations[0] if self.activations else default
+
+    def width(self, default: int) -> int:
+        """The width of a fixed-width sweep: the largest of ``--widths``, else ``default``."""
+        return self.widths[-1] if self.widths else default
+
     def filter_activations(self, variants: tuple[str, ...]) -> tuple[str, ...]:
         """Keep the variants whose activation (text before any '/') is selected."""
         if self.activations is None:

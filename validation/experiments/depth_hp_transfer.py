@@ -107,8 +107,8 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
            dtype: str = "float64") -> list[TransferPoint]:
     block, par = split_variant(variant)
     s = SUITES[suite]
-    act = overrides.activations[0] if overrides.activations else s["act"]
-    n = overrides.widths[-1] if overrides.widths else s["n"]
+    act = overrides.activation(s["act"])
+    n = overrides.width(s["n"])
     return [TransferPoint(block=block, parameterization=par, act=act, n=n, L=L, K=s["K"],
                           n_seeds=s["seeds"], log2_etas=s["log2_etas"], n_train=s["n_train"],
                           device=device, dtype=dtype)

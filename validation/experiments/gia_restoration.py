@@ -58,8 +58,8 @@ def variants(suite: str, overrides: Overrides = Overrides()) -> tuple[str, ...]:
 def points(variant: str, suite: str, overrides: Overrides = Overrides(), device: str = "cpu",
            dtype: str = "float64") -> list[GiaPoint]:
     s = SUITES[suite]
-    act = overrides.activations[0] if overrides.activations else s["act"]
-    n = overrides.widths[-1] if overrides.widths else s["n"]
+    act = overrides.activation(s["act"])
+    n = overrides.width(s["n"])
     return [GiaPoint(act=act, parameterization=variant, n=n, L=L, K=s["K"], n_seeds=s["seeds"],
                      device=device, dtype=dtype) for L in (overrides.depths or s["depths"])]
 

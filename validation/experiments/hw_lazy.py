@@ -61,7 +61,7 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
     act = variant.split("/")[0]
     st = ACT_SETTINGS.get(act, ACT_SETTINGS["tanh"])
     L = overrides.depths[-1] if overrides.depths else s["L"]
-    M = overrides.widths[-1] if overrides.widths else s["M"]
+    M = overrides.width(s["M"])
     return [HWLazyPoint(act=act, D=s["D"], L=L, M=M, K=st["K"], eta=st["eta"], alpha=a,
                         n_seeds=s["seeds"], device=device, dtype=dtype) for a in s["alphas"]]
 

@@ -69,7 +69,7 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
            dtype: str = "float64") -> list[CouplingInitPoint]:
     _, L = _split(variant)
     s = SUITES[suite]
-    act = overrides.activations[0] if overrides.activations else s["act"]
+    act = overrides.activation(s["act"])
     return [CouplingInitPoint(act=act, n=n, L=L, n_seeds=s["seeds"], device=device, dtype=dtype)
             for n in (overrides.widths or s["widths"])]
 

@@ -100,13 +100,13 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
            dtype: str = "float64") -> list:
     reading, nfd = _split(variant)
     s = SUITES[suite]
-    act = overrides.activations[0] if overrides.activations else s["act"]
+    act = overrides.activation(s["act"])
     depths = overrides.depths or s["depths"]
     if reading == "depth":
         # one point per depth L holding the pair (L, 2L); all share the finest grid 2*max(L)
         top = 2 * max(depths)
         return [_nfd_point(suite, nfd, act, device, dtype, (L, 2 * L, top)) for L in depths]
-    n = overrides.widths[-1] if overrides.widths else s["n"]
+    n = overrides.width(s["n"])
     return [NetworkPoint(act=act, n=n, L=L, K=s["K"], n_seeds=s["net_seeds"], nfd_variant=nfd,
                          ref_depth=s["ref_depth"], ref_particles=s["particles"],
                          ref_seeds=s["particle_seeds"], device=device, dtype=dtype)
@@ -129,6 +129,20 @@ def _solve(act: str, variant: str, K: int, top: int, n_particles: int, n_seeds: 
     return {L: np.array([r.f_eval[-1].cpu().numpy() for r in rs]) for L, rs in res.items()}
 
 
+@lru_cache(maxsize=16)
+def _train_network(act: str, n: int, L: int, K: int, n_seeds: int, eta: float,
+                   parameterization: str, device: str, dtype: str) -> np.ndarray:
+    """f^K on the eval inputs, (seeds, E), of the reused-W^T network. Cached in-process: the
+    gia and covariance network points share the same engine run."""
+    import torch
+
+    from infdepth.numerics.engine import A1Config, train_a1
+    X, y = task_tensors(dtype=getattr(torch, dtype), device=device)
+    cfg = A1Config(n=n, L=L, K=K, eta=eta, parameterization=parameterization, act=act,
+                   mode="reused", n_seeds=n_seeds)
+    return train_a1(cfg, X, y, X).f_eval[:, -1, :].cpu().numpy()
+
+
 def compute(p) -> pd.DataFrame:
     if isinstance(p, NFDSweepPoint):
         L, L2, top = p.depths
@@ -138,13 +152,8 @@ def compute(p) -> pd.DataFrame:
         for i in range(f[L].shape[1]):
             rows[f"diff_{i}"] = f[L][:, i] - f[L2][:, i]
         return pd.DataFrame(rows)
-    import torch
-
-    from infdepth.numerics.engine import A1Config, train_a1
-    X, y = task_tensors(dtype=getattr(torch, p.dtype), device=p.device)
-    cfg = A1Config(n=p.n, L=p.L, K=p.K, eta=p.eta, parameterization=p.parameterization,
-                   act=p.act, mode="reused", n_seeds=p.n_seeds)
-    f = train_a1(cfg, X, y, X).f_eval[:, -1, :].cpu().numpy()
+    f = _train_network(p.act, p.n, p.L, p.K, p.n_seeds, p.eta, p.parameterization, p.device,
+                       p.dtype)
     ref = _solve(p.act, p.nfd_variant, p.K, p.ref_depth, p.ref_particles, p.ref_seeds, p.eta,
                  p.device, p.dtype)[p.ref_depth].mean(axis=0)
     return pd.DataFrame({"seed": np.arange(p.n_seeds),

@@ -80,8 +80,8 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
            dtype: str = "float64") -> list[TrainCouplingPoint]:
     _check_variant(variant)
     s = SUITES[suite]
-    act = overrides.activations[0] if overrides.activations else s["act"]
-    n = overrides.widths[-1] if overrides.widths else s["n"]
+    act = overrides.activation(s["act"])
+    n = overrides.width(s["n"])
     return [TrainCouplingPoint(act=act, n=n, L=L, K=s["K"], n_seeds=s["seeds"], device=device,
                                dtype=dtype) for L in (overrides.depths or s["depths"])]
 

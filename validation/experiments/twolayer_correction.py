@@ -43,8 +43,8 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
            dtype: str = "float64") -> list[TwoLayerPoint]:
     _, setting = _split(variant)
     s = SUITES[suite]
-    act = overrides.activations[0] if overrides.activations else s["act"]
-    n = overrides.widths[-1] if overrides.widths else s["n"]
+    act = overrides.activation(s["act"])
+    n = overrides.width(s["n"])
     if setting == "completep":
         par, gamma = "completep", None
     else:
