@@ -20,6 +20,7 @@ FIGURE_MODULES: dict[str, str] = {
     "hw_rate_lm": "hw_rate_lm",
     "hw_sqrt_d": "hw_sqrt_d",
     "hw_lazy": "hw_lazy",
+    "hw_phase": "hw_phase",
 }
 
 
@@ -42,7 +43,7 @@ def make_figures(verdicts: list[dict[str, Any]], out_dir: Path) -> dict[str, lis
             mod = importlib.import_module(f"infdepth.paper_figs.{module}")
             out.setdefault(claim, []).extend(mod.make(out_dir))
     for claim, module in FIGURE_MODULES.items():
-        rows = [r for r in verdicts if r["id"] == claim and r["sizes"]]
+        rows = [r for r in verdicts if r["id"] == claim and (r["sizes"] or r.get("table"))]
         if rows:
             mod = importlib.import_module(f"infdepth.paper_figs.{module}")
             out[claim] = mod.make(rows, out_dir) + out.get(claim, [])

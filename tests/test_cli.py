@@ -71,7 +71,7 @@ def test_console_script_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "infdepth.cli", "validate", "--list"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
-    assert "init_width" in proc.stdout and "planned (issue 5)" in proc.stdout
+    assert "init_width" in proc.stdout and "hw_phase" in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "infdepth.cli", "validate", "--claims", "x"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

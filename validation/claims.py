@@ -80,8 +80,8 @@ _CLAIMS: tuple[Claim, ...] = (
           "-1 and 0 in alpha", experiment="hw_lazy"),
     Claim("hw_phase", "HW",
           "only the residual scale ~ sqrt(D)/(LM) gives complete feature learning",
-          "regime map over (scale exponent, LR exponent)", "-", None, "phase diagram",
-          planned_in="issue 5"),
+          "regime map over (scale exponent, LR exponent)", "LM", None, "phase diagram",
+          experiment="hw_phase"),
 )
 
 CLAIMS: dict[str, Claim] = {c.id: c for c in _CLAIMS}

@@ -56,6 +56,8 @@ class VerdictRecord:
     method: str = ""
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: per-cell rows for claims whose measurement is a map, not one curve (``hw_phase``)
+    table: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +137,8 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, device: str = "c
             status = band_verdict(fit, *cl.band)
         else:
             status = verdict(claim.claimed, fit, claim.tolerance)
+        # a fit hook may carry its own verdict and per-cell table (a regime map, not a slope)
+        status = getattr(fit, "status", None) or status
         records.append(VerdictRecord(
             id=claim.id, variant=variant, source=claim.source, statement=claim.statement,
             claimed=claimed, claimed_text=claimed_text,
@@ -145,7 +149,8 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, device: str = "c
             sizes=[float(s) for s in fit.sizes], errors=[_num(e) for e in fit.errors],
             stderr=[_num(e) for e in fit.stderr], used=[bool(u) for u in fit.used],
             pairwise=[_num(p) for p in fit.pairwise], intercept=_num(fit.intercept),
-            method=fit.method, notes=list(fit.notes), seconds=time.perf_counter() - t0))
+            method=fit.method, notes=list(fit.notes), seconds=time.perf_counter() - t0,
+            table=[dict(r) for r in getattr(fit, "table", ())]))
     return records
 
 
