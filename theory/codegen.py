@@ -273,6 +273,10 @@ GENERATED_MODULES: list[GeneratedModule] = [
     GeneratedModule("nfd_terms",
                     lambda: importlib.import_module("infdepth.theory.nfd").render_nfd_terms(),
                     ("infdepth.theory.nfd",)),
+    GeneratedModule("mean_ode_2lp",
+                    lambda: importlib.import_module(
+                        "infdepth.theory.mean_ode_2lp").render_mean_ode_2lp(),
+                    ("infdepth.theory.mean_ode_2lp",)),
 ]
 #: Alias of :data:`GENERATED_MODULES`.
 MODULES = GENERATED_MODULES

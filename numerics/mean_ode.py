@@ -1,0 +1,502 @@
+"""Particle solver of the Neural Mean ODE of the [HW] 2LP ResNet, any activation (THEORY.md s6).
+
+Equations (derived in :mod:`infdepth.theory.mean_ode_2lp`, per-particle terms from the generated
+module :mod:`infdepth.theory.generated.mean_ode_2lp`), step ``k = 0..K``, ``s`` in [0, 1]::
+
+    forward   d/ds h_k(s,x) = alpha E_z[ v_k sigma(p) ],                 h_k(0,x) = W_in x
+    backward  d/ds b_k(s,x) = -(alpha/D) E_z[ sigma'(p) (v_k . b_k) u_k ],  b_k(1,x) = W_out r/(DN)
+    training  u_{k+1}(s,z) = u_k(s,z) - (eta_u/alpha) sum_x sigma'(p) (v_k . b_k(s,x)) h_k(s,x)
+              v_{k+1}(s,z) = v_k(s,z) - (eta_v D/alpha) sum_x sigma(p) b_k(s,x)
+    f_k(x) = W_out^T h_k(1,x) / D,  r = f_k(x) - y(x),  p = u_k(s,z) . h_k(s,x) / D,
+    Z_0(s, z) = z = (u, v) ~ N(0, D I_{2D})
+
+**Design.** ``E_z`` is the mean over ``P`` particles ``z_p`` drawn once (:func:`draw_particles`;
+marginally ``N(0, D I)``; by default randomized quasi-Monte Carlo -- scrambled Sobol points
+through the normal inverse CDF, which measured a faster-than-``P^-1/2`` error -- or i.i.d. draws
+with ``sampler="mc"``) and shared by every depth point (``Z_0(s, z_p) = z_p``); the parameter
+map ``Z_k(s_i, z_p)`` is stored on a depth grid (``(S, nodes, P, D)`` for u and for v) and
+updated in place by the training equations evaluated at the grid points. Default particles are
+**antithetic in v**: pairs ``(u, v)``, ``(u, -v)``, so the forward drift is exactly 0 at init
+(as is the limit's) and every v-odd part of the Monte Carlo error cancels;
+``moment_match=True`` also whitens the drawn halves so that ``E_P[u u^T] = E_P[v v^T] = D I``
+exactly (then, with linear sigma, the particle system *is* the exact moment system of
+:mod:`infdepth.numerics.mean_ode_linear` and only the depth discretisation remains; with tanh it
+halves the i.i.d. spread but adds nothing to the Sobol points, so it is off by default). Seeds
+share the particles; each seed has its own ``W_in``, ``W_out``, drawn exactly as
+:func:`infdepth.numerics.hidden_width.init_weights` draws them.
+
+**Schemes** (``scheme``), both on the uniform grid ``ds = 1/Ls``:
+
+* ``"euler"`` (order 1): ``nodes = Ls`` parameter points (block ``l`` uses node ``l-1``),
+  ``h_l = h_{l-1} + ds F(h_{l-1}, Z_{l-1})``; backward ``b_{l-1} = b_l - ds B(h_{l-1}, b_l,
+  Z_{l-1})`` and the update of node ``l-1`` at ``(h_{l-1}, b_l)``. This is exactly the finite
+  network with ``L = Ls`` blocks of ``M = P`` units and its hand-written GD step (the derivation
+  in :mod:`infdepth.theory.mean_ode_2lp`), so given the finite network's units
+  (``units=(u, v)`` of shape ``(S, L, M, D)``) it reproduces :func:`~infdepth.numerics.
+  hidden_width.train_hw` to round-off; with shared particles it is that network with the same
+  P units in every block.
+* ``"heun"`` (order 2, default): ``nodes = Ls + 1`` points ``s_i = i/Ls``; forward
+  ``h_{i+1} = h_i + ds/2 [F(h_i, Z_i) + F(h_i + ds F(h_i, Z_i), Z_{i+1})]``; backward from
+  ``s = 1`` likewise (predictor ``b_{i+1} - ds B(h_{i+1}, b_{i+1}, Z_{i+1})``, trapezoid
+  corrector, ``h`` at the nodes from the forward pass); the update of node i uses ``(h_i, b_i)``
+  at that node. ``Z_k(s)`` is smooth in s (``Z_0`` is constant in s and the updates are smooth
+  functions of ``h_k(s), b_k(s)``), so the error of ``f_K`` is ``O(Ls^-2)`` at fixed particles.
+
+At fixed particles the solver converges, as ``Ls -> infinity``, to the Mean ODE of the
+``P``-particle empirical measure; its distance to the Mean ODE is the particle Monte Carlo error
+(``O(P^-1/2)`` for i.i.d. draws, faster for the default RQMC points). :func:`convergence_check`
+measures both (depth: same particles at ``Ls``, ``2Ls``, ``4Ls``; Monte Carlo: independent
+particle draws, and ``width_factor * P`` particles).
+
+Measured (tanh, D = 5, N = 10, d_in = d_out = 5, eta = 0.5, alpha = 1, K = 15, data
+``hw_data(10, 5, 5, 0)``, seeds 0..7, one CPU thread; medians over seeds of the rms over f_K's
+entries): ``(Ls, P) = (16, 8192)``: depth error 2.2e-4 (observed order 1.92), Monte Carlo spread
+1.1e-3, 4.4 s; ``(16, 32768)``: depth 2.2e-4, spread 4.6e-4, 18 s; ``(32, 65536)``: 173 s.
+The [HW] network's own error at ``L M = 2048`` is about 1e-2.
+
+**Batched evaluation.** The generated per-particle vector functions (``forward_integrand``,
+...) are evaluated here in batched form: the generated ``*_coefficient`` functions are applied
+elementwise to the ``(S, N, P)`` arrays of ``sigma(p)``, ``sigma'(p)``, ``v . b`` and contracted
+with the vector they multiply by ``bmm`` (:data:`~infdepth.theory.generated.mean_ode_2lp.
+DIRECTIONS`); ``tests/test_mean_ode.py`` checks this against the vector functions particle by
+particle.
+
+Memory: ``u``, ``v`` dominate (``2 S nodes P D`` numbers), plus ``O(S N P)`` temporaries per
+node; :func:`memory_bytes` estimates it and :func:`solve_mean_ode` refuses sizes above
+``max_memory_gb``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import torch
+
+from infdepth.device import resolve_device, resolve_dtype
+from infdepth.seeding import generator, seed_value
+from infdepth.theory.generated import mean_ode_2lp as gen
+
+from .engine.activations import check_activation, dphi, phi
+from .hidden_width import HWConfig, init_weights
+
+__all__ = ["MeanODEConfig", "MeanODEResult", "SCHEMES", "SAMPLERS", "SCHEME_ORDER",
+           "check_mean_ode_config", "draw_particles", "memory_bytes", "solve_mean_ode",
+           "depth_sequence", "observed_order", "ConvergenceReport", "convergence_check"]
+
+#: Depth schemes and their order in ``1/Ls``.
+SCHEME_ORDER = {"euler": 1, "heun": 2}
+SCHEMES = tuple(SCHEME_ORDER)
+#: Particle samplers: i.i.d. Gaussian draws, or scrambled Sobol points mapped by the normal
+#: inverse CDF (randomized quasi-Monte Carlo).
+SAMPLERS = ("mc", "sobol")
+PARTICLE_STREAM = "mean_ode/particles"
+
+
+@dataclass(frozen=True)
+class MeanODEConfig:
+    """Settings of :func:`solve_mean_ode` (THEORY.md s6; module docstring).
+
+    ``Ls`` depth steps, ``P`` particles (even when ``antithetic``), ``K`` GD steps; ``eta_u`` /
+    ``eta_v`` default to ``eta`` (same meaning as in :class:`~infdepth.numerics.hidden_width.
+    HWConfig`); ``n_seeds`` / ``base_seed`` select ``W_in``, ``W_out`` as ``init_weights`` does;
+    ``particle_seed`` selects the particle draw.
+    """
+
+    D: int
+    Ls: int = 16
+    P: int = 8192
+    K: int = 15
+    alpha: float = 1.0
+    eta: float = 1.0
+    eta_u: float | None = None
+    eta_v: float | None = None
+    act: str = "tanh"
+    scheme: str = "heun"
+    antithetic: bool = True
+    moment_match: bool = False
+    sampler: str = "sobol"
+    n_seeds: int = 1
+    base_seed: int = 0
+    particle_seed: int = 0
+    dtype: str = "float64"
+    device: str = "cpu"
+    max_memory_gb: float = 8.0
+
+    @property
+    def nodes(self) -> int:
+        """Depth points carrying parameters: ``Ls + 1`` (heun) or ``Ls`` (euler)."""
+        return self.Ls + 1 if self.scheme == "heun" else self.Ls
+
+    @property
+    def step_eta_u(self) -> float:
+        return self.eta if self.eta_u is None else self.eta_u
+
+    @property
+    def step_eta_v(self) -> float:
+        return self.eta if self.eta_v is None else self.eta_v
+
+
+def _pos_int(name, v, lo=1):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        what = "a positive integer" if lo == 1 else f"an integer >= {lo}"
+        raise ValueError(f"{name} must be {what}, got {v!r}")
+
+
+def check_mean_ode_config(cfg: MeanODEConfig) -> MeanODEConfig:
+    """Raise ``ValueError`` naming the bad value and the allowed range."""
+    if not isinstance(cfg, MeanODEConfig):
+        raise ValueError(f"cfg must be a MeanODEConfig, got {type(cfg).__name__}")
+    for name in ("D", "Ls", "P", "n_seeds"):
+        _pos_int(name, getattr(cfg, name))
+    _pos_int("K", cfg.K, lo=0)
+    if cfg.antithetic and cfg.P % 2:
+        raise ValueError(f"P must be even with antithetic particles, got P={cfg.P}")
+    if cfg.moment_match and (cfg.P // (2 if cfg.antithetic else 1)) < cfg.D:
+        raise ValueError(f"P must be at least {cfg.D * (2 if cfg.antithetic else 1)} "
+                         f"(D={cfg.D}) for moment matching, got P={cfg.P}")
+    if not (math.isfinite(cfg.alpha) and cfg.alpha > 0):
+        raise ValueError(f"alpha must be a finite positive number, got {cfg.alpha!r}")
+    for name in ("eta", "eta_u", "eta_v"):
+        v = getattr(cfg, name)
+        if v is not None and not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
+    check_activation(cfg.act)
+    if cfg.scheme not in SCHEME_ORDER:
+        raise ValueError(f"unknown scheme {cfg.scheme!r}; allowed: {', '.join(SCHEMES)}")
+    if cfg.sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {cfg.sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    resolve_dtype(cfg.dtype)
+    resolve_device(cfg.device)
+    if not (cfg.max_memory_gb > 0):
+        raise ValueError(f"max_memory_gb must be positive, got {cfg.max_memory_gb!r}")
+    return cfg
+
+
+def memory_bytes(cfg: MeanODEConfig, N: int, d_out: int) -> int:
+    """Estimated peak memory of :func:`solve_mean_ode`: ``u, v`` (``2 S nodes P D``), their
+    copies at init (``2 S nodes P D``), the stream at the nodes (``S nodes N D``), about eight
+    ``(S, N, P)`` temporaries and the outputs, times the dtype's size."""
+    item = 8 if cfg.dtype == "float64" else 4
+    S = cfg.n_seeds
+    n = (4 * S * cfg.nodes * cfg.P * cfg.D + 2 * S * (cfg.nodes + 1) * N * cfg.D
+         + 8 * S * N * cfg.P + 4 * S * cfg.P * cfg.D + S * (cfg.K + 1) * N * (cfg.D + d_out + 1))
+    return int(n * item)
+
+
+def _check_memory(cfg: MeanODEConfig, N: int, d_out: int) -> None:
+    need = memory_bytes(cfg, N, d_out)
+    limit = cfg.max_memory_gb * 2 ** 30
+    if need > limit:
+        per_p = need / cfg.P
+        p_max = int(limit / per_p)
+        raise ValueError(
+            f"estimated memory {need / 2 ** 30:.2f} GiB exceeds max_memory_gb="
+            f"{cfg.max_memory_gb} (S={cfg.n_seeds}, nodes={cfg.nodes}, P={cfg.P}, D={cfg.D}); "
+            f"allowed: P <= about {p_max} at these sizes, or raise max_memory_gb")
+
+
+def draw_particles(cfg: MeanODEConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Initial particles ``(u, v)``, each (P, D), entries N(0, D), from the stream
+    ``mean_ode/particles`` and ``cfg.particle_seed`` (drawn in float64 on CPU, then cast, so
+    CPU and CUDA see the same particles).
+
+    ``sampler="mc"``: i.i.d. ``torch.randn`` draws. ``sampler="sobol"`` (default): the first
+    points of a scrambled Sobol sequence in ``[0, 1)^{2D}`` (scrambling seeded from the stream
+    and ``particle_seed``) mapped through the standard normal inverse CDF: every point is
+    marginally ``N(0, D I)`` and independent scramblings are i.i.d. randomizations, so the
+    spread over ``particle_seed`` is still an unbiased Monte Carlo error estimate (randomized
+    QMC), while the error decays faster than ``P^-1/2`` (measured with tanh, D = 5, K = 15:
+    rms spread of f_K 0.0080, 0.0036, 0.0011 at P = 512, 2048, 8192 against 0.0140, 0.0070,
+    0.0039 for i.i.d. draws). Balance is best when the number of drawn points is a power of 2.
+
+    Antithetic (default): ``P/2`` draws ``(u, v)`` followed by ``(u, -v)``. ``moment_match``:
+    each drawn half is right-multiplied by ``(u^T u / (D n))^(-1/2)`` (``n`` rows), so that
+    ``E_P[u u^T] = E_P[v v^T] = D I`` exactly (with antithetic pairs also ``E_P[v u^T] = 0``).
+    """
+    check_mean_ode_config(cfg)
+    n = cfg.P // 2 if cfg.antithetic else cfg.P
+    if cfg.sampler == "sobol":
+        eng = torch.quasirandom.SobolEngine(2 * cfg.D, scramble=True,
+                                            seed=seed_value(PARTICLE_STREAM, cfg.particle_seed, 1))
+        z = torch.special.ndtri(eng.draw(n, dtype=torch.float64).clamp(2.0 ** -60, 1 - 2.0 ** -53))
+        u, v = z[:, :cfg.D] * math.sqrt(cfg.D), z[:, cfg.D:] * math.sqrt(cfg.D)
+    else:
+        g = generator(PARTICLE_STREAM, cfg.particle_seed, 0)
+        u = torch.randn(n, cfg.D, generator=g, dtype=torch.float64) * math.sqrt(cfg.D)
+        v = torch.randn(n, cfg.D, generator=g, dtype=torch.float64) * math.sqrt(cfg.D)
+    if cfg.moment_match:
+        u, v = (_whiten(t, cfg.D) for t in (u, v))
+    if cfg.antithetic:
+        u, v = torch.cat([u, u]), torch.cat([v, -v])
+    dt = resolve_dtype(cfg.dtype)
+    return u.to(dtype=dt, device=cfg.device), v.to(dtype=dt, device=cfg.device)
+
+
+def _whiten(t: torch.Tensor, D: int) -> torch.Tensor:
+    """``t C^(-1/2) sqrt(D)`` with ``C = t^T t / rows`` (symmetric inverse square root)."""
+    C = t.T @ t / t.shape[0]
+    w, Q = torch.linalg.eigh(C)
+    return t @ (Q @ torch.diag(w.rsqrt()) @ Q.T) * math.sqrt(D)
+
+
+@dataclass
+class MeanODEResult:
+    """Trajectories of :func:`solve_mean_ode` at steps ``k = 0..K`` (step k before the k-th
+    update), shapes as :class:`~infdepth.numerics.hidden_width.HWResult`: ``f`` (S, K+1, N,
+    d_out), ``h_L`` = ``h_k(1)`` (S, K+1, N, D), ``loss`` (S, K+1). ``u``, ``v`` the final
+    parameter map (S, nodes, P, D); ``wall_s`` the solve's wall time."""
+
+    f: torch.Tensor
+    h_L: torch.Tensor
+    loss: torch.Tensor
+    u: torch.Tensor = field(repr=False)
+    v: torch.Tensor = field(repr=False)
+    config: MeanODEConfig
+    wall_s: float
+
+
+def _acts(act: str, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(sigma(p), sigma'(p))`` (tanh evaluated once)."""
+    if act == "tanh":
+        t = torch.tanh(p)
+        return t, 1.0 - t * t
+    return phi(act, p), dphi(act, p)
+
+
+class _Terms:
+    """Batched evaluation of the generated per-particle terms (module docstring): every
+    function returns the particle mean (drifts) or the per-particle sum over inputs (updates)
+    of ``coefficient * direction``."""
+
+    def __init__(self, cfg: MeanODEConfig, P: int):
+        self.cfg, self.P, self.D, self.a = cfg, P, cfg.D, cfg.alpha
+
+    def pre(self, h, u):
+        """p = u . h / D, (S, N, P), from h (S, N, D) and u (S, P, D)."""
+        return torch.bmm(h, u.transpose(1, 2)) / self.D
+
+    def forward(self, h, u, v):
+        """E_z[forward_integrand] = E_z[forward_coefficient(sigma(p), alpha) v], (S, N, D)."""
+        s = phi(self.cfg.act, self.pre(h, u))
+        return torch.bmm(gen.forward_coefficient(s, self.a), v) / self.P
+
+    def backward(self, ds_p, b, u, v):
+        """E_z[backward_integrand] = E_z[backward_coefficient(sigma'(p), v.b, D, alpha) u];
+        also returns ``v.b`` (S, N, P)."""
+        vb = torch.bmm(b, v.transpose(1, 2))
+        return torch.bmm(gen.backward_coefficient(ds_p, vb, self.D, self.a), u) / self.P, vb
+
+    def updates(self, s_p, ds_p, vb, h, b):
+        """sum_x u_update, sum_x v_update: (S, P, D) each."""
+        cu = gen.u_update_coefficient(ds_p, vb, self.a, self.cfg.step_eta_u)
+        cv = gen.v_update_coefficient(s_p, self.D, self.a, self.cfg.step_eta_v)
+        return torch.bmm(cu.transpose(1, 2), h), torch.bmm(cv.transpose(1, 2), b)
+
+
+def _as_units(units, cfg: MeanODEConfig, dt, dev) -> tuple[torch.Tensor, torch.Tensor]:
+    """Initial parameter map (S, nodes, P, D) from particles (P, D) or explicit per-node
+    units (S, nodes, P, D)."""
+    if units is None:
+        units = draw_particles(cfg)
+    u, v = units
+    S, n = cfg.n_seeds, cfg.nodes
+    out = []
+    for name, t in (("u", u), ("v", v)):
+        t = torch.as_tensor(t).to(dtype=dt, device=dev)
+        if t.ndim == 2 and t.shape == (cfg.P, cfg.D):
+            t = t.expand(S, n, cfg.P, cfg.D)
+        elif t.shape != (S, n, cfg.P, cfg.D):
+            raise ValueError(f"units {name} must have shape (P={cfg.P}, D={cfg.D}) or "
+                             f"(S={S}, nodes={n}, P={cfg.P}, D={cfg.D}), got {tuple(t.shape)}")
+        out.append(t.clone().contiguous())
+    return out[0], out[1]
+
+
+def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
+                   units=None, weights: dict[str, torch.Tensor] | None = None) -> MeanODEResult:
+    """K full-batch GD steps of the Neural Mean ODE of the [HW] 2LP ResNet (module docstring).
+
+    ``X`` (N, d_in), ``Y`` (N, d_out) as :func:`~infdepth.numerics.hidden_width.hw_data`.
+    ``units`` (optional): initial particles ``(u, v)`` each (P, D), or the initial parameter map
+    per seed and node (S, nodes, P, D) -- e.g. a finite network's units with ``scheme="euler"``.
+    ``weights`` (optional): ``{"W_in": (S, D, d_in), "W_out": (S, D, d_out)}``; default drawn as
+    ``init_weights`` draws them for seeds ``base_seed``, ``0..n_seeds-1``.
+    """
+    check_mean_ode_config(cfg)
+    t0 = time.perf_counter()
+    dt, dev = resolve_dtype(cfg.dtype), resolve_device(cfg.device)
+    X = torch.as_tensor(X).to(dtype=dt, device=dev)
+    Y = torch.as_tensor(Y).to(dtype=dt, device=dev)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0] or X.shape[0] < 1:
+        raise ValueError(f"X, Y must be (N, d_in), (N, d_out) with the same N >= 1, got "
+                         f"{tuple(X.shape)}, {tuple(Y.shape)}")
+    N, d_in, d_out = X.shape[0], X.shape[1], Y.shape[1]
+    _check_memory(cfg, N, d_out)
+    S, D, Ls = cfg.n_seeds, cfg.D, cfg.Ls
+    if weights is None:
+        weights = init_weights(HWConfig(D=D, L=1, M=1, K=0, n_seeds=S, base_seed=cfg.base_seed,
+                                        dtype=cfg.dtype, device=cfg.device), d_in, d_out)
+    W_in = weights["W_in"].to(dtype=dt, device=dev)
+    W_out = weights["W_out"].to(dtype=dt, device=dev)
+    if W_in.shape != (S, D, d_in) or W_out.shape != (S, D, d_out):
+        raise ValueError(f"weights W_in, W_out must be (S={S}, D={D}, d_in={d_in}), "
+                         f"(S={S}, D={D}, d_out={d_out}), got {tuple(W_in.shape)}, "
+                         f"{tuple(W_out.shape)}")
+    u, v = _as_units(units, cfg, dt, dev)
+    T = _Terms(cfg, u.shape[2])
+    ds = 1.0 / Ls
+    heun = cfg.scheme == "heun"
+    h0 = torch.einsum("sdi,ni->snd", W_in, X)
+    fs, hLs, losses = [], [], []
+    for k in range(cfg.K + 1):
+        # ---- forward
+        hs = [h0]
+        h = h0
+        for i in range(Ls):
+            F0 = T.forward(h, u[:, i], v[:, i])
+            if heun:
+                F1 = T.forward(h + ds * F0, u[:, i + 1], v[:, i + 1])
+                h = h + (0.5 * ds) * (F0 + F1)
+            else:
+                h = h + ds * F0
+            hs.append(h)
+        f = torch.bmm(h, W_out) / D
+        fs.append(f)
+        hLs.append(h)
+        losses.append(0.5 * ((f - Y) ** 2).sum(dim=(1, 2)) / N)
+        if k == cfg.K:
+            break
+        # ---- backward and training
+        b = gen.terminal_adjoint(f, Y, W_out[:, None], D, N)           # (S, N, D)
+        if heun:
+            s_p, ds_p = _acts(cfg.act, T.pre(hs[Ls], u[:, Ls]))
+            B1, vb = T.backward(ds_p, b, u[:, Ls], v[:, Ls])
+            du, dv = T.updates(s_p, ds_p, vb, hs[Ls], b)
+            u[:, Ls] += du
+            v[:, Ls] += dv
+            for i in range(Ls - 1, -1, -1):
+                s_p, ds_p = _acts(cfg.act, T.pre(hs[i], u[:, i]))
+                B0, _ = T.backward(ds_p, b - ds * B1, u[:, i], v[:, i])
+                b = b - (0.5 * ds) * (B1 + B0)
+                B1, vb = T.backward(ds_p, b, u[:, i], v[:, i])
+                du, dv = T.updates(s_p, ds_p, vb, hs[i], b)
+                u[:, i] += du
+                v[:, i] += dv
+        else:
+            for i in range(Ls - 1, -1, -1):        # block l = i + 1: stream h_{l-1} = hs[i]
+                s_p, ds_p = _acts(cfg.act, T.pre(hs[i], u[:, i]))
+                B, vb = T.backward(ds_p, b, u[:, i], v[:, i])
+                du, dv = T.updates(s_p, ds_p, vb, hs[i], b)
+                u[:, i] += du
+                v[:, i] += dv
+                b = b - ds * B
+    return MeanODEResult(f=torch.stack(fs, 1), h_L=torch.stack(hLs, 1),
+                         loss=torch.stack(losses, 1), u=u, v=v, config=cfg,
+                         wall_s=time.perf_counter() - t0)
+
+
+# -------------------------------------------------------------------------------------------
+# Convergence checks
+# -------------------------------------------------------------------------------------------
+
+def _rms(t: torch.Tensor) -> np.ndarray:
+    """Per-seed rms over every other axis."""
+    t = t.detach().cpu().double()
+    return torch.sqrt((t ** 2).flatten(1).mean(1)).numpy()
+
+
+def depth_sequence(cfg: MeanODEConfig, X, Y, depths) -> dict[int, MeanODEResult]:
+    """Solve at each depth in ``depths`` with the same particles (``cfg.particle_seed``) and
+    ``W_in``, ``W_out`` (diffrax-style: one random draw at every refinement level)."""
+    return {Ls: solve_mean_ode(replace(cfg, Ls=int(Ls)), X, Y) for Ls in depths}
+
+
+def observed_order(depths, diffs) -> float:
+    """Least-squares slope of ``-log2(diff)`` on ``log2(Ls)``, the order ``q`` in
+    ``diff ~ Ls^-q``, where ``diffs[i]`` is the rms difference between the solutions at
+    ``depths[i]`` and ``2 depths[i]`` (same particles)."""
+    x, y = np.log2(np.asarray(depths, float)), np.log2(np.asarray(diffs, float))
+    return float(-np.polyfit(x, y, 1)[0])
+
+
+@dataclass
+class ConvergenceReport:
+    """What :func:`convergence_check` measured; per-seed arrays have shape (S,).
+
+    ``f_K`` (S, N, d_out) the base solution's final outputs; ``depth_diff`` rms of
+    ``f_K(Ls) - f_K(2 Ls)`` (same particles), ``depth_diff_fine`` of ``f_K(2Ls) - f_K(4Ls)``;
+    ``order`` the observed order ``log2(|depth_diff| / |depth_diff_fine|)`` (norms over seeds);
+    ``depth_error`` the base's estimated depth error ``depth_diff / (1 - 2^-q)`` with the
+    scheme's order ``q``; ``mc_spread`` rms over outputs of the std over ``n_draws`` independent
+    particle draws at ``(Ls, P)`` (the Monte Carlo error of one draw); ``width_diff`` rms of
+    ``f_K(Ls, P) - f_K(Ls, width_factor P)`` (independent draws; about ``mc_spread
+    sqrt(1 + 1/width_factor)`` when the Monte Carlo error scales as ``P^-1/2``); ``wall_s``
+    the wall time per run (``"Ls"``, ``"2Ls"``, ``"4Ls"``, ``"draw<r>"``, ``"wide"``).
+    """
+
+    config: MeanODEConfig
+    f_K: np.ndarray
+    depth_diff: np.ndarray
+    depth_diff_fine: np.ndarray
+    order: float
+    depth_error: np.ndarray
+    mc_spread: np.ndarray
+    width_diff: np.ndarray
+    width_factor: int
+    n_draws: int
+    wall_s: dict[str, float]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per seed (tidy)."""
+        return pd.DataFrame({"seed": np.arange(len(self.depth_diff)),
+                             "depth_diff": self.depth_diff,
+                             "depth_diff_fine": self.depth_diff_fine,
+                             "depth_error": self.depth_error, "mc_spread": self.mc_spread,
+                             "width_diff": self.width_diff})
+
+    def summary(self) -> dict[str, float]:
+        """Medians over seeds and the observed order."""
+        return {"Ls": self.config.Ls, "P": self.config.P, "order": self.order,
+                "depth_diff": float(np.median(self.depth_diff)),
+                "depth_error": float(np.median(self.depth_error)),
+                "mc_spread": float(np.median(self.mc_spread)),
+                "width_diff": float(np.median(self.width_diff)),
+                "wall_s_base": self.wall_s["Ls"]}
+
+
+def convergence_check(cfg: MeanODEConfig, X, Y, *, n_draws: int = 4,
+                      width_factor: int = 4) -> ConvergenceReport:
+    """Rerun ``cfg`` at ``(Ls, P)``, ``(2Ls, P)``, ``(4Ls, P)`` with the same particles, at
+    ``(Ls, P)`` with ``n_draws - 1`` further independent particle seeds and at
+    ``(Ls, width_factor P)`` with yet another seed; report the depth-discretisation difference,
+    the observed order and the Monte Carlo spread (:class:`ConvergenceReport`)."""
+    check_mean_ode_config(cfg)
+    _pos_int("n_draws", n_draws, lo=2)
+    _pos_int("width_factor", width_factor, lo=2)
+    wall: dict[str, float] = {}
+    seq = depth_sequence(cfg, X, Y, (cfg.Ls, 2 * cfg.Ls, 4 * cfg.Ls))
+    for name, Ls in (("Ls", cfg.Ls), ("2Ls", 2 * cfg.Ls), ("4Ls", 4 * cfg.Ls)):
+        wall[name] = seq[Ls].wall_s
+    fK = {Ls: r.f[:, -1] for Ls, r in seq.items()}
+    d1 = _rms(fK[cfg.Ls] - fK[2 * cfg.Ls])
+    d2 = _rms(fK[2 * cfg.Ls] - fK[4 * cfg.Ls])
+    order = float(np.log2(np.linalg.norm(d1) / np.linalg.norm(d2)))
+    q = SCHEME_ORDER[cfg.scheme]
+    draws = [fK[cfg.Ls]]
+    for r in range(1, n_draws):
+        res = solve_mean_ode(replace(cfg, particle_seed=cfg.particle_seed + r), X, Y)
+        wall[f"draw{r}"] = res.wall_s
+        draws.append(res.f[:, -1])
+    st = torch.stack(draws).detach().cpu().double()        # (R, S, N, d_out)
+    spread = torch.sqrt(st.var(dim=0, unbiased=True).flatten(1).mean(1)).numpy()
+    wide = solve_mean_ode(replace(cfg, P=width_factor * cfg.P,
+                                  particle_seed=cfg.particle_seed + n_draws), X, Y)
+    wall["wide"] = wide.wall_s
+    return ConvergenceReport(config=cfg, f_K=fK[cfg.Ls].detach().cpu().numpy(), depth_diff=d1,
+                             depth_diff_fine=d2, order=order, depth_error=d1 / (1 - 2.0 ** -q),
+                             mc_spread=spread, width_diff=_rms(fK[cfg.Ls] - wide.f[:, -1]),
+                             width_factor=width_factor, n_draws=n_draws, wall_s=wall)
