@@ -122,9 +122,23 @@ def test_regime_map_figure(tmp_path):
 def test_depth_as_width_figure(tmp_path):
     from infdepth.paper_figs.hw_depth_as_width import _fixed, make
     assert _fixed("median rms output error ... (linear, M=16)", "M") == 16
+    # tanh labels name the coupled reference's sizes first: the sweep's own size is the last
+    assert _fixed("... vs coupled reference L=512, M=128 (tanh, M=16)", "M") == 16
     rows = [{"variant": "linear/L", "sizes": [2, 4], "errors": [0.1, 0.07],
              "error_label": "x (linear, M=16)"},
             {"variant": "linear/L/mean", "sizes": [2, 4], "errors": [0.1, 0.07],
              "error_label": "x (linear, M=16)"}]
     paths = make(rows, tmp_path)
     assert all(p.exists() for p in paths)
+
+
+def test_hw_rate_lm_diagonal_variant():
+    """``*/LM``: networks with L = M, fitted against L*M; derived -1/2 in LM."""
+    from infdepth.validation.experiments import hw_rate_lm as hw
+    assert "linear/LM" in hw.variants("smoke") and "tanh/LM/mean" in hw.variants("standard")
+    pts = hw.points("tanh/LM", "standard")
+    assert all(p.L == p.M for p in pts) and pts[0].L_ref % pts[-1].L == 0
+    frames = [pd.DataFrame({"out_err": np.full(3, 1.0 / p.L)}) for p in pts]
+    m = hw.measurement("tanh/LM", pts, frames)
+    assert list(m.sizes) == [p.L * p.M for p in pts] and "LM" in m.size_label
+    assert hw.derived("linear/LM").exponent == pytest.approx(-0.5)

@@ -280,6 +280,13 @@ def _hw_rate_lm(v: _Variant):
                        f"the Mean ODE {bias} (weak order 1): slope {_e(e)} in L")
     head = (f"[{v.preset}] output error = Euler bias {bias} + noise {noise} (L M independent "
             f"centred units, seen through the independent W_out)")
+    if v.token == "LM":
+        # along the diagonal L = M = sqrt(LM) a monomial L^a M^b is (LM)^((a+b)/2)
+        e_n = (noise.exponent("L") + noise.exponent("M")) / 2
+        e_b = (bias.exponent("L") + bias.exponent("M")) / 2
+        e = max(e_n, e_b)
+        return _f(e), (head + f": along L = M both are powers of LM, noise (LM)^({_e(e_n)}) and "
+                       f"bias (LM)^({_e(e_b)}): slope {_e(e)} in LM")
     if v.token == "M":
         e = noise.exponent("M")
         return _f(e), (head + f": slope {_e(e)} in M at fixed L while the noise dominates "
@@ -342,7 +349,7 @@ _CLAIMS: dict[str, tuple[Callable[[_Variant], tuple], tuple[str, ...], tuple[str
     "twolayer_correction": (_twolayer_correction, ("du", "dh"), (), None, True),
     "depth_hp_transfer": (_depth_hp_transfer, ("one_layer", "two_layer", "two_layer_corrected"),
                           _NFD, "depth_mup", True),
-    "hw_rate_lm": (_hw_rate_lm, ("L", "M", "bias"), _HW, "hw_mlu", False),
+    "hw_rate_lm": (_hw_rate_lm, ("L", "M", "LM", "bias"), _HW, "hw_mlu", False),
     "hw_sqrt_d": (_hw_sqrt_d, ("embedding", "output"), _HW, "hw_mlu", False),
     "hw_lazy": (_hw_lazy, ("movement", "output"), (), None, False),
     "hw_phase": (_hw_phase, (), (), None, False),
