@@ -149,9 +149,11 @@ def test_bias_variants_listed_claimed_and_derived():
         assert hw.derived(v).exponent == -1.0
 
 
-def test_existing_points_keep_their_cache_keys():
+def test_existing_points_keep_their_cache_keys(monkeypatch):
     from infdepth.validation.results_store import config_hash
     assert config_hash(hw.points("linear/L", "smoke")[0]) == "d30193d023c35d61"
+    # the coupled-reference fallback keeps its keys; the Mean-ODE reference has its own
+    monkeypatch.setattr(hw, "TANH_REFERENCE", "coupled")
     assert config_hash(hw.points("tanh/M", "standard")[0]) == "5da6a8e309d101c7"
 
 

@@ -9,7 +9,13 @@ finite network and its reference share ``W_in``, ``W_out`` (same seed streams) a
   ``eta = 0.2`` -- with this data the linear limit diverges at step ~7 for ``eta = 1`` and is at
   the edge of divergence at step 15 for ``eta = 0.3``, where the error is dominated by the
   amplification of a few seeds.
-* ``tanh/L``, ``tanh/M`` -- no exact reference: **coupled large-network fallback** (THEORY.md s9).
+* ``tanh/L``, ``tanh/M`` -- no exact reference: the **particle Mean-ODE solver**
+  (:mod:`infdepth.numerics.mean_ode`: Heun in depth, RQMC particles; sizes
+  :data:`ODE_REFERENCE`, error ~5e-4 at the standard suite's sizes, well below the fitted
+  errors; its particles are independent of the network's units, so the reference adds its own
+  small error in quadrature). Its ``h_L`` is the limit's, so ``emb_err`` is comparable too.
+  Fallback (``TANH_REFERENCE = "coupled"``, the default before the solver existed): the
+  **coupled large network** (THEORY.md s9).
   The units of a reference network (``L_ref`` blocks of ``M_ref`` units, ``L_ref`` a multiple of
   every swept L) are drawn once; the depth-L network's block l takes the first M units of
   reference block ``l L_ref / L`` (the block at the start of its depth interval), so every
@@ -140,6 +146,27 @@ class HWPoint:
     dtype: str = "float64"
 
 
+@dataclass(frozen=True)
+class HWODEPoint(HWPoint):
+    """A tanh point whose reference is the particle Mean-ODE solver (``ref_Ls`` depth steps,
+    ``ref_P`` particles; :mod:`infdepth.numerics.mean_ode`) instead of the coupled network."""
+
+    ref_Ls: int = 16
+    ref_P: int = 8192
+    ref_scheme: str = "heun"
+    ref_sampler: str = "sobol"
+
+
+#: Reference of the non-linear variants (THEORY.md s6: the Mean-ODE solver; the coupled
+#: large network is the documented fallback, kept selectable for comparison).
+TANH_REFERENCE = "mean_ode"
+#: Solver sizes per suite. Measured (tanh, eta 0.5, K 15, 8 seeds; numerics/mean_ode.py):
+#: (16, 8192): depth error 2.2e-4, particle spread 1.1e-3; (16, 32768): 2.2e-4 and 4.6e-4;
+#: the network errors fitted here are 7e-3 .. 6e-2.
+ODE_REFERENCE = {"smoke": {"Ls": 16, "P": 8192}, "standard": {"Ls": 16, "P": 32768},
+                 "full": {"Ls": 32, "P": 65536}}
+
+
 def with_mean_twins(base: tuple[str, ...]) -> tuple[str, ...]:
     """Each variant twice: median over seeds (default) and ``<variant>/mean``. The median was
     chosen after the mean gave a wide CI on heavy-tailed per-seed errors; both are reported so
@@ -200,6 +227,11 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
         sizes = [(m, m) for m in (overrides.depths or s["LM_sweep"])]
     else:
         sizes = [(s["L_fixed"], M) for M in (overrides.widths or s["M_sweep"])]
+    common = dict(act=act, D=s["D"], K=st["K"], eta=st["eta"], n_seeds=s["seeds"],
+                  device=device, dtype=dtype)
+    if act != "linear" and TANH_REFERENCE == "mean_ode":
+        o = ODE_REFERENCE[suite]
+        return [HWODEPoint(L=L, M=M, ref_Ls=o["Ls"], ref_P=o["P"], **common) for L, M in sizes]
     L_ref, M_ref = (0, 0)
     if act != "linear":
         L_ref = int(np.lcm.reduce([L for L, _ in sizes] + [s["L_ref"]]))
@@ -254,10 +286,26 @@ def coupled_reference(p_key: HWPoint):
     return r.init, r
 
 
+@lru_cache(maxsize=4)
+def mean_ode_reference(p_key: HWODEPoint):
+    """The particle Mean-ODE solution (:func:`~infdepth.numerics.mean_ode.solve_mean_ode`) for
+    the seeds of a point (their own ``W_in``, ``W_out``, as the finite networks draw them)."""
+    from infdepth.numerics.mean_ode import MeanODEConfig, solve_mean_ode
+    X, Y = _data(p_key)
+    cfg = MeanODEConfig(D=p_key.D, Ls=p_key.ref_Ls, P=p_key.ref_P, K=p_key.K, alpha=p_key.alpha,
+                        eta=p_key.eta, act=p_key.act, scheme=p_key.ref_scheme,
+                        sampler=p_key.ref_sampler, n_seeds=p_key.n_seeds,
+                        base_seed=p_key.base_seed, dtype=p_key.dtype, device=p_key.device)
+    return solve_mean_ode(cfg, X, Y)
+
+
 def reference(p: HWPoint):
     """``(f, h_L)`` of the reference at steps 0..K (numpy, (S, K+1, N, .)) and, for the coupled
     reference, the initial weights the finite network slices (else ``None``)."""
-    key = HWPoint(**{**p.__dict__, "L": 0, "M": 0})
+    key = dataclasses.replace(p, L=0, M=0)
+    if isinstance(p, HWODEPoint):
+        r = mean_ode_reference(key)
+        return r.f.cpu().numpy(), r.h_L.cpu().numpy(), None
     if p.act == "linear":
         ref = exact_linear_reference(key)
         return ref["f"], ref["h_L"], None
@@ -509,7 +557,9 @@ def measurement(variant: str, pts: list[HWPoint], frames: list[pd.DataFrame]) ->
     base, stat = split_statistic(variant)
     act, axis = base.split("/")
     p = pts[0]
-    ref = "exact Mean ODE" if act == "linear" else f"coupled reference L={p.L_ref}, M={p.M_ref}"
+    ref = ("exact Mean ODE" if act == "linear" else
+           f"Mean-ODE solver (Ls={p.ref_Ls}, P={p.ref_P})" if isinstance(p, HWODEPoint) else
+           f"coupled reference L={p.L_ref}, M={p.M_ref}")
     fixed = {"L": f"M={p.M}", "M": f"L={p.L}", "LM": "L = M"}[axis]
     sizes = [q.L * q.M if axis == "LM" else getattr(q, axis) for q in pts]
     size_label = {"L": "depth L", "M": "hidden width M", "LM": "hidden width LM (L = M)"}[axis]
