@@ -71,7 +71,9 @@ def plot_rates(records: Sequence[dict[str, Any]], title: str, out_dir: Path, ste
     ax.set_yscale("log")
     if records:
         import textwrap
-        ax.set_xlabel(records[0].get("size_label") or "size")
+        sizes_lbl = list(dict.fromkeys(r.get("size_label") or "size" for r in records
+                                       if r.get("sizes")))
+        ax.set_xlabel(" / ".join(sizes_lbl) if sizes_lbl else "size")
         labels = {r.get("error_label") or "error" for r in records}
         label = labels.pop() if len(labels) == 1 else (ylabel or "measured quantity (see legend)")
         ax.set_ylabel(textwrap.fill(label, 48), fontsize=9)
