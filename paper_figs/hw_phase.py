@@ -63,15 +63,16 @@ def draw_maps(tables: list[tuple[str, list[dict]]], out_dir: Path, stem: str = "
         ax.set_xticks(range(len(q_vals)), [f"{q:g}" for q in q_vals], fontsize=7)
         ax.set_yticks(range(len(s_vals)), [f"{s:g}" for s in s_vals], fontsize=7)
         ax.set_xlabel("LR exponent q (raw LR D (LM)^q)", fontsize=8)
-        ax.set_ylabel("residual-scale exponent s (scale sqrt(D) (LM)^s)", fontsize=8)
+        ax.set_ylabel("scale exponent s", fontsize=8)
         ax.set_title(title, fontsize=9)
         if -1.0 in s_vals and 1.0 in q_vals:
             ax.plot(q_vals.index(1.0) + 0.36, s_vals.index(-1.0) + 0.3, "k*", ms=8)
     fig.legend(handles=[Patch(color=c, label=r) for c, r in zip(COLORS, REGIMES)],
                loc="lower center", ncol=len(REGIMES), fontsize=8)
-    fig.suptitle("[HW] 2LP phase map: exponents in LM of unit movement (top) and output "
-                 "change (bottom)\nstar = sqrt(D)/(LM) with LR D·LM; red frame = measured "
-                 "regime differs from derived", fontsize=9)
+    fig.suptitle("[HW] 2LP phase map over residual scale sqrt(D) (LM)^s and raw LR D (LM)^q: "
+                 "exponents in LM of unit movement (top) and output change (bottom)\n"
+                 "star = sqrt(D)/(LM) with LR D·LM; red frame = measured regime differs from "
+                 "derived", fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     return save(fig, Path(out_dir), stem)
 

@@ -152,3 +152,26 @@ def test_runner_stores_table_and_figure_draws_it(tmp_path, monkeypatch):
     assert back[2].table == [] and back[2].sizes   # maximal/*: plain rate rows
     paths = fig.make([r.to_dict() for r in back], tmp_path / "figures")
     assert {p.name for p in paths} >= {"hw_phase.png", "hw_phase.pdf", "hw_phase_maximal.png"}
+
+
+def test_runner_takes_the_map_verdict_not_the_band_verdict(tmp_path, monkeypatch):
+    """The map's interval is a range of scale exponents, not a slope CI: the band check alone
+    would call an undecided map "confirmed". The runner must report the map's own status."""
+    from infdepth.validation.claims import get_claim
+    from infdepth.validation.rate_fit import band_verdict
+    from infdepth.validation.results_store import ResultsStore
+    from infdepth.validation.runner import run_claim
+    undecided = hp.map_summary([_row(-1.0, 1.0, "inconclusive", maybe=True),
+                                _row(-1.5, 1.0, "trivial")])
+    assert undecided.status == "inconclusive"
+    assert band_verdict(undecided, -1.15, -0.85) == "confirmed"
+    monkeypatch.setitem(hp.SUITES, "smoke", {"seeds": 2, "m": (2, 4), "scale": (-1.0,),
+                                             "lr": (1.0,)})
+    monkeypatch.setattr(hp, "fit", lambda variant, pts, frames: undecided)
+    recs = run_claim(get_claim("hw_phase"), "smoke", ResultsStore(tmp_path))
+    assert {r.status for r in recs} == {"inconclusive"}
+
+
+def test_bad_variant_is_named():
+    with pytest.raises(ValueError, match="unknown hw_phase variant 'maps'"):
+        hp.points("maps", "smoke")

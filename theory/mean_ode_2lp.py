@@ -130,8 +130,11 @@ def derive_finite_step(n_comp: int = 3, n_units: int = 2, n_inputs: int = 2,
 
     Checks (``AssertionError`` otherwise): the block increment and the adjoint's increment are
     sums of per-unit shares that, scaled by ``L M``, do not depend on L or M; the per-input GD
-    update of a unit does not depend on L or M; the update summed over inputs is the gradient of
-    the full-batch loss. The units' shares are isolated by setting the other units' ``v`` to 0
+    update of a unit does not depend on L or M; the per-input updates add up to the update
+    along the gradient of ``sum_x g_l(x) . h_l(x)`` (a consistency check of the summation: with
+    the adjoint ``g_l`` fixed, both sides are the same chain rule, so it is not an independent
+    check of the full-batch loss -- that is ``tests/test_mean_ode.py``'s autograd test of one
+    unit's update on the finite network). The units' shares are isolated by setting the other units' ``v`` to 0
     (the block is additive over units).
     """
     c = alpha / (L * M)

@@ -15,7 +15,10 @@ GD steps on the typical data (tanh, eta0 = 0.5, K = 15: the settings of ``hw_rat
 variants). Per seed: relative movement ``|Z_K - Z_0|/|Z_0|`` of u and v together
 (``movement``), rms over inputs and outputs of ``f_K - f_0`` (``output_change``) and of ``f_0``
 (``output_init``). Their medians over seeds (heavy tails near instability) are fitted against
-``LM`` on log-log axes with a seed bootstrap (:func:`infdepth.validation.rate_fit.fit_rate`)
+``LM`` on log-log axes with a seed bootstrap (:func:`infdepth.validation.rate_fit.fit_rate`),
+**paired** across sizes (seed ``i`` has the same ``W_in``, ``W_out`` and the same unit streams at
+every m, so its rows at different sizes are correlated; resampling seed indices jointly keeps
+that),
 without its noise floor: these are magnitudes, not errors to a limit, so "indistinguishable
 from zero" does not apply (non-finite sizes are still excluded).
 
@@ -34,9 +37,10 @@ calculus) can read as Theta(1) after K steps until GD itself diverges. Both are 
 K-step map was the first design; the one-step map was added after the standard run showed the
 saturation at two cells -- neither is tuned to the other's verdict):
 
-* ``map`` -- the claim itself, after K steps. ``measured`` is the residual-scale exponent of the grid points
-  measured maximal (their mean) and the interval is the range of scale exponents that are not
-  excluded (maximal or inconclusive). Confirmed when some point is maximal and every point that
+* ``map`` -- the claim itself, after K steps. ``measured`` is the residual-scale exponent of the
+  grid points measured maximal (their mean) and the interval is the range of scale exponents of
+  the points not excluded from ``maximal`` (:func:`may_be_maximal`: no slope surely positive,
+  movement and output change ``0`` or ``?``). Confirmed when some point is maximal and every point that
   may be maximal has ``s`` within +-TOL of -1; refuted when a point is measured maximal at
   another scale, or no point within the band may be maximal; inconclusive otherwise. The
   per-point table (measured and derived slopes and regimes) travels in the verdict record
@@ -128,8 +132,14 @@ def _sizes(suite: str, overrides: Overrides) -> tuple[int, ...]:
     return tuple(overrides.depths or overrides.widths or SUITES[suite]["m"])
 
 
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown hw_phase variant {variant!r}; allowed: {', '.join(VARIANTS)}")
+
+
 def points(variant: str, suite: str, overrides: Overrides = Overrides(), device: str = "cpu",
            dtype: str = "float64") -> list[HWPhasePoint]:
+    _check_variant(variant)
     s = SUITES[suite]
     act = overrides.activation("tanh")
     cells = ([MAXIMAL] if variant not in MAP_VARIANTS
@@ -200,15 +210,19 @@ def _measure(pts: list[HWPhasePoint], frames: list[pd.DataFrame], quantity: str,
     return Measurement([q.LM for q in pts], [f[col].to_numpy() for f in frames], _median,
                        "hidden width LM (L = M)",
                        f"{_LABELS[quantity]} after k={k} step(s) at residual scale "
-                       f"sqrt(D)(LM)^{p.scale_exponent:g}, LR D(LM)^{p.lr_exponent:g} ({p.act})")
+                       f"sqrt(D)(LM)^{p.scale_exponent:g}, LR D(LM)^{p.lr_exponent:g} ({p.act})",
+                       paired=True)
 
 
 def measurement(variant: str, pts: list[HWPhasePoint], frames: list[pd.DataFrame]
                 ) -> Measurement:
+    _check_variant(variant)
     if variant in MAP_VARIANTS:   # fitted per cell (fit hook); this is the maximal cell
         cell = [(q, f) for q, f in zip(pts, frames)
                 if (q.scale_exponent, q.lr_exponent) == MAXIMAL]
-        pts, frames = [c[0] for c in cell] or pts, [c[1] for c in cell] or frames
+        if not cell:
+            raise ValueError(f"the grid has no cell at (s, q) = {MAXIMAL}, the claimed point")
+        pts, frames = [c[0] for c in cell], [c[1] for c in cell]
     qty = "output_change" if variant.endswith("output") else "movement"
     return _measure(pts, frames, qty, MAP_VARIANTS.get(variant, "K"))
 
@@ -277,7 +291,8 @@ def phase_table(pts: list[HWPhasePoint], frames: list[pd.DataFrame], horizon: st
         for qty in QUANTITIES:
             m = _measure(cp, cf, qty, horizon)
             diverged = any(not np.isfinite(np.asarray(s, dtype=float)).all() for s in m.samples)
-            fit = fit_rate(m.sizes, m.samples, m.statistic, noise_floor_factor=0.0)
+            fit = fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired,
+                           noise_floor_factor=0.0)
             signs[qty] = _sign(fit, diverged)
             row[f"{qty}_slope"] = None if fit.refused else float(fit.slope)
             row[f"{qty}_ci"] = [None if fit.refused else float(fit.ci_low),
@@ -361,7 +376,7 @@ def fit(variant: str, pts: list[HWPhasePoint], frames: list[pd.DataFrame]):
     if variant in MAP_VARIANTS:
         return map_summary(phase_table(pts, frames, MAP_VARIANTS[variant]))
     m = measurement(variant, pts, frames)
-    return fit_rate(m.sizes, m.samples, m.statistic, noise_floor_factor=0.0)
+    return fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired, noise_floor_factor=0.0)
 
 
 def claimed(variant: str) -> Claimed:
