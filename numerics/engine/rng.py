@@ -21,20 +21,17 @@ whole matrix per iteration, so its overhead is negligible next to the random-num
 
 from __future__ import annotations
 
-import zlib
-
-import numpy as np
 import torch
+
+from infdepth.seeding import seed_value
 
 RNG_DEVICES: tuple[str, ...] = ("cpu", "native")
 
 
 def stream_seed(base_seed: int, seed_index: int, stream: str) -> int:
-    """A 63-bit generator seed mixed from (base_seed, seed_index, stream)."""
-    tag = zlib.crc32(("infdepth.engine/" + stream).encode())
-    state = np.random.SeedSequence([int(base_seed), int(seed_index), tag]).generate_state(
-        2, np.uint32)
-    return ((int(state[0]) << 32) | int(state[1])) & ((1 << 63) - 1)
+    """A 63-bit generator seed for (base_seed, seed_index, stream): the project's one seeding
+    formula, :func:`infdepth.seeding.seed_value`, on the stream ``"engine/" + stream``."""
+    return seed_value("engine/" + stream, base_seed, seed_index)
 
 
 def stream_generator(base_seed: int, seed_index: int, stream: str,
