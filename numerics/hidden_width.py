@@ -30,6 +30,7 @@ seeds run together. The data set (:func:`hw_data`) is fixed by its own seed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 
@@ -119,17 +120,20 @@ def hw_data(N: int = 10, d_in: int = 5, d_out: int = 5, seed: int = 0,
     return X.to(dtype=dtype, device=device), Y.to(dtype=dtype, device=device)
 
 
-def init_weights(cfg: HWConfig, d_in: int, d_out: int) -> dict[str, torch.Tensor]:
+def init_weights(cfg: HWConfig, d_in: int, d_out: int,
+                 seeds: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
     """Initial weights, batched over seeds: ``W_in`` (S, D, d_in), ``u``, ``v`` (S, L, M, D),
     ``W_out`` (S, D, d_out). Seed ``i`` draws from its own generators (python loop over seeds
-    only here)."""
+    only here). ``seeds``: the seed indices (default ``range(cfg.n_seeds)``); a seed's draws do
+    not depend on which others are drawn with it."""
     check_config(cfg)
     dt = getattr(torch, cfg.dtype)
-    S, D = cfg.n_seeds, cfg.D
+    D = cfg.D
+    seeds = range(cfg.n_seeds) if seeds is None else seeds
 
     def draw(stream, shape, std):
         out = [torch.randn(*shape, generator=generator(stream, cfg.base_seed, i),
-                           dtype=torch.float64) * std for i in range(S)]
+                           dtype=torch.float64) * std for i in seeds]
         return torch.stack(out).to(dtype=dt, device=cfg.device)
 
     return {"W_in": draw("hw/W_in", (D, d_in), d_in ** -0.5),

@@ -153,7 +153,7 @@ def test_tanh_reference_is_the_mean_ode_solver():
     f_ref, h_ref, w = hw.reference(p)
     assert w is None and f_ref.shape == (2, 4, 10, 5) and h_ref.shape == (2, 4, 10, 5)
     from infdepth.numerics.hidden_width import HWConfig, init_weights
-    X, _ = hw._data(p)
+    X, _ = p.data()
     w0 = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=2), 5, 5)
     f0 = torch.einsum("sdo,sdi,ni->sno", w0["W_out"], w0["W_in"], X).numpy() / 5
     np.testing.assert_allclose(f_ref[:, 0], f0, rtol=1e-12, atol=1e-14)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import Claimed, Derived, Measurement, Overrides
+from .hw_common import HWRunFields
 from .hw_rate_lm import ACT_SETTINGS
 
 VARIANTS = ("tanh/movement", "tanh/output")
@@ -32,7 +33,7 @@ SUITES = {
 
 
 @dataclass(frozen=True)
-class HWLazyPoint:
+class HWLazyPoint(HWRunFields):
     act: str
     D: int
     L: int
@@ -42,13 +43,6 @@ class HWLazyPoint:
     alpha: float
     n_seeds: int
     parameterization: str = "hw_lazy"
-    N: int = 10
-    d_in: int = 5
-    d_out: int = 5
-    data_seed: int = 0
-    base_seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float64"
 
 
 def variants(suite: str, overrides: Overrides = Overrides()) -> tuple[str, ...]:
@@ -68,8 +62,7 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
 
 def compute(p: HWLazyPoint) -> pd.DataFrame:
     """One row per seed: relative movement (u and v together, and each), output change."""
-    import torch
-    from infdepth.numerics.hidden_width import HWConfig, hw_data, train_hw
+    from infdepth.numerics.hidden_width import HWConfig, train_hw
     from infdepth.theory.parameterization import preset
     sc = preset(p.parameterization).evaluate(L=p.L, M=p.M, D=p.D, alpha=p.alpha)
     cfg = HWConfig(D=p.D, L=p.L, M=p.M, K=p.K, alpha=p.alpha, eta=p.eta, act=p.act,
@@ -78,8 +71,7 @@ def compute(p: HWLazyPoint) -> pd.DataFrame:
     if not (np.isclose(sc["v"]["multiplier"], cfg.block_scale)
             and np.isclose(sc["u"]["lr"] * p.eta, cfg.rate_u)):
         raise ValueError(f"parameterization {p.parameterization!r} is not the [HW] 2LP scaling")
-    X, Y = hw_data(p.N, p.d_in, p.d_out, p.data_seed, dtype=getattr(torch, p.dtype),
-                   device=p.device)
+    X, Y = p.data()
     r = train_hw(cfg, X, Y)
     df = (r.f[:, -1] - r.f[:, 0]).cpu().numpy()
     return pd.DataFrame({

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from . import Claimed, Derived, Measurement, Overrides
+from .hw_common import HWRunFields
 
 TOL = 0.15
 #: the point singled out by the claim: residual scale sqrt(D)/(LM), raw LR D LM
@@ -90,7 +91,7 @@ ETA0, K = 0.5, 15
 
 
 @dataclass(frozen=True)
-class HWPhasePoint:
+class HWPhasePoint(HWRunFields):
     """One network of the sweep: phase point (s, q) at L = M = m."""
 
     scale_exponent: float
@@ -102,13 +103,6 @@ class HWPhasePoint:
     D: int = 5
     K: int = K
     eta0: float = ETA0
-    N: int = 10
-    d_in: int = 5
-    d_out: int = 5
-    data_seed: int = 0
-    base_seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float64"
 
     @property
     def LM(self) -> int:
@@ -165,14 +159,11 @@ def _check_scales(p: HWPhasePoint, cfg) -> None:
 
 def compute(p: HWPhasePoint) -> pd.DataFrame:
     """One row per seed: movement, output change, initial output (NaN/inf kept: divergence)."""
-    import torch
-
-    from infdepth.numerics.hidden_width import HWConfig, hw_data, train_hw
+    from infdepth.numerics.hidden_width import HWConfig, train_hw
     cfg = HWConfig(D=p.D, L=p.L, M=p.M, K=p.K, alpha=p.alpha, eta=p.eta, act=p.act,
                    n_seeds=p.n_seeds, base_seed=p.base_seed, dtype=p.dtype, device=p.device)
     _check_scales(p, cfg)
-    X, Y = hw_data(p.N, p.d_in, p.d_out, p.data_seed, dtype=getattr(torch, p.dtype),
-                   device=p.device)
+    X, Y = p.data()
     r = train_hw(cfg, X, Y)
     r1 = train_hw(replace(cfg, K=1), X, Y)     # same seeds, same initial weights
     f = r.f.cpu().numpy()

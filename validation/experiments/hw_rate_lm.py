@@ -92,6 +92,7 @@ import numpy as np
 import pandas as pd
 
 from . import Claimed, Derived, Measurement, Overrides
+from .hw_common import HWRunFields
 
 VARIANTS = ("linear/L", "linear/M", "linear/LM", "tanh/L", "tanh/M", "tanh/LM")
 
@@ -129,7 +130,7 @@ BIAS_TOLERANCE = 0.15
 
 
 @dataclass(frozen=True)
-class HWPoint:
+class HWPoint(HWRunFields):
     """One finite network size; ``L_ref``/``M_ref`` only for the coupled (tanh) reference."""
 
     act: str
@@ -143,13 +144,6 @@ class HWPoint:
     L_ref: int = 0
     M_ref: int = 0
     parameterization: str = "hw_mlu"
-    N: int = 10
-    d_in: int = 5
-    d_out: int = 5
-    data_seed: int = 0
-    base_seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float64"
 
 
 @dataclass(frozen=True)
@@ -186,7 +180,7 @@ def split_statistic(variant: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class HWBiasPoint:
+class HWBiasPoint(HWRunFields):
     """One depth L of an Euler-bias sweep (module docstring): ``n_seeds`` networks sharing
     ``W_in``, ``W_out``; ``reference`` is ``"exact"`` (linear Mean ODE) or ``"cauchy"``
     (difference to the depth-2L network on the same units, :func:`bias_errors`)."""
@@ -201,13 +195,6 @@ class HWBiasPoint:
     reference: str
     alpha: float = 1.0
     parameterization: str = "hw_mlu"
-    N: int = 10
-    d_in: int = 5
-    d_out: int = 5
-    data_seed: int = 0
-    base_seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float64"
 
 
 def is_bias(variant: str) -> bool:
@@ -259,13 +246,6 @@ def bias_points(variant: str, suite: str, overrides: Overrides = Overrides(),
             for L in (overrides.depths or b["L_sweep"])]
 
 
-def _data(p):
-    import torch
-    from infdepth.numerics.hidden_width import hw_data
-    return hw_data(p.N, p.d_in, p.d_out, p.data_seed, dtype=getattr(torch, p.dtype),
-                   device=p.device)
-
-
 def _cfg(p, L, M):
     from infdepth.numerics.hidden_width import HWConfig
     return HWConfig(D=p.D, L=L, M=M, K=p.K, alpha=p.alpha, eta=p.eta, act=p.act,
@@ -277,7 +257,7 @@ def exact_linear_reference(p_key: HWPoint) -> dict[str, np.ndarray]:
     """Exact Mean-ODE trajectories (linear activation) for the seeds of a point (L, M unused)."""
     from infdepth.numerics.hidden_width import init_weights
     from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
-    X, Y = _data(p_key)
+    X, Y = p_key.data()
     w = init_weights(_cfg(p_key, 1, 1), p_key.d_in, p_key.d_out)
     return solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, alpha=p_key.alpha,
                                  eta_u=p_key.eta, eta_v=p_key.eta, K=p_key.K)
@@ -287,7 +267,7 @@ def exact_linear_reference(p_key: HWPoint) -> dict[str, np.ndarray]:
 def coupled_reference(p_key: HWPoint):
     """The reference network (``L_ref`` x ``M_ref`` units) trained: ``(initial weights, result)``."""
     from infdepth.numerics.hidden_width import train_hw
-    X, Y = _data(p_key)
+    X, Y = p_key.data()
     r = train_hw(_cfg(p_key, p_key.L_ref, p_key.M_ref), X, Y)
     return r.init, r
 
@@ -297,7 +277,7 @@ def mean_ode_reference(p_key: HWODEPoint):
     """The particle Mean-ODE solution (:func:`~infdepth.numerics.mean_ode.solve_mean_ode`) for
     the seeds of a point (their own ``W_in``, ``W_out``, as the finite networks draw them)."""
     from infdepth.numerics.mean_ode import MeanODEConfig, solve_mean_ode
-    X, Y = _data(p_key)
+    X, Y = p_key.data()
     cfg = MeanODEConfig(D=p_key.D, Ls=p_key.ref_Ls, P=p_key.ref_P, K=p_key.K, alpha=p_key.alpha,
                         eta=p_key.eta, act=p_key.act, scheme=p_key.ref_scheme,
                         sampler=p_key.ref_sampler, n_seeds=p_key.n_seeds,
@@ -323,7 +303,7 @@ def run_point(p: HWPoint):
     """Train the finite network of ``p`` (sliced from the reference for the coupled case) and
     return ``(result, f_ref, h_ref)``."""
     from infdepth.numerics.hidden_width import train_hw
-    X, Y = _data(p)
+    X, Y = p.data()
     f_ref, h_ref, w_ref = reference(p)
     weights = None
     if w_ref is not None:
@@ -356,7 +336,7 @@ def compute(p: HWPoint | HWBiasPoint) -> pd.DataFrame:
         "emb_err": _rms(h[:, -1] - h_ref[:, -1]),
         "emb_err_init": _rms(h[:, 0] - h_ref[:, 0]),
         "loss_K": r.loss[:, -1].cpu().numpy(),
-        "loss_ref_K": 0.5 * ((f_ref[:, -1] - _data(p)[1].cpu().numpy()[None]) ** 2
+        "loss_ref_K": 0.5 * ((f_ref[:, -1] - p.data()[1].cpu().numpy()[None]) ** 2
                              ).sum(axis=(1, 2)) / p.N,
     })
 
@@ -378,17 +358,13 @@ def shared_readout(p: HWBiasPoint):
 
 
 def unit_draws(p: HWBiasPoint, L: int, M: int, seeds: range):
-    """Initial units ``u, v`` (len(seeds), L, M, D) of the given seeds: the draws of
-    :func:`init_weights` (seed ``i``'s own ``hw/u``, ``hw/v`` generators), for any seed range."""
-    import torch
-    from infdepth.seeding import generator
-
-    def draw(stream):
-        out = [torch.randn(L, M, p.D, generator=generator(stream, p.base_seed, i),
-                           dtype=torch.float64) * p.D ** 0.5 for i in seeds]
-        return torch.stack(out).to(dtype=getattr(torch, p.dtype), device=p.device)
-
-    return draw("hw/u"), draw("hw/v")
+    """Initial units ``u, v`` (len(seeds), L, M, D) of the given seeds: those of
+    :func:`~infdepth.numerics.hidden_width.init_weights` (seed ``i``'s own ``hw/u``, ``hw/v``
+    generators), for any seed range."""
+    from infdepth.numerics.hidden_width import HWConfig, init_weights
+    w = init_weights(HWConfig(D=p.D, L=L, M=M, base_seed=p.base_seed, dtype=p.dtype,
+                              device=p.device), p.d_in, p.d_out, seeds=seeds)
+    return w["u"], w["v"]
 
 
 def _final_output(p: HWBiasPoint, u, v, W_in, W_out, X, Y) -> np.ndarray:
@@ -407,7 +383,7 @@ def _final_output(p: HWBiasPoint, u, v, W_in, W_out, X, Y) -> np.ndarray:
 def bias_reference(p_key: HWBiasPoint) -> np.ndarray:
     """Exact linear Mean-ODE output ``f_K`` (N, d_out) for the shared readout (L, M unused)."""
     from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
-    X, Y = _data(p_key)
+    X, Y = p_key.data()
     W_in, W_out = shared_readout(p_key)
     ref = solve_mean_ode_linear(W_in, W_out, X, Y, alpha=p_key.alpha, eta_u=p_key.eta,
                                 eta_v=p_key.eta, K=p_key.K)
@@ -420,7 +396,7 @@ def euler_scheme_error(p: HWBiasPoint, L: int | None = None) -> np.ndarray:
     Euler bias, (N, d_out)."""
     from infdepth.numerics.mean_ode_linear import train_moments_discrete
     L = p.L if L is None else L
-    X, Y = _data(p)
+    X, Y = p.data()
     W_in, W_out = shared_readout(p)
     eye = np.broadcast_to(np.eye(p.D), (1, L, p.D, p.D))
     d = train_moments_discrete(eye, eye, 0 * eye, W_in, W_out, X, Y, alpha=p.alpha, eta_u=p.eta,
@@ -450,7 +426,7 @@ def bias_errors(p: HWBiasPoint) -> np.ndarray:
 
     Seeds run in chunks (memory); a seed's numbers do not depend on the chunking (to round-off)."""
     check_bias_point(p)
-    X, Y = _data(p)
+    X, Y = p.data()
     W_in, W_out = shared_readout(p)
     chunk = max(1, min(p.n_seeds, _CHUNK_ELEMENTS // (p.L * p.M)))
     f_ref = bias_reference(dataclasses.replace(p, L=0, M=0)) if p.reference == "exact" else None
