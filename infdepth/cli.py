@@ -106,16 +106,16 @@ def _print_table(records) -> None:
 
 
 def _cmd_validate(args) -> int:
-    from infdepth.device import resolve_device
-    from infdepth.validation.claims import CLAIMS
+    from infdepth.validation.claims import CLAIM_IDS, Overrides, check_overrides, get_claim
     from infdepth.validation.runner import check_request, run
 
     if args.list:
-        for c in CLAIMS.values():
-            state = "implemented" if c.implemented else f"planned ({c.planned_in})"
-            print(f"{c.id:22s} [{c.source}] {c.claimed_text:28s} {state}")
+        for cid in CLAIM_IDS:
+            c = get_claim(cid)
+            print(f"{c.id:22s} [{c.source}] {c.claimed_text:38s} primary: {c.primary.label}")
         return 0
-    from infdepth.validation.experiments import Overrides, check_overrides
+    from infdepth.device import resolve_device
+    from infdepth.run_fields import RunFields
     try:
         ids = check_request(args.claims, args.suite)
         resolve_device(args.device)
@@ -142,7 +142,8 @@ def _cmd_validate(args) -> int:
                 tasks[label] = prog.add_task(label, total=total)
             prog.update(tasks[label], completed=done)
 
-        records = run(ids, args.suite, store, device=args.device, workers=args.workers,
+        records = run(ids, args.suite, store, run=RunFields(device=args.device),
+                      workers=args.workers,
                       overrides=overrides, progress=progress)
     _print_table(records)
     if not args.no_figs:
@@ -159,7 +160,7 @@ def _cmd_validate(args) -> int:
 def _draw(store) -> dict:
     from infdepth.paper_figs.registry import make_figures
     from infdepth.validation.runner import VERDICTS_FILE
-    return make_figures(store.get_json(VERDICTS_FILE) or [], store.root / "figures")
+    return make_figures(store, store.get_json(VERDICTS_FILE) or [])
 
 
 def _stored_verdicts(store):

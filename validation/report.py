@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .claims import CLAIMS
+from .claims import CLAIM_IDS, get_claim
 
 
 def fmt_slope(x: float | None) -> str:
@@ -69,7 +69,7 @@ def write_report(verdicts: list[dict[str, Any]], figures: dict[str, list[Path]],
     md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     md.append("")
     for cid in dict.fromkeys(r["id"] for r in verdicts):
-        claim = CLAIMS.get(cid)
+        claim = get_claim(cid) if cid in CLAIM_IDS else None
         md += [f"## {cid}", "", f"[{claim.source}] {claim.statement}. Measured: "
                f"{claim.quantity}." if claim else "", ""]
         for r in (r for r in verdicts if r["id"] == cid):

@@ -305,6 +305,35 @@ class ResultsStore:
         assert out is not None
         return out
 
+    # -- tables of analysis (tidy per-claim tables, written atomically) ---------------------
+    def _table_path(self, relpath: str) -> Path:
+        parts = Path(relpath).parts
+        if (not relpath.endswith(".parquet") or Path(relpath).is_absolute()
+                or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+                or parts[0] == POINTS_DIR):
+            raise ValueError(f"invalid table path {relpath!r}: use a relative path like "
+                             "'tables/<claim>/<variant>.parquet'")
+        return self.root / relpath
+
+    def put_table(self, relpath: str, df: pd.DataFrame) -> Path:
+        """Write ``df`` to ``root/relpath`` (a ``.parquet`` path outside ``points/``)
+        atomically, creating folders as needed."""
+        path = self._table_path(relpath)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, lambda f: df.to_parquet(f, index=False))
+        return path
+
+    def get_table(self, relpath: str) -> pd.DataFrame | None:
+        """The table at ``root/relpath``, or ``None`` if it does not exist."""
+        path = self._table_path(relpath)
+        try:
+            return pd.read_parquet(path)
+        except FileNotFoundError:
+            return None
+        except Exception as e:  # pyarrow raises its own error types for a damaged file
+            raise ResultsStoreError(f"cannot read table '{path}': {e}; rerun "
+                                    "'infdepth validate' to rewrite it") from None
+
     # -- small JSON artifacts ---------------------------------------------------------------
     def _json_path(self, name: str) -> Path:
         if not name or "/" in name or "\\" in name or name.startswith("."):

@@ -1,14 +1,16 @@
-"""Run claims: sweep points (cached in the results store), fit rates, form verdicts.
+"""Run claims: sweep points (cached in the results store), evaluate, write verdicts and tables.
 
-For each requested claim and each of its variants (THEORY.md s8, s9):
+For each requested claim (``validation/claims/<id>.py``) and each variant its suite reports
+(docs/theory.md s8, s9), the runner calls the claim protocol and nothing else:
 
-1. the experiment module lists the sweep's points (frozen configs);
-2. each point is computed once and stored (``ResultsStore.get_or_compute``): a rerun reuses
-   finished points and an interrupted sweep resumes;
-3. the measurement is fitted on log-log axes (:func:`rate_fit.fit_rate`) and compared with the
-   claimed slope (:func:`rate_fit.verdict`), next to the exponent derived by ``theory``;
-4. every verdict is written to ``verdicts.json`` in the results folder (atomically, merged with
-   verdicts of earlier runs of other claims).
+1. ``claim.points(variant, sweep, overrides, run)`` lists the sweep's frozen point configs;
+2. each point is computed once by ``claim.compute`` and stored
+   (:meth:`ResultsStore.get_or_compute`): a rerun reuses finished points, an interrupted sweep
+   resumes;
+3. ``claim.measure`` turns the points' tables into a measurement, whose ``evaluate`` fits it and
+   compares it with ``claim.claimed(variant)``; ``claim.derived(variant)`` asks the theory layer;
+4. the variant's tidy tables are written (:mod:`infdepth.validation.tables`) and every verdict is
+   merged into ``verdicts.json`` (atomically).
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
-from .claims import CLAIM_IDS, Claim, get_claim, implemented_claims
-from .experiments import SUITE_NAMES, Overrides, load
-from .rate_fit import band_verdict, fit_rate, verdict
+from infdepth.run_fields import RunFields
+
+from .claims import CLAIM_IDS, SUITE_NAMES, Claim, Overrides, get_claim
+from .measurements import Evaluation, RateMeasurement
 from .results_store import ResultsStore
+from .tables import raw_table, summary_table, table_path
 
 VERDICTS_FILE = "verdicts.json"
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
 class VerdictRecord:
-    """One row of the verdict table: claimed vs derived vs measured (THEORY.md s8)."""
+    """One row of the verdict table: claimed vs derived vs measured (docs/theory.md s8)."""
 
     id: str
     variant: str
@@ -45,6 +50,9 @@ class VerdictRecord:
     status: str
     tolerance: float
     suite: str
+    role: str = "exploratory"
+    kind: str = "rate"
+    seed_column: str | None = None
     size_label: str = ""
     error_label: str = ""
     sizes: list[float] = field(default_factory=list)
@@ -56,7 +64,7 @@ class VerdictRecord:
     method: str = ""
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    #: per-cell rows for claims whose measurement is a map, not one curve (``hw_phase``)
+    #: per-cell rows of a regime map
     table: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,7 +73,7 @@ class VerdictRecord:
     def summary(self) -> dict[str, Any]:
         """The public JSON row of ``infdepth validate --json``."""
         return {k: getattr(self, k) for k in
-                ("id", "variant", "claimed", "derived", "measured", "ci_low", "ci_high",
+                ("id", "variant", "role", "claimed", "derived", "measured", "ci_low", "ci_high",
                  "status")}
 
 
@@ -76,32 +84,62 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return _num(obj)
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def check_request(claims: Iterable[str] | None, suite: str) -> tuple[str, ...]:
-    """Validate claim ids and suite name; return the claim ids to run (default: implemented)."""
+    """Validate claim ids and suite name; return the claim ids to run (default: all)."""
     if suite not in SUITE_NAMES:
         raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(SUITE_NAMES)}")
-    ids = tuple(claims) if claims else implemented_claims()
+    ids = tuple(claims) if claims else CLAIM_IDS
     for cid in ids:
         get_claim(cid)
     return ids
 
 
-def _compute_point(module_name: str, point: Any):
-    import torch  # each worker process keeps to one thread per process
+def _compute_point(claim_id: str, point: Any):
+    import torch  # each worker process keeps to one thread
     torch.set_num_threads(1)
-    return load(module_name).compute(point)
+    return get_claim(claim_id).compute(point)
 
 
-def run_claim(claim: Claim, suite: str, store: ResultsStore, *, device: str = "cpu",
-              workers: int = 1, overrides: Overrides = Overrides(), progress: Callable[[str, int, int], None] | None = None
-              ) -> list[VerdictRecord]:
-    """Run every variant of one implemented claim and return its verdict records."""
-    mod = load(claim.experiment)
+def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float) -> VerdictRecord:
+    claimed = claim.claimed(variant)
+    der = claim.derived(variant)
+    notes = list(ev.notes)
+    if variant.label in claim.after_data:
+        notes.append(f"exploratory, added after data were seen: {claim.after_data[variant.label]}")
+    return VerdictRecord(
+        id=claim.id, variant=variant.label, source=claim.source, statement=claim.statement,
+        claimed=claimed.slope, claimed_text=claimed.text, derived=_num(der.exponent),
+        derived_text=der.text, measured=_num(ev.slope), ci_low=_num(ev.ci_low),
+        ci_high=_num(ev.ci_high), status=ev.status, tolerance=claim.tolerance, suite=suite,
+        role=claim.role(variant), kind=ev.kind, seed_column=ev.seed_column, size_label=ev.size_label,
+        error_label=ev.error_label, sizes=[float(s) for s in ev.sizes],
+        errors=[_num(e) for e in ev.errors], stderr=[_num(e) for e in ev.stderr],
+        used=[bool(u) for u in ev.used], pairwise=[_num(p) for p in ev.pairwise],
+        intercept=_num(ev.intercept), method=ev.method, notes=notes, seconds=seconds,
+        table=[_json_safe(dict(r)) for r in ev.table])
+
+
+def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields = RunFields(),
+              workers: int = 1, overrides: Overrides = Overrides(),
+              progress: Progress | None = None) -> list[VerdictRecord]:
+    """Run every variant of one claim; write its tables; return its verdict records."""
+    sweep = claim.sweep(suite)
     records = []
-    for variant in mod.variants(suite, overrides):
+    for variant in claim.variants(sweep, overrides):
         t0 = time.perf_counter()
-        pts = mod.points(variant, suite, overrides, device=device)
-        label = f"{claim.id} [{variant}]"
+        pts = claim.points(variant, sweep, overrides, run)
+        label = f"{claim.id} [{variant.label}]"
+        meta = {"claim": claim.id, "variant": variant.label}
         frames: list[Any] = [store.get(p) for p in pts]
         todo = [i for i, f in enumerate(frames) if f is None]
         done = len(pts) - len(todo)
@@ -109,67 +147,35 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, device: str = "c
             progress(label, done, len(pts))
         if workers > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futs = {i: pool.submit(_compute_point, claim.experiment, pts[i]) for i in todo}
+                futs = {i: pool.submit(_compute_point, claim.id, pts[i]) for i in todo}
                 for i in todo:
-                    store.put(pts[i], futs[i].result(), meta={"claim": claim.id,
-                                                              "variant": variant})
+                    store.put(pts[i], futs[i].result(), meta=meta)
                     frames[i] = store.get(pts[i])
                     done += 1
                     if progress:
                         progress(label, done, len(pts))
         else:
             for i in todo:
-                frames[i] = store.get_or_compute(
-                    pts[i], lambda p=pts[i]: mod.compute(p),
-                    meta={"claim": claim.id, "variant": variant})
+                frames[i] = store.get_or_compute(pts[i], lambda p=pts[i]: claim.compute(p),
+                                                 meta=meta)
                 done += 1
                 if progress:
                     progress(label, done, len(pts))
-        m = mod.measurement(variant, pts, frames)
-        # an experiment may supply its own fit (same contract: a RateFit), e.g. to add notes
-        fit = (mod.fit(variant, pts, frames) if hasattr(mod, "fit")
-               else fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired))
-        der = mod.derived(variant)
-        claimed, claimed_text = claim.claimed, claim.claimed_text
-        if hasattr(mod, "claimed"):
-            cl = mod.claimed(variant)
-            claimed, claimed_text = cl.slope, cl.text
-            status = band_verdict(fit, *cl.band)
-        else:
-            status = verdict(claim.claimed, fit, claim.tolerance)
-        # a fit hook may carry its own verdict and per-cell table (a regime map, not a slope)
-        status = getattr(fit, "status", None) or status
-        records.append(VerdictRecord(
-            id=claim.id, variant=variant, source=claim.source, statement=claim.statement,
-            claimed=claimed, claimed_text=claimed_text,
-            derived=_num(der.exponent), derived_text=der.text,
-            measured=_num(fit.slope), ci_low=_num(fit.ci_low), ci_high=_num(fit.ci_high),
-            status=status, tolerance=claim.tolerance, suite=suite,
-            size_label=m.size_label, error_label=m.error_label,
-            sizes=[float(s) for s in fit.sizes], errors=[_num(e) for e in fit.errors],
-            stderr=[_num(e) for e in fit.stderr], used=[bool(u) for u in fit.used],
-            pairwise=[_num(p) for p in fit.pairwise], intercept=_num(fit.intercept),
-            method=fit.method, notes=list(fit.notes), seconds=time.perf_counter() - t0,
-            table=[dict(r) for r in getattr(fit, "table", ())]))
+        m = claim.measure(variant, pts, frames)
+        ev = m.evaluate(claim.claimed(variant))
+        sizes = m.sizes if isinstance(m, RateMeasurement) else None
+        store.put_table(table_path(claim.id, variant.label),
+                        raw_table(variant.label, claim.role(variant), pts, frames, sizes))
+        store.put_table(table_path(claim.id, variant.label, summary=True), summary_table(ev))
+        records.append(_record(claim, variant, suite, ev, time.perf_counter() - t0))
     return records
 
 
-def not_implemented_record(claim: Claim, suite: str) -> VerdictRecord:
-    return VerdictRecord(id=claim.id, variant="-", source=claim.source,
-                         statement=claim.statement, claimed=claim.claimed,
-                         claimed_text=claim.claimed_text, derived=None, derived_text="",
-                         measured=None, ci_low=None, ci_high=None, status="not implemented",
-                         tolerance=claim.tolerance, suite=suite,
-                         notes=[f"not implemented yet (planned in {claim.planned_in})"])
-
-
 def save_verdicts(store: ResultsStore, records: list[VerdictRecord]) -> None:
-    """Merge ``records`` into ``verdicts.json`` (replacing rows of the same id and variant)."""
+    """Merge ``records`` into ``verdicts.json`` (a rerun of a claim replaces all its rows)."""
     old = store.get_json(VERDICTS_FILE) or []
-    new_keys = {(r.id, r.variant) for r in records}
-    rerun_ids = {k[0] for k in new_keys}
-    keep = [r for r in old if r["id"] not in rerun_ids]  # a rerun replaces all its variants
-    rows = keep + [r.to_dict() for r in records]
+    rerun_ids = {r.id for r in records}
+    rows = [r for r in old if r["id"] not in rerun_ids] + [r.to_dict() for r in records]
     order = {cid: i for i, cid in enumerate(CLAIM_IDS)}
     rows.sort(key=lambda r: order.get(r["id"], len(order)))
     store.put_json(VERDICTS_FILE, rows)
@@ -179,17 +185,13 @@ def load_verdicts(store: ResultsStore) -> list[VerdictRecord]:
     return [VerdictRecord(**r) for r in (store.get_json(VERDICTS_FILE) or [])]
 
 
-def run(claims: Iterable[str] | None, suite: str, store: ResultsStore, *, device: str = "cpu",
-        workers: int = 1, overrides: Overrides = Overrides(), progress: Callable[[str, int, int], None] | None = None
-        ) -> list[VerdictRecord]:
-    """Run the requested claims (default: all implemented) and save their verdicts."""
+def run(claims: Iterable[str] | None, suite: str, store: ResultsStore, *,
+        run: RunFields = RunFields(), workers: int = 1, overrides: Overrides = Overrides(),
+        progress: Progress | None = None) -> list[VerdictRecord]:
+    """Run the requested claims (default: all) and save their verdicts."""
     records: list[VerdictRecord] = []
     for cid in check_request(claims, suite):
-        claim = get_claim(cid)
-        if not claim.implemented:
-            records.append(not_implemented_record(claim, suite))
-            continue
-        records.extend(run_claim(claim, suite, store, device=device, workers=workers,
+        records.extend(run_claim(get_claim(cid), suite, store, run=run, workers=workers,
                                  overrides=overrides, progress=progress))
     save_verdicts(store, records)
     return records

@@ -1,0 +1,190 @@
+"""The claim contract (docs/theory.md s8, s9): one module under ``validation/claims/`` defines
+one claim completely by subclassing :class:`Claim`.
+
+A claim declares its id, source and statement; its typed variants (frozen dataclasses deriving
+from :class:`Variant`, one of them :attr:`Claim.primary`, the others exploratory); its suites
+as typed sweep specs; and implements
+
+    variants(sweep, overrides)             -> the variants a suite reports
+    points(variant, sweep, overrides, run) -> frozen point configs (pure: same config, same numbers)
+    compute(point)                         -> tidy DataFrame (calls ``infdepth.numerics`` only)
+    measure(variant, points, frames)       -> a RateMeasurement or a RegimeMap
+    claimed(variant)                       -> Claimed (default: the claim row's slope +- tolerance)
+    derived(variant)                       -> Derived (asks ``infdepth.theory`` about a typed model
+                                              and parameterization; theory knows no claim ids)
+    figures                                -> figure specs naming a figure kind of ``paper_figs``
+
+The runner (:mod:`infdepth.validation.runner`) calls exactly this protocol for every claim.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import pandas as pd
+
+from infdepth.run_fields import RunFields
+
+from ..measurements import Claimed, RateMeasurement, RegimeMap
+
+__all__ = ["Claim", "Variant", "Claimed", "Derived", "FigureSpec", "Overrides",
+           "check_overrides", "SUITE_NAMES", "TOLERANCE", "FIGURE_KINDS"]
+
+#: the suites every claim defines: smoke (CI sanity), standard (the default), full
+SUITE_NAMES: tuple[str, ...] = ("smoke", "standard", "full")
+#: default half-width of the band of slopes around a claimed slope (docs/theory.md s9)
+TOLERANCE = 0.15
+#: the figure kinds of ``infdepth.paper_figs`` a claim can name
+FIGURE_KINDS: tuple[str, ...] = ("rate", "phase_map", "regime_map", "transfer",
+                                 "depth_as_width")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Base of a claim's typed variants. Subclasses are frozen dataclasses whose fields say what
+    the variant changes; :attr:`label` is its name in tables, figures and ``verdicts.json``."""
+
+    @property
+    def label(self) -> str:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The exponent the theory layer derives for a variant and a one-line account of how
+    (``exponent=None``: no finite exponent, e.g. a quantity that does not decay)."""
+
+    exponent: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of a claim: a figure ``kind`` of ``infdepth.paper_figs``, the file ``stem``,
+    a ``title``, which variant labels it draws (``select``; ``None`` = all) and a y label for
+    figures whose variants measure different quantities."""
+
+    kind: str
+    stem: str
+    title: str
+    select: Callable[[str], bool] | None = None
+    ylabel: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in FIGURE_KINDS:
+            raise ValueError(f"unknown figure kind {self.kind!r}; allowed: "
+                             f"{', '.join(FIGURE_KINDS)}")
+
+    def wants(self, label: str) -> bool:
+        return self.select is None or bool(self.select(label))
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """User overrides of a suite's sweep (``infdepth validate --activations/--depths/--widths``);
+    ``None`` keeps the suite's setting. Build through :func:`check_overrides`."""
+
+    activations: tuple[str, ...] | None = None
+    depths: tuple[int, ...] | None = None
+    widths: tuple[int, ...] | None = None
+
+    def activation(self, default: str) -> str:
+        """The activation of a single-activation sweep: the first selected, else ``default``."""
+        return self.activations[0] if self.activations else default
+
+    def width(self, default: int) -> int:
+        """The width of a fixed-width sweep: the largest of ``--widths``, else ``default``."""
+        return self.widths[-1] if self.widths else default
+
+    def keeps(self, activation: str) -> bool:
+        """Whether a variant of this activation is selected (no ``--activations``: all)."""
+        return self.activations is None or activation in self.activations
+
+
+def check_overrides(o: Overrides) -> Overrides:
+    """Validated, sorted overrides; ``ValueError`` naming the bad value and the allowed range."""
+    from infdepth.validators import positive_int
+    from infdepth.theory.gaussian_expectations import ACTIVATIONS
+    for a in o.activations or ():
+        if a not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {a!r}; allowed: {', '.join(ACTIVATIONS)}")
+    for name, vals in (("depth", o.depths), ("width", o.widths)):
+        for v in vals or ():
+            positive_int(name, v)
+        if vals is not None and len(set(vals)) < 2:
+            raise ValueError(f"a {name} sweep needs at least 2 distinct values, got {list(vals)}")
+    return Overrides(activations=o.activations,
+                     depths=tuple(sorted(set(int(v) for v in o.depths))) if o.depths else None,
+                     widths=tuple(sorted(set(int(v) for v in o.widths))) if o.widths else None)
+
+
+class Claim(ABC):
+    """One claim of docs/theory.md s8 (see the module docstring for the protocol)."""
+
+    #: claim id, its source ("NFD" or "HW"), the statement, what is measured, the size swept
+    id: ClassVar[str]
+    source: ClassVar[str]
+    statement: ClassVar[str]
+    quantity: ClassVar[str]
+    #: the claim row's slope (None for a qualitative claim), its text and tolerance band
+    claimed_slope: ClassVar[float | None]
+    claimed_text: ClassVar[str]
+    tolerance: ClassVar[float] = TOLERANCE
+    #: suite name -> the claim's typed sweep spec
+    suites: ClassVar[Mapping[str, Any]]
+    #: the variant declared as the test of the claim before any data were seen
+    primary: ClassVar[Variant]
+    #: variant label -> why it is exploratory when it was added after data were seen
+    after_data: ClassVar[Mapping[str, str]] = {}
+    figures: ClassVar[tuple[FigureSpec, ...]] = ()
+
+    # -- the protocol -----------------------------------------------------------------------
+    @abstractmethod
+    def variants(self, sweep: Any, overrides: Overrides) -> tuple[Variant, ...]:
+        """The variants a suite (its sweep spec) reports, under the user's overrides."""
+
+    @abstractmethod
+    def points(self, variant: Variant, sweep: Any, overrides: Overrides,
+               run: RunFields) -> list[RunFields]:
+        """The variant's experiment points (frozen configs deriving from ``RunFields``)."""
+
+    @abstractmethod
+    def compute(self, point: RunFields) -> pd.DataFrame:
+        """The tidy table of one point (pure: same config, same numbers)."""
+
+    @abstractmethod
+    def measure(self, variant: Variant, points: Sequence[RunFields],
+                frames: Sequence[pd.DataFrame]) -> RateMeasurement | RegimeMap:
+        """What the variant measures on its points' tables."""
+
+    @abstractmethod
+    def derived(self, variant: Variant) -> Derived:
+        """The exponent the theory layer derives for the variant."""
+
+    def claimed(self, variant: Variant) -> Claimed:
+        """The claim row's slope +- tolerance (claims with per-variant claims override)."""
+        if self.claimed_slope is None:
+            return Claimed(None, (-math.inf, math.inf), self.claimed_text)
+        return Claimed.around(self.claimed_slope, self.tolerance, self.claimed_text)
+
+    # -- helpers shared by every claim ------------------------------------------------------
+    def sweep(self, suite: str) -> Any:
+        """The typed sweep spec of ``suite``; ``ValueError`` naming the allowed suites."""
+        if suite not in self.suites:
+            raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(self.suites)}")
+        return self.suites[suite]
+
+    def role(self, variant: Variant) -> str:
+        """``primary`` for the pre-declared test of the claim, else ``exploratory``."""
+        return "primary" if variant == self.primary else "exploratory"
+
+    def describe(self) -> str:
+        return f"[{self.source}] {self.statement}"
+
+
+def size_sweep(given: Sequence[int] | None, default: Sequence[int]) -> tuple[int, ...]:
+    """A sweep's sizes: the user's ``--depths``/``--widths`` if given, else the suite's."""
+    return tuple(given) if given else tuple(default)

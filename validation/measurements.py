@@ -1,0 +1,192 @@
+"""Measurement kinds and their evaluation into a verdict (docs/theory.md s9).
+
+A claim's ``measure`` returns one of two kinds, and the runner only ever calls ``evaluate``:
+
+* :class:`RateMeasurement` -- a statistic at increasing sizes, fitted on log-log axes by
+  :func:`~infdepth.validation.rate_fit.fit_rate` and compared with the claimed band
+  (:func:`~infdepth.validation.rate_fit.band_verdict`);
+* :class:`RegimeMap` -- a grid of cells, each with several rate measurements whose slopes are read
+  as signs (``+``, ``-``, ``0``, ``?`` against a band ``+-tol``), classified into regimes by a
+  claim-supplied rule; the claim's own ``summarize`` turns the per-cell rows into the verdict.
+
+Both return an :class:`Evaluation`: the fields of one verdict row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .rate_fit import RateFit, band_verdict, fit_rate
+
+__all__ = ["Claimed", "Evaluation", "RateMeasurement", "MapCell", "MapSummary", "RegimeMap",
+           "slope_sign"]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What the paper claims for one variant: a slope (``None`` for a qualitative claim), the
+    band of slopes that counts as agreement (either end may be infinite) and the table text."""
+
+    slope: float | None
+    band: tuple[float, float]
+    text: str
+
+    @classmethod
+    def around(cls, slope: float, tolerance: float, text: str) -> "Claimed":
+        """The band ``slope +- tolerance``."""
+        return cls(slope, (slope - tolerance, slope + tolerance), text)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One verdict row's measured part: fitted slope and CI, per-size summary, status, notes,
+    and (for a map) the per-cell rows."""
+
+    slope: float
+    intercept: float
+    ci_low: float
+    ci_high: float
+    status: str
+    method: str
+    sizes: tuple[float, ...] = ()
+    errors: tuple[float, ...] = ()
+    stderr: tuple[float, ...] = ()
+    used: tuple[bool, ...] = ()
+    pairwise: tuple[float, ...] = ()
+    notes: tuple[str, ...] = ()
+    table: tuple[Mapping[str, Any], ...] = ()
+    size_label: str = ""
+    error_label: str = ""
+    kind: str = "rate"
+    seed_column: str | None = None
+
+    @classmethod
+    def of_fit(cls, fit: RateFit, status: str, *, size_label: str, error_label: str,
+               notes: Sequence[str] = (), seed_column: str | None = None) -> "Evaluation":
+        return cls(slope=fit.slope, intercept=fit.intercept, ci_low=fit.ci_low,
+                   ci_high=fit.ci_high, status=status, method=fit.method, sizes=fit.sizes,
+                   errors=fit.errors, stderr=fit.stderr, used=fit.used, pairwise=fit.pairwise,
+                   notes=tuple(fit.notes) + tuple(notes), size_label=size_label,
+                   error_label=error_label, seed_column=seed_column)
+
+
+@dataclass(frozen=True)
+class RateMeasurement:
+    """Inputs of :func:`fit_rate` plus labels: ``samples[i]`` holds the per-seed rows at
+    ``sizes[i]`` and ``statistic`` maps a sample (or a bootstrap resample of its rows) to the
+    error at that size (``None``: mean). ``paired``: the same seed index at every size shares
+    its randomness (bootstrap resamples seeds jointly). ``noise_floor_factor``: the fitter's
+    noise floor (0 for magnitudes that are not errors to a limit). ``notes``: extra lines the
+    claim adds to the verdict (noise budgets, flagged optima)."""
+
+    sizes: Sequence[float]
+    samples: Sequence[np.ndarray]
+    statistic: Callable[[np.ndarray], float] | None
+    size_label: str
+    error_label: str
+    paired: bool = False
+    noise_floor_factor: float = 2.0
+    notes: tuple[str, ...] = ()
+    column: str | None = None
+
+    def fit(self) -> RateFit:
+        return fit_rate(self.sizes, self.samples, self.statistic, paired=self.paired,
+                        noise_floor_factor=self.noise_floor_factor)
+
+    def evaluate(self, claimed: Claimed) -> Evaluation:
+        fit = self.fit()
+        return Evaluation.of_fit(fit, band_verdict(fit, *claimed.band),
+                                 size_label=self.size_label, error_label=self.error_label,
+                                 notes=self.notes, seed_column=self.column)
+
+
+def slope_sign(fit: RateFit, tol: float, diverged: bool = False) -> str:
+    """Sign of a fitted slope against the band ``[-tol, tol]``: ``+`` (CI above ``tol``, or the
+    quantity diverged at some size), ``-`` (CI below ``-tol``), ``0`` (CI inside the band), ``?``
+    otherwise or when the fit was refused."""
+    if diverged:
+        return "+"
+    lo, hi = fit.ci_low, fit.ci_high
+    if fit.refused or not (math.isfinite(lo) and math.isfinite(hi)):
+        return "?"
+    if lo > tol:
+        return "+"
+    if hi < -tol:
+        return "-"
+    if -tol <= lo and hi <= tol:
+        return "0"
+    return "?"
+
+
+@dataclass(frozen=True)
+class MapCell:
+    """One grid cell: its coordinates, one rate measurement per quantity, and what theory
+    derives for it (copied into the cell's row)."""
+
+    coords: Mapping[str, float]
+    quantities: Mapping[str, RateMeasurement]
+    derived: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MapSummary:
+    """A claim's reading of a measured map: status, a headline value with its range (shown as
+    "measured" and CI), and notes."""
+
+    status: str
+    value: float
+    low: float
+    high: float
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegimeMap:
+    """A measured regime map (docs/theory.md s7, s9). Each cell's quantities are fitted
+    (:meth:`RateMeasurement.fit`), read as signs against ``tol`` (:func:`slope_sign`; a quantity
+    that is non-finite at some size counts as ``+``), classified by ``classify(signs) -> regime``
+    and summarised over all rows by ``summarize(rows) -> MapSummary``."""
+
+    cells: Sequence[MapCell]
+    tol: float
+    classify: Callable[[Mapping[str, str]], str]
+    summarize: Callable[[list[dict[str, Any]]], MapSummary]
+    size_label: str = ""
+    error_label: str = ""
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per cell: coordinates, per quantity slope / CI / sign / divergence, the
+        measured regime and the derived entries."""
+        out = []
+        for cell in self.cells:
+            row: dict[str, Any] = dict(cell.coords)
+            signs = {}
+            for name, m in cell.quantities.items():
+                diverged = any(not np.isfinite(np.asarray(s, dtype=float)).all()
+                               for s in m.samples)
+                fit = m.fit()
+                signs[name] = slope_sign(fit, self.tol, diverged)
+                row[f"{name}_slope"] = None if fit.refused else float(fit.slope)
+                row[f"{name}_ci"] = [None, None] if fit.refused else [float(fit.ci_low),
+                                                                       float(fit.ci_high)]
+                row[f"{name}_sign"] = signs[name]
+                row[f"{name}_diverged"] = bool(diverged)
+            row["signs"] = signs
+            row["regime"] = self.classify(signs)
+            row.update(cell.derived)
+            out.append(row)
+        return out
+
+    def evaluate(self, claimed: Claimed) -> Evaluation:
+        rows = self.rows()
+        s = self.summarize(rows)
+        for r in rows:
+            r.pop("signs")
+        return Evaluation(slope=s.value, intercept=math.nan, ci_low=s.low, ci_high=s.high,
+                          status=s.status, method="regime map", notes=s.notes,
+                          table=tuple(rows), size_label=self.size_label,
+                          error_label=self.error_label, kind="map")
