@@ -1,0 +1,328 @@
+"""Claim ``hw_phase`` (docs/theory.md s6, s7, s8): for 2LP blocks only the residual scale
+``~ sqrt(D)/(LM)`` gives complete feature learning (maximal local updates). Measured regime map
+beside the derived one.
+
+Grid (choice). A phase point is a pair of exponents of the hidden width ``LM``: the residual scale
+in standard-normal form ``sqrt(D) (LM)^s`` and the raw learning rate ``eta0 D (LM)^q`` on u and v
+(:func:`infdepth.theory.exponents_hw.hw_parameterization`; ``hw_mlu`` is ``s = -1, q = 1``). With
+Model B's code (residual scale ``alpha sqrt(D)/(LM)``, raw rate ``eta L M D/alpha^2``) this is
+``alpha = (LM)^(s+1)`` and ``eta = eta0 (LM)^(q+2s+1)`` -- checked against the parameterization's
+own scales in :meth:`HWPhase.compute`. ``D`` is fixed (5): the map is over the LM exponents at the
+``sqrt(D)`` scale; the D-dependence is ``hw_sqrt_d``'s.
+
+Sweep. For every grid point, networks with ``L = M = m`` (``LM = m^2``) trained for K full-batch
+GD steps on the typical data (tanh, eta0 = 0.5, K = 15: ``hw_rate_lm``'s tanh settings). Per
+seed: relative movement ``|Z_K - Z_0|/|Z_0|`` of u and v together (``movement``), rms over inputs
+and outputs of ``f_K - f_0`` (``output_change``) and of ``f_0`` (``output_init``). Their medians
+over seeds (heavy tails near instability) are fitted against ``LM`` with a seed bootstrap
+**paired** across sizes (seed ``i`` has the same ``W_in``, ``W_out`` and unit streams at every
+m), without the noise floor: these are magnitudes, not errors to a limit.
+
+Measured regime of a cell (a :class:`~infdepth.validation.measurements.RegimeMap`, band
+``TOLERANCE``): each slope is read as a sign ``+ - 0 ?`` (a quantity non-finite at some size, i.e.
+divergent training, counts ``+``); then any ``+`` -> unstable; else any ``?`` -> inconclusive;
+else output change ``-`` -> trivial; output change ``0`` and movement ``0`` -> maximal; output
+change ``0`` and movement ``-`` -> lazy: the exponent calculus's rule applied to measured slopes.
+
+Two horizons. The calculus counts one GD update; after K steps ``f_K - f_0`` is also bounded by
+the fit (``|y - f_0|``), so a growing one-step change can read as Theta(1) until GD diverges.
+``map`` -- the claim, after K steps: ``measured`` is the mean scale exponent of the cells measured
+maximal, the interval the range of scale exponents of the cells that may be maximal (no slope
+surely positive, movement and output change ``0`` or ``?``); confirmed when some cell is maximal
+and every cell that may be maximal has ``s`` within +-TOLERANCE of -1; refuted when a cell is
+maximal at another scale or no cell within the band may be maximal; inconclusive otherwise.
+``map/step1`` -- the same networks after the first step (added after data were seen).
+``maximal/movement``, ``maximal/output`` -- slopes in LM at ``s = -1, q = 1`` (claimed 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..measurements import Claimed, MapCell, MapSummary, RateMeasurement, RegimeMap
+from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
+from .hw_common import HWRunFields
+
+#: the cell singled out by the claim: residual scale sqrt(D)/(LM), raw LR D LM
+MAXIMAL = (-1.0, 1.0)
+QUANTITIES = ("movement", "output_change", "output_init")
+#: base learning rate and steps (choice: hw_rate_lm's tanh settings)
+ETA0, K = 0.5, 15
+_LABELS = {"movement": "median relative movement |Z_k - Z_0|/|Z_0| of u, v",
+           "output_change": "median rms output change f_k - f_0",
+           "output_init": "median rms initial output f_0"}
+
+
+def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
+    n = int(round((hi - lo) / step))
+    return tuple(float(Fraction(lo).limit_denominator(64) + k * Fraction(step).limit_denominator(64))
+                 for k in range(n + 1))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    seeds: int
+    m: tuple[int, ...]
+    scale: tuple[float, ...]
+    lr: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PhaseVariant(Variant):
+    """``reading="map"`` with ``horizon`` ``"K"`` | ``"step1"``, or ``reading="maximal"`` with
+    ``quantity`` ``"movement"`` | ``"output"`` (the claimed cell alone)."""
+
+    reading: str
+    detail: str
+
+    def __post_init__(self):
+        ok = {"map": ("K", "step1"), "maximal": ("movement", "output")}
+        if self.detail not in ok.get(self.reading, ()):
+            raise ValueError(f"unknown hw_phase variant {self.reading}/{self.detail}; allowed: "
+                             "map, map/step1, maximal/movement, maximal/output")
+
+    @property
+    def label(self) -> str:
+        return "map" if self.detail == "K" else f"{self.reading}/{self.detail}"
+
+
+@dataclass(frozen=True)
+class HWPhasePoint(HWRunFields):
+    """One network of the sweep: phase point (s, q) at L = M = m."""
+
+    scale_exponent: float
+    lr_exponent: float
+    L: int
+    M: int
+    n_seeds: int
+    act: str = "tanh"
+    D: int = 5
+    K: int = K
+    eta0: float = ETA0
+
+    @property
+    def LM(self) -> int:
+        return self.L * self.M
+
+    @property
+    def alpha(self) -> float:
+        return float(self.LM) ** (self.scale_exponent + 1.0)
+
+    @property
+    def eta(self) -> float:
+        return self.eta0 * float(self.LM) ** (self.lr_exponent + 2.0 * self.scale_exponent + 1.0)
+
+
+def classify(signs: Mapping[str, str]) -> str:
+    """Measured regime from the slope signs of movement, output change, initial output."""
+    vals = [signs[q] for q in QUANTITIES]
+    if "+" in vals:
+        return "unstable"
+    if "?" in vals:
+        return "inconclusive"
+    if signs["output_change"] == "-":
+        return "trivial"
+    return "maximal" if signs["movement"] == "0" else "lazy"
+
+
+def may_be_maximal(signs: Mapping[str, str]) -> bool:
+    """Not excluded from ``maximal``: no slope surely positive, movement and output change not
+    surely decaying."""
+    return ("+" not in signs.values() and signs["movement"] in ("0", "?")
+            and signs["output_change"] in ("0", "?"))
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else f"{x:+.2f}"
+
+
+def summarize(rows: list[dict[str, Any]]) -> MapSummary:
+    """The ``map`` verdict (module docstring) from the per-cell rows; marks ``may_be_maximal``."""
+    for r in rows:
+        r["may_be_maximal"] = may_be_maximal(r["signs"])
+    lo_band, hi_band = MAXIMAL[0] - TOLERANCE, MAXIMAL[0] + TOLERANCE
+    maximal = [r["scale_exponent"] for r in rows if r["regime"] == "maximal"]
+    possible = [r["scale_exponent"] for r in rows if r["may_be_maximal"]]
+    agree = sum(r["regime"] == r["derived_regime"] for r in rows)
+    notes = [f"measured regime equals the derived one at {agree}/{len(rows)} grid points"]
+    for r in rows:
+        if r["regime"] != r["derived_regime"]:
+            notes.append(
+                f"(s={r['scale_exponent']:+g}, q={r['lr_exponent']:+g}): measured {r['regime']} "
+                f"(movement {_fmt(r['movement_slope'])}, output change "
+                f"{_fmt(r['output_change_slope'])}, init output {_fmt(r['output_init_slope'])}"
+                f"), derived {r['derived_regime']} (movement {r['derived_movement']:+g}, output "
+                f"change {r['derived_output_change']:+g}, noise {r['derived_noise']:+g})")
+    div = [r for r in rows if r["output_change_diverged"] or r["movement_diverged"]]
+    if div:
+        notes.append(f"{len(div)} grid point(s) diverged (non-finite training) at some size: "
+                     "counted unstable, excluded from their slope fits")
+    where = ", ".join(f"(s={r['scale_exponent']:+g}, q={r['lr_exponent']:+g})" for r in rows
+                      if r["regime"] == "maximal")
+    notes.append(f"measured maximal at: {where or 'none'}")
+    if maximal and all(lo_band <= s <= hi_band for s in possible):
+        status = "confirmed"
+    elif any(not (lo_band <= s <= hi_band) for s in maximal) or not any(
+            lo_band <= s <= hi_band for s in possible):
+        status = "refuted"
+    else:
+        status = "inconclusive"
+    return MapSummary(status, float(np.mean(maximal)) if maximal else math.nan,
+                      min(possible) if possible else math.nan,
+                      max(possible) if possible else math.nan, tuple(notes))
+
+
+@lru_cache(maxsize=None)
+def derived_cell(s: float, q: float) -> dict[str, Any]:
+    """The exponent calculus at one cell: movement, output change and noise exponents in LM and
+    the regime (:func:`infdepth.theory.exponents_hw.hw_phase_map`)."""
+    import sympy as sp
+
+    from infdepth.theory.exponents_hw import hw_phase_map
+    r = hw_phase_map([sp.nsimplify(s)], [sp.nsimplify(q)])[0]
+    return {"derived_movement": r["movement_L"], "derived_output_change": r["output_update_L"],
+            "derived_noise": r["noise_L"], "derived_regime": r["regime"]}
+
+
+def _median(a: np.ndarray) -> float:
+    """Median over seeds; NaN when any seed is non-finite (a divergent size stays visible)."""
+    a = np.asarray(a, dtype=float)
+    return float(np.median(a)) if np.isfinite(a).all() else math.nan
+
+
+class HWPhase(Claim):
+    id = "hw_phase"
+    source = "HW"
+    statement = "only the residual scale ~ sqrt(D)/(LM) gives complete feature learning"
+    quantity = "regime map over (scale exponent, LR exponent)"
+    claimed_slope = None
+    claimed_text = "phase diagram"
+    suites = {
+        "smoke": Sweep(8, (4, 8, 16, 32), _grid(-1.5, -0.5, 0.5), _grid(0.0, 2.0, 0.5)),
+        "standard": Sweep(16, (4, 8, 16, 32, 64), _grid(-1.5, -0.5, 0.25), _grid(0.0, 2.0, 0.25)),
+        "full": Sweep(32, (4, 8, 16, 32, 64, 128), _grid(-1.75, -0.25, 0.25),
+                      _grid(-0.5, 2.5, 0.25)),
+    }
+    primary = PhaseVariant("map", "K")
+    after_data = {"map/step1": "the one-step map was added after the standard run showed the "
+                               "K-step saturation at two cells; neither is tuned to the other"}
+    figures = (
+        FigureSpec("phase_map", "hw_phase", "[HW] 2LP phase map over residual scale "
+                   "sqrt(D) (LM)^s and raw LR D (LM)^q", select=lambda v: v.startswith("map")),
+        FigureSpec("rate", "hw_phase_maximal",
+                   "[HW] at sqrt(D)/(LM): movement and output change vs LM",
+                   select=lambda v: v.startswith("maximal/"),
+                   ylabel="median movement / output change (see legend)"),
+    )
+
+    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[PhaseVariant, ...]:
+        return (PhaseVariant("map", "K"), PhaseVariant("map", "step1"),
+                PhaseVariant("maximal", "movement"), PhaseVariant("maximal", "output"))
+
+    def points(self, variant: PhaseVariant, sweep: Sweep, overrides: Overrides,
+               run) -> list[HWPhasePoint]:
+        cells = ([(a, b) for a in sweep.scale for b in sweep.lr] if variant.reading == "map"
+                 else [MAXIMAL])
+        sizes = tuple(overrides.depths or overrides.widths or sweep.m)
+        return [HWPhasePoint(scale_exponent=a, lr_exponent=b, L=m, M=m, n_seeds=sweep.seeds,
+                             act=overrides.activation("tanh"), **run.run_fields())
+                for a, b in cells for m in sizes]
+
+    def compute(self, p: HWPhasePoint) -> pd.DataFrame:
+        """One row per seed: movement, output change, initial output after K steps and after
+        the first step (NaN/inf kept: divergence)."""
+        from infdepth.numerics.hidden_width import HWConfig, train_hw
+        cfg = HWConfig(D=p.D, L=p.L, M=p.M, K=p.K, alpha=p.alpha, eta=p.eta, act=p.act,
+                       n_seeds=p.n_seeds, base_seed=p.base_seed, dtype=p.dtype, device=p.device)
+        self.check_scales(p, cfg)
+        X, Y = p.data()
+        r = train_hw(cfg, X, Y)
+        r1 = train_hw(replace(cfg, K=1), X, Y)     # same seeds, same initial weights
+        f, S = r.f.cpu().numpy(), p.n_seeds
+        with np.errstate(all="ignore"):
+            def rms(a):
+                return np.sqrt((a ** 2).reshape(S, -1).mean(axis=1))
+            return pd.DataFrame({"seed": np.arange(S), "movement": r.movement["uv"].cpu().numpy(),
+                                 "output_change": rms(f[:, -1] - f[:, 0]),
+                                 "output_init": rms(f[:, 0]),
+                                 "movement_1": r1.movement["uv"].cpu().numpy(),
+                                 "output_change_1": rms(f[:, 1] - f[:, 0]),
+                                 "loss_K": r.loss[:, -1].cpu().numpy()})
+
+    @staticmethod
+    def check_scales(p: HWPhasePoint, cfg) -> None:
+        """The network's scales are the phase point's parameterization (docs/theory.md s7)."""
+        from infdepth.theory.exponents_hw import hw_parameterization
+        sc = hw_parameterization(Fraction(p.scale_exponent).limit_denominator(64),
+                                 Fraction(p.lr_exponent).limit_denominator(64)
+                                 ).evaluate(L=p.L, M=p.M, D=p.D)
+        scale = sc["v"]["multiplier"] * sc["v"]["init_std"]   # standard-normal residual scale
+        if not (np.isclose(scale, cfg.block_scale * p.D ** 0.5, rtol=1e-9)
+                and np.isclose(sc["u"]["lr"] * p.eta0, cfg.rate_u, rtol=1e-9)):
+            raise ValueError(f"phase point (s={p.scale_exponent}, q={p.lr_exponent}) does not "
+                             f"map onto the Model B scales (alpha={p.alpha}, eta={p.eta})")
+
+    @staticmethod
+    def quantity_of(pts, frames, quantity: str, horizon: str) -> RateMeasurement:
+        """One quantity of one cell, after K steps (``horizon="K"``) or the first step."""
+        p = pts[0]
+        col = f"{quantity}_1" if horizon == "step1" and quantity != "output_init" else quantity
+        k = p.K if horizon == "K" else 1
+        return RateMeasurement([q.LM for q in pts], [f[col].to_numpy() for f in frames],
+                               _median, "hidden width LM (L = M)",
+                               f"{_LABELS[quantity]} after k={k} step(s) at residual scale "
+                               f"sqrt(D)(LM)^{p.scale_exponent:g}, LR D(LM)^{p.lr_exponent:g} "
+                               f"({p.act})", paired=True, noise_floor_factor=0.0, column=col)
+
+    def measure(self, variant: PhaseVariant, points, frames) -> RateMeasurement | RegimeMap:
+        if variant.reading == "maximal":
+            qty = "output_change" if variant.detail == "output" else "movement"
+            return self.quantity_of(points, frames, qty, "K")
+        by_cell: dict[tuple[float, float], list[int]] = {}
+        for i, p in enumerate(points):
+            by_cell.setdefault((p.scale_exponent, p.lr_exponent), []).append(i)
+        cells = []
+        for (s, q), idx in by_cell.items():
+            cp, cf = [points[i] for i in idx], [frames[i] for i in idx]
+            cells.append(MapCell({"scale_exponent": s, "lr_exponent": q},
+                                 {n: self.quantity_of(cp, cf, n, variant.detail)
+                                  for n in QUANTITIES}, derived_cell(s, q)))
+        horizon = "after K steps" if variant.detail == "K" else "after the first step"
+        return RegimeMap(cells, TOLERANCE, classify, summarize,
+                         size_label="hidden width LM (L = M)", error_label=horizon)
+
+    def claimed(self, variant: PhaseVariant) -> Claimed:
+        if variant.reading == "map":
+            return Claimed.around(MAXIMAL[0], TOLERANCE,
+                                  "maximal only at sqrt(D)/(LM) (scale exponent -1)")
+        return Claimed.around(0.0, TOLERANCE, "Theta(1) in LM at sqrt(D)/(LM)")
+
+    def derived(self, variant: PhaseVariant) -> Derived:
+        if variant.reading == "maximal":
+            d = derived_cell(*MAXIMAL)
+            key = "derived_movement" if variant.detail == "movement" else "derived_output_change"
+            what = "unit movement" if variant.detail == "movement" else "function change"
+            return Derived(d[key], f"[hw_phase_map] at scale sqrt(D)/(LM), LR D LM: {what} "
+                                   f"(LM)^{d[key]:g}, regime {d['derived_regime']}")
+        grid_s = [k / 4 for k in range(-12, 1)]
+        grid_q = [k / 4 for k in range(-4, 13)]
+        best = [(s, q) for s in grid_s for q in grid_q
+                if derived_cell(s, q)["derived_regime"] == "maximal"]
+        if len(best) != 1:
+            return Derived(None, f"maximal local updates at {best} on the grid (not a single "
+                                 "point)")
+        s, q = best[0]
+        return Derived(s, f"unit movement (LM)^(q+s) and function change (LM)^(1+2s+q) are both "
+                          f"Theta(1) only at residual scale sqrt(D) (LM)^{s:g} with LR D "
+                          f"(LM)^{q:g}: larger scales are lazy or unstable, smaller trivial or "
+                          f"unstable (grid of {len(grid_s) * len(grid_q)} points)")
+
+
+CLAIM = HWPhase()
