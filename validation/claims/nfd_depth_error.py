@@ -18,10 +18,9 @@ Two readings, each against both NFD variants (``covariance``, the default, and `
   an O(1/n) bias; a variant the network does not converge to shows as an error that stops
   decreasing in L.
 
-Two point types: :class:`NFDSweepPoint` (depth reading) and :class:`NetworkPoint` (network
-reading). The NFD solves and the network trainings are cached in-process (``lru_cache``): all
-depth points of a variant share one solve, and the gia and covariance network points share one
-engine run and the reference solves.
+Two point types, :class:`NFDSweepPoint` and :class:`NetworkPoint`. NFD solves and network
+trainings are cached in-process (``lru_cache``): a variant's depth points share one solve, and
+the gia and covariance network points share one engine run.
 """
 
 from __future__ import annotations
@@ -75,8 +74,7 @@ class NFDVariant(Variant):
 
 @dataclass(frozen=True)
 class NFDSweepPoint(RunFields):
-    """NFD solutions at ``depths`` = ``(L, 2L, finest)``, all on one Brownian path per
-    particle seed."""
+    """NFD solutions at ``depths`` = (L, 2L, finest), on one Brownian path per particle seed."""
 
     act: str
     variant: str
@@ -142,8 +140,7 @@ def _norm_of_mean(a: np.ndarray, ref: np.ndarray | None = None) -> float:
 
 
 def _weak_error(r):
-    """Weak (expectation) error of the depth-L, infinite-width network to its depth limit:
-    ``(exponent in L or None, reason)``."""
+    """Weak error of the depth-L, infinite-width network to its depth limit: (exponent, why)."""
     import sympy as sp
 
     from infdepth.theory.exponents_core import fmt_rational
@@ -234,11 +231,9 @@ class NFDDepthError(Claim):
                                f"(L={p0.ref_depth})|")
 
     def derived(self, variant: NFDVariant) -> Derived:
-        """Power counting of model A1 under depth-muP (docs/theory.md s3, s7). Depth reading:
-        both NFD variants are Euler-Maruyama schemes of their own SDE, weak order 1. Network
-        reading: against the covariance NFD (keeps the Gamma terms) the weak error, L^-1;
-        against the GIA limit also the reused-weight (b) terms the GIA drops, Theta(1): no
-        convergence."""
+        """Power counting of model A1 under depth-muP (docs/theory.md s3, s7): the weak error of
+        an Euler-Maruyama scheme, L^-1 (depth reading: each NFD variant of its own SDE); against
+        the GIA limit also the (b) terms the GIA drops, Theta(1): no convergence."""
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.exponents_core import fmt_rational
         from infdepth.theory.parameterization import preset
