@@ -1,0 +1,169 @@
+"""Claim ``init_coupling_width`` (docs/theory.md s4, s8): at init the weight-reuse coupling is a
+finite-width effect of order O(1/n), uniformly in depth.
+
+At step 0 the backward pass reuses ``W_l^T`` after the forward pass has revealed ``W_l phi``;
+the conditional-Gaussian decomposition (docs/theory.md s4) splits ``W_l^T g`` into a decoupled
+part and the reused-weight coupling. "Coupling size" has two readings, both measured vs width n
+at fixed depth L (variant ``<reading>/L<depth>``):
+
+* ``rms``    -- rms over coordinates of the coupling's contribution to the gradient reaching
+  ``h_0``, accumulated over all blocks (engine statistic ``cpl_bwd_acc`` at block 1, step 0),
+  averaged over seeds;
+* ``moment`` -- its effect on the gradient second moment,
+
+      | E[|g_0|^2/n]_reused - E[|g_0|^2/n]_coupling removed | / E[|g_0|^2/n]_reused,
+
+  the two runs sharing every weight (same seeds), so the difference is the coupling's effect
+  alone (seed means inside the absolute value, bootstrapped over seeds).
+
+Depth-uniformity is read off by comparing the same reading at two depths (the suites' depths).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from infdepth.run_fields import RunFields
+from infdepth.validation.experiments.training_task import ETA, task_tensors
+
+from ..measurements import RateMeasurement
+from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+
+READINGS: tuple[str, ...] = ("rms", "moment")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    act: str
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    seeds: int
+
+
+@dataclass(frozen=True)
+class CouplingVariant(Variant):
+    """A reading of the coupling size (``rms`` | ``moment``) at depth ``L``."""
+
+    reading: str
+    L: int
+
+    def __post_init__(self):
+        if self.reading not in READINGS:
+            raise ValueError(f"unknown init_coupling_width reading {self.reading!r}; allowed: "
+                             f"{', '.join(READINGS)} (expected '<rms|moment>/L<depth>')")
+        if isinstance(self.L, bool) or not isinstance(self.L, int) or self.L < 1:
+            raise ValueError(f"depth L must be a positive integer, got {self.L!r}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.reading}/L{self.L}"
+
+
+@dataclass(frozen=True)
+class CouplingInitPoint(RunFields):
+    """One width of the sweep: ``n_seeds`` networks trained 0 steps in both modes."""
+
+    act: str
+    n: int
+    L: int
+    n_seeds: int
+    eta: float = ETA
+    parameterization: str = "depth_mup"
+
+
+def _moment_effect(a: np.ndarray) -> float:
+    """``|mean(g2_reused - g2_removed)| / mean(g2_reused)`` of per-seed rows ``(reused,
+    removed)``."""
+    return float(abs(np.mean(a[:, 0] - a[:, 1])) / np.mean(a[:, 0]))
+
+
+def _exp(q) -> str:
+    """An exponent as the derived texts write it (``-oo`` for none)."""
+    from infdepth.theory.exponents_core import fmt_rational
+    return "-oo" if q is None else fmt_rational(q)
+
+
+class InitCouplingWidth(Claim):
+    id = "init_coupling_width"
+    source = "NFD"
+    statement = "weight-reuse coupling at init is O(1/n), uniformly in L"
+    quantity = "coupling size vs n, for several L"
+    claimed_slope = -1.0
+    claimed_text = "-1 in n, flat in L"
+    suites = {
+        "smoke": Sweep("tanh", (4,), (16, 32, 64, 128), 256),
+        "standard": Sweep("tanh", (4, 16), (16, 32, 64, 128, 256, 512), 400),
+        "full": Sweep("tanh", (4, 16, 64), (16, 32, 64, 128, 256, 512, 1024), 800),
+    }
+    primary = CouplingVariant("rms", 4)
+    figures = (FigureSpec("rate", "init_coupling_width",
+                          "[NFD] weight-reuse coupling at init vs width (claimed O(1/n), flat "
+                          "in L)",
+                          ylabel="coupling at init: rms, or relative effect on E|g_0|^2"),)
+
+    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[CouplingVariant, ...]:
+        return tuple(CouplingVariant(r, L) for r in READINGS
+                     for L in size_sweep(overrides.depths, sweep.depths))
+
+    def points(self, variant: CouplingVariant, sweep: Sweep, overrides: Overrides,
+               run: RunFields) -> list[CouplingInitPoint]:
+        act = overrides.activation(sweep.act)
+        return [CouplingInitPoint(act=act, n=n, L=variant.L, n_seeds=sweep.seeds,
+                                  **run.run_fields())
+                for n in size_sweep(overrides.widths, sweep.widths)]
+
+    def compute(self, point: CouplingInitPoint) -> pd.DataFrame:
+        """One row per seed: coupling rms and the gradient second moment in both modes
+        (step 0)."""
+        from infdepth.numerics.engine import A1Config, train_a1
+        X, y = task_tensors(dtype=point.torch_dtype, device=point.device)
+        out = {}
+        for mode in ("reused", "coupling_removed"):
+            cfg = A1Config(n=point.n, L=point.L, K=1, eta=point.eta,
+                           parameterization=point.parameterization, act=point.act, mode=mode,
+                           n_seeds=point.n_seeds, base_seed=point.base_seed, record_coupling=True)
+            out[mode] = train_a1(cfg, X, y, X).block_stats
+        r, c = out["reused"], out["coupling_removed"]
+        return pd.DataFrame({
+            "seed": np.arange(point.n_seeds),
+            "cpl_rms": r["cpl_bwd_acc"][:, 0, 1].cpu().numpy(),
+            "g2_reused": (r["g_rms"][:, 0, 0] ** 2).cpu().numpy(),
+            "g2_removed": (c["g_rms"][:, 0, 0] ** 2).cpu().numpy(),
+        })
+
+    def measure(self, variant: CouplingVariant, points, frames) -> RateMeasurement:
+        sizes = [p.n for p in points]
+        if variant.reading == "rms":
+            return RateMeasurement(sizes, [f["cpl_rms"].to_numpy() for f in frames], None,
+                                   "width n", f"rms of accumulated coupling in g_0 at init "
+                                   f"(L={variant.L})", column="cpl_rms")
+        return RateMeasurement(sizes, [f[["g2_reused", "g2_removed"]].to_numpy() for f in frames],
+                               _moment_effect, "width n",
+                               f"rel. effect of coupling on E|g_0|^2/n at init (L={variant.L})")
+
+    def derived(self, variant: CouplingVariant) -> Derived:
+        """Power counting of model A1 under depth-muP (docs/theory.md s4, s7): the coupling is
+        the projection of ``W^T g`` on the revealed direction ``phi``, rms n^-1/2 per block,
+        independent over blocks; its mean square (the ``moment`` reading) is n^-1."""
+        from infdepth.theory.exponents_a1 import derive_a1
+        from infdepth.theory.parameterization import preset
+        name = "depth_mup"
+        r = derive_a1(preset(name))
+        rms, ms = r["coupling_init_accumulated"], r["coupling_init_accumulated_ms"]
+        base = (f"[{name}] at init the coupling is the projection of W^T g on the revealed "
+                f"direction phi, coefficient <phi, W^T g/sqrt(n)>_n centred (g^0 linear in "
+                f"centred v^0) of rms n^-1/2: per block {r['coupling_init_per_block'].order}, "
+                f"independent over blocks, accumulated rms {rms.order}")
+        if variant.reading == "rms":
+            e = rms.exponent("n")
+            return Derived(float(e), base + f": slope {_exp(e)} in n for the rms")
+        e = ms.exponent("n")
+        return Derived(float(e), base + f"; its mean square and its effect on seed-averaged "
+                       f"second moments are {ms.order}: slope {_exp(e)} in n (the rms reading "
+                       f"gives -1/2)")
+
+
+CLAIM = InitCouplingWidth()
