@@ -165,9 +165,10 @@ class Claim(ABC):
         """The exponent the theory layer derives for the variant."""
 
     def claimed(self, variant: Variant) -> Claimed:
-        """The claim row's slope +- tolerance (claims with per-variant claims override)."""
+        """The claim row's slope +- tolerance (claims with per-variant claims override). A
+        qualitative claim that does not override this has no band: always inconclusive."""
         if self.claimed_slope is None:
-            return Claimed(None, (-math.inf, math.inf), self.claimed_text)
+            return Claimed(None, (math.nan, math.nan), self.claimed_text)
         return Claimed.around(self.claimed_slope, self.tolerance, self.claimed_text)
 
     # -- helpers shared by every claim ------------------------------------------------------
