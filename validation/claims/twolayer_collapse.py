@@ -2,8 +2,8 @@
 feature update in two-layer residual blocks vanishes like L^-1/2.
 
 Measured: the block-mean rms change of the first internal layer after K SGD steps vs depth L
-(:mod:`.twolayer_point`), per seed; the fitted statistic is the seed mean at each depth, in two
-readings (variants):
+(:mod:`.twolayer_point`, shared with ``twolayer_correction``), per seed; the fitted statistic
+is the seed mean at each depth, in two readings (variants):
 
 * ``weight`` -- ``rms m_1 (W1^K - W1^0) phi(h^K)``, the layer's own update: the claim's
   quantity, ``Theta(L^-1/2)`` by the exponent calculus (docs/theory.md s5, s7);
@@ -17,16 +17,31 @@ only, docs/theory.md s5, s7).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
-from .twolayer_point import TwoLayerPoint, TwoLayerSweep, compute_point, sweep_points
+
+if TYPE_CHECKING:
+    from .twolayer_point import TwoLayerPoint
 
 READINGS: tuple[str, ...] = ("weight", "total")
 _COLUMN = {"weight": "du_weight", "total": "du_total"}
 _WHAT = {"weight": "m1 (W1^K - W1^0) phi(h)", "total": "u^K - u^0"}
+
+
+@dataclass(frozen=True)
+class TwoLayerSweep:
+    """A suite of a two-layer claim (also ``twolayer_correction``'s): activation, width,
+    depths, seeds per point, SGD steps."""
+
+    act: str
+    n: int
+    depths: tuple[int, ...]
+    seeds: int
+    K: int
 
 
 @dataclass(frozen=True)
@@ -76,9 +91,11 @@ class TwoLayerCollapse(Claim):
 
     def points(self, variant: ReadingVariant, sweep: TwoLayerSweep, overrides: Overrides,
                run: RunFields) -> list[TwoLayerPoint]:
+        from .twolayer_point import sweep_points
         return sweep_points(sweep, overrides, run, "depth_mup")
 
     def compute(self, point: TwoLayerPoint):
+        from .twolayer_point import compute_point
         return compute_point(point)
 
     def measure(self, variant: ReadingVariant, points, frames) -> RateMeasurement:

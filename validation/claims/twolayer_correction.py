@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
-from .twolayer_point import TwoLayerPoint, TwoLayerSweep, compute_point, sweep_points
+from .twolayer_collapse import TwoLayerSweep
+
+if TYPE_CHECKING:
+    from .twolayer_point import TwoLayerPoint
 
 QUANTITIES: tuple[str, ...] = ("du", "dh")
 _COLUMN = {"du": "du_weight", "dh": "dh_L"}
@@ -119,10 +123,12 @@ class TwoLayerCorrection(Claim):
 
     def points(self, variant: CorrectionVariant, sweep: CorrectionSweep, overrides: Overrides,
                run: RunFields) -> list[TwoLayerPoint]:
+        from .twolayer_point import sweep_points
         s = variant.setting
         return sweep_points(sweep, overrides, run, s.parameterization, s.gamma)
 
     def compute(self, point: TwoLayerPoint):
+        from .twolayer_point import compute_point
         return compute_point(point)
 
     def measure(self, variant: CorrectionVariant, points, frames) -> RateMeasurement:

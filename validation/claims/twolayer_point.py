@@ -1,6 +1,8 @@
 """The sweep point shared by the two-layer claims ``twolayer_collapse`` and ``twolayer_correction``
 (docs/theory.md s5). Not a claim module (not in ``CLAIM_IDS``): both claims build their points
-here, so a depth-muP or corrected point is one config, stored once, whichever claim asks.
+here, so a depth-muP or corrected point is one config, stored once, whichever claim asks. The
+claims import this module inside ``points``/``compute`` only: it imports the training task, hence
+torch, which ``infdepth validate --list`` does not need.
 
 One point: Model A2 (two-layer residual blocks) trained ``K`` SGD steps on the training task
 (:mod:`infdepth.validation.experiments.training_task`), ``n_seeds`` seeds; per seed the block
@@ -17,27 +19,20 @@ change seen through ``W1^0`` and is Theta(1) at every depth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from infdepth.run_fields import RunFields
 
-from ..experiments.training_task import ETA, task_tensors
+from ..experiments.training_task import ETA, task_tensors  # imports torch
 from .base import Overrides, size_sweep
 
-__all__ = ["TwoLayerSweep", "TwoLayerPoint", "param_of", "sweep_points", "compute_point"]
+if TYPE_CHECKING:
+    from .twolayer_collapse import TwoLayerSweep
 
-
-@dataclass(frozen=True)
-class TwoLayerSweep:
-    """A suite of a two-layer claim: activation, width, depths, seeds per point, SGD steps."""
-
-    act: str
-    n: int
-    depths: tuple[int, ...]
-    seeds: int
-    K: int
+__all__ = ["TwoLayerPoint", "param_of", "sweep_points", "compute_point"]
 
 
 @dataclass(frozen=True)
