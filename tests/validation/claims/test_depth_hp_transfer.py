@@ -1,4 +1,5 @@
-"""Claim depth_hp_transfer: data set, optimum fit, drift fit, divergence handling, tiny compute."""
+"""Claim depth_hp_transfer: data set, optimum fit, drift fit, divergence handling, tiny compute,
+variants and the transfer figure fed from the claim's tables."""
 
 import math
 
@@ -7,8 +8,18 @@ import pandas as pd
 import pytest
 
 from infdepth.numerics import datasets
-from infdepth.validation.experiments import depth_hp_transfer as hp
-from infdepth.validation.rate_fit import band_verdict
+from infdepth.run_fields import RunFields
+from infdepth.validation.claims import SUITE_NAMES, Overrides, get_claim
+from infdepth.validation.claims import depth_hp_transfer as hp
+from infdepth.validation.rate_fit import band_verdict, fit_rate
+
+C = hp.CLAIM
+LABELS = ["one_layer/depth_mup", "two_layer/depth_mup", "two_layer/depth_mup_corrected",
+          "two_layer/completep"]
+
+
+def _v(label):
+    return hp.TransferVariant(*label.split("/"))
 
 
 # -- data set ---------------------------------------------------------------------------------
@@ -113,10 +124,16 @@ def _frames(depths, slope, x0=1.0, seeds=6, noise=0.05, diverge_above=None, rng_
     return pts, frames
 
 
+def _fit(label, pts, frames, n_boot):
+    """The rate fit the runner makes of the claim's measurement (fewer replicates)."""
+    m = C.measure(_v(label), pts, frames)
+    return fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired, n_boot=n_boot), m
+
+
 @pytest.mark.parametrize("slope", [0.0, 0.4, -0.5])
 def test_drift_fit_recovers_known_slope(slope):
     pts, frames = _frames((2, 4, 8, 16), slope, x0=1.0 - slope * 2.5)
-    r = hp.fit("one_layer/depth_mup", pts, frames, n_boot=300)
+    r, _ = _fit("one_layer/depth_mup", pts, frames, n_boot=300)
     assert r.slope == pytest.approx(slope, abs=0.05)
     assert r.ci_low <= slope + 0.05 and r.ci_high >= slope - 0.05
     assert r.ci_high - r.ci_low < 0.2
@@ -125,57 +142,78 @@ def test_drift_fit_recovers_known_slope(slope):
 
 
 def test_drift_verdicts_against_claimed_bands():
-    flat = hp.fit("one_layer/depth_mup", *_frames((2, 4, 8, 16), 0.0), n_boot=300)
-    assert band_verdict(flat, *hp.claimed("one_layer/depth_mup").band) == "confirmed"
-    assert band_verdict(flat, *hp.claimed("two_layer/depth_mup").band) == "refuted"
-    up = hp.fit("two_layer/depth_mup", *_frames((2, 4, 8, 16), 0.6, x0=-0.5), n_boot=300)
-    assert band_verdict(up, *hp.claimed("two_layer/depth_mup").band) == "confirmed"
-    assert band_verdict(up, *hp.claimed("two_layer/completep").band) == "refuted"
+    flat, _ = _fit("one_layer/depth_mup", *_frames((2, 4, 8, 16), 0.0), n_boot=300)
+    assert band_verdict(flat, *C.claimed(_v("one_layer/depth_mup")).band) == "confirmed"
+    assert band_verdict(flat, *C.claimed(_v("two_layer/depth_mup")).band) == "refuted"
+    up, _ = _fit("two_layer/depth_mup", *_frames((2, 4, 8, 16), 0.6, x0=-0.5), n_boot=300)
+    assert band_verdict(up, *C.claimed(_v("two_layer/depth_mup")).band) == "confirmed"
+    assert band_verdict(up, *C.claimed(_v("two_layer/completep")).band) == "refuted"
 
 
 def test_drift_fit_with_divergent_learning_rates_and_edge_notes():
     # every seed diverges above log2 eta = 2.5; the optimum at 3.0 is cut off by the cliff
     pts, frames = _frames((2, 4, 8), 0.0, x0=3.0, diverge_above=2.5)
-    r = hp.fit("one_layer/depth_mup", pts, frames, n_boot=200)
+    r, m = _fit("one_layer/depth_mup", pts, frames, n_boot=200)
     assert np.allclose(np.log2(r.errors), 2.5)
-    assert any("divergent LR" in n for n in r.notes)
+    assert any("divergent LR" in n for n in m.notes)
     assert r.slope == pytest.approx(0.0, abs=1e-12)
     # optimum beyond the grid: flagged at the edge
     pts, frames = _frames((2, 4, 8), 0.0, x0=7.0)
-    r = hp.fit("one_layer/depth_mup", pts, frames, n_boot=200)
-    assert any("high end of the LR grid" in n for n in r.notes)
+    _, m = _fit("one_layer/depth_mup", pts, frames, n_boot=200)
+    assert any("high end of the LR grid" in n for n in m.notes)
+    assert [n for n in m.notes if n.startswith("L=")] == [
+        f"L={L}: optimum at the high end of the LR grid (true optimum higher)" for L in (2, 4, 8)]
 
 
 def test_measurement_is_what_the_plain_runner_fits():
-    from infdepth.validation.rate_fit import fit_rate
     pts, frames = _frames((2, 4, 8), 0.3, x0=0.0)
-    m = hp.measurement("one_layer/depth_mup", pts, frames)
-    r = fit_rate(m.sizes, m.samples, m.statistic, paired=m.paired, n_boot=200)
-    assert r.slope == pytest.approx(hp.fit("one_layer/depth_mup", pts, frames,
-                                           n_boot=200).slope)
-    assert m.paired and list(m.sizes) == [2, 4, 8]
+    r, m = _fit("one_layer/depth_mup", pts, frames, n_boot=200)
+    ev = m.evaluate(C.claimed(_v("one_layer/depth_mup")))
+    assert ev.slope == pytest.approx(r.slope)
+    assert m.paired and list(m.sizes) == [2, 4, 8] and m.column is None
+    # the verdict row carries the fit's notes, then the claim's (flagged optima, drift units)
+    assert ev.notes[-1].startswith("slope = drift of log2(eta*) per doubling of L")
+    assert ev.notes[-len(m.notes):] == m.notes
+
+
+def test_measurement_needs_one_grid():
+    pts, frames = _frames((2, 4), 0.0)
+    frames[1] = frames[1][frames[1]["log2_eta"] < 3.9]
+    with pytest.raises(ValueError, match="same learning-rate grid"):
+        C.measure(_v("one_layer/depth_mup"), pts, frames)
 
 
 def test_variants_points_claims_derived():
-    assert hp.variants("smoke") == hp.VARIANTS
-    pts = hp.points("two_layer/depth_mup_corrected", "smoke")
-    assert [p.L for p in pts] == list(hp.SUITES["smoke"]["depths"])
+    for suite in SUITE_NAMES:
+        assert [v.label for v in C.variants(C.sweep(suite), Overrides())] == LABELS
+    assert C.primary.label == "one_layer/depth_mup" and C.role(C.primary) == "primary"
+    assert get_claim("depth_hp_transfer") is C
+    v = _v("two_layer/depth_mup_corrected")
+    pts = C.points(v, C.sweep("smoke"), Overrides(), RunFields())
+    assert [p.L for p in pts] == [2, 4, 8]
     assert all(p.block == "two_layer" and p.parameterization == "depth_mup_corrected"
                for p in pts)
-    assert hash(pts[0]) == hash(hp.points("two_layer/depth_mup_corrected", "smoke")[0])
+    assert hash(pts[0]) == hash(C.points(v, C.sweep("smoke"), Overrides(), RunFields())[0])
+    assert pts[0].log2_etas == tuple(np.arange(0.0, 4.01, 0.5))
+    assert (pts[0].n, pts[0].n_train, pts[0].K, pts[0].n_seeds) == (32, 32, 6, 3)
     with pytest.raises(ValueError, match="unknown variant"):
-        hp.points("three_layer/depth_mup", "smoke")
-    assert hp.claimed("two_layer/completep").band == (-0.25, 0.25)
-    assert hp.derived("one_layer/depth_mup").exponent == 0.0
-    assert hp.derived("two_layer/depth_mup_corrected").exponent == -0.5
-    assert hp.derived("two_layer/completep").exponent == 0.0  # every layer maximal: flat optimum
+        hp.TransferVariant("three_layer", "depth_mup")
+    with pytest.raises(ValueError, match="allowed: one_layer/depth_mup, two_layer/depth_mup"):
+        hp.TransferVariant("one_layer", "completep")
+    assert hp.TRANSFER_TOL == 0.25 and C.tolerance == hp.TRANSFER_TOL
+    assert C.claimed(_v("two_layer/completep")).band == (-0.25, 0.25)
+    assert C.claimed(_v("two_layer/depth_mup")).band == (0.25, math.inf)
+    assert C.claimed(_v("two_layer/depth_mup")).slope is None
+    assert C.derived(_v("one_layer/depth_mup")).exponent == 0.0
+    assert C.derived(_v("two_layer/depth_mup_corrected")).exponent == -0.5
+    assert C.derived(_v("two_layer/completep")).exponent == 0.0  # every layer maximal: flat
 
 
 # -- tiny compute -----------------------------------------------------------------------------
 def test_tiny_compute_is_pure_and_records_divergence():
     p = hp.TransferPoint(block="two_layer", parameterization="depth_mup", act="tanh", n=8, L=2,
                          K=3, n_seeds=2, log2_etas=(-1.0, 1.0, 12.0), n_train=16)
-    f = hp.compute(p)
+    f = C.compute(p)
     assert list(f.columns) == ["log2_eta", "eta", "seed", "loss_init", "loss", "diverged"]
     assert len(f) == 6
     small = f[f["log2_eta"] < 5]
@@ -184,15 +222,28 @@ def test_tiny_compute_is_pure_and_records_divergence():
     huge = f[f["log2_eta"] == 12.0]
     assert (huge["diverged"] == ~np.isfinite(huge["loss"])).all()
     assert np.all(~np.isfinite(huge["loss"]) | (huge["loss"] > huge["loss_init"]))
-    pd.testing.assert_frame_equal(f, hp.compute(p))
+    pd.testing.assert_frame_equal(f, C.compute(p))
     o = hp.per_depth_optima([f])[0]
     assert o.flag in ("ok", "cliff", "edge_high", "edge_low")
 
 
-def test_figure_from_rows_without_store(tmp_path):
-    rows = [{"id": "depth_hp_transfer", "variant": v, "suite": "smoke", "sizes": [2.0, 4.0],
-             "errors": [2.0, 2.0], "measured": 0.0, "ci_low": -0.1, "ci_high": 0.1,
-             "status": "confirmed", "claimed_text": "~0"} for v in hp.VARIANTS[:2]]
-    from infdepth.paper_figs import depth_hp_transfer as fig
-    paths = fig.make(rows, tmp_path / "figures")
-    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+# -- figure -----------------------------------------------------------------------------------
+def test_transfer_figure_reads_the_claims_tables(tmp_path):
+    from infdepth.paper_figs.common import VariantView
+    from infdepth.paper_figs.registry import KINDS
+    from infdepth.paper_figs.transfer import depth_curves
+    from infdepth.validation.tables import raw_table, summary_table
+    pts, frames = _frames((2, 4), 0.0)
+    m = C.measure(C.primary, pts, frames)
+    ev = m.evaluate(C.claimed(C.primary))
+    raw = raw_table(C.primary.label, "primary", pts, frames, m.sizes)
+    # the figure's own curves from the raw table are the claim's seed-mean curves
+    for (L, g, mc), o in zip(depth_curves(raw), hp.per_depth_optima(frames)):
+        assert hp.fit_optimum(g, mc) == o
+    rec = {"variant": C.primary.label, "measured": ev.slope, "ci_low": ev.ci_low,
+           "ci_high": ev.ci_high, "status": ev.status}
+    (spec,) = C.figures
+    assert (spec.kind, spec.stem) == ("transfer", "depth_hp_transfer")
+    paths = KINDS[spec.kind](spec, [VariantView(rec, summary_table(ev), raw)], tmp_path)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0
+                                                                  for p in paths)

@@ -1,0 +1,227 @@
+"""Claim ``depth_hp_transfer`` (docs/theory.md s5, s7, s8): the optimal learning rate transfers
+across depth under one-layer depth-muP; for two-layer blocks only with the depth-aware
+correction ([NFD]).
+
+Task (:func:`infdepth.numerics.datasets.digits_parity`): scikit-learn digits, even (+1) vs odd
+(-1), standardized pixels, a fixed subset of ``n_train`` images; full-batch gradient descent on
+the MSE loss for ``K`` steps (``batching="full"``), activation tanh.
+
+One point = one (variant, depth L): the whole learning-rate grid (``log2 eta`` on a uniform
+grid) for ``n_seeds`` seeds. The measured training loss is the mean loss over the training set
+after ``K`` steps. Divergent runs (non-finite loss) are recorded as ``inf`` with
+``diverged=True``. Optimum per depth: :func:`~infdepth.validation.lr_optimum.fit_optimum` on the
+seed-mean curve (parabola in ``log loss`` through the grid minimum; edge and cliff cases flagged).
+
+Measured quantity: the drift of the optimum, the slope of ``log2 eta*(L)`` on ``log2 L`` in
+**log2 units per doubling of depth**. Since ``log eta* / log L`` has the same slope, the rate
+fitter's log-log fit of the positive statistic ``eta* = 2**x*`` on ``L`` (statistic =
+:func:`optimal_lr` on the per-seed curves, seeds resampled by bootstrap, paired across depths
+because seed ``s`` shares its input layer, readout and first blocks at every depth) *is* the
+drift fit. The measurement's notes name flagged optima.
+
+Claimed (tolerance choice: a shift of less than a quarter octave per doubling of depth counts as
+"transfer", :data:`TRANSFER_TOL`): band ``[-0.25, +0.25]`` for ``one_layer/depth_mup``,
+``two_layer/depth_mup_corrected`` and ``two_layer/completep``; for ``two_layer/depth_mup`` the
+paper says transfer fails: band ``[+0.25, inf)``, an upward drift (the direction that would
+compensate the ``L^(-1/2)`` collapse of the first internal layer's update, docs/theory.md s5). A
+downward drift would also break transfer but comes out "refuted" against this one-sided band:
+read the measured value.
+
+Derived (docs/theory.md s7): one-step updates are linear in eta, so the largest stable (assumed
+optimal) eta scales as ``L^-e`` with ``e`` the largest L-exponent among them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from infdepth.run_fields import RunFields
+
+from ..lr_optimum import (Optimum, fit_optimum, mean_curve, optimal_lr, per_depth_optima,
+                          seed_curves)
+from ..measurements import Claimed, RateMeasurement
+from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+
+__all__ = ["CLAIM", "TRANSFER_TOL", "TransferVariant", "TransferSweep", "TransferPoint",
+           "Optimum", "fit_optimum", "seed_curves", "mean_curve", "optimal_lr",
+           "per_depth_optima"]
+
+#: half-width of the "transfer" band, log2 units of LR per doubling of depth (tolerance choice)
+TRANSFER_TOL = 0.25
+#: (block, parameterization) of the variants, in report order
+PAIRS: tuple[tuple[str, str], ...] = (("one_layer", "depth_mup"), ("two_layer", "depth_mup"),
+                                      ("two_layer", "depth_mup_corrected"),
+                                      ("two_layer", "completep"))
+_FLAGS = {"edge_low": "at the low end of the LR grid (true optimum lower)",
+          "edge_high": "at the high end of the LR grid (true optimum higher)",
+          "cliff": "next to a divergent LR (optimum within one grid step above)",
+          "none": "undefined: every LR diverged"}
+#: one-step updates linear in eta (docs/theory.md s7)
+_LR_LINEAR = ("input_update", "drift_accumulated", "readout_output_update", "internal_update")
+
+
+@dataclass(frozen=True)
+class TransferVariant(Variant):
+    """Residual ``block`` (``one_layer`` | ``two_layer``) under ``parameterization``."""
+
+    block: str
+    parameterization: str
+
+    def __post_init__(self):
+        if (self.block, self.parameterization) not in PAIRS:
+            raise ValueError(f"unknown variant {self.label!r} of depth_hp_transfer; allowed: "
+                             f"{', '.join(f'{b}/{p}' for b, p in PAIRS)}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.block}/{self.parameterization}"
+
+
+@dataclass(frozen=True)
+class TransferSweep:
+    act: str
+    n: int
+    n_train: int
+    K: int
+    depths: tuple[int, ...]
+    seeds: int
+    log2_etas: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TransferPoint(RunFields):
+    """One depth of one variant: the LR grid x seeds (a frozen, hashable config)."""
+
+    block: str
+    parameterization: str
+    act: str
+    n: int
+    L: int
+    K: int
+    n_seeds: int
+    log2_etas: tuple[float, ...]
+    task: str = "digits_parity"
+    n_train: int = 64
+    subset_seed: int = 0
+    batching: str = "full"
+
+
+def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
+    k = int(round((hi - lo) / step))
+    return tuple(float(lo + i * step) for i in range(k + 1))
+
+
+def _e(q) -> str:
+    from infdepth.theory.exponents_core import fmt_rational
+    return "-oo" if q is None else fmt_rational(q)
+
+
+class DepthHPTransfer(Claim):
+    id = "depth_hp_transfer"
+    source = "NFD"
+    statement = ("the optimal LR transfers across depth (one-layer depth-muP; two-layer only "
+                 "with correction)")
+    quantity = "argmin-LR drift across L on a real task"
+    claimed_slope = 0.0
+    claimed_text = "~0 shift"
+    tolerance = TRANSFER_TOL
+    suites = {
+        "smoke": TransferSweep(act="tanh", n=32, n_train=32, K=6, depths=(2, 4, 8), seeds=3,
+                               log2_etas=_grid(0.0, 4.0, 0.5)),
+        "standard": TransferSweep(act="tanh", n=64, n_train=64, K=10, depths=(2, 4, 8, 16, 32),
+                                  seeds=6, log2_etas=_grid(-1.0, 5.0, 0.5)),
+        "full": TransferSweep(act="tanh", n=128, n_train=128, K=10,
+                              depths=(2, 4, 8, 16, 32, 64), seeds=8,
+                              log2_etas=_grid(-1.0, 5.0, 0.25)),
+    }
+    primary = TransferVariant("one_layer", "depth_mup")
+    figures = (FigureSpec("transfer", "depth_hp_transfer",
+                          "[NFD] learning-rate transfer across depth (digits, full-batch GD)"),)
+
+    def variants(self, sweep: TransferSweep, overrides: Overrides
+                 ) -> tuple[TransferVariant, ...]:
+        return tuple(TransferVariant(b, p) for b, p in PAIRS)
+
+    def points(self, variant: TransferVariant, sweep: TransferSweep, overrides: Overrides,
+               run: RunFields) -> list[TransferPoint]:
+        return [TransferPoint(block=variant.block, parameterization=variant.parameterization,
+                              act=overrides.activation(sweep.act), n=overrides.width(sweep.n),
+                              L=L, K=sweep.K, n_seeds=sweep.seeds, log2_etas=sweep.log2_etas,
+                              n_train=sweep.n_train, **run.run_fields())
+                for L in size_sweep(overrides.depths, sweep.depths)]
+
+    def compute(self, point: TransferPoint) -> pd.DataFrame:
+        """One row per (learning rate, seed): ``log2_eta, eta, seed, loss_init, loss,
+        diverged``; ``loss`` is the mean training loss after ``K`` full-batch steps (``inf`` if
+        the run diverged: any non-finite loss along the run)."""
+        from infdepth.numerics.datasets import load_task
+        from infdepth.numerics.engine import A1Config, train_a1
+        p = point
+        task = load_task(p.task, n_train=p.n_train, subset_seed=p.subset_seed)
+        X, y, _, _ = task.tensors(dtype=p.torch_dtype, device=p.device)
+        rows = []
+        for x in p.log2_etas:
+            cfg = A1Config(n=p.n, L=p.L, K=p.K, eta=float(2.0 ** x),
+                           parameterization=p.parameterization, act=p.act, block=p.block,
+                           batching=p.batching, n_seeds=p.n_seeds, base_seed=p.base_seed)
+            with np.errstate(all="ignore"):
+                loss = train_a1(cfg, X, y).loss.detach().cpu().double().numpy()
+            div = ~np.all(np.isfinite(loss), axis=1)
+            final = np.where(div, np.inf, loss[:, -1])
+            for s in range(p.n_seeds):
+                rows.append((float(x), float(2.0 ** x), s, float(loss[s, 0]), float(final[s]),
+                             bool(div[s])))
+        return pd.DataFrame(rows, columns=["log2_eta", "eta", "seed", "loss_init", "loss",
+                                           "diverged"])
+
+    def measure(self, variant: TransferVariant, points, frames) -> RateMeasurement:
+        """Fitted ``eta*`` per depth from the per-seed curves ``(S, G)`` (paired bootstrap);
+        notes name the depths whose optimum is flagged."""
+        grids, samples = zip(*(seed_curves(f) for f in frames))
+        if any(not np.array_equal(g, grids[0]) for g in grids):
+            raise ValueError("every depth of a variant must use the same learning-rate grid")
+        sizes = [q.L for q in points]
+        notes = []
+        for L, a in zip(sizes, samples):
+            o = fit_optimum(grids[0], mean_curve(a))
+            if o.flag != "ok":
+                notes.append(f"L={L:g}: optimum {_FLAGS[o.flag]}")
+        notes.append("slope = drift of log2(eta*) per doubling of L (log-log fit of eta* on L)")
+        p = points[0]
+        return RateMeasurement(sizes, list(samples), optimal_lr(grids[0]), "depth L",
+                               f"fitted optimal LR eta* (slope = log2 drift per doubling of L; "
+                               f"loss after K={p.K} GD steps, n={p.n}, {p.n_train} digits)",
+                               paired=True, notes=tuple(notes))
+
+    def claimed(self, variant: TransferVariant) -> Claimed:
+        if variant == TransferVariant("two_layer", "depth_mup"):
+            return Claimed(None, (self.tolerance, math.inf),
+                           f"drifts (upward, >= +{self.tolerance:g} log2/doubling)")
+        return Claimed(0.0, (-self.tolerance, self.tolerance),
+                       f"~0 shift (|drift| <= {self.tolerance:g} log2/doubling)")
+
+    def derived(self, variant: TransferVariant) -> Derived:
+        """``-e``: the largest stable eta keeps the fastest one-step update Theta(1)."""
+        from infdepth.theory.exponents_a1 import derive_a1
+        from infdepth.theory.exponents_a2 import derive_a2
+        from infdepth.theory.parameterization import preset
+        if variant.block == "one_layer":
+            token, r = "one_layer", derive_a1(preset(variant.parameterization))
+        elif variant.parameterization == "depth_mup_corrected":
+            token, r = "two_layer_corrected", derive_a2(preset("depth_mup_corrected", gamma=0.5))
+        else:
+            token, r = "two_layer", derive_a2(preset(variant.parameterization))
+        es = {k: r.exponent(k, "L") for k in _LR_LINEAR if k in r.names}
+        top = max(e for e in es.values() if e is not None)
+        txt = ", ".join(f"{k} L^({_e(e)})" for k, e in es.items())
+        return Derived(float(-top), (
+            f"[{token}, {r.parameterization}] one-step updates are linear in eta: {txt}; the "
+            f"largest stable (assumed optimal) eta scales as L^({_e(-top)}) to keep the fastest "
+            f"one Theta(1)"))
+
+
+CLAIM = DepthHPTransfer()
