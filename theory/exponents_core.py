@@ -167,6 +167,17 @@ def fmt_rational(q: sp.Rational) -> str:
     return str(q.p) if q.q == 1 else f"{q.p}/{q.q}"
 
 
+def fmt_exponent(q: sp.Rational | None) -> str:
+    """An exponent as derivations write it: ``fmt_rational``, or ``-oo`` for none (a quantity
+    that vanishes identically)."""
+    return "-oo" if q is None else fmt_rational(q)
+
+
+def exponent_value(q: sp.Rational | None) -> float | None:
+    """An exponent as a float (``None`` stays ``None``)."""
+    return None if q is None else float(q)
+
+
 def fmt_vec(vec: tuple[sp.Rational, ...]) -> str:
     parts = []
     for name, e in zip(SIZE_NAMES, vec):
@@ -338,3 +349,21 @@ def depth_limit_type(random_acc: Order, drift_acc: Order, symbol: str = "L",
     if d is None or d < 0:
         return ("sde_lazy" if r == 0 else "trivial"), reason
     return ("sde" if r == 0 else "ode"), reason
+
+
+def weak_depth_error(r: "ExponentResult") -> tuple[sp.Rational | None, str]:
+    """Weak (expectation) error of the depth-L, infinite-width network to its depth limit, from
+    the orders of a derived model (docs/theory.md s3, s7): the Euler-Maruyama step of an SDE
+    limit has weak order 1; an ODE limit adds the centred random part at second order; no finite
+    depth limit gives ``None``. Returns ``(exponent in L, derivation)``."""
+    racc = r["random_accumulated"].order.limit_exponent("L")
+    if r.limit_type == "sde":
+        return sp.Integer(-1), ("Euler-Maruyama step of the McKean-Vlasov SDE: drift L^-1 and "
+                                "noise variance L^-1 per block, weak order 1 (smooth "
+                                "coefficients, width first, fixed K): L^-1")
+    if r.limit_type == "ode":
+        e = max(sp.Integer(-1), 2 * racc)
+        return e, (f"Euler step of the ODE (L^-1) plus the centred random part "
+                   f"L^({fmt_rational(racc)}) that enters expectations at second order "
+                   f"(L^({fmt_rational(2 * racc)})): L^({fmt_rational(e)})")
+    return None, f"no finite depth limit ({r.limit_type}: {r.limit_reason})"

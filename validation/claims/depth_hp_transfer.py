@@ -44,6 +44,7 @@ from infdepth.run_fields import RunFields
 from ..lr_optimum import (Optimum, fit_optimum, mean_curve, optimal_lr, per_depth_optima,
                           seed_curves)
 from ..measurements import Claimed, RateMeasurement
+from infdepth.theory.exponents_core import fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 
 __all__ = ["CLAIM", "TRANSFER_TOL", "TransferVariant", "TransferSweep", "TransferPoint",
@@ -114,10 +115,6 @@ def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
     k = int(round((hi - lo) / step))
     return tuple(float(lo + i * step) for i in range(k + 1))
 
-
-def _e(q) -> str:
-    from infdepth.theory.exponents_core import fmt_rational
-    return "-oo" if q is None else fmt_rational(q)
 
 
 class DepthHPTransfer(Claim):
@@ -217,10 +214,10 @@ class DepthHPTransfer(Claim):
             token, r = "two_layer", derive_a2(preset(variant.parameterization))
         es = {k: r.exponent(k, "L") for k in _LR_LINEAR if k in r.names}
         top = max(e for e in es.values() if e is not None)
-        txt = ", ".join(f"{k} L^({_e(e)})" for k, e in es.items())
+        txt = ", ".join(f"{k} L^({fmt_exponent(e)})" for k, e in es.items())
         return Derived(float(-top), (
             f"[{token}, {r.parameterization}] one-step updates are linear in eta: {txt}; the "
-            f"largest stable (assumed optimal) eta scales as L^({_e(-top)}) to keep the fastest "
+            f"largest stable (assumed optimal) eta scales as L^({fmt_exponent(-top)}) to keep the fastest "
             f"one Theta(1)"))
 
 

@@ -30,6 +30,7 @@ from infdepth.run_fields import RunFields
 from infdepth.validation.experiments.training_task import ETA, task_tensors
 
 from ..measurements import RateMeasurement
+from infdepth.theory.exponents_core import fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 
 READINGS: tuple[str, ...] = ("rms", "moment")
@@ -79,11 +80,6 @@ def _moment_effect(a: np.ndarray) -> float:
     removed)``."""
     return float(abs(np.mean(a[:, 0] - a[:, 1])) / np.mean(a[:, 0]))
 
-
-def _exp(q) -> str:
-    """An exponent as the derived texts write it (``-oo`` for none)."""
-    from infdepth.theory.exponents_core import fmt_rational
-    return "-oo" if q is None else fmt_rational(q)
 
 
 class InitCouplingWidth(Claim):
@@ -159,10 +155,10 @@ class InitCouplingWidth(Claim):
                 f"independent over blocks, accumulated rms {rms.order}")
         if variant.reading == "rms":
             e = rms.exponent("n")
-            return Derived(float(e), base + f": slope {_exp(e)} in n for the rms")
+            return Derived(float(e), base + f": slope {fmt_exponent(e)} in n for the rms")
         e = ms.exponent("n")
         return Derived(float(e), base + f"; its mean square and its effect on seed-averaged "
-                       f"second moments are {ms.order}: slope {_exp(e)} in n (the rms reading "
+                       f"second moments are {ms.order}: slope {fmt_exponent(e)} in n (the rms reading "
                        f"gives -1/2)")
 
 

@@ -35,6 +35,7 @@ from infdepth.run_fields import RunFields
 from infdepth.validation.experiments.training_task import ETA, task_tensors
 
 from ..measurements import RateMeasurement
+from infdepth.theory.exponents_core import weak_depth_error
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 
 READINGS: tuple[str, ...] = ("depth", "network")
@@ -139,23 +140,6 @@ def _norm_of_mean(a: np.ndarray, ref: np.ndarray | None = None) -> float:
     return float(np.linalg.norm(m if ref is None else m - ref))
 
 
-def _weak_error(r):
-    """Weak error of the depth-L, infinite-width network to its depth limit: (exponent, why)."""
-    import sympy as sp
-
-    from infdepth.theory.exponents_core import fmt_rational
-    racc = r["random_accumulated"].order.limit_exponent("L")
-    if r.limit_type == "sde":
-        return sp.Integer(-1), ("Euler-Maruyama step of the McKean-Vlasov SDE: drift L^-1 and "
-                                "noise variance L^-1 per block, weak order 1 (smooth "
-                                "coefficients, width first, fixed K): L^-1")
-    if r.limit_type == "ode":
-        e = max(sp.Integer(-1), 2 * racc)
-        return e, (f"Euler step of the ODE (L^-1) plus the centred random part "
-                   f"L^({fmt_rational(racc)}) that enters expectations at second order "
-                   f"(L^({fmt_rational(2 * racc)})): L^({fmt_rational(e)})")
-    return None, f"no finite depth limit ({r.limit_type}: {r.limit_reason})"
-
 
 class NFDDepthError(Claim):
     id = "nfd_depth_error"
@@ -239,7 +223,7 @@ class NFDDepthError(Claim):
         from infdepth.theory.parameterization import preset
         name = "depth_mup"
         r = derive_a1(preset(name))
-        e, why = _weak_error(r)
+        e, why = weak_depth_error(r)
         nfd = "covariance" if variant.reading == "depth" else variant.nfd
         if e is None:
             value, text = None, f"[{name}] {why}"

@@ -35,6 +35,7 @@ from infdepth.run_fields import RunFields
 from infdepth.validation.experiments.training_task import ETA, task_tensors
 
 from ..measurements import RateMeasurement
+from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
@@ -90,14 +91,6 @@ def column(level: str, direction: str) -> str:
     return base if level == "a" else f"{base}_{level}"
 
 
-def _exp(q) -> str:
-    """An exponent as the derived texts write it (``-oo`` for none)."""
-    from infdepth.theory.exponents_core import fmt_rational
-    return "-oo" if q is None else fmt_rational(q)
-
-
-def _val(q) -> float | None:
-    return None if q is None else float(q)
 
 
 class TrainCouplingDepth(Claim):
@@ -182,13 +175,13 @@ class TrainCouplingDepth(Claim):
             q = r["coupling_b_forward_accumulated" if variant.direction == "forward" else
                   "coupling_b_accumulated"].order
             e = q.limit_exponent("L")
-            return Derived(_val(e), f"level (b): slope {_exp(e)}. " + common)
+            return Derived(exponent_value(e), f"level (b): slope {fmt_exponent(e)}. " + common)
         if variant.level == "c":
             e = c_acc.exponent("L")
-            return Derived(_val(e), f"level (c): slope {_exp(e)} in L at fixed n (rms n^-1/2 "
-                           f"L^({_exp(e)})). " + common)
+            return Derived(exponent_value(e), f"level (c): slope {fmt_exponent(e)} in L at fixed n (rms n^-1/2 "
+                           f"L^({fmt_exponent(e)})). " + common)
         e = r["coupling_a_accumulated"].order.exponent("L")
-        return Derived(_val(e), f"level (a) = (b) + (c): slope {_exp(e)} in L at fixed n. "
+        return Derived(exponent_value(e), f"level (a) = (b) + (c): slope {fmt_exponent(e)} in L at fixed n. "
                        + common)
 
 

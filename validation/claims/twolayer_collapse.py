@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
+from infdepth.theory.exponents_core import exponent_value
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
 
 if TYPE_CHECKING:
@@ -59,9 +60,6 @@ class ReadingVariant(Variant):
     def label(self) -> str:
         return self.reading
 
-
-def _f(q) -> float | None:
-    return None if q is None else float(q)
 
 
 class TwoLayerCollapse(Claim):
@@ -112,7 +110,7 @@ class TwoLayerCollapse(Claim):
         total = r["internal_update_total"]
         if variant.reading == "weight":
             q = r["internal_update"]
-            return Derived(_f(q.exponent("L")),
+            return Derived(exponent_value(q.exponent("L")),
                            f"[depth_mup] {q.derivation}. (Total change of u including the "
                            f"stream's change through W1^0: {total.order})")
         return Derived(float(total.exponent("L")),

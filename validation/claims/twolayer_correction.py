@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
+from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
 from .twolayer_collapse import TwoLayerSweep
 
@@ -83,13 +84,6 @@ class CorrectionVariant(Variant):
         return f"{self.quantity}/{self.setting.label}"
 
 
-def _f(q) -> float | None:
-    return None if q is None else float(q)
-
-
-def _e(q) -> str:
-    from infdepth.theory.exponents_core import fmt_rational
-    return "-oo" if q is None else fmt_rational(q)
 
 
 _G05, _G025, _G075, _CP = Setting(0.5), Setting(0.25), Setting(0.75), Setting(None)
@@ -149,11 +143,11 @@ class TwoLayerCorrection(Claim):
         r = derive_a2(p)
         g, q = p.option("gamma"), r[name]
         if variant.quantity == "du":
-            return Derived(_f(q.exponent("L")), f"[gamma={g:g}] {q.derivation}")
-        return Derived(_f(q.exponent("L")), (
+            return Derived(exponent_value(q.exponent("L")), f"[gamma={g:g}] {q.derivation}")
+        return Derived(exponent_value(q.exponent("L")), (
             f"[gamma={g:g}] rms Delta h_L ~ input update + L (drift through W2 + drift through "
             f"W1: r2 Delta u = {r['drift_w1_per_block'].order} per block, coherent via W2 W2^T) = "
-            f"{q.order}: slope {_e(q.exponent('L'))}"))
+            f"{q.order}: slope {fmt_exponent(q.exponent('L'))}"))
 
 
 CLAIM = TwoLayerCorrection()
