@@ -1,0 +1,50 @@
+"""The one helper every test uses for observed convergence orders and rates.
+
+``observed_order(sizes, errors)`` is the least-squares slope of ``log(error)`` on ``log(size)``
+(negative for a decaying error: ``-1`` for O(1/L)); ``pairwise_orders`` the slopes between
+consecutive sizes (a rate that bends shows there); ``assert_order`` checks both against an
+expected order with stated tolerances and prints the data when it fails.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def observed_order(sizes: Sequence[float], errors: Sequence[float]) -> float:
+    """Least-squares slope of ``log(errors)`` on ``log(sizes)``."""
+    x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(errors, float))
+    if x.size < 2 or not np.all(np.isfinite(y)):
+        raise ValueError(f"need >= 2 positive finite errors, got {list(errors)}")
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def pairwise_orders(sizes: Sequence[float], errors: Sequence[float]) -> np.ndarray:
+    """Slopes ``log(e_{i+1}/e_i) / log(s_{i+1}/s_i)`` between consecutive sizes."""
+    s, e = np.asarray(sizes, float), np.asarray(errors, float)
+    return np.diff(np.log(e)) / np.diff(np.log(s))
+
+
+def assert_order(sizes: Sequence[float], errors: Sequence[float], expected: float, tol: float,
+                 *, pairwise_tol: float | None = None) -> float:
+    """Assert the observed order is ``expected +- tol`` (and, with ``pairwise_tol``, every
+    pairwise slope too); returns the observed order."""
+    q = observed_order(sizes, errors)
+    msg = f"sizes {list(sizes)}, errors {list(errors)}: order {q:+.3f}, expected {expected:+g}"
+    assert abs(q - expected) <= tol, msg + f" +- {tol}"
+    if pairwise_tol is not None:
+        pw = pairwise_orders(sizes, errors)
+        assert np.all(np.abs(pw - expected) <= pairwise_tol), \
+            msg + f"; pairwise {np.round(pw, 3).tolist()} not within +- {pairwise_tol}"
+    return q
+
+
+def power_law_samples(sizes: Sequence[float], slope: float, seeds: int, *, scale: float = 1.0,
+                      noise: float = 0.05, rng_seed: int = 0) -> list[np.ndarray]:
+    """Per-seed samples ``scale * size^slope * exp(noise * z)``: synthetic data of known slope
+    (log-normal seed scatter), one array of ``seeds`` values per size."""
+    rng = np.random.default_rng(rng_seed)
+    return [scale * float(s) ** slope * np.exp(noise * rng.standard_normal(seeds))
+            for s in sizes]
