@@ -247,3 +247,16 @@ def train_hw(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
     mov["uv"] = duv / torch.sqrt(_norm(w0["u"]) ** 2 + _norm(w0["v"]) ** 2)
     return HWResult(f=torch.stack(fs, 1), h_L=torch.stack(hLs, 1), loss=torch.stack(losses, 1),
                     movement=mov, weights=w, init=w0)
+
+
+def config_from(source: object, **overrides) -> HWConfig:
+    """An :class:`HWConfig` built from the attributes of ``source`` named as its fields (e.g. a
+    sweep point carrying ``D``, ``L``, ``M``, ``K``, ``alpha``, ``eta``, ``act``, ``n_seeds``,
+    ``base_seed``, ``dtype``, ``device``; attributes of other names are ignored, fields that
+    ``source`` lacks keep their defaults); ``overrides`` replace any field."""
+    from dataclasses import fields
+    kw = {f.name: getattr(source, f.name) for f in fields(HWConfig) if hasattr(source, f.name)}
+    return HWConfig(**{**kw, **overrides})
+
+
+__all__ += ["config_from"]

@@ -9,7 +9,7 @@ import torch
 from infdepth.numerics.engine import A1Config, train_a1
 from infdepth.numerics.engine.coupling_levels import STAT_NAMES, coupling_levels
 from infdepth.validation.experiments import train_coupling_depth as tcd
-from infdepth.validation.experiments.training_task import task_tensors
+from infdepth.numerics.training_task import task_tensors
 
 F64 = torch.float64
 

@@ -135,9 +135,3 @@ def test_claim_modules_run_on_tiny_points(name, variant, tmp_path):
     d = mod.derived(variant)
     assert d.exponent is not None and math.isfinite(d.exponent)
     assert mod.compute(small[0]).equals(frames[0])       # pure
-
-
-def test_coupled_reference_rejects_bad_slicing():
-    from infdepth.validation.experiments.hw_rate_lm import HWPoint, run_point
-    with pytest.raises(ValueError, match="L_ref"):
-        run_point(HWPoint(act="tanh", D=3, L=3, M=2, K=1, eta=0.5, n_seeds=1, L_ref=8, M_ref=2))

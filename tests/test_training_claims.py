@@ -91,7 +91,7 @@ def test_first_layer_update_statistic():
     import torch
 
     from infdepth.numerics.engine import A1Config, train_a1
-    from infdepth.validation.experiments.training_task import task_tensors
+    from infdepth.numerics.training_task import task_tensors
     X, y = task_tensors()
     bs = train_a1(A1Config(n=32, L=3, K=2, eta=0.5, block="two_layer", n_seeds=2), X, y,
                   X).block_stats
@@ -142,20 +142,3 @@ def test_hw_rate_lm_diagonal_variant():
     m = hw.measurement("tanh/LM", pts, frames)
     assert list(m.sizes) == [p.L * p.M for p in pts] and "LM" in m.size_label
     assert hw.derived("linear/LM").exponent == pytest.approx(-0.5)
-
-
-def test_tanh_reference_is_the_mean_ode_solver():
-    """tanh points use the particle Mean-ODE solver; at a tiny size its f_0 is W_out^T W_in x/D
-    exactly (zero drift at init: antithetic particles) and the network's error is small."""
-    import torch
-    from infdepth.validation.experiments import hw_rate_lm as hw
-    p = hw.HWODEPoint(act="tanh", D=5, L=8, M=8, K=3, eta=0.5, n_seeds=2, ref_Ls=4, ref_P=256)
-    f_ref, h_ref, w = hw.reference(p)
-    assert w is None and f_ref.shape == (2, 4, 10, 5) and h_ref.shape == (2, 4, 10, 5)
-    from infdepth.numerics.hidden_width import HWConfig, init_weights
-    X, _ = p.data()
-    w0 = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=2), 5, 5)
-    f0 = torch.einsum("sdo,sdi,ni->sno", w0["W_out"], w0["W_in"], X).numpy() / 5
-    np.testing.assert_allclose(f_ref[:, 0], f0, rtol=1e-12, atol=1e-14)
-    row = hw.compute(p)
-    assert np.all(row["out_err"] > 0) and np.all(row["out_err"] < 0.5)

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from infdepth.numerics.engine import A1Config, train_a1
+from infdepth.numerics.training_task import ETA, task_tensors
 
 from . import Claimed, Derived, Measurement, Overrides
-from .training_task import ETA, task_tensors
 
 PARAMETERIZATIONS = ("depth_mup", "mup", "sp")
 

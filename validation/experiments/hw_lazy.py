@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from infdepth.numerics.hw_observables import training_observables
+
 from . import Claimed, Derived, Measurement, Overrides
 from .hw_common import HWRunFields
 from .hw_rate_lm import ACT_SETTINGS
@@ -61,27 +63,19 @@ def points(variant: str, suite: str, overrides: Overrides = Overrides(), device:
 
 
 def compute(p: HWLazyPoint) -> pd.DataFrame:
-    """One row per seed: relative movement (u and v together, and each), output change."""
-    from infdepth.numerics.hidden_width import HWConfig, train_hw
+    """One row per seed: relative movement (u and v together, and each), output change
+    (:func:`~infdepth.numerics.hw_observables.training_observables`)."""
     from infdepth.theory.parameterization import preset
     sc = preset(p.parameterization).evaluate(L=p.L, M=p.M, D=p.D, alpha=p.alpha)
-    cfg = HWConfig(D=p.D, L=p.L, M=p.M, K=p.K, alpha=p.alpha, eta=p.eta, act=p.act,
-                   n_seeds=p.n_seeds, base_seed=p.base_seed, dtype=p.dtype, device=p.device)
+    cfg = p.config()
     # the model's scales are the preset's (THEORY.md s7): check rather than assume
     if not (np.isclose(sc["v"]["multiplier"], cfg.block_scale)
             and np.isclose(sc["u"]["lr"] * p.eta, cfg.rate_u)):
         raise ValueError(f"parameterization {p.parameterization!r} is not the [HW] 2LP scaling")
-    X, Y = p.data()
-    r = train_hw(cfg, X, Y)
-    df = (r.f[:, -1] - r.f[:, 0]).cpu().numpy()
-    return pd.DataFrame({
-        "seed": np.arange(p.n_seeds),
-        "movement": r.movement["uv"].cpu().numpy(),
-        "movement_u": r.movement["u"].cpu().numpy(),
-        "movement_v": r.movement["v"].cpu().numpy(),
-        "output_change": np.sqrt((df ** 2).reshape(p.n_seeds, -1).mean(axis=1)),
-        "loss_K": r.loss[:, -1].cpu().numpy(),
-    })
+    obs = training_observables(cfg, *p.data())
+    return pd.DataFrame({"seed": np.arange(p.n_seeds),
+                         **{k: obs[k] for k in ("movement", "movement_u", "movement_v",
+                                                "output_change", "loss_K")}})
 
 
 def measurement(variant: str, pts: list[HWLazyPoint], frames: list[pd.DataFrame]

@@ -26,8 +26,9 @@ from functools import lru_cache, partial
 import numpy as np
 import pandas as pd
 
+from infdepth.numerics.training_task import ETA, task_tensors
+
 from . import Derived, Measurement, Overrides
-from .training_task import ETA, task_tensors
 
 READINGS = ("depth", "network")
 NFD_VARIANTS = ("covariance", "gia")

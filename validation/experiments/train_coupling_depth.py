@@ -31,9 +31,9 @@ import pandas as pd
 
 from infdepth.numerics.engine import A1Config
 from infdepth.numerics.engine.coupling_levels import coupling_levels
+from infdepth.numerics.training_task import ETA, task_tensors
 
 from . import Derived, Measurement, Overrides
-from .training_task import ETA, task_tensors
 
 LEVELS = ("a", "b", "c")
 DIRECTIONS = ("forward", "backward")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .training_task import ETA, task_tensors
+from infdepth.numerics.training_task import ETA, task_tensors
 
 
 @dataclass(frozen=True)

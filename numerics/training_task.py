@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from infdepth.numerics.inputs import DEFAULT_INPUTS, input_matrix
+from .inputs import DEFAULT_INPUTS, input_matrix
 
 TARGETS: tuple[float, ...] = (0.5, -0.3, 0.8)
 ETA = 0.5

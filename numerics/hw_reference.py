@@ -1,0 +1,194 @@
+"""References of the finite [HW] 2LP ResNet after K GD steps (THEORY.md s6, s9).
+
+The finite network (:mod:`infdepth.numerics.hidden_width`, L blocks of M units, all seeds
+batched) is compared with a reference trajectory that shares its ``W_in``, ``W_out`` (same seed
+streams) and its data. :func:`reference_trajectories` returns the reference's ``f`` and ``h_L``
+at steps ``0..K`` for one of three kinds (:class:`ReferenceSpec`):
+
+* ``"exact"`` -- the **exact** Mean ODE of the *linear* network: the closed second-moment system
+  of :func:`~infdepth.numerics.mean_ode_linear.solve_mean_ode_linear` (needs ``act="linear"``;
+  error only that of the ODE integrator, rtol 1e-10).
+* ``"mean_ode"`` -- the **particle Mean-ODE solver** :func:`~infdepth.numerics.mean_ode.
+  solve_mean_ode` (any activation; ``Ls`` depth steps of the ``scheme``, ``P`` particles from
+  ``sampler``). Its particles are independent of the network's units, so the reference adds its
+  own small depth and Monte-Carlo error in quadrature. Its ``h_L`` is the limit's.
+* ``"coupled"`` -- the **coupled large network** (THEORY.md s9): a network of ``L_ref`` blocks of
+  ``M_ref`` units trained by :func:`~infdepth.numerics.hidden_width.train_hw`. The depth-L
+  network's block ``l`` takes the first M units of reference block ``l L_ref / L`` (the block at
+  the start of its depth interval; :func:`slice_coupled`, ``u[:, ::L_ref // L, :M]``), so every
+  finite network is a sub-network of the reference. Assumes ``L_ref`` a multiple of ``L`` and
+  ``M <= M_ref``. The reference's own noise then largely cancels in the difference (subset mean
+  minus full mean has variance ``sigma^2 (1/LM - 1/(L_ref M_ref))``), so errors to it are lower
+  estimates of the errors to the true limit at the largest sizes.
+
+:func:`train_against_reference` trains the finite network (sliced from the reference for
+``"coupled"``) and returns it with the reference; :func:`errors_to_reference` reduces the pair to
+per-seed rms errors.
+
+Caching: a reference does not depend on the finite network's L and M (except through the
+coupled network's slicing), so each kind is computed once per (reference settings, config
+without L and M, data) and kept in an ``lru_cache``; the data tensors enter the key by value
+(dtype, device, shape and bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .hidden_width import HWConfig, HWResult, init_weights, train_hw
+from .hw_observables import per_seed_rms
+from .mean_ode import MeanODEConfig, solve_mean_ode
+from .mean_ode_linear import solve_mean_ode_linear
+
+__all__ = ["REFERENCE_KINDS", "ReferenceSpec", "check_reference", "mean_ode_config",
+           "reference_trajectories", "slice_coupled", "train_against_reference",
+           "errors_to_reference"]
+
+REFERENCE_KINDS = ("exact", "mean_ode", "coupled")
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """Which reference (module docstring) and its own sizes: ``L_ref``, ``M_ref`` for
+    ``"coupled"``; ``Ls``, ``P``, ``scheme``, ``sampler`` for ``"mean_ode"`` (the fields of
+    :class:`~infdepth.numerics.mean_ode.MeanODEConfig` of the same names). Fields a kind does
+    not use are ignored."""
+
+    kind: str
+    L_ref: int = 0
+    M_ref: int = 0
+    Ls: int = 16
+    P: int = 8192
+    scheme: str = "heun"
+    sampler: str = "sobol"
+
+
+def check_reference(spec: ReferenceSpec, cfg: HWConfig) -> ReferenceSpec:
+    """Raise ``ValueError`` naming the bad value and the allowed ones: an unknown kind, the exact
+    reference of a non-linear network, a coupled reference the network cannot be sliced from."""
+    if spec.kind not in REFERENCE_KINDS:
+        raise ValueError(f"reference kind must be one of {', '.join(REFERENCE_KINDS)}, got "
+                         f"{spec.kind!r}")
+    if spec.kind == "exact" and cfg.act != "linear":
+        raise ValueError(f"the exact Mean-ODE reference needs act='linear', got {cfg.act!r}")
+    if spec.kind == "coupled" and (spec.L_ref < 1 or spec.M_ref < 1 or spec.L_ref % cfg.L
+                                   or cfg.M > spec.M_ref):
+        raise ValueError(f"coupled reference needs L_ref a multiple of L and M <= M_ref, got "
+                         f"L={cfg.L}, M={cfg.M}, L_ref={spec.L_ref}, M_ref={spec.M_ref}")
+    return spec
+
+
+def mean_ode_config(spec: ReferenceSpec, cfg: HWConfig) -> MeanODEConfig:
+    """The :class:`~infdepth.numerics.mean_ode.MeanODEConfig` of the ``"mean_ode"`` reference of
+    the networks of ``cfg`` (their K, alpha, learning rates, activation, seeds, dtype, device)."""
+    return MeanODEConfig(D=cfg.D, Ls=spec.Ls, P=spec.P, K=cfg.K, alpha=cfg.alpha, eta=cfg.eta,
+                         eta_u=cfg.eta_u, eta_v=cfg.eta_v, act=cfg.act, scheme=spec.scheme,
+                         sampler=spec.sampler, n_seeds=cfg.n_seeds, base_seed=cfg.base_seed,
+                         dtype=cfg.dtype, device=cfg.device)
+
+
+class TensorKey:
+    """A tensor as an ``lru_cache`` key (``.tensor``): equal when dtype, device, shape and bytes
+    are."""
+
+    __slots__ = ("tensor", "_key")
+
+    def __init__(self, t: torch.Tensor):
+        self.tensor = t
+        self._key = (str(t.dtype), str(t.device), tuple(t.shape),
+                     t.detach().cpu().contiguous().numpy().tobytes())
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TensorKey) and self._key == other._key
+
+
+def step_etas(cfg: HWConfig) -> tuple[float, float]:
+    """The base learning rates ``(eta_u, eta_v)`` of ``cfg`` (``eta`` where not set)."""
+    return (cfg.eta if cfg.eta_u is None else cfg.eta_u,
+            cfg.eta if cfg.eta_v is None else cfg.eta_v)
+
+
+@lru_cache(maxsize=8)
+def _exact(cfg: HWConfig, X: TensorKey, Y: TensorKey) -> dict[str, np.ndarray]:
+    w = init_weights(cfg, X.tensor.shape[1], Y.tensor.shape[1])
+    eta_u, eta_v = step_etas(cfg)
+    return solve_mean_ode_linear(w["W_in"], w["W_out"], X.tensor, Y.tensor, alpha=cfg.alpha,
+                                 eta_u=eta_u, eta_v=eta_v, K=cfg.K)
+
+
+@lru_cache(maxsize=4)
+def _mean_ode(spec: ReferenceSpec, cfg: HWConfig, X: TensorKey, Y: TensorKey):
+    return solve_mean_ode(mean_ode_config(spec, cfg), X.tensor, Y.tensor)
+
+
+@lru_cache(maxsize=4)
+def _coupled(cfg: HWConfig, X: TensorKey, Y: TensorKey) -> HWResult:
+    return train_hw(cfg, X.tensor, Y.tensor)
+
+
+def reference_trajectories(spec: ReferenceSpec, cfg: HWConfig, X: torch.Tensor,
+                           Y: torch.Tensor
+                           ) -> tuple[np.ndarray, np.ndarray, dict[str, torch.Tensor] | None]:
+    """``(f, h_L, weights)`` of the reference (module docstring) of the networks of ``cfg``
+    trained on ``X`` (N, d_in), ``Y`` (N, d_out): ``f`` (S, K+1, N, d_out) and ``h_L``
+    (S, K+1, N, D) at steps 0..K as numpy arrays; ``weights`` the coupled reference network's
+    initial weights (to slice the finite network from, :func:`slice_coupled`), else ``None``.
+    ``cfg.L``, ``cfg.M`` do not enter (cached per everything else)."""
+    check_reference(spec, cfg)
+    Xk, Yk = TensorKey(X), TensorKey(Y)
+    if spec.kind == "mean_ode":
+        r = _mean_ode(replace(spec, L_ref=0, M_ref=0), replace(cfg, L=1, M=1), Xk, Yk)
+        return r.f.cpu().numpy(), r.h_L.cpu().numpy(), None
+    if spec.kind == "exact":
+        ref = _exact(replace(cfg, L=1, M=1), Xk, Yk)
+        return ref["f"], ref["h_L"], None
+    r = _coupled(replace(cfg, L=spec.L_ref, M=spec.M_ref), Xk, Yk)
+    return r.f.cpu().numpy(), r.h_L.cpu().numpy(), r.init
+
+
+def slice_coupled(weights: dict[str, torch.Tensor], L: int, M: int) -> dict[str, torch.Tensor]:
+    """Initial weights of the depth-L, width-M sub-network of a coupled reference network
+    (``u``, ``v`` of shape (S, L_ref, M_ref, D)): block ``l`` takes the first M units of
+    reference block ``l L_ref / L``; ``W_in``, ``W_out`` shared."""
+    L_ref, M_ref = weights["u"].shape[1:3]
+    if L_ref % L or M > M_ref:
+        raise ValueError(f"coupled reference needs L_ref a multiple of L and M <= M_ref, got "
+                         f"L={L}, M={M}, L_ref={L_ref}, M_ref={M_ref}")
+    step = L_ref // L
+    return {"W_in": weights["W_in"], "W_out": weights["W_out"],
+            "u": weights["u"][:, ::step, :M].contiguous(),
+            "v": weights["v"][:, ::step, :M].contiguous()}
+
+
+def train_against_reference(spec: ReferenceSpec, cfg: HWConfig, X: torch.Tensor,
+                            Y: torch.Tensor) -> tuple[HWResult, np.ndarray, np.ndarray]:
+    """Train the finite network of ``cfg`` (its own initial weights, or for ``"coupled"`` those
+    sliced from the reference network) and return ``(result, f_ref, h_ref)``
+    (:func:`reference_trajectories`)."""
+    check_reference(spec, cfg)
+    f_ref, h_ref, w_ref = reference_trajectories(spec, cfg, X, Y)
+    weights = None if w_ref is None else slice_coupled(w_ref, cfg.L, cfg.M)
+    return train_hw(cfg, X, Y, weights=weights), f_ref, h_ref
+
+
+def errors_to_reference(result: HWResult, f_ref: np.ndarray, h_ref: np.ndarray,
+                        Y: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per-seed arrays (S,): rms over inputs and outputs of the output error ``f - f_ref`` after
+    K steps (``out_err``) and at step 0 (``out_err_init``), rms over inputs and coordinates of
+    the embedding error ``h_L - h_ref`` (``emb_err``, ``emb_err_init``), the network's loss after
+    K steps (``loss_K``) and the reference's, ``(1/(2N)) sum_x |f_ref - y|^2`` (``loss_ref_K``)."""
+    f, h = result.f.cpu().numpy(), result.h_L.cpu().numpy()
+    y = Y.cpu().numpy()
+    return {"out_err": per_seed_rms(f[:, -1] - f_ref[:, -1]),
+            "out_err_init": per_seed_rms(f[:, 0] - f_ref[:, 0]),
+            "emb_err": per_seed_rms(h[:, -1] - h_ref[:, -1]),
+            "emb_err_init": per_seed_rms(h[:, 0] - h_ref[:, 0]),
+            "loss_K": result.loss[:, -1].cpu().numpy(),
+            "loss_ref_K": 0.5 * ((f_ref[:, -1] - y[None]) ** 2).sum(axis=(1, 2)) / y.shape[0]}
