@@ -8,8 +8,6 @@ parameterization's per-group factors, ``K`` steps unless a claim's suite says ot
 
 from __future__ import annotations
 
-import torch
-
 from .inputs import DEFAULT_INPUTS, input_matrix
 
 TARGETS: tuple[float, ...] = (0.5, -0.3, 0.8)
@@ -17,9 +15,10 @@ ETA = 0.5
 
 
 def task_tensors(inputs: tuple[tuple[float, ...], ...] = DEFAULT_INPUTS,
-                 targets: tuple[float, ...] = TARGETS, dtype: torch.dtype = torch.float64,
-                 device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """(X, y) as tensors of the given dtype/device."""
+                 targets: tuple[float, ...] = TARGETS, dtype=None, device: str = "cpu"):
+    """(X, y) as torch tensors of the given dtype (default float64) and device."""
+    import torch
+    dtype = torch.float64 if dtype is None else dtype
     X = torch.as_tensor(input_matrix(inputs), dtype=dtype, device=device)
     y = torch.as_tensor(targets, dtype=dtype, device=device)
     return X, y

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from infdepth.run_fields import RunFields
-from infdepth.validation.experiments.training_task import ETA, task_tensors
+from infdepth.numerics.training_task import ETA, task_tensors
 
 from ..measurements import Claimed, RateMeasurement
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep

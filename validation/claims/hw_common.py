@@ -1,12 +1,25 @@
-"""What every [HW] point shares (docs/theory.md s6): the typical data set on top of the run fields.
-Not a claim module: the base of the point dataclasses of ``hw_rate_lm``, ``hw_sqrt_d``,
-``hw_lazy`` and ``hw_phase``."""
+"""What the [HW] claims share (docs/theory.md s6). Not a claim module: the base of the point
+dataclasses of ``hw_rate_lm``, ``hw_sqrt_d``, ``hw_lazy`` and ``hw_phase`` (the typical data on top
+of the run fields), the per-activation training settings, and the error-to-reference point that
+``hw_rate_lm`` and ``hw_sqrt_d`` both sweep."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from infdepth.run_fields import RunFields
+
+#: per-activation training settings (choice). Linear: eta = 0.2 -- with the typical data the
+#: linear limit diverges at step ~7 for eta = 1 and sits at the edge of divergence at step 15 for
+#: eta = 0.3, where a few seeds' amplified noise dominates the error. Tanh: eta = 0.5 (eta = 1 is
+#: at the edge of stability).
+ACT_SETTINGS = {"linear": {"eta": 0.2, "K": 15}, "tanh": {"eta": 0.5, "K": 15}}
+#: reference of the non-linear variants: the particle Mean-ODE solver (docs/theory.md s6); the
+#: coupled large network (docs/theory.md s9) is the documented fallback ("coupled")
+TANH_REFERENCE = "mean_ode"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,3 +38,100 @@ class HWRunFields(RunFields):
         from infdepth.numerics.hidden_width import hw_data
         return hw_data(self.N, self.d_in, self.d_out, self.data_seed, dtype=self.torch_dtype,
                        device=self.device)
+
+    def config(self, **overrides):
+        """The :class:`~infdepth.numerics.hidden_width.HWConfig` of this point's networks (its
+        fields of the same names; ``overrides`` replace any)."""
+        from infdepth.numerics.hidden_width import config_from
+        return config_from(self, **overrides)
+
+
+@dataclass(frozen=True)
+class HWPoint(HWRunFields):
+    """One finite network size, compared with its reference after K GD steps; ``L_ref``/``M_ref``
+    only for the coupled (tanh) reference."""
+
+    act: str
+    D: int
+    L: int
+    M: int
+    K: int
+    eta: float
+    n_seeds: int
+    alpha: float = 1.0
+    L_ref: int = 0
+    M_ref: int = 0
+    parameterization: str = "hw_mlu"
+
+
+@dataclass(frozen=True)
+class HWODEPoint(HWPoint):
+    """A tanh point whose reference is the particle Mean-ODE solver (``ref_Ls`` depth steps,
+    ``ref_P`` particles; :mod:`infdepth.numerics.mean_ode`)."""
+
+    ref_Ls: int = 16
+    ref_P: int = 8192
+    ref_scheme: str = "heun"
+    ref_sampler: str = "sobol"
+
+
+def error_points(act: str, sizes, *, D: int, seeds: int, run: RunFields, ode: dict,
+                 coupled: tuple[int, int] = (0, 0)) -> list[HWPoint]:
+    """The points of a sweep over ``sizes`` = [(L, M), ...]: exact reference for linear, the
+    Mean-ODE solver (sizes ``ode``) or the coupled network (``coupled`` = (L_ref, M_ref), each
+    raised to cover the sweep) for tanh."""
+    st = ACT_SETTINGS[act]
+    common = dict(act=act, D=D, K=st["K"], eta=st["eta"], n_seeds=seeds, **run.run_fields())
+    if act != "linear" and TANH_REFERENCE == "mean_ode":
+        return [HWODEPoint(L=L, M=M, ref_Ls=ode["Ls"], ref_P=ode["P"], **common)
+                for L, M in sizes]
+    L_ref, M_ref = (0, 0)
+    if act != "linear":
+        L_ref = int(np.lcm.reduce([L for L, _ in sizes] + [coupled[0]]))
+        M_ref = max([M for _, M in sizes] + [coupled[1]])
+    return [HWPoint(L=L, M=M, L_ref=L_ref, M_ref=M_ref, **common) for L, M in sizes]
+
+
+def reference_spec(p: HWPoint):
+    """The reference of a point: the Mean-ODE solver for an :class:`HWODEPoint`, else the exact
+    Mean ODE (linear) or the coupled network (tanh)."""
+    from infdepth.numerics.hw_reference import ReferenceSpec
+    if isinstance(p, HWODEPoint):
+        return ReferenceSpec("mean_ode", Ls=p.ref_Ls, P=p.ref_P, scheme=p.ref_scheme,
+                             sampler=p.ref_sampler)
+    if p.act == "linear":
+        return ReferenceSpec("exact")
+    return ReferenceSpec("coupled", L_ref=p.L_ref, M_ref=p.M_ref)
+
+
+def reference_text(p: HWPoint) -> str:
+    if p.act == "linear":
+        return "exact Mean ODE"
+    if isinstance(p, HWODEPoint):
+        return f"Mean-ODE solver (Ls={p.ref_Ls}, P={p.ref_P})"
+    return f"coupled reference L={p.L_ref}, M={p.M_ref}"
+
+
+def compute_errors(p: HWPoint) -> pd.DataFrame:
+    """One row per seed: rms output and per-coordinate embedding errors to the reference at
+    steps 0 and K (:func:`~infdepth.numerics.hw_reference.errors_to_reference`)."""
+    from infdepth.numerics.hw_reference import errors_to_reference, train_against_reference
+    X, Y = p.data()
+    r, f_ref, h_ref = train_against_reference(reference_spec(p), p.config(), X, Y)
+    return pd.DataFrame({"seed": np.arange(p.n_seeds),
+                         **errors_to_reference(r, f_ref, h_ref, Y)})
+
+
+def median(a: np.ndarray) -> float:
+    """Statistic over seeds (choice): the median. The per-seed error after K steps is
+    heavy-tailed -- seeds whose limit trajectory nears the edge of stability amplify the noise --
+    and a power law in the sizes holds for every quantile. The mean is reported beside it
+    (``/mean`` twins): the median was chosen after a trial with the mean gave a wide CI."""
+    return float(np.median(a))
+
+
+def mean(a: np.ndarray) -> float:
+    return float(np.mean(a))
+
+
+STATISTICS = {"median": median, "mean": mean}

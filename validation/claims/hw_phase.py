@@ -38,7 +38,7 @@ maximal at another scale or no cell within the band may be maximal; inconclusive
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Mapping
@@ -237,24 +237,15 @@ class HWPhase(Claim):
 
     def compute(self, p: HWPhasePoint) -> pd.DataFrame:
         """One row per seed: movement, output change, initial output after K steps and after
-        the first step (NaN/inf kept: divergence)."""
-        from infdepth.numerics.hidden_width import HWConfig, train_hw
-        cfg = HWConfig(D=p.D, L=p.L, M=p.M, K=p.K, alpha=p.alpha, eta=p.eta, act=p.act,
-                       n_seeds=p.n_seeds, base_seed=p.base_seed, dtype=p.dtype, device=p.device)
+        the first (:func:`~infdepth.numerics.hw_observables.training_observables`; NaN/inf
+        kept: divergence)."""
+        from infdepth.numerics.hw_observables import training_observables
+        cfg = p.config()
         self.check_scales(p, cfg)
-        X, Y = p.data()
-        r = train_hw(cfg, X, Y)
-        r1 = train_hw(replace(cfg, K=1), X, Y)     # same seeds, same initial weights
-        f, S = r.f.cpu().numpy(), p.n_seeds
-        with np.errstate(all="ignore"):
-            def rms(a):
-                return np.sqrt((a ** 2).reshape(S, -1).mean(axis=1))
-            return pd.DataFrame({"seed": np.arange(S), "movement": r.movement["uv"].cpu().numpy(),
-                                 "output_change": rms(f[:, -1] - f[:, 0]),
-                                 "output_init": rms(f[:, 0]),
-                                 "movement_1": r1.movement["uv"].cpu().numpy(),
-                                 "output_change_1": rms(f[:, 1] - f[:, 0]),
-                                 "loss_K": r.loss[:, -1].cpu().numpy()})
+        obs = training_observables(cfg, *p.data(), first_step=True)
+        return pd.DataFrame({"seed": np.arange(p.n_seeds),
+                             **{k: obs[k] for k in ("movement", "output_change", "output_init",
+                                                    "movement_1", "output_change_1", "loss_K")}})
 
     @staticmethod
     def check_scales(p: HWPhasePoint, cfg) -> None:

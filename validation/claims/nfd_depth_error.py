@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from infdepth.run_fields import RunFields
-from infdepth.validation.experiments.training_task import ETA, task_tensors
+from infdepth.numerics.training_task import ETA, task_tensors
 
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import weak_depth_error

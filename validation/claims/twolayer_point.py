@@ -5,7 +5,7 @@ claims import this module inside ``points``/``compute`` only: it imports the tra
 torch, which ``infdepth validate --list`` does not need.
 
 One point: Model A2 (two-layer residual blocks) trained ``K`` SGD steps on the training task
-(:mod:`infdepth.validation.experiments.training_task`), ``n_seeds`` seeds; per seed the block
+(:mod:`infdepth.numerics.training_task`), ``n_seeds`` seeds; per seed the block
 mean (blocks ``1..L``) of the rms change of the first internal layer's pre-activations at step
 ``K``, and the rms change of the residual stream at the last block, ``h^K_L - h^0_L``.
 
@@ -26,7 +26,7 @@ import pandas as pd
 
 from infdepth.run_fields import RunFields
 
-from ..experiments.training_task import ETA, task_tensors  # imports torch
+from infdepth.numerics.training_task import ETA, task_tensors  # imports torch
 from .base import Overrides, size_sweep
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from infdepth.validation.claims import Overrides
 from infdepth.validation.claims import nfd_depth_error as nde
 from infdepth.validation.claims.nfd_depth_error import (CLAIM, NetworkPoint, NFDSweepPoint,
                                                         NFDVariant)
-from infdepth.validation.experiments.training_task import ETA
+from infdepth.numerics.training_task import ETA
 
 
 def test_variant_labels_per_suite():

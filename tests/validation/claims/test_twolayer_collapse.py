@@ -56,7 +56,7 @@ def test_first_layer_update_statistic():
     import torch
 
     from infdepth.numerics.engine import A1Config, train_a1
-    from infdepth.validation.experiments.training_task import task_tensors
+    from infdepth.numerics.training_task import task_tensors
     X, y = task_tensors()
     bs = train_a1(A1Config(n=32, L=3, K=2, eta=0.5, block="two_layer", n_seeds=2), X, y,
                   X).block_stats

@@ -1,0 +1,99 @@
+"""Claim ``hw_sqrt_d`` (docs/theory.md s6, s8): for 2LP blocks the error is O(sqrt(D)/sqrt(LM));
+the per-coordinate embedding error grows like sqrt(D) at fixed LM (needs D = O(LM)).
+
+Measured per seed: rms over inputs and embedding coordinates of ``h_L`` after K GD steps minus
+the **exact** linear-activation Mean ODE (:mod:`infdepth.numerics.mean_ode_linear`), at fixed L
+and M (``linear/embedding``), and the same at step 0 (``linear/embedding_init``: the init noise
+alone, before training can amplify it differently at each D). Settings as ``hw_rate_lm``'s linear
+variants (eta = 0.2, K = 15; median over seeds, ``/mean`` twins). ``W_in`` and ``W_out`` are
+redrawn for every D (different shapes), so the sizes are not paired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from infdepth.theory.exponents_core import fmt_exponent
+
+from ..measurements import RateMeasurement
+from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .hw_common import STATISTICS, compute_errors, error_points
+
+
+@dataclass(frozen=True)
+class Sweep:
+    seeds: int
+    L: int
+    M: int
+    D_sweep: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SqrtDVariant(Variant):
+    """``horizon``: ``"K"`` (after training) or ``"init"`` (step 0); ``statistic`` over seeds."""
+
+    horizon: str = "K"
+    statistic: str = "median"
+
+    def __post_init__(self):
+        if self.horizon not in ("K", "init") or self.statistic not in STATISTICS:
+            raise ValueError(f"bad hw_sqrt_d variant {self!r}; allowed: "
+                             "linear/embedding[_init][/mean]")
+
+    @property
+    def label(self) -> str:
+        return ("linear/embedding" + ("_init" if self.horizon == "init" else "")
+                + ("/mean" if self.statistic == "mean" else ""))
+
+
+class HWSqrtD(Claim):
+    id = "hw_sqrt_d"
+    source = "HW"
+    statement = "2LP error O(sqrt(D)/sqrt(LM))"
+    quantity = "embedding error vs D at fixed LM"
+    claimed_slope = 0.5
+    claimed_text = "+1/2 in D"
+    suites = {"smoke": Sweep(8, 16, 16, (4, 8, 16, 32)),
+              "standard": Sweep(24, 32, 32, (4, 8, 16, 32)),
+              "full": Sweep(64, 64, 64, (4, 8, 16, 32, 64, 128))}
+    primary = SqrtDVariant("K")
+    figures = (FigureSpec("rate", "hw_sqrt_d", "[HW] per-coordinate embedding error vs "
+                          "embedding dimension D at fixed LM",
+                          ylabel="error (see legend per variant)"),)
+
+    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[SqrtDVariant, ...]:
+        if not overrides.keeps("linear"):
+            return ()
+        return tuple(SqrtDVariant(h, s) for h in ("K", "init") for s in ("median", "mean"))
+
+    def points(self, variant: SqrtDVariant, sweep: Sweep, overrides: Overrides, run):
+        L = overrides.depths[-1] if overrides.depths else sweep.L
+        return [p for D in size_sweep(overrides.widths, sweep.D_sweep)
+                for p in error_points("linear", [(L, sweep.M)], D=D, seeds=sweep.seeds,
+                                      run=run, ode={})]
+
+    def compute(self, p) -> pd.DataFrame:
+        """One row per seed (the columns of ``hw_rate_lm``'s rate points: ``emb_err``, ...)."""
+        return compute_errors(p)
+
+    def measure(self, variant: SqrtDVariant, points, frames) -> RateMeasurement:
+        p, init = points[0], variant.horizon == "init"
+        col = "emb_err_init" if init else "emb_err"
+        when = "at init" if init else f"after K={p.K} steps"
+        return RateMeasurement([q.D for q in points], [f[col].to_numpy() for f in frames],
+                               STATISTICS[variant.statistic], "embedding dimension D",
+                               f"{variant.statistic} rms per-coordinate embedding error {when}"
+                               f" vs exact Mean ODE (linear, L={p.L}, M={p.M})", column=col)
+
+    def derived(self, variant: SqrtDVariant) -> Derived:
+        from infdepth.theory.exponents_hw import derive_hw
+        from infdepth.theory.parameterization import preset
+        q = derive_hw(preset("hw_mlu"))["noise_embedding"]
+        e = q.exponent("D")
+        return Derived(float(e), f"[hw_mlu] {q.derivation}: slope {fmt_exponent(e)} in D per "
+                                 f"embedding coordinate")
+
+
+CLAIM = HWSqrtD()
