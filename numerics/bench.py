@@ -48,12 +48,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from infdepth.device import resolve_device, resolve_dtype
-from .engine import ACTIVATION_NAMES, A1Config, A1Model, train_a1
+from .activations import ACTIVATION_NAMES, activation
+from .engine import A1Config, A1Model, train_a1
 
 #: relative tolerance of the trajectory check, per dtype
 TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-3}
-
-_TORCH_PHI = {"relu": torch.relu, "tanh": torch.tanh, "erf": torch.erf, "linear": lambda x: x}
 
 
 # ------------------------------------------------------------------------------------------
@@ -76,7 +75,7 @@ class PlainA1(nn.Module):
         self.v = nn.Parameter(v.clone())
         self.mU, self.mW, self.mv = mU, mW, mv
         self.lrs = [(self.U, lr_U), (self.v, lr_v)] + [(W, lr_W) for W in self.W]
-        self.phi = _TORCH_PHI[act]
+        self.phi = activation(act).phi_torch
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         h = self.mU * F.linear(X, self.U)

@@ -27,7 +27,7 @@ import torch
 from infdepth.seeding import generator
 from infdepth.theory.parameterization import Parameterization, preset
 
-from .gaussian_kernels import dphi, phi
+from .activations import dphi, phi
 from .kernel_recursion import check_depth, check_readout
 
 #: Bytes of weight storage allowed per chunk of seeds (W_l is kept for the backward pass).

@@ -36,7 +36,7 @@ import torch
 
 from infdepth.seeding import generator
 
-from .engine.activations import check_activation, dphi, phi
+from .activations import check_activation, dphi, phi
 
 __all__ = ["HWConfig", "HWResult", "hw_data", "init_weights", "forward", "gradients",
            "train_hw", "check_config"]

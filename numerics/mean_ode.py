@@ -80,7 +80,7 @@ from infdepth.device import resolve_device, resolve_dtype
 from infdepth.seeding import generator, seed_value
 from infdepth.theory.generated import mean_ode_2lp as gen
 
-from .engine.activations import check_activation, dphi, phi
+from .activations import check_activation, phi, phi_dphi
 from .hidden_width import HWConfig, init_weights
 
 __all__ = ["MeanODEConfig", "MeanODEResult", "SCHEMES", "SAMPLERS", "SCHEME_ORDER",
@@ -259,14 +259,6 @@ class MeanODEResult:
     wall_s: float
 
 
-def _acts(act: str, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(sigma(p), sigma'(p))`` (tanh evaluated once)."""
-    if act == "tanh":
-        t = torch.tanh(p)
-        return t, 1.0 - t * t
-    return phi(act, p), dphi(act, p)
-
-
 class _Terms:
     """Batched evaluation of the generated per-particle terms (module docstring): every
     function returns the particle mean (drifts) or the per-particle sum over inputs (updates)
@@ -373,13 +365,13 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
         # ---- backward and training
         b = gen.terminal_adjoint(f, Y, W_out[:, None], D, N)           # (S, N, D)
         if heun:
-            s_p, ds_p = _acts(cfg.act, T.pre(hs[Ls], u[:, Ls]))
+            s_p, ds_p = phi_dphi(cfg.act, T.pre(hs[Ls], u[:, Ls]))
             B1, vb = T.backward(ds_p, b, u[:, Ls], v[:, Ls])
             du, dv = T.updates(s_p, ds_p, vb, hs[Ls], b)
             u[:, Ls] += du
             v[:, Ls] += dv
             for i in range(Ls - 1, -1, -1):
-                s_p, ds_p = _acts(cfg.act, T.pre(hs[i], u[:, i]))
+                s_p, ds_p = phi_dphi(cfg.act, T.pre(hs[i], u[:, i]))
                 B0, _ = T.backward(ds_p, b - ds * B1, u[:, i], v[:, i])
                 b = b - (0.5 * ds) * (B1 + B0)
                 B1, vb = T.backward(ds_p, b, u[:, i], v[:, i])
@@ -388,7 +380,7 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
                 v[:, i] += dv
         else:
             for i in range(Ls - 1, -1, -1):        # block l = i + 1: stream h_{l-1} = hs[i]
-                s_p, ds_p = _acts(cfg.act, T.pre(hs[i], u[:, i]))
+                s_p, ds_p = phi_dphi(cfg.act, T.pre(hs[i], u[:, i]))
                 B, vb = T.backward(ds_p, b, u[:, i], v[:, i])
                 du, dv = T.updates(s_p, ds_p, vb, hs[i], b)
                 u[:, i] += du

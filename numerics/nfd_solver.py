@@ -81,7 +81,7 @@ import torch
 
 from infdepth.seeding import generator
 from infdepth.theory.generated import nfd_terms as T
-from .gaussian_kernels import ACTIVATIONS, dphi, phi
+from .activations import ACTIVATION_NAMES, dphi, phi
 
 #: NFD variants (THEORY.md s3): plain gradient-independence, and with the Gamma terms.
 VARIANTS: tuple[str, ...] = ("gia", "covariance")
@@ -132,7 +132,7 @@ class NFDConfig:
         _nonneg_int("seed", self.seed)
         _nonneg_int("base_seed", self.base_seed)
         _choice("variant", self.variant, VARIANTS)
-        _choice("act", self.act, tuple(ACTIVATIONS))
+        _choice("act", self.act, ACTIVATION_NAMES)
         if not (isinstance(self.eta, (int, float)) and math.isfinite(self.eta) and self.eta >= 0):
             raise ValueError(f"eta must be a finite non-negative number, got {self.eta!r}")
         if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta)

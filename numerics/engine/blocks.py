@@ -27,7 +27,7 @@ from typing import Callable, ClassVar
 
 import torch
 
-from .activations import dphi, phi
+from ..activations import dphi, phi
 from .lowrank import LowRankStack
 
 #: init(group, n_out, n_in, std, backward) -> (L, S, n_out, n_in) initial matrices

@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .activations import dphi, phi
+from ..activations import dphi, phi
 from .decomposition import backward_coupling, forward_coupling, span_coefficients
 from .model_a1 import A1Config, A1Model
 from .rng import stream_generator

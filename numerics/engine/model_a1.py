@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from infdepth.theory.parameterization import Parameterization, preset
-from .activations import check_activation, dphi, phi
+from ..activations import check_activation, dphi, phi
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
 from .lowrank import REMOVED_IN, check_mode
