@@ -12,9 +12,9 @@ infinite-width moments of :mod:`kernel_recursion`:
 
     Sigma_L = h_L^T h_L / n,   K_out = phi(h_L)^T phi(h_L) / n,   G_0 = |g_0|^2 / n (per input).
 
-Randomness: seed ``i`` draws from its own generator (``infdepth.seeding``), so a seed's numbers
-do not depend on the chunking; the Python loop is over seeds only to fill the weight tensors,
-all arithmetic is batched over the chunk.
+Randomness: seed ``i`` draws from its own generator (``infdepth.seeding.normal_sequence``),
+so a seed's numbers do not depend on the chunking; the Python loop is over seeds only to fill
+the weight tensors, all arithmetic is batched over the chunk.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from infdepth.seeding import generator
+from infdepth.seeding import normal_sequence
 from infdepth.theory.parameterization import Parameterization, preset
 
 from .activations import dphi, phi
@@ -74,17 +74,19 @@ def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | 
     for start in range(0, len(seeds), chunk):
         idx = seeds[start:start + chunk]
         s = len(idx)
-        gens = [generator("a1_init", base_seed, i, device) for i in idx]
         # draws are made in float64 and cast, so float32 and float64 runs share their weights
         f64 = torch.float64
         U = torch.empty(s, n, d, dtype=f64, device=device)
         v = torch.empty(s, n, 1, dtype=f64, device=device)
         W = torch.empty(L, s, n, n, dtype=f64, device=device)
-        for j, g in enumerate(gens):
-            torch.randn(n, d, generator=g, out=U[j], dtype=f64, device=device)
+        shapes = [(n, d)] + [(n, n)] * L + [(n, 1)]
+        for j, i in enumerate(idx):
+            seq = normal_sequence("a1_init", base_seed, i, shapes, device=device)
+            U[j] = seq[0]
             for l in range(L):
-                torch.randn(n, n, generator=g, out=W[l, j], dtype=f64, device=device)
-            torch.randn(n, 1, generator=g, out=v[j], dtype=f64, device=device)
+                W[l, j] = seq[1 + l]
+            v[j] = seq[-1]
+            del seq
         U, v, W = U.to(dtype), v.to(dtype), W.to(dtype)
         h = torch.matmul(U, x_t.T) / d ** 0.5          # (s, n, P)
         hs = [h]

@@ -20,11 +20,11 @@ from .blocks import BLOCK_NAMES, BLOCK_TYPES, BlockType, OneLayerBlock, TwoLayer
 from .decomposition import COUPLING_DEFINITIONS
 from .lowrank import BACKWARD_MODES, LowRankStack
 from .model_a1 import BATCHINGS, READOUTS, A1Config, A1Model
-from .rng import stream_seed
+from .rng import engine_stream
 from .training import A1Result, train_a1
 
 __all__ = [
     "A1Config", "A1Model", "A1Result", "train_a1", "BlockType", "OneLayerBlock", "TwoLayerBlock",
     "LowRankStack", "ACTIVATION_NAMES", "BACKWARD_MODES", "BLOCK_NAMES", "BLOCK_TYPES",
-    "BATCHINGS", "READOUTS", "COUPLING_DEFINITIONS", "phi", "dphi", "stream_seed",
+    "BATCHINGS", "READOUTS", "COUPLING_DEFINITIONS", "phi", "dphi", "engine_stream",
 ]

@@ -70,10 +70,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from infdepth.seeding import generator
+
 from ..activations import dphi, phi
 from .decomposition import backward_coupling, forward_coupling, span_coefficients
 from .model_a1 import A1Config, A1Model
-from .rng import stream_generator
+from .rng import engine_stream
 from .training import _as_batched
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
@@ -158,7 +160,7 @@ def _rademacher(config: A1Config, k: int, shape, dtype, device) -> torch.Tensor:
     """Probes (J, S, n) of step k: each seed from its own stream (rng.py scheme)."""
     out = []
     for s in config.seed_indices:
-        g = stream_generator(config.base_seed, s, f"coupling_levels/probe/{k}")
+        g = generator(engine_stream(f"coupling_levels/probe/{k}"), config.base_seed, s)
         out.append(torch.randint(0, 2, shape, generator=g).to(torch.float64) * 2 - 1)
     return torch.stack(out, dim=1).to(dtype=dtype, device=device)
 
