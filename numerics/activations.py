@@ -36,6 +36,8 @@ import numpy as np
 import scipy.special
 import torch
 
+from infdepth.validators import choice
+
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 # a numpy float64 scalar: numpy then evaluates erf' of float32 arrays in float64 and rounds once
 _TWO_OVER_SQRT_PI_NP = 2.0 / np.sqrt(np.pi)
@@ -127,9 +129,7 @@ CLOSED_FORM_ACTIVATIONS: tuple[str, ...] = tuple(a for a, e in ACTIVATIONS.items
 
 def check_activation(name: str) -> str:
     """Return ``name`` if it is registered, else raise ``ValueError`` naming the allowed ones."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATION_NAMES)}")
-    return name
+    return choice("activation", name, ACTIVATION_NAMES)
 
 
 def activation(name: str) -> Activation:

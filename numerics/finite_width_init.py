@@ -37,6 +37,7 @@ import torch
 from infdepth.seeding import normal_sequence
 from infdepth.theory.parameterization import GroupScaling, Parameterization, preset
 from infdepth.theory.symbols import n as n_symbol
+from infdepth.validators import positive_int
 
 from .activations import check_activation
 from .engine import A1Config, A1Model
@@ -55,12 +56,6 @@ class InitSamples:
     sigma: np.ndarray   # (S, P, P)
     output: np.ndarray  # (S, P, P)
     grad: np.ndarray    # (S, P)
-
-
-def _check_positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _init_param(param: Parameterization) -> Parameterization:
@@ -101,7 +96,7 @@ def sample_init_moments_by_act(acts: Iterable[str], x: np.ndarray, n: int, L: in
     acts = tuple(dict.fromkeys(check_activation(a) for a in acts))
     if not acts:
         raise ValueError("at least one activation is required")
-    n = _check_positive_int("width n", n)
+    n = positive_int("width n", n, integral=True)
     L = check_depth(L)
     check_readout(readout)
     seeds = list(seeds)

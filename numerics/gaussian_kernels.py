@@ -29,6 +29,7 @@ import numpy as np
 
 from infdepth.theory.gaussian_expectations import KINDS
 from infdepth.theory.generated import gaussian_kernels as _generated
+from infdepth.validators import choice, positive_int, positive_number
 
 from .activations import ACTIVATION_NAMES, activation, check_activation, dphi, phi
 
@@ -70,8 +71,7 @@ def check_covariance(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray) -> None:
 @lru_cache(maxsize=16)
 def _hermite_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[f(z)], z ~ N(0, 1) (probabilists' Hermite, weights sum to 1)."""
-    if nodes < 1:
-        raise ValueError(f"nodes must be a positive integer, got {nodes!r}")
+    positive_int("nodes", nodes)
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
     return z, w / np.sqrt(2 * np.pi)
 
@@ -150,8 +150,7 @@ def trapezoid_expectation(f: Callable[[np.ndarray, np.ndarray], np.ndarray],
     if step is None:
         A = float(np.max(np.maximum(a, np.abs(b) + c), initial=0.0))
         step = 0.5 if A == 0 else min(0.5, 2 * np.pi * pole_distance / (40 * A))
-    if not step > 0:
-        raise ValueError(f"step must be positive, got {step!r}")
+    positive_number("step", step)
     k = int(np.ceil(TRAPEZOID_ZMAX / step))
     z = step * np.arange(-k, k + 1, dtype=np.float64)
     w = step * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
@@ -176,11 +175,8 @@ def expectation(act: str, kind: str, s11, s22, s12, *, nodes: int = DEFAULT_NODE
     always on for quadrature).
     """
     check_activation(act)
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
-    method = DEFAULT_METHOD if method is None else method
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+    choice("kind", kind, KINDS)
+    method = choice("method", DEFAULT_METHOD if method is None else method, METHODS)
     s11, s22, s12 = _broadcast(s11, s22, s12)
     entry = activation(act)
     if not entry.closed_form:  # tanh: quadrature with the registry's numpy phi / phi'

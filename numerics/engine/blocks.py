@@ -27,6 +27,8 @@ from typing import Callable, ClassVar
 
 import torch
 
+from infdepth.validators import choice
+
 from ..activations import dphi, phi
 from .lowrank import LowRankStack
 
@@ -206,6 +208,4 @@ BLOCK_NAMES: tuple[str, ...] = tuple(BLOCK_TYPES)
 
 
 def check_block(name: str) -> str:
-    if name not in BLOCK_TYPES:
-        raise ValueError(f"unknown block type {name!r}; allowed: {', '.join(BLOCK_NAMES)}")
-    return name
+    return choice("block type", name, BLOCK_NAMES)

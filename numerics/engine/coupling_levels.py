@@ -76,6 +76,7 @@ import pandas as pd
 import torch
 
 from infdepth.seeding import generator
+from infdepth.validators import positive_int
 
 from ..activations import dphi
 from .decomposition import backward_coupling, forward_coupling, span_coefficients
@@ -166,8 +167,7 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
     """
     c = config
     _check(c)
-    if isinstance(n_probes, bool) or not isinstance(n_probes, int) or n_probes < 1:
-        raise ValueError(f"n_probes must be a positive integer, got {n_probes!r}")
+    positive_int("n_probes", n_probes)
     S, L, K, n = c.n_seeds, c.L, c.K, c.n
     steps = tuple(range(K)) if steps is None else tuple(sorted(set(int(k) for k in steps)))
     if any(k < 0 or k >= K for k in steps):

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import torch
 
+from infdepth.validators import choice
+
 from .decomposition import backward_coupling, forward_coupling
 
 BACKWARD_MODES: tuple[str, ...] = ("reused", "independent", "coupling_removed")
@@ -80,9 +82,7 @@ def _times(x: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
 
 
 def check_mode(mode: str) -> str:
-    if mode not in BACKWARD_MODES:
-        raise ValueError(f"unknown backward mode {mode!r}; allowed: {', '.join(BACKWARD_MODES)}")
-    return mode
+    return choice("backward mode", mode, BACKWARD_MODES)
 
 
 class LowRankStack:

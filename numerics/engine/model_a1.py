@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 import torch
 
 from infdepth.theory.parameterization import Parameterization, preset
+from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int
 from ..activations import check_activation, dphi, phi
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
@@ -35,16 +36,6 @@ from .rng import RNG_DEVICES, draw_normal
 
 READOUTS: tuple[str, ...] = ("phi", "linear")
 BATCHINGS: tuple[str, ...] = ("sgd", "full")
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -91,21 +82,18 @@ class A1Config:
 
     def validate(self) -> None:
         for name in ("n", "L", "K", "n_seeds"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         for name in ("seed_offset", "base_seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-        if not (isinstance(self.eta, (int, float)) and math.isfinite(self.eta) and self.eta >= 0):
-            raise ValueError(f"eta must be a finite non-negative number, got {self.eta!r}")
+            nonneg_int(name, getattr(self, name))
+        nonneg_number("eta", self.eta, finite=True)
         check_activation(self.act)
         check_block(self.block)
         check_mode(self.mode)
         check_coupling_definition(self.coupling_definition)
-        _choice("readout", self.readout, READOUTS)
-        _choice("batching", self.batching, BATCHINGS)
-        _choice("rng_device", self.rng_device, RNG_DEVICES)
-        _choice("coupling_removed_in", self.coupling_removed_in, REMOVED_IN)
+        choice("readout", self.readout, READOUTS)
+        choice("batching", self.batching, BATCHINGS)
+        choice("rng_device", self.rng_device, RNG_DEVICES)
+        choice("coupling_removed_in", self.coupling_removed_in, REMOVED_IN)
         p = self.param
         if p.family != "nfd":
             raise ValueError(f"parameterization {p.name!r} has family {p.family!r}; "
@@ -179,7 +167,7 @@ class A1Model:
                  capacity: int | None = None, tie_backward: bool = False,
                  weights: Mapping[str, torch.Tensor] | None = None,
                  differentiable: bool = False):
-        _positive_int("d", d)
+        positive_int("d", d)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.config = c = config

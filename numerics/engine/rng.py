@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 
 from infdepth.seeding import normal
+from infdepth.validators import choice
 
 RNG_DEVICES: tuple[str, ...] = ("cpu", "native")
 #: Prefix of the engine's streams in :mod:`infdepth.seeding`.
@@ -41,8 +42,7 @@ def draw_normal(shape: tuple[int, ...], *, base_seed: int, seed_indices: tuple[i
     ``stream`` (a name such as ``"W/3"``): :func:`infdepth.seeding.normal` on
     ``"engine/" + stream``, drawn on the CPU (``rng_device="cpu"``) or on ``device``
     (``"native"``). Result ``(S, *shape)``; ``out`` is filled in place if given."""
-    if rng_device not in RNG_DEVICES:
-        raise ValueError(f"unknown rng_device {rng_device!r}; allowed: {', '.join(RNG_DEVICES)}")
+    choice("rng_device", rng_device, RNG_DEVICES)
     draw_device = "cpu" if rng_device == "cpu" else device
     return normal(STREAM_PREFIX + stream, base_seed, seed_indices, shape, std=std, dtype=dtype,
                   device=device, out=out, draw_device=draw_device)
