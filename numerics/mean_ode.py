@@ -77,7 +77,7 @@ import pandas as pd
 import torch
 
 from infdepth.device import resolve_device, resolve_dtype
-from infdepth.seeding import generator, seed_value
+from infdepth.seeding import normal_sequence, seed_value
 from infdepth.validators import (choice, int_at_least, nonneg_number, positive_int,
                                  positive_number)
 from infdepth.theory.generated import mean_ode_2lp as gen
@@ -217,9 +217,8 @@ def draw_particles(cfg: MeanODEConfig) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.special.ndtri(eng.draw(n, dtype=torch.float64).clamp(2.0 ** -60, 1 - 2.0 ** -53))
         u, v = z[:, :cfg.D] * math.sqrt(cfg.D), z[:, cfg.D:] * math.sqrt(cfg.D)
     else:
-        g = generator(PARTICLE_STREAM, cfg.particle_seed, 0)
-        u = torch.randn(n, cfg.D, generator=g, dtype=torch.float64) * math.sqrt(cfg.D)
-        v = torch.randn(n, cfg.D, generator=g, dtype=torch.float64) * math.sqrt(cfg.D)
+        u, v = (t * math.sqrt(cfg.D) for t in
+                normal_sequence(PARTICLE_STREAM, cfg.particle_seed, 0, [(n, cfg.D)] * 2))
     if cfg.moment_match:
         u, v = (_whiten(t, cfg.D) for t in (u, v))
     if cfg.antithetic:

@@ -79,7 +79,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from infdepth.seeding import generator
+from infdepth import seeding
 from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int, positive_number
 from infdepth.theory.generated import nfd_terms as T
 from .activations import ACTIVATION_NAMES, dphi, phi
@@ -176,13 +176,14 @@ class NFDResult:
 def draw_noise(cfg: NFDConfig, L: int, d: int, P: int, *, dtype=torch.float64,
                device="cpu") -> NFDNoise:
     """Standard normals for ``cfg``'s particle seed on a grid of ``L`` blocks, ``P`` inputs of
-    dimension ``d`` (drawn on the CPU from per-stream generators, then moved)."""
+    dimension ``d`` (:func:`infdepth.seeding.normal` on the streams ``nfd/<name>``: drawn in
+    float64 on the CPU, then cast and moved)."""
     positive_int("L", L)
     M, K = cfg.n_particles, cfg.K
 
     def normal(stream, shape):
-        g = generator(f"nfd/{stream}", cfg.base_seed, cfg.seed)
-        return torch.randn(shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+        return seeding.normal(f"nfd/{stream}", cfg.base_seed, (cfg.seed,), shape, dtype=dtype,
+                              device=device)[0]
 
     return NFDNoise(u=normal("u", (M, d)), v0=normal("v0", (M,)),
                     fwd=normal("fwd", (L, M, (K + 1) * P)), bwd=normal("bwd", (L, M, K + 1)))
