@@ -123,3 +123,20 @@ def test_init_moments_on_several_activations_draw_once():
             np.testing.assert_array_equal(getattr(both[a], f), getattr(single[a], f))
     with pytest.raises(ValueError, match="at least one activation"):
         fwi.sample_init_moments_by_act((), x, 12, 3, range(4))
+
+
+def test_a_sweep_draws_each_initial_matrix_once(monkeypatch):
+    """Points that share seeds and sizes (other learning rate, activation, mode) reuse the
+    cached draws: every (stream, base seed, seed, shape) is generated once."""
+    from infdepth.seeding import DRAW_CACHE_ENV, clear_draw_cache
+    monkeypatch.delenv(DRAW_CACHE_ENV, raising=False)
+    clear_draw_cache()
+    with record_draws() as drawn:
+        for eta in (0.1, 0.5):
+            for act in ("tanh", "relu"):
+                A1Model(A1Config(n=8, L=3, K=1, eta=eta, act=act, n_seeds=2), 3, F64, "cpu")
+        A1Model(A1Config(n=8, L=4, K=1, mode="independent", n_seeds=2), 3, F64, "cpu")
+    assert set(drawn.values()) == {1}
+    # U, v and W/1..W/4 per seed, and W~bwd/1..W~bwd/4 of the independent run
+    assert len(drawn) == 2 * (2 + 4 + 4)
+    clear_draw_cache()
