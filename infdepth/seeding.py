@@ -211,23 +211,37 @@ def normal(stream: str, base_seed: int, seeds: Iterable[int], shape: Iterable[in
 
 
 def normal_sequence(stream: str, base_seed: int, index: int, shapes: Sequence[Iterable[int]], *,
-                    device: torch.device | str = "cpu", cache: bool = False
-                    ) -> list[torch.Tensor]:
+                    device: torch.device | str = "cpu", cache: bool = False,
+                    out: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
     """``N(0, 1)`` float64 tensors of the given ``shapes``, drawn one after the other from ONE
     generator ``(stream, base_seed, index)`` (on ``device``; the CPU by default). Every call is
     logged by :func:`record_draws` under ``(stream, base_seed, index, shapes)``. ``cache``
-    (CPU only; off by default, sequences are large): keep the draws in the draw cache. The
-    returned tensors are the caller's own."""
+    (CPU only; off by default, sequences are large): keep the draws in the draw cache. ``out``:
+    float64 tensors on ``device`` (e.g. views into a preallocated batch), one per shape, filled
+    in place and returned (same numbers, no copy). The returned tensors are the caller's own."""
     shapes = tuple(_shape(s) for s in shapes)
     key = (stream, int(base_seed), int(index), shapes)
     dev = torch.device(device)
+    if out is not None:
+        out = list(out)
+        if len(out) != len(shapes) or any(tuple(o.shape) != s for o, s in zip(out, shapes)):
+            raise ValueError(f"out must hold tensors of shapes {list(shapes)}, got "
+                             f"{[tuple(o.shape) for o in out]}")
     use_cache = cache and dev.type == "cpu" and draw_cache_budget() > 0
     if use_cache:
         hit = _cache_get(key)
         if hit is not None:
-            return [t.clone() for t in hit]
+            if out is None:
+                return [t.clone() for t in hit]
+            for o, t in zip(out, hit):
+                o.copy_(t)
+            return out
     g = generator(stream, base_seed, index, dev)
-    out = [torch.randn(s, generator=g, dtype=torch.float64, device=dev) for s in shapes]
+    if out is None:
+        out = [torch.randn(s, generator=g, dtype=torch.float64, device=dev) for s in shapes]
+    else:
+        for o, s in zip(out, shapes):
+            torch.randn(s, generator=g, dtype=torch.float64, device=dev, out=o)
     _log(key)
     if use_cache:
         _cache_put(key, tuple(t.clone() for t in out))

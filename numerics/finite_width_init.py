@@ -72,17 +72,13 @@ def _draw_chunk(idx: list[int], n: int, L: int, d: int, base_seed: int, device):
     f64 = torch.float64
     s = len(idx)
     U = torch.empty(s, n, d, dtype=f64, device=device)
-    v = torch.empty(s, n, dtype=f64, device=device)
+    v = torch.empty(s, n, 1, dtype=f64, device=device)
     W = torch.empty(L, s, n, n, dtype=f64, device=device)
     shapes = [(n, d)] + [(n, n)] * L + [(n, 1)]
-    for j, i in enumerate(idx):
-        seq = normal_sequence(STREAM, base_seed, i, shapes, device=device)
-        U[j] = seq[0]
-        for l in range(L):
-            W[l, j] = seq[1 + l]
-        v[j] = seq[-1][:, 0]
-        del seq
-    return U, W, v
+    for j, i in enumerate(idx):   # drawn straight into the chunk's tensors
+        normal_sequence(STREAM, base_seed, i, shapes, device=device,
+                        out=[U[j]] + [W[l, j] for l in range(L)] + [v[j]])
+    return U, W, v[:, :, 0]
 
 
 def sample_init_moments_by_act(acts: Iterable[str], x: np.ndarray, n: int, L: int,

@@ -95,6 +95,11 @@ def test_record_draws_counts_generated_keys_only():
     g = generator("x/seq", 1, 5)
     assert torch.equal(seq[0], torch.randn(2, 2, generator=g, dtype=F64))
     assert torch.equal(seq[1], torch.randn(3, generator=g, dtype=F64))
+    buf = torch.zeros(2, 7, dtype=F64)                   # out=: drawn into views, same numbers
+    got = normal_sequence("x/seq", 1, 5, [(2, 2), (3,)], out=[buf[0, :4].view(2, 2), buf[1, :3]])
+    assert torch.equal(got[0], seq[0]) and torch.equal(buf[1, :3], seq[1])
+    with pytest.raises(ValueError, match="out must hold tensors of shapes"):
+        normal_sequence("x/seq", 1, 5, [(2, 2), (3,)], out=[buf[0, :4]])
 
 
 def test_budget_eviction_and_switch_off(monkeypatch):
