@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from infdepth.validators import positive_int
+
 EXIT_BAD_INPUT = 2
 
 
@@ -125,8 +127,10 @@ def _cmd_validate(args) -> int:
             widths=tuple(args.widths) if args.widths else None))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if args.workers < 1:
-        raise UsageError(f"--workers must be a positive integer, got {args.workers}")
+    try:
+        positive_int("--workers", args.workers)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     json_path = Path(args.json_path) if args.json_path else None
     if json_path is not None and not json_path.parent.exists():
         raise UsageError(f"--json: folder '{json_path.parent}' does not exist")

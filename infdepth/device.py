@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import torch
 
+from infdepth.validators import choice
+
 DEVICES = ("cpu", "cuda")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def resolve_device(name: str) -> torch.device:
     """``cpu`` or ``cuda``; a clear error if CUDA is asked for but absent."""
-    if name not in DEVICES:
-        raise ValueError(f"unknown device {name!r}; allowed: {', '.join(DEVICES)}")
+    choice("device", name, DEVICES)
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False; "
                          "allowed here: cpu")
@@ -19,9 +20,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise ValueError(f"unknown dtype {name!r}; allowed: {', '.join(DTYPES)}")
-    return DTYPES[name]
+    return DTYPES[choice("dtype", name, DTYPES)]
 
 
 class torch_threads:

@@ -48,12 +48,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from infdepth.device import resolve_device, resolve_dtype
-from .engine import ACTIVATION_NAMES, A1Config, A1Model, train_a1
+from infdepth.validators import int_at_least
+from .activations import activation, check_activation
+from .engine import A1Config, A1Model, train_a1
 
 #: relative tolerance of the trajectory check, per dtype
 TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-3}
-
-_TORCH_PHI = {"relu": torch.relu, "tanh": torch.tanh, "erf": torch.erf, "linear": lambda x: x}
 
 
 # ------------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ class PlainA1(nn.Module):
         self.v = nn.Parameter(v.clone())
         self.mU, self.mW, self.mv = mU, mW, mv
         self.lrs = [(self.U, lr_U), (self.v, lr_v)] + [(W, lr_W) for W in self.W]
-        self.phi = _TORCH_PHI[act]
+        self.phi = activation(act).phi_torch
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         h = self.mU * F.linear(X, self.U)
@@ -180,11 +180,6 @@ def matmul_rate(W: torch.Tensor, m: int, *, min_time: float = 0.05, device=None)
 # Benchmark
 # ------------------------------------------------------------------------------------------
 
-def _check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def bench_data(N: int, E: int, d: int, dtype, device, seed: int = 1234):
     """Fixed inputs ``X`` (N, d), targets ``y`` (N,), eval inputs ``Xe`` (E, d)."""
     g = torch.Generator().manual_seed(seed)
@@ -220,10 +215,9 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
     """
     for name, v in (("n", n), ("L", L), ("K", K), ("seeds", seeds), ("repeats", repeats),
                     ("n_train", n_train), ("d", d)):
-        _check_int(name, v)
-    _check_int("n_eval", n_eval, 0)
-    if act not in ACTIVATION_NAMES:
-        raise ValueError(f"unknown activation {act!r}; allowed: {', '.join(ACTIVATION_NAMES)}")
+        int_at_least(name, v, 1)
+    int_at_least("n_eval", n_eval, 0)
+    check_activation(act)
     if isinstance(dtype, str):
         dtype = resolve_dtype(dtype)
     if dtype not in TOLERANCES:
@@ -233,7 +227,7 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
     tol = TOLERANCES[dtype] if tol is None else float(tol)
     if threads is not None:
-        _check_int("threads", threads)
+        int_at_least("threads", threads, 1)
     cfg = A1Config(n=n, L=L, K=K, eta=eta, parameterization=parameterization, act=act,
                    n_seeds=seeds)
     before = torch.get_num_threads()

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infdepth.validators import choice, nonneg_int
+
 __all__ = ["Task", "DatasetUnavailable", "TASK_NAMES", "load_task", "digits_parity",
            "cifar10_parity"]
 
@@ -74,8 +76,7 @@ def _standardize(X: np.ndarray) -> np.ndarray:
 
 def _split(X: np.ndarray, y: np.ndarray, n_train: int, n_eval: int, subset_seed: int):
     for name, v in (("n_train", n_train), ("n_eval", n_eval), ("subset_seed", subset_seed)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        nonneg_int(name, v)
     if n_train < 1:
         raise ValueError(f"n_train must be at least 1, got {n_train}")
     if n_train + n_eval > X.shape[0]:
@@ -137,6 +138,5 @@ def cifar10_parity(n_train: int = 256, n_eval: int = 0, subset_seed: int = 0,
 def load_task(name: str = "digits_parity", **kwargs) -> Task:
     """Task by name (:data:`TASK_NAMES`); keyword arguments go to the loader."""
     loaders = {"digits_parity": digits_parity, "cifar10_parity": cifar10_parity}
-    if name not in loaders:
-        raise ValueError(f"unknown task {name!r}; allowed: {', '.join(TASK_NAMES)}")
+    choice("task", name, TASK_NAMES)
     return loaders[name](**kwargs)

@@ -12,26 +12,41 @@ infinite-width moments of :mod:`kernel_recursion`:
 
     Sigma_L = h_L^T h_L / n,   K_out = phi(h_L)^T phi(h_L) / n,   G_0 = |g_0|^2 / n (per input).
 
-Randomness: seed ``i`` draws from its own generator (``infdepth.seeding``), so a seed's numbers
-do not depend on the chunking; the Python loop is over seeds only to fill the weight tensors,
-all arithmetic is batched over the chunk.
+The passes are those of the training engine (:class:`~infdepth.numerics.engine.A1Model`:
+``forward`` and ``backward_signal``), built for a chunk of seeds with these weights injected
+(``weights=``) and no update buffers: the network is Model A1 with ``param``'s block
+multiplier, input layer ``U x / sqrt(d)`` and readout ``f = v . phi(h_L) / n``
+(``g := n df/dh``).
+
+Randomness: seed ``i`` draws ``U, W_1, ..., W_L, v`` one after the other from its own generator
+(:func:`infdepth.seeding.normal_sequence`, stream ``"a1_init"``), so a seed's numbers do not
+depend on the chunking; the Python loop is over seeds only to fill the weight tensors, all
+arithmetic is batched over the chunk. :func:`sample_init_moments_by_act` evaluates several
+activations on the same draws (one draw per seed for all of them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
+import sympy as sp
 import torch
 
-from infdepth.seeding import generator
-from infdepth.theory.parameterization import Parameterization, preset
+from infdepth.seeding import normal_sequence
+from infdepth.theory.parameterization import GroupScaling, Parameterization, preset
+from infdepth.theory.symbols import n as n_symbol
+from infdepth.validators import positive_int
 
-from .gaussian_kernels import dphi, phi
+from .activations import check_activation
+from .engine import A1Config, A1Model
 from .kernel_recursion import check_depth, check_readout
 
 #: Bytes of weight storage allowed per chunk of seeds (W_l is kept for the backward pass).
 CHUNK_BYTES = 256 * 2 ** 20
+#: Seed stream of the weights.
+STREAM = "a1_init"
 
 
 @dataclass(frozen=True)
@@ -43,22 +58,41 @@ class InitSamples:
     grad: np.ndarray    # (S, P)
 
 
-def _check_positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+def _init_param(param: Parameterization) -> Parameterization:
+    """``param``'s block group ``W`` with the input layer ``U x / sqrt(d)`` (multiplier 1) and
+    the readout ``v . phi(h_L) / n`` of the init Monte Carlo (whatever ``param`` says)."""
+    return Parameterization(
+        name=f"{param.name}/init", family="nfd",
+        groups=(("U", GroupScaling(multiplier=sp.Integer(1))), ("W", param.group("W")),
+                ("v", GroupScaling(multiplier=1 / n_symbol))))
 
 
-def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | list[int], *,
-                        param: Parameterization | None = None, readout: str = "phi",
-                        base_seed: int = 0, device: str | torch.device = "cpu",
-                        dtype: torch.dtype = torch.float64) -> InitSamples:
-    """Monte Carlo of the init moments at width ``n``, depth ``L`` for the given seed indices.
+def _draw_chunk(idx: list[int], n: int, L: int, d: int, base_seed: int, device):
+    """float64 weights of the seeds ``idx``: U (s, n, d), W (L, s, n, n), v (s, n)."""
+    f64 = torch.float64
+    s = len(idx)
+    U = torch.empty(s, n, d, dtype=f64, device=device)
+    v = torch.empty(s, n, 1, dtype=f64, device=device)
+    W = torch.empty(L, s, n, n, dtype=f64, device=device)
+    shapes = [(n, d)] + [(n, n)] * L + [(n, 1)]
+    for j, i in enumerate(idx):   # drawn straight into the chunk's tensors
+        normal_sequence(STREAM, base_seed, i, shapes, device=device,
+                        out=[U[j]] + [W[l, j] for l in range(L)] + [v[j]])
+    return U, W, v[:, :, 0]
 
-    ``param`` gives the block multiplier (group ``W``); default ``depth_mup`` with beta = 1,
-    whose infinite-width limit is the recursion of :mod:`kernel_recursion`.
-    """
-    n = _check_positive_int("width n", n)
+
+def sample_init_moments_by_act(acts: Iterable[str], x: np.ndarray, n: int, L: int,
+                               seeds: range | list[int], *,
+                               param: Parameterization | None = None, readout: str = "phi",
+                               base_seed: int = 0, device: str | torch.device = "cpu",
+                               dtype: torch.dtype = torch.float64) -> dict[str, InitSamples]:
+    """:func:`sample_init_moments` for each activation of ``acts`` on the SAME weights (each
+    seed's weights are drawn once per chunk, whatever the number of activations): returns
+    ``{act: InitSamples}`` in the order of ``acts``."""
+    acts = tuple(dict.fromkeys(check_activation(a) for a in acts))
+    if not acts:
+        raise ValueError("at least one activation is required")
+    n = positive_int("width n", n, integral=True)
     L = check_depth(L)
     check_readout(readout)
     seeds = list(seeds)
@@ -68,36 +102,43 @@ def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | 
     p, d = x_t.shape
     per_seed = (L + 1) * n * n * 8
     chunk = max(1, CHUNK_BYTES // per_seed)
-    param = param if param is not None else preset("depth_mup")
-    mult = param.evaluate(n=n, L=L)["W"]["multiplier"]
-    sig, out, grad = [], [], []
+    param = _init_param(param if param is not None else preset("depth_mup"))
+    parts: dict[str, list] = {a: [] for a in acts}
     for start in range(0, len(seeds), chunk):
         idx = seeds[start:start + chunk]
         s = len(idx)
-        gens = [generator("a1_init", base_seed, i, device) for i in idx]
         # draws are made in float64 and cast, so float32 and float64 runs share their weights
-        f64 = torch.float64
-        U = torch.empty(s, n, d, dtype=f64, device=device)
-        v = torch.empty(s, n, 1, dtype=f64, device=device)
-        W = torch.empty(L, s, n, n, dtype=f64, device=device)
-        for j, g in enumerate(gens):
-            torch.randn(n, d, generator=g, out=U[j], dtype=f64, device=device)
-            for l in range(L):
-                torch.randn(n, n, generator=g, out=W[l, j], dtype=f64, device=device)
-            torch.randn(n, 1, generator=g, out=v[j], dtype=f64, device=device)
-        U, v, W = U.to(dtype), v.to(dtype), W.to(dtype)
-        h = torch.matmul(U, x_t.T) / d ** 0.5          # (s, n, P)
-        hs = [h]
-        for l in range(L):
-            h = h + mult * torch.bmm(W[l], phi(act, h))
-            hs.append(h)
-        feat = phi(act, h) if readout == "phi" else h
-        g = v * dphi(act, h) if readout == "phi" else v.expand(-1, -1, p).clone()
-        for l in range(L - 1, -1, -1):
-            g = g + mult * dphi(act, hs[l]) * torch.bmm(W[l].transpose(1, 2), g)
-        sig.append((h.transpose(1, 2) @ h / n).cpu().numpy())
-        out.append((feat.transpose(1, 2) @ feat / n).cpu().numpy())
-        grad.append((g * g).mean(dim=1).cpu().numpy())
-    return InitSamples(sigma=np.concatenate(sig).astype(np.float64),
-                       output=np.concatenate(out).astype(np.float64),
-                       grad=np.concatenate(grad).astype(np.float64))
+        U, W, v = _draw_chunk(idx, n, L, d, base_seed, device)
+        weights = {"U": U.to(dtype), "W": W.to(dtype), "v": v.to(dtype)}
+        del U, W, v
+        X = x_t.expand(s, p, d)
+        for act in acts:
+            cfg = A1Config(n=n, L=L, K=1, eta=0.0, parameterization=param, act=act,
+                           readout=readout, n_seeds=s)
+            model = A1Model(cfg, d, dtype, device, capacity=0, weights=weights)
+            _, tr = model.forward(X, keep=True)
+            gs, _, _ = model.backward_signal(tr)
+            h, feat, g = tr.hs[-1], tr.r, gs[0]                      # (s, P, n)
+            parts[act].append(((h @ h.mT / n).cpu().numpy(),
+                               (feat @ feat.mT / n).cpu().numpy(),
+                               (g * g).mean(dim=-1).cpu().numpy()))
+            del model, tr, gs, h, feat, g
+    return {a: InitSamples(sigma=np.concatenate([q[0] for q in parts[a]]).astype(np.float64),
+                           output=np.concatenate([q[1] for q in parts[a]]).astype(np.float64),
+                           grad=np.concatenate([q[2] for q in parts[a]]).astype(np.float64))
+            for a in acts}
+
+
+def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | list[int], *,
+                        param: Parameterization | None = None, readout: str = "phi",
+                        base_seed: int = 0, device: str | torch.device = "cpu",
+                        dtype: torch.dtype = torch.float64) -> InitSamples:
+    """Monte Carlo of the init moments at width ``n``, depth ``L`` for the given seed indices.
+
+    ``param`` gives the block multiplier (group ``W``); default ``depth_mup`` with beta = 1,
+    whose infinite-width limit is the recursion of :mod:`kernel_recursion`. Several
+    activations on the same draws: :func:`sample_init_moments_by_act`.
+    """
+    check_activation(act)
+    return sample_init_moments_by_act((act,), x, n, L, seeds, param=param, readout=readout,
+                                      base_seed=base_seed, device=device, dtype=dtype)[act]

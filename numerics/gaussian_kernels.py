@@ -5,17 +5,19 @@ For ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])``::
     phiphi(act, s11, s22, s12)   = E[phi(u) phi(v)]      (drives dSigma/dt = beta^2 E[phi phi])
     dphidphi(act, s11, s22, s12) = E[phi'(u) phi'(v)]    (drives the gradient second moment)
 
-relu, erf and linear call the closed forms generated from SymPy
+Activations whose registry entry (:mod:`~infdepth.numerics.activations`) has ``closed_form``
+(relu, erf, linear) call the closed forms generated from SymPy
 (:mod:`infdepth.theory.generated.gaussian_kernels`, derived and verified in
-:mod:`infdepth.theory.gaussian_expectations`); tanh, which has no closed form, is integrated on
-the Cholesky factor of the covariance, by tensor Gauss-Hermite quadrature
+:mod:`infdepth.theory.gaussian_expectations`); the others (tanh), without a closed form, are
+integrated with the entry's ``phi``/``phi'`` (and ``pole_distance``) on the Cholesky factor
+of the covariance, by tensor Gauss-Hermite quadrature
 (:func:`gauss_hermite_expectation`, :data:`DEFAULT_NODES` nodes per dimension; the default) or
 by a variance-adaptive trapezoid rule (:func:`trapezoid_expectation`, ``method="trapezoid"``,
 accurate to ~1e-15 at every variance). Arguments broadcast like numpy ufuncs; results are
 float64 arrays of the broadcast shape.
 
-Pointwise activations :func:`phi` and :func:`dphi` work on numpy arrays and torch tensors
-(relu' = 1{x > 0}; erf is the plain error function, erf' = 2/sqrt(pi) exp(-x^2)).
+The pointwise :func:`phi` and :func:`dphi` are those of :mod:`~infdepth.numerics.activations`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
-import scipy.special
-import torch
 
-from infdepth.theory.gaussian_expectations import ACTIVATIONS, CLOSED_FORM_ACTIVATIONS, KINDS
+from infdepth.theory.gaussian_expectations import KINDS
 from infdepth.theory.generated import gaussian_kernels as _generated
+from infdepth.validators import choice, positive_int, positive_number
+
+from .activations import ACTIVATION_NAMES, activation, check_activation, dphi, phi
+
+#: Names of the registered activations (:mod:`~infdepth.numerics.activations`).
+ACTIVATIONS = ACTIVATION_NAMES
 
 #: Gauss-Hermite nodes per dimension for the quadrature (tanh).
 DEFAULT_NODES = 96
@@ -44,73 +50,6 @@ TRAPEZOID_ZMAX = 9.5
 CHUNK_POINTS = 1 << 22
 #: Relative slack allowed in ``s12^2 <= s11 s22`` before a covariance is rejected.
 PSD_RTOL = 1e-6
-
-_TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
-
-
-def check_activation(act: str) -> str:
-    """Return ``act`` if it is one of :data:`ACTIVATIONS`, else raise ``ValueError``."""
-    if act not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}; allowed: {', '.join(ACTIVATIONS)}")
-    return act
-
-
-# -------------------------------------------------------------------------------------------
-# Pointwise activations (numpy and torch)
-# -------------------------------------------------------------------------------------------
-
-def _as_float_array(x) -> np.ndarray:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    return x
-
-
-def phi(act: str, x):
-    """The activation ``phi(x)`` elementwise (THEORY.md s1, s3), on a numpy array (or anything
-    ``numpy.asarray`` accepts; integers become float64) or a torch tensor (same dtype and
-    device; autograd-friendly). Always returns a new array/tensor."""
-    check_activation(act)
-    if isinstance(x, torch.Tensor):
-        if act == "relu":
-            return torch.relu(x)
-        if act == "tanh":
-            return torch.tanh(x)
-        if act == "erf":
-            return torch.special.erf(x)
-        return x.clone()
-    x = _as_float_array(x)
-    if act == "relu":
-        return np.maximum(x, 0)
-    if act == "tanh":
-        return np.tanh(x)
-    if act == "erf":
-        return scipy.special.erf(x)
-    return x.copy()
-
-
-def dphi(act: str, x):
-    """The derivative ``phi'(x)`` elementwise, on numpy arrays or torch tensors: relu
-    ``1{x > 0}`` (0 at the kink), tanh ``1 - tanh(x)^2``, erf ``2/sqrt(pi) exp(-x^2)``,
-    linear ``1``."""
-    check_activation(act)
-    if isinstance(x, torch.Tensor):
-        if act == "relu":
-            return (x > 0).to(x.dtype)
-        if act == "tanh":
-            return 1 - torch.tanh(x) ** 2
-        if act == "erf":
-            return _TWO_OVER_SQRT_PI * torch.exp(-x * x)
-        return torch.ones_like(x)
-    x = _as_float_array(x)
-    if act == "relu":
-        return (x > 0).astype(x.dtype)
-    if act == "tanh":
-        return 1 - np.tanh(x) ** 2
-    if act == "erf":
-        return (_TWO_OVER_SQRT_PI * np.exp(-x * x)).astype(x.dtype, copy=False)
-    return np.ones_like(x)
-
 
 # -------------------------------------------------------------------------------------------
 # Quadrature
@@ -132,8 +71,7 @@ def check_covariance(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray) -> None:
 @lru_cache(maxsize=16)
 def _hermite_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[f(z)], z ~ N(0, 1) (probabilists' Hermite, weights sum to 1)."""
-    if nodes < 1:
-        raise ValueError(f"nodes must be a positive integer, got {nodes!r}")
+    positive_int("nodes", nodes)
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
     return z, w / np.sqrt(2 * np.pi)
 
@@ -212,8 +150,7 @@ def trapezoid_expectation(f: Callable[[np.ndarray, np.ndarray], np.ndarray],
     if step is None:
         A = float(np.max(np.maximum(a, np.abs(b) + c), initial=0.0))
         step = 0.5 if A == 0 else min(0.5, 2 * np.pi * pole_distance / (40 * A))
-    if not step > 0:
-        raise ValueError(f"step must be positive, got {step!r}")
+    positive_number("step", step)
     k = int(np.ceil(TRAPEZOID_ZMAX / step))
     z = step * np.arange(-k, k + 1, dtype=np.float64)
     w = step * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
@@ -238,19 +175,15 @@ def expectation(act: str, kind: str, s11, s22, s12, *, nodes: int = DEFAULT_NODE
     always on for quadrature).
     """
     check_activation(act)
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
-    method = DEFAULT_METHOD if method is None else method
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+    choice("kind", kind, KINDS)
+    method = choice("method", DEFAULT_METHOD if method is None else method, METHODS)
     s11, s22, s12 = _broadcast(s11, s22, s12)
-    if act not in CLOSED_FORM_ACTIVATIONS:  # tanh
-        if kind == "phiphi":
-            f = lambda u, v: np.tanh(u) * np.tanh(v)  # noqa: E731
-        else:
-            f = lambda u, v: (1 - np.tanh(u) ** 2) * (1 - np.tanh(v) ** 2)  # noqa: E731
+    entry = activation(act)
+    if not entry.closed_form:  # tanh: quadrature with the registry's numpy phi / phi'
+        g = entry.phi_numpy if kind == "phiphi" else entry.dphi_numpy
+        f = lambda u, v: g(u) * g(v)  # noqa: E731
         if method == "trapezoid":
-            return trapezoid_expectation(f, s11, s22, s12)
+            return trapezoid_expectation(f, s11, s22, s12, pole_distance=entry.pole_distance)
         return gauss_hermite_expectation(f, s11, s22, s12, nodes=nodes)
     if validate:
         check_covariance(s11, s22, s12)

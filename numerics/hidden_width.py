@@ -34,9 +34,9 @@ from typing import Sequence
 
 import torch
 
-from infdepth.seeding import generator
+from infdepth.seeding import generator, normal
 
-from .engine.activations import check_activation, dphi, phi
+from .activations import check_activation, dphi, phi
 
 __all__ = ["HWConfig", "HWResult", "hw_data", "init_weights", "forward", "gradients",
            "train_hw", "check_config"]
@@ -123,18 +123,17 @@ def hw_data(N: int = 10, d_in: int = 5, d_out: int = 5, seed: int = 0,
 def init_weights(cfg: HWConfig, d_in: int, d_out: int,
                  seeds: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
     """Initial weights, batched over seeds: ``W_in`` (S, D, d_in), ``u``, ``v`` (S, L, M, D),
-    ``W_out`` (S, D, d_out). Seed ``i`` draws from its own generators (python loop over seeds
-    only here). ``seeds``: the seed indices (default ``range(cfg.n_seeds)``); a seed's draws do
-    not depend on which others are drawn with it."""
+    ``W_out`` (S, D, d_out). Seed ``i`` draws from its own generators
+    (:func:`infdepth.seeding.normal`: float64 on the CPU, then cast; cached per process).
+    ``seeds``: the seed indices (default ``range(cfg.n_seeds)``); a seed's draws do not
+    depend on which others are drawn with it."""
     check_config(cfg)
     dt = getattr(torch, cfg.dtype)
     D = cfg.D
     seeds = range(cfg.n_seeds) if seeds is None else seeds
 
     def draw(stream, shape, std):
-        out = [torch.randn(*shape, generator=generator(stream, cfg.base_seed, i),
-                           dtype=torch.float64) * std for i in seeds]
-        return torch.stack(out).to(dtype=dt, device=cfg.device)
+        return normal(stream, cfg.base_seed, seeds, shape, std=std, dtype=dt, device=cfg.device)
 
     return {"W_in": draw("hw/W_in", (D, d_in), d_in ** -0.5),
             "u": draw("hw/u", (cfg.L, cfg.M, D), D ** 0.5),

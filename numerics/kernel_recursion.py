@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infdepth.validators import choice, positive_int
+
 from .gaussian_kernels import dphidphi, phiphi
 
 READOUTS = ("phi", "linear")
@@ -44,14 +46,11 @@ def output_kernel(act: str, sigma: np.ndarray, readout: str = "phi") -> np.ndarr
 
 
 def check_readout(readout: str) -> None:
-    if readout not in READOUTS:
-        raise ValueError(f"unknown readout {readout!r}; allowed: {', '.join(READOUTS)}")
+    choice("readout", readout, READOUTS)
 
 
 def check_depth(L: int) -> int:
-    if isinstance(L, bool) or int(L) != L or L < 1:
-        raise ValueError(f"depth L must be a positive integer, got {L!r}")
-    return int(L)
+    return positive_int("depth L", L, integral=True)
 
 
 @dataclass(frozen=True)

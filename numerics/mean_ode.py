@@ -77,10 +77,12 @@ import pandas as pd
 import torch
 
 from infdepth.device import resolve_device, resolve_dtype
-from infdepth.seeding import generator, seed_value
+from infdepth.seeding import normal_sequence, seed_value
+from infdepth.validators import (choice, int_at_least, nonneg_number, positive_int,
+                                 positive_number)
 from infdepth.theory.generated import mean_ode_2lp as gen
 
-from .engine.activations import check_activation, dphi, phi
+from .activations import check_activation, phi, phi_dphi
 from .hidden_width import HWConfig, init_weights
 
 __all__ = ["MeanODEConfig", "MeanODEResult", "SCHEMES", "SAMPLERS", "SCHEME_ORDER",
@@ -140,39 +142,29 @@ class MeanODEConfig:
         return self.eta if self.eta_v is None else self.eta_v
 
 
-def _pos_int(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        what = "a positive integer" if lo == 1 else f"an integer >= {lo}"
-        raise ValueError(f"{name} must be {what}, got {v!r}")
-
-
 def check_mean_ode_config(cfg: MeanODEConfig) -> MeanODEConfig:
     """Raise ``ValueError`` naming the bad value and the allowed range."""
     if not isinstance(cfg, MeanODEConfig):
         raise ValueError(f"cfg must be a MeanODEConfig, got {type(cfg).__name__}")
     for name in ("D", "Ls", "P", "n_seeds"):
-        _pos_int(name, getattr(cfg, name))
-    _pos_int("K", cfg.K, lo=0)
+        positive_int(name, getattr(cfg, name))
+    int_at_least("K", cfg.K, 0)
     if cfg.antithetic and cfg.P % 2:
         raise ValueError(f"P must be even with antithetic particles, got P={cfg.P}")
     if cfg.moment_match and (cfg.P // (2 if cfg.antithetic else 1)) < cfg.D:
         raise ValueError(f"P must be at least {cfg.D * (2 if cfg.antithetic else 1)} "
                          f"(D={cfg.D}) for moment matching, got P={cfg.P}")
-    if not (math.isfinite(cfg.alpha) and cfg.alpha > 0):
-        raise ValueError(f"alpha must be a finite positive number, got {cfg.alpha!r}")
+    positive_number("alpha", cfg.alpha, finite=True)
     for name in ("eta", "eta_u", "eta_v"):
         v = getattr(cfg, name)
-        if v is not None and not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
+        if v is not None:
+            nonneg_number(name, v, finite=True)
     check_activation(cfg.act)
-    if cfg.scheme not in SCHEME_ORDER:
-        raise ValueError(f"unknown scheme {cfg.scheme!r}; allowed: {', '.join(SCHEMES)}")
-    if cfg.sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {cfg.sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    choice("scheme", cfg.scheme, SCHEMES)
+    choice("sampler", cfg.sampler, SAMPLERS)
     resolve_dtype(cfg.dtype)
     resolve_device(cfg.device)
-    if not (cfg.max_memory_gb > 0):
-        raise ValueError(f"max_memory_gb must be positive, got {cfg.max_memory_gb!r}")
+    positive_number("max_memory_gb", cfg.max_memory_gb)
     return cfg
 
 
@@ -225,9 +217,8 @@ def draw_particles(cfg: MeanODEConfig) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.special.ndtri(eng.draw(n, dtype=torch.float64).clamp(2.0 ** -60, 1 - 2.0 ** -53))
         u, v = z[:, :cfg.D] * math.sqrt(cfg.D), z[:, cfg.D:] * math.sqrt(cfg.D)
     else:
-        g = generator(PARTICLE_STREAM, cfg.particle_seed, 0)
-        u = torch.randn(n, cfg.D, generator=g, dtype=torch.float64) * math.sqrt(cfg.D)
-        v = torch.randn(n, cfg.D, generator=g, dtype=torch.float64) * math.sqrt(cfg.D)
+        u, v = (t * math.sqrt(cfg.D) for t in
+                normal_sequence(PARTICLE_STREAM, cfg.particle_seed, 0, [(n, cfg.D)] * 2))
     if cfg.moment_match:
         u, v = (_whiten(t, cfg.D) for t in (u, v))
     if cfg.antithetic:
@@ -257,14 +248,6 @@ class MeanODEResult:
     v: torch.Tensor = field(repr=False)
     config: MeanODEConfig
     wall_s: float
-
-
-def _acts(act: str, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(sigma(p), sigma'(p))`` (tanh evaluated once)."""
-    if act == "tanh":
-        t = torch.tanh(p)
-        return t, 1.0 - t * t
-    return phi(act, p), dphi(act, p)
 
 
 class _Terms:
@@ -373,13 +356,13 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
         # ---- backward and training
         b = gen.terminal_adjoint(f, Y, W_out[:, None], D, N)           # (S, N, D)
         if heun:
-            s_p, ds_p = _acts(cfg.act, T.pre(hs[Ls], u[:, Ls]))
+            s_p, ds_p = phi_dphi(cfg.act, T.pre(hs[Ls], u[:, Ls]))
             B1, vb = T.backward(ds_p, b, u[:, Ls], v[:, Ls])
             du, dv = T.updates(s_p, ds_p, vb, hs[Ls], b)
             u[:, Ls] += du
             v[:, Ls] += dv
             for i in range(Ls - 1, -1, -1):
-                s_p, ds_p = _acts(cfg.act, T.pre(hs[i], u[:, i]))
+                s_p, ds_p = phi_dphi(cfg.act, T.pre(hs[i], u[:, i]))
                 B0, _ = T.backward(ds_p, b - ds * B1, u[:, i], v[:, i])
                 b = b - (0.5 * ds) * (B1 + B0)
                 B1, vb = T.backward(ds_p, b, u[:, i], v[:, i])
@@ -388,7 +371,7 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
                 v[:, i] += dv
         else:
             for i in range(Ls - 1, -1, -1):        # block l = i + 1: stream h_{l-1} = hs[i]
-                s_p, ds_p = _acts(cfg.act, T.pre(hs[i], u[:, i]))
+                s_p, ds_p = phi_dphi(cfg.act, T.pre(hs[i], u[:, i]))
                 B, vb = T.backward(ds_p, b, u[:, i], v[:, i])
                 du, dv = T.updates(s_p, ds_p, vb, hs[i], b)
                 u[:, i] += du
@@ -475,8 +458,8 @@ def convergence_check(cfg: MeanODEConfig, X, Y, *, n_draws: int = 4,
     ``(Ls, width_factor P)`` with yet another seed; report the depth-discretisation difference,
     the observed order and the Monte Carlo spread (:class:`ConvergenceReport`)."""
     check_mean_ode_config(cfg)
-    _pos_int("n_draws", n_draws, lo=2)
-    _pos_int("width_factor", width_factor, lo=2)
+    int_at_least("n_draws", n_draws, 2)
+    int_at_least("width_factor", width_factor, 2)
     wall: dict[str, float] = {}
     seq = depth_sequence(cfg, X, Y, (cfg.Ls, 2 * cfg.Ls, 4 * cfg.Ls))
     for name, Ls in (("Ls", cfg.Ls), ("2Ls", 2 * cfg.Ls), ("4Ls", 4 * cfg.Ls)):

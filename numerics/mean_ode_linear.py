@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from infdepth.validators import nonneg_int, positive_number
+
 __all__ = ["moment_update", "solve_mean_ode_linear", "train_moments_discrete"]
 
 
@@ -63,10 +65,8 @@ def solve_mean_ode_linear(W_in, W_out, X, Y, *, alpha: float = 1.0, eta_u: float
     if W_in.ndim != 3 or W_out.ndim != 3 or W_in.shape[:2] != W_out.shape[:2]:
         raise ValueError(f"W_in, W_out must be (S, D, d_in), (S, D, d_out), got {W_in.shape}, "
                          f"{W_out.shape}")
-    if not (alpha > 0):
-        raise ValueError(f"alpha must be positive, got {alpha!r}")
-    if isinstance(K, bool) or int(K) != K or K < 0:
-        raise ValueError(f"K must be a non-negative integer, got {K!r}")
+    positive_number("alpha", alpha)
+    nonneg_int("K", K, integral=True)
     S, D, _ = W_in.shape
     N = X.shape[0]
     e_u, e_v = eta_u / alpha, eta_v / alpha

@@ -79,32 +79,16 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from infdepth.seeding import generator
+from infdepth import seeding
+from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int, positive_number
 from infdepth.theory.generated import nfd_terms as T
-from .gaussian_kernels import ACTIVATIONS, dphi, phi
+from .activations import ACTIVATION_NAMES, dphi, phi
 
 #: NFD variants (THEORY.md s3): plain gradient-independence, and with the Gamma terms.
 VARIANTS: tuple[str, ...] = ("gia", "covariance")
 DEFAULT_VARIANT = "covariance"
 #: Relative eigenvalue cutoff of the pseudo-inverses (conditioning, Stein regression).
 PINV_RTOL = 1e-10
-
-
-def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _nonneg_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -127,17 +111,14 @@ class NFDConfig:
     base_seed: int = 0
 
     def __post_init__(self):
-        _nonneg_int("K", self.K)
-        _positive_int("n_particles", self.n_particles)
-        _nonneg_int("seed", self.seed)
-        _nonneg_int("base_seed", self.base_seed)
-        _choice("variant", self.variant, VARIANTS)
-        _choice("act", self.act, tuple(ACTIVATIONS))
-        if not (isinstance(self.eta, (int, float)) and math.isfinite(self.eta) and self.eta >= 0):
-            raise ValueError(f"eta must be a finite non-negative number, got {self.eta!r}")
-        if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta)
-                and self.beta > 0):
-            raise ValueError(f"beta must be a finite positive number, got {self.beta!r}")
+        nonneg_int("K", self.K)
+        positive_int("n_particles", self.n_particles)
+        nonneg_int("seed", self.seed)
+        nonneg_int("base_seed", self.base_seed)
+        choice("variant", self.variant, VARIANTS)
+        choice("act", self.act, ACTIVATION_NAMES)
+        nonneg_number("eta", self.eta, finite=True)
+        positive_number("beta", self.beta, finite=True)
 
     def replace(self, **changes) -> "NFDConfig":
         return replace(self, **changes)
@@ -195,13 +176,14 @@ class NFDResult:
 def draw_noise(cfg: NFDConfig, L: int, d: int, P: int, *, dtype=torch.float64,
                device="cpu") -> NFDNoise:
     """Standard normals for ``cfg``'s particle seed on a grid of ``L`` blocks, ``P`` inputs of
-    dimension ``d`` (drawn on the CPU from per-stream generators, then moved)."""
-    _positive_int("L", L)
+    dimension ``d`` (:func:`infdepth.seeding.normal` on the streams ``nfd/<name>``: drawn in
+    float64 on the CPU, then cast and moved)."""
+    positive_int("L", L)
     M, K = cfg.n_particles, cfg.K
 
     def normal(stream, shape):
-        g = generator(f"nfd/{stream}", cfg.base_seed, cfg.seed)
-        return torch.randn(shape, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
+        return seeding.normal(f"nfd/{stream}", cfg.base_seed, (cfg.seed,), shape, dtype=dtype,
+                              device=device)[0]
 
     return NFDNoise(u=normal("u", (M, d)), v0=normal("v0", (M,)),
                     fwd=normal("fwd", (L, M, (K + 1) * P)), bwd=normal("bwd", (L, M, K + 1)))
@@ -210,7 +192,7 @@ def draw_noise(cfg: NFDConfig, L: int, d: int, P: int, *, dtype=torch.float64,
 def coarsen_noise(noise: NFDNoise, L: int) -> NFDNoise:
     """The normals of grid ``L`` from those of a finer grid ``L_fine`` (``L`` divides it): sums
     of ``r = L_fine / L`` consecutive blocks divided by ``sqrt(r)`` (THEORY.md s9)."""
-    _positive_int("L", L)
+    positive_int("L", L)
     Lf = noise.L
     if Lf % L:
         raise ValueError(f"depth L = {L} does not divide the noise grid's L = {Lf}")
@@ -290,7 +272,7 @@ def solve_nfd_depth(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
     """
     if not isinstance(cfg, NFDConfig):
         raise ValueError(f"cfg must be an NFDConfig, got {type(cfg).__name__}")
-    _positive_int("L", L)
+    positive_int("L", L)
     X, y, N = _check_data(X_train, y_train, X_eval)
     dtype, device = X.dtype, X.device
     P, d = X.shape
@@ -393,7 +375,7 @@ def _check_depths(depths) -> tuple[int, ...]:
     if not ds:
         raise ValueError("depths must hold at least one depth")
     for L in ds:
-        _positive_int("depth", L)
+        positive_int("depth", L)
     Lmax = max(ds)
     bad = [L for L in ds if Lmax % L]
     if bad:
@@ -429,7 +411,7 @@ def solve_nfd_seeds(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
 
 def stack_outputs(results: list[NFDResult], which: str = "f_eval") -> torch.Tensor:
     """``(S, K+1, ·)`` stack of one output over a list of per-seed results."""
-    _choice("which", which, ("f_train", "f_eval", "loss", "chi"))
+    choice("which", which, ("f_train", "f_eval", "loss", "chi"))
     return torch.stack([getattr(r, which) for r in results])
 
 

@@ -20,7 +20,7 @@ import pytest
 import sympy as sp
 import torch
 
-from infdepth.numerics.engine.activations import dphi, phi
+from infdepth.numerics.activations import dphi, phi
 from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights, train_hw
 from infdepth.numerics.mean_ode import (MeanODEConfig, _Terms, convergence_check,
                                         depth_sequence, draw_particles, memory_bytes,

@@ -8,22 +8,23 @@ Batched over an ensemble of seeds, hand-written backward pass with three backwar
                    mode="reused", n_seeds=8)
     res = train_a1(cfg, X_train, y_train, X_eval)     # tensors; res.to_frame() is tidy
 
-Modules: ``activations`` (phi, phi'), ``rng`` (seeding scheme), ``lowrank`` (W^0 + low-rank
-updates, backward modes), ``decomposition`` (reused-weight coupling, THEORY.md s4), ``blocks``
-(block types: one-layer, two-layer), ``model_a1`` (config, model, passes), ``training``
-(K-step loop, records).
+Activations come from the numerics registry (``infdepth.numerics.activations``; ``phi``,
+``dphi`` and ``ACTIVATION_NAMES`` are re-exported here). Modules: ``rng`` (seeding scheme),
+``lowrank`` (W^0 + low-rank updates, backward modes), ``decomposition`` (reused-weight
+coupling, THEORY.md s4), ``blocks`` (block types: one-layer, two-layer), ``model_a1`` (config,
+model, passes), ``training`` (K-step loop, records).
 """
 
-from .activations import ACTIVATION_NAMES, dphi, phi
+from ..activations import ACTIVATION_NAMES, dphi, phi
 from .blocks import BLOCK_NAMES, BLOCK_TYPES, BlockType, OneLayerBlock, TwoLayerBlock
 from .decomposition import COUPLING_DEFINITIONS
 from .lowrank import BACKWARD_MODES, LowRankStack
 from .model_a1 import BATCHINGS, READOUTS, A1Config, A1Model
-from .rng import stream_seed
+from .rng import engine_stream
 from .training import A1Result, train_a1
 
 __all__ = [
     "A1Config", "A1Model", "A1Result", "train_a1", "BlockType", "OneLayerBlock", "TwoLayerBlock",
     "LowRankStack", "ACTIVATION_NAMES", "BACKWARD_MODES", "BLOCK_NAMES", "BLOCK_TYPES",
-    "BATCHINGS", "READOUTS", "COUPLING_DEFINITIONS", "phi", "dphi", "stream_seed",
+    "BATCHINGS", "READOUTS", "COUPLING_DEFINITIONS", "phi", "dphi", "engine_stream",
 ]

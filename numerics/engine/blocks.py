@@ -27,11 +27,17 @@ from typing import Callable, ClassVar
 
 import torch
 
-from .activations import dphi, phi
+from infdepth.validators import choice
+
+from ..activations import dphi, phi
 from .lowrank import LowRankStack
 
 #: init(group, n_out, n_in, std, backward) -> (L, S, n_out, n_in) initial matrices
 MatrixInit = Callable[[str, int, int, float, bool], torch.Tensor]
+
+
+def _get(perturb: dict | None, group: str):
+    return None if perturb is None else perturb.get(group)
 
 
 @dataclass
@@ -49,7 +55,11 @@ class BlockType(ABC):
 
     ``scales``: ``Parameterization.evaluate(n=..., L=...)``; ``eta``: base learning rate
     (group ``G`` trains with ``eta * scales[G]["lr"]``); ``init``: draws initial matrices;
-    ``capacity``: number of update columns to reserve (K * batch); ``mode``: backward mode.
+    ``capacity``: number of update columns to reserve (K * batch); ``mode``: backward mode;
+    ``differentiable``: updates kept for autograd (:class:`~.lowrank.LowRankStack`).
+
+    Hook: ``forward``/``backward`` take ``perturb``, ``None`` or ``{group: tensor}``, added to
+    the raw products ``W^0 x`` (forward) and ``W^0^T g`` (backward) of the group's matrix.
     """
 
     name: ClassVar[str]
@@ -57,7 +67,8 @@ class BlockType(ABC):
 
     def __init__(self, *, n: int, L: int, act: str, scales: dict, eta: float, mode: str,
                  init: MatrixInit, capacity: int, track_products: bool,
-                 coupling_definition: str, removed_in: str = "both"):
+                 coupling_definition: str, removed_in: str = "both",
+                 differentiable: bool = False):
         self.n, self.L, self.act, self.mode = n, L, act, mode
         self.mult = {G: scales[G]["multiplier"] for G in self.groups}
         self.lr = {G: eta * scales[G]["lr"] for G in self.groups}
@@ -68,18 +79,20 @@ class BlockType(ABC):
             Wt0 = init(G, n_out, n_in, std, True) if mode == "independent" else None
             self.stacks[G] = LowRankStack(W0, Wt0, capacity, track_products=track_products,
                                           coupling_definition=coupling_definition,
-                                          removed_in=removed_in)
+                                          removed_in=removed_in, differentiable=differentiable)
 
     @abstractmethod
     def shapes(self) -> dict[str, tuple[int, int]]:
         """``{group: (n_out, n_in)}`` of the block's matrices."""
 
     @abstractmethod
-    def forward(self, l: int, h: torch.Tensor, *, coupling: bool = False):
+    def forward(self, l: int, h: torch.Tensor, *, coupling: bool = False,
+                perturb: dict | None = None):
         """``h_l`` from ``h_{l-1}`` (block index ``l`` is 0-based here). Returns (h_l, cache)."""
 
     @abstractmethod
-    def backward(self, l: int, g: torch.Tensor, cache: dict, *, coupling: bool = False):
+    def backward(self, l: int, g: torch.Tensor, cache: dict, *, coupling: bool = False,
+                 perturb: dict | None = None):
         """``g_{l-1}`` from ``g_l``. Returns ``(g_{l-1}, [MatrixUpdate...], info)``."""
 
     def apply(self, l: int, updates: list[MatrixUpdate], chi: torch.Tensor) -> None:
@@ -112,20 +125,21 @@ class OneLayerBlock(BlockType):
     def shapes(self):
         return {"W": (self.n, self.n)}
 
-    def forward(self, l, h, *, coupling=False):
+    def forward(self, l, h, *, coupling=False, perturb=None):
         m = self.mult["W"]
         p = phi(self.act, h)
-        z, z0, cf = self.stacks["W"].forward(l, p, self.mode, coupling=coupling)
+        z, z0, cf = self.stacks["W"].forward(l, p, self.mode, coupling=coupling,
+                                             add=_get(perturb, "W"))
         cache = {"h": h, "p": p, "z0": z0}
         if cf is not None:
             cache["cpl_fwd"] = {"W": m * cf}
             cache["cpl_res_fwd"] = cache["cpl_fwd"]["W"]
         return h + m * z, cache
 
-    def backward(self, l, g, cache, *, coupling=False):
+    def backward(self, l, g, cache, *, coupling=False, perturb=None):
         m = self.mult["W"]
         zt, zt0, cb = self.stacks["W"].backward(l, g, self.mode, x_current=cache["p"],
-                                                coupling=coupling)
+                                                coupling=coupling, add=_get(perturb, "W"))
         dp = dphi(self.act, cache["h"])
         g_prev = g + m * dp * zt
         upd = [MatrixUpdate("W", g, cache["p"], m / self.n, cache["z0"], zt0)]
@@ -152,27 +166,29 @@ class TwoLayerBlock(BlockType):
     def shapes(self):
         return {"W1": (self.n, self.n), "W2": (self.n, self.n)}
 
-    def forward(self, l, h, *, coupling=False):
+    def forward(self, l, h, *, coupling=False, perturb=None):
         m1, m2 = self.mult["W1"], self.mult["W2"]
         p = phi(self.act, h)
-        zu, u0, cf1 = self.stacks["W1"].forward(l, p, self.mode, coupling=coupling)
+        zu, u0, cf1 = self.stacks["W1"].forward(l, p, self.mode, coupling=coupling,
+                                                add=_get(perturb, "W1"))
         u = m1 * zu
         q = phi(self.act, u)
-        z, z0, cf2 = self.stacks["W2"].forward(l, q, self.mode, coupling=coupling)
+        z, z0, cf2 = self.stacks["W2"].forward(l, q, self.mode, coupling=coupling,
+                                               add=_get(perturb, "W2"))
         cache = {"h": h, "p": p, "u": u, "q": q, "u0": u0, "z0": z0}
         if cf1 is not None:
             cache["cpl_fwd"] = {"W1": m1 * cf1, "W2": m2 * cf2}
             cache["cpl_res_fwd"] = cache["cpl_fwd"]["W2"]
         return h + m2 * z, cache
 
-    def backward(self, l, g, cache, *, coupling=False):
+    def backward(self, l, g, cache, *, coupling=False, perturb=None):
         m1, m2 = self.mult["W1"], self.mult["W2"]
         zt2, zt2_0, cb2 = self.stacks["W2"].backward(l, g, self.mode, x_current=cache["q"],
-                                                     coupling=coupling)
+                                                     coupling=coupling, add=_get(perturb, "W2"))
         du = dphi(self.act, cache["u"])
         qg = m2 * du * zt2
         zt1, zt1_0, cb1 = self.stacks["W1"].backward(l, qg, self.mode, x_current=cache["p"],
-                                                     coupling=coupling)
+                                                     coupling=coupling, add=_get(perturb, "W1"))
         dp = dphi(self.act, cache["h"])
         g_prev = g + m1 * dp * zt1
         upd = [MatrixUpdate("W2", g, cache["q"], m2 / self.n, cache["z0"], zt2_0),
@@ -192,6 +208,4 @@ BLOCK_NAMES: tuple[str, ...] = tuple(BLOCK_TYPES)
 
 
 def check_block(name: str) -> str:
-    if name not in BLOCK_TYPES:
-        raise ValueError(f"unknown block type {name!r}; allowed: {', '.join(BLOCK_NAMES)}")
-    return name
+    return choice("block type", name, BLOCK_NAMES)

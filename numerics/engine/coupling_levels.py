@@ -38,7 +38,7 @@ like level (a)). Level (c) = (a) - (b): the Stein fluctuation plus the sub-leadi
 
 **Trace estimation.** ``tr(J)`` is estimated by Hutchinson's estimator ``u^T J u`` with
 Rademacher probes ``u`` (``n_probes`` of them, averaged), one reverse-mode pass through the
-replayed training graph per step, batched over blocks, targets and probes
+training graph per step, batched over blocks, targets and probes
 (``is_grads_batched``). Unbiased; its noise is ``(2 sum_{i != j} J_ij^2)^{1/2}``, i.e.
 ``O(n^-1/2)`` relative to ``tr J`` per block and independent over blocks, so it averages out of
 the accumulated level (b) like ``L^-1/2`` (it is part of what level (c) absorbs).
@@ -46,8 +46,13 @@ Assumptions: ``W^0`` Gaussian (exact Stein); the leading term is the two-free-su
 for ``n`` large; the sub-leading paths are left in (c)); one-layer blocks, ``mode="reused"``,
 ``coupling_definition="conditional"``.
 
-**API.** A post-pass (training is not touched; the replay reproduces the engine's training
-exactly, same draws from the same ``A1Config``)::
+**Training graph.** The training is run again by the engine itself (same draws from the same
+``A1Config``, the engine's forward, backward and SGD step) with its hooks: zero leaves added to
+every raw product ``W^0 p`` and ``W^0^T g`` (``perturb``), and the low-rank updates kept as
+autograd-tracked tensors (``differentiable=True``); derivatives with respect to the leaves are
+the node perturbations above.
+
+**API.** A post-pass (``train_a1`` is not touched)::
 
     lv = coupling_levels(cfg, X_train, y_train, steps=None, n_probes=1)
     lv.block_stats["cpl_bwd_acc:c"]        # (S, K+1, L+1), NaN where undefined
@@ -70,10 +75,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .activations import dphi, phi
+from infdepth.seeding import generator
+from infdepth.validators import positive_int
+
+from ..activations import dphi
 from .decomposition import backward_coupling, forward_coupling, span_coefficients
 from .model_a1 import A1Config, A1Model
-from .rng import stream_generator
+from .rng import engine_stream
 from .training import _as_batched
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
@@ -109,35 +117,6 @@ class CouplingLevels:
         return out[np.isfinite(out["value"].to_numpy())].reset_index(drop=True)
 
 
-class _RowTimes(torch.autograd.Function):
-    """``x @ M`` for rows ``x`` (S, B, i) and a constant ``M`` (S, i, o), whose backward stays
-    one batched matmul when the cotangents are batched (``is_grads_batched``): the batch of
-    cotangents is folded into the rows instead of broadcasting (copying) ``M``."""
-
-    @staticmethod
-    def forward(x, M):
-        return x @ M
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[1])
-
-    @staticmethod
-    def backward(ctx, grad):
-        (M,) = ctx.saved_tensors
-        return _RowTimes.apply(grad, M.mT), None
-
-    @staticmethod
-    def vmap(info, in_dims, x, M):
-        xd, md = in_dims
-        if md is not None:
-            raise NotImplementedError("_RowTimes: the matrix must not be batched")
-        xb = x.movedim(xd, 1)                              # (S, J, B, i)
-        S, J, B, i = xb.shape
-        out = (xb.reshape(S, J * B, i) @ M).reshape(S, J, B, M.shape[-1])
-        return out, 1
-
-
 def _check(config: A1Config) -> None:
     if config.block != "one_layer":
         raise ValueError(f"coupling levels are implemented for block 'one_layer', got "
@@ -158,7 +137,7 @@ def _rademacher(config: A1Config, k: int, shape, dtype, device) -> torch.Tensor:
     """Probes (J, S, n) of step k: each seed from its own stream (rng.py scheme)."""
     out = []
     for s in config.seed_indices:
-        g = stream_generator(config.base_seed, s, f"coupling_levels/probe/{k}")
+        g = generator(engine_stream(f"coupling_levels/probe/{k}"), config.base_seed, s)
         out.append(torch.randint(0, 2, shape, generator=g).to(torch.float64) * 2 - 1)
     return torch.stack(out, dim=1).to(dtype=dtype, device=device)
 
@@ -188,8 +167,7 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
     """
     c = config
     _check(c)
-    if isinstance(n_probes, bool) or not isinstance(n_probes, int) or n_probes < 1:
-        raise ValueError(f"n_probes must be a positive integer, got {n_probes!r}")
+    positive_int("n_probes", n_probes)
     S, L, K, n = c.n_seeds, c.L, c.K, c.n
     steps = tuple(range(K)) if steps is None else tuple(sorted(set(int(k) for k in steps)))
     if any(k < 0 or k >= K for k in steps):
@@ -199,20 +177,15 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
     N, d = X.shape[1], X.shape[2]
     y = _as_batched("y_train", y_train, S, 1).to(dtype=dtype, device=device)
     B = N if c.batching == "full" else 1
-    model = A1Model(c.replace(record_coupling=False), d, dtype, device, capacity=1)
+    # the engine's passes and SGD step, with zero leaves added to the raw products W0 p and
+    # W0^T g and the updates kept for autograd: training is differentiable in the product nodes
+    model = A1Model(c.replace(record_coupling=False), d, dtype, device, differentiable=True)
     stack = model.blocks.stacks["W"]
-    W0 = stack.W0
     m = model.blocks.mult["W"]
-    lrW = model.blocks.lr["W"]
     sigma2 = float(c.scales()["W"]["init_std"]) ** 2
     act = c.act
-    U, v = model.U, model.v
     kmax = max(steps) if steps else -1
 
-    # ---- replay of the training, differentiable in the product nodes ----------------------
-    Ac = [[] for _ in range(L)]     # output-side update rows g^s_l
-    Bc = [[] for _ in range(L)]     # input-side update rows p^s
-    Cc = [[] for _ in range(L)]     # update scalars
     Yc = [[] for _ in range(L)]     # raw forward products W0 p^s (values)
     Zc = [[] for _ in range(L)]     # raw backward products W0^T g^s (values)
     leaves_y, leaves_w = [], []     # [k][l] zero leaves added to the products
@@ -228,49 +201,19 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
                   for _ in range(L)]
             leaves_y.append(ly)
             leaves_w.append(lw)
-            h = model.mU * (xb @ U.mT)
-            hs, ps, ys = [h], [], []
-            low = []
-            for l in range(L):
-                if Bc[l]:
-                    low.append((torch.cat(Ac[l], 1), torch.cat(Bc[l], 1), torch.cat(Cc[l], 1)))
-                else:
-                    low.append(None)
-                p = phi(act, h)
-                y0 = _RowTimes.apply(p, W0[l].mT)
-                z = y0 + ly[l]
-                if low[l] is not None:
-                    Am, Bm, Cm = low[l]
-                    z = z + ((p @ Bm.mT) * Cm[:, None, :]) @ Am
-                h = h + m * z
-                hs.append(h)
-                ps.append(p)
-                ys.append(y0)
-            r = phi(act, h) if c.readout == "phi" else h
-            f = model.mv * (r @ v[:, :, None]).squeeze(-1)
+            f, tr = model.forward(xb, keep=True, perturb=[{"W": t} for t in ly])
             f_rec.append(f.detach())
             chi = (f - yb) / B
-            g = (n * model.mv) * v[:, None, :]
-            g = g * dphi(act, h) if c.readout == "phi" else g.expand_as(h)
-            gs = [None] * (L + 1)
-            gs[L] = g
-            ws, dps = [None] * L, [None] * L
-            for l in reversed(range(L)):
-                w0 = _RowTimes.apply(g, W0[l])
-                zt = w0 + lw[l]
-                if low[l] is not None:
-                    Am, Bm, Cm = low[l]
-                    zt = zt + ((g @ Am.mT) * Cm[:, None, :]) @ Bm
-                dp = dphi(act, hs[l])
-                g = g + m * dp * zt
-                gs[l] = g
-                ws[l], dps[l] = w0, dp
+            bw = model.backward(tr, chi, perturb=[{"W": t} for t in lw])
+            gs = bw.gs
+            ps = [cch["p"] for cch in tr.caches]              # phi(h^k_{l-1}), inputs of W_l
+            ys = [cch["z0"] for cch in tr.caches]             # W0_l p
+            ws = [u[0].zt0 for u in bw.updates]               # W0_l^T g_l
             if k in steps:
                 # targets with frozen projection coefficients, and the detached history
                 Tb, Tf, hist = [], [], []
                 for l in range(L):
-                    G = _rows_of(Ac[l], gs[l + 1])                     # s < k
-                    Ph = _rows_of(Bc[l], ps[l])                         # t < k
+                    G, Ph, _ = stack.factors(l)                         # rows s < k
                     gk, pk = gs[l + 1], ps[l]
                     tb = gk
                     if G.shape[1]:
@@ -284,21 +227,15 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
                     Tf.append(tf)
                     hist.append({"G": G.detach(), "Phi": Ph.detach(), "g": gk.detach(),
                                  "p": pk.detach(), "y0": ys[l].detach(), "w0": ws[l].detach(),
-                                 "dp": dps[l].detach(),
+                                 "dp": dphi(act, tr.hs[l]).detach(),
                                  "Y": _rows_of(Yc[l], ys[l]).detach(),
                                  "Zt": _rows_of(Zc[l], ws[l]).detach()})
                 per_step.append((k, torch.stack(Tb), torch.stack(Tf), hist))
-            # -- SGD step (engine order: blocks, then U and v) --
             for l in range(L):
-                Ac[l].append(gs[l + 1])
-                Bc[l].append(ps[l])
-                Cc[l].append((-lrW * m / n) * chi)
                 Yc[l].append(ys[l].detach())
                 Zc[l].append(ws[l].detach())
-            grad_v = model.mv * (chi[:, None, :] @ r).squeeze(-2)
-            grad_U = (model.mU / n) * ((gs[0] * chi[:, :, None]).mT @ xb)
-            U = U - model.lr_U * grad_U
-            v = v - model.lr_v * grad_v
+            model.apply(bw)                   # SGD step (blocks, then U and v), differentiable
+            del tr, bw
 
         # ---- levels at each requested step ------------------------------------------------
         nan = float("nan")

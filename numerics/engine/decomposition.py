@@ -43,14 +43,13 @@ from __future__ import annotations
 
 import torch
 
+from infdepth.validators import choice
+
 COUPLING_DEFINITIONS: tuple[str, ...] = ("conditional", "projection")
 
 
 def check_coupling_definition(name: str) -> str:
-    if name not in COUPLING_DEFINITIONS:
-        raise ValueError(f"unknown coupling_definition {name!r}; "
-                         f"allowed: {', '.join(COUPLING_DEFINITIONS)}")
-    return name
+    return choice("coupling_definition", name, COUPLING_DEFINITIONS)
 
 
 def span_coefficients(basis: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

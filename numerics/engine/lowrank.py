@@ -23,11 +23,21 @@ Backward modes (THEORY.md s4, the three meanings of "decoupled", see ``BACKWARD_
 
 For the decomposition the stack also stores the raw products ``Y = W^0 b_j`` and
 ``Zt = W^0^T a_j`` of the training passes (only when coupling is removed or recorded).
+
+Hooks (used by :mod:`.coupling_levels`, which differentiates through training):
+``forward``/``backward`` take ``add``, a tensor added to the raw product ``W^0 x`` (``W^0^T g``)
+before the low-rank part; ``differentiable=True`` keeps the update factors as lists of the
+tensors given to :meth:`LowRankStack.append` (concatenated on use) instead of writing them
+into preallocated buffers, so that autograd follows the updates through later steps. Products
+with ``W^0`` of inputs that require grad go through :class:`RowTimes`, whose batched
+(``is_grads_batched``) backward stays one matmul.
 """
 
 from __future__ import annotations
 
 import torch
+
+from infdepth.validators import choice
 
 from .decomposition import backward_coupling, forward_coupling
 
@@ -35,10 +45,44 @@ BACKWARD_MODES: tuple[str, ...] = ("reused", "independent", "coupling_removed")
 REMOVED_IN: tuple[str, ...] = ("both", "forward", "backward")
 
 
+class RowTimes(torch.autograd.Function):
+    """``x @ M`` for rows ``x`` (S, B, i) and a constant ``M`` (S, i, o), whose backward stays
+    one batched matmul when the cotangents are batched (``is_grads_batched``): the batch of
+    cotangents is folded into the rows instead of broadcasting (copying) ``M``."""
+
+    @staticmethod
+    def forward(x, M):
+        return x @ M
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (M,) = ctx.saved_tensors
+        return RowTimes.apply(grad, M.mT), None
+
+    @staticmethod
+    def vmap(info, in_dims, x, M):
+        xd, md = in_dims
+        if md is not None:
+            raise NotImplementedError("RowTimes: the matrix must not be batched")
+        xb = x.movedim(xd, 1)                              # (S, J, B, i)
+        S, J, B, i = xb.shape
+        out = (xb.reshape(S, J * B, i) @ M).reshape(S, J, B, M.shape[-1])
+        return out, 1
+
+
+def _times(x: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+    """``x @ M`` (M constant); through :class:`RowTimes` when autograd tracks ``x``."""
+    if x.requires_grad and torch.is_grad_enabled():
+        return RowTimes.apply(x, M)
+    return x @ M
+
+
 def check_mode(mode: str) -> str:
-    if mode not in BACKWARD_MODES:
-        raise ValueError(f"unknown backward mode {mode!r}; allowed: {', '.join(BACKWARD_MODES)}")
-    return mode
+    return choice("backward mode", mode, BACKWARD_MODES)
 
 
 class LowRankStack:
@@ -46,69 +90,117 @@ class LowRankStack:
 
     ``W0``: (L, S, out, in) initial matrices. ``Wt0``: same shape, the independent backward
     matrices (``None`` unless mode ``"independent"``). ``capacity``: maximal number of update
-    columns (K * batch). ``track_products``: store raw products for the decomposition.
+    columns (K * batch; unused when ``differentiable``). ``track_products``: store raw products
+    for the decomposition. ``differentiable``: keep the appended factors as given (module
+    docstring) so that autograd follows them.
     """
 
     def __init__(self, W0: torch.Tensor, Wt0: torch.Tensor | None, capacity: int, *,
                  track_products: bool = False, coupling_definition: str = "conditional",
-                 removed_in: str = "both"):
+                 removed_in: str = "both", differentiable: bool = False):
         L, S, n_out, n_in = W0.shape
         self.W0 = W0
         self.Wt0 = Wt0
         self.n_out, self.n_in = n_out, n_in
-        self.A = W0.new_zeros((L, S, capacity, n_out))
-        self.B = W0.new_zeros((L, S, capacity, n_in))
-        self.c = W0.new_zeros((L, S, capacity))
         self.track_products = track_products
         self.coupling_definition = coupling_definition
         self.remove_fwd = removed_in in ("both", "forward")
         self.remove_bwd = removed_in in ("both", "backward")
-        if track_products:
-            self.Y = W0.new_zeros((L, S, capacity, n_out))    # W^0 b_j
-            self.Zt = W0.new_zeros((L, S, capacity, n_in))    # W^0^T a_j
+        self.differentiable = differentiable
+        #: update columns that fit (None: unbounded, ``differentiable``)
+        self.capacity = None if differentiable else capacity
+        if differentiable:
+            # per block: lists of the appended (S, m, .) factors; cat cache keyed by rank
+            self._rows = {k: [[] for _ in range(L)] for k in ("A", "B", "c", "Y", "Zt")}
+            self._cat: list[tuple[int, tuple] | None] = [None] * L
+        else:
+            self.A = W0.new_zeros((L, S, capacity, n_out))
+            self.B = W0.new_zeros((L, S, capacity, n_in))
+            self.c = W0.new_zeros((L, S, capacity))
+            if track_products:
+                self.Y = W0.new_zeros((L, S, capacity, n_out))    # W^0 b_j
+                self.Zt = W0.new_zeros((L, S, capacity, n_in))    # W^0^T a_j
         self.rank = 0
 
+    def factors(self, l: int):
+        """``(A, B, c)`` of block l at the current rank r: (S, r, out), (S, r, in), (S, r)."""
+        r = self.rank
+        if not self.differentiable:
+            return self.A[l, :, :r], self.B[l, :, :r], self.c[l, :, :r]
+        hit = self._cat[l]
+        if hit is None or hit[0] != r:
+            hit = (r, tuple(self._joined(k, l, r) for k in ("A", "B", "c")))
+            self._cat[l] = hit
+        return hit[1]
+
+    def products(self, l: int):
+        """``(Y, Zt)`` raw products of block l at the current rank (``track_products``)."""
+        r = self.rank
+        if not self.differentiable:
+            return self.Y[l, :, :r], self.Zt[l, :, :r]
+        return self._joined("Y", l, r), self._joined("Zt", l, r)
+
+    def _joined(self, key: str, l: int, r: int) -> torch.Tensor:
+        rows = self._rows[key][l]
+        if not rows:
+            S = self.W0.shape[1]
+            width = {"A": (self.n_out,), "Y": (self.n_out,), "B": (self.n_in,),
+                     "Zt": (self.n_in,), "c": ()}[key]
+            return self.W0.new_zeros((S, 0, *width))
+        t = rows[0] if len(rows) == 1 else torch.cat(rows, dim=1)
+        return t if t.shape[1] == r else t[:, :r]
+
     # -- products ------------------------------------------------------------------------
-    def forward(self, l: int, x: torch.Tensor, mode: str, *, coupling: bool = False):
+    def forward(self, l: int, x: torch.Tensor, mode: str, *, coupling: bool = False,
+                add: torch.Tensor | None = None):
         """``W^k_l x`` for rows ``x`` (S,B,in). Returns ``(z, z0, c_f)``.
 
         ``z0 = W^0_l x`` (raw), ``c_f`` the forward coupling (``None`` unless ``coupling`` or
         mode ``"coupling_removed"``, and always ``None`` in mode ``"independent"``, where the
         backward pass never sees ``W``); in mode ``"coupling_removed"`` ``z = z0 - c_f + updates``.
+        ``add`` (S,B,out): added to the raw product before the updates (hook).
         """
         r = self.rank
-        z0 = x @ self.W0[l].mT
+        z0 = _times(x, self.W0[l].mT)
         cpl = None
         if mode != "independent" and (coupling or mode == "coupling_removed"):
-            cpl = forward_coupling(x, z0, self.B[l, :, :r], self.Y[l, :, :r],
-                                   self.A[l, :, :r], self.coupling_definition)
+            A, B, _ = self.factors(l)
+            Y, _ = self.products(l)
+            cpl = forward_coupling(x, z0, B, Y, A, self.coupling_definition)
         remove = mode == "coupling_removed" and self.remove_fwd
         z = z0 - cpl if remove else z0
+        if add is not None:
+            z = z + add
         if r:
-            z = z + ((x @ self.B[l, :, :r].mT) * self.c[l, :, None, :r]) @ self.A[l, :, :r]
+            A, B, c = self.factors(l)
+            z = z + ((x @ B.mT) * c[:, None, :]) @ A
         return z, z0, cpl
 
     def backward(self, l: int, g: torch.Tensor, mode: str, *, x_current: torch.Tensor | None = None,
-                 coupling: bool = False):
+                 coupling: bool = False, add: torch.Tensor | None = None):
         """``(W^k_l)^T g`` (or ``(Wt^k_l)^T g`` in mode ``"independent"``) for rows ``g``.
 
         Returns ``(zt, zt0, c_b)`` like :meth:`forward`. ``x_current``: the forward inputs of
-        the current step (they count as seen for the backward coupling).
+        the current step (they count as seen for the backward coupling). ``add`` (S,B,in):
+        added to the raw product ``W^0^T g`` before the updates (hook).
         """
         r = self.rank
         base = self.Wt0 if mode == "independent" else self.W0
-        zt0 = g @ base[l]
+        zt0 = _times(g, base[l])
         cpl = None
         if mode != "independent" and (coupling or mode == "coupling_removed"):
-            Phi = self.B[l, :, :r]
+            A, Phi, _ = self.factors(l)
+            _, Zt = self.products(l)
             if x_current is not None:
                 Phi = torch.cat([Phi, x_current], dim=-2)
-            cpl = backward_coupling(g, zt0, self.A[l, :, :r], self.Zt[l, :, :r], Phi,
-                                    self.coupling_definition)
+            cpl = backward_coupling(g, zt0, A, Zt, Phi, self.coupling_definition)
         remove = mode == "coupling_removed" and self.remove_bwd
         zt = zt0 - cpl if remove else zt0
+        if add is not None:
+            zt = zt + add
         if r:
-            zt = zt + ((g @ self.A[l, :, :r].mT) * self.c[l, :, None, :r]) @ self.B[l, :, :r]
+            A, B, c = self.factors(l)
+            zt = zt + ((g @ A.mT) * c[:, None, :]) @ B
         return zt, zt0, cpl
 
     # -- updates -------------------------------------------------------------------------
@@ -119,6 +211,13 @@ class LowRankStack:
         ``a`` (S,batch,out), ``b`` (S,batch,in), ``c`` (S,batch); ``z0 = W^0 b`` and
         ``zt0 = W^0^T a`` when products are tracked. Becomes visible after :meth:`advance`.
         """
+        if self.differentiable:
+            for key, t in (("A", a), ("B", b), ("c", c)):
+                self._rows[key][l].append(t)
+            if self.track_products:
+                self._rows["Y"][l].append(z0)
+                self._rows["Zt"][l].append(zt0)
+            return
         r, m = self.rank, a.shape[-2]
         self.A[l, :, r:r + m] = a
         self.B[l, :, r:r + m] = b
@@ -134,5 +233,5 @@ class LowRankStack:
     def dense(self, l: int, which: str = "W") -> torch.Tensor:
         """Dense ``W^k_l`` (or ``Wt^k_l`` with ``which="Wt"``), (S, out, in). For tests/diagnostics."""
         base = self.W0 if which == "W" else self.Wt0
-        r = self.rank
-        return base[l] + (self.A[l, :, :r].mT * self.c[l, :, None, :r]) @ self.B[l, :, :r]
+        A, B, c = self.factors(l)
+        return base[l] + (A.mT * c[:, None, :]) @ B

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Mapping, Sequence
 
 import torch
 
 from infdepth.theory.parameterization import Parameterization, preset
-from .activations import check_activation, dphi, phi
+from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int
+from ..activations import check_activation, dphi, phi
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
 from .lowrank import REMOVED_IN, check_mode
@@ -34,16 +36,6 @@ from .rng import RNG_DEVICES, draw_normal
 
 READOUTS: tuple[str, ...] = ("phi", "linear")
 BATCHINGS: tuple[str, ...] = ("sgd", "full")
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -90,21 +82,18 @@ class A1Config:
 
     def validate(self) -> None:
         for name in ("n", "L", "K", "n_seeds"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         for name in ("seed_offset", "base_seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-        if not (isinstance(self.eta, (int, float)) and math.isfinite(self.eta) and self.eta >= 0):
-            raise ValueError(f"eta must be a finite non-negative number, got {self.eta!r}")
+            nonneg_int(name, getattr(self, name))
+        nonneg_number("eta", self.eta, finite=True)
         check_activation(self.act)
         check_block(self.block)
         check_mode(self.mode)
         check_coupling_definition(self.coupling_definition)
-        _choice("readout", self.readout, READOUTS)
-        _choice("batching", self.batching, BATCHINGS)
-        _choice("rng_device", self.rng_device, RNG_DEVICES)
-        _choice("coupling_removed_in", self.coupling_removed_in, REMOVED_IN)
+        choice("readout", self.readout, READOUTS)
+        choice("batching", self.batching, BATCHINGS)
+        choice("rng_device", self.rng_device, RNG_DEVICES)
+        choice("coupling_removed_in", self.coupling_removed_in, REMOVED_IN)
         p = self.param
         if p.family != "nfd":
             raise ValueError(f"parameterization {p.name!r} has family {p.family!r}; "
@@ -154,13 +143,31 @@ class A1Model:
     """Parameters and passes of Model A1 for the ensemble of seeds of ``config``.
 
     ``d``: input dimension; ``dtype``/``device``: of the run (taken from the inputs by
-    :func:`~.training.train_a1`). ``tie_backward`` (test hook, mode ``"independent"`` only):
+    :func:`~.training.train_a1`). ``capacity``: update columns to reserve (default ``K``; 0 for
+    a model that is never trained). ``tie_backward`` (test hook, mode ``"independent"`` only):
     use ``Wt^0 := W^0`` so that independent training must reproduce reused training.
+
+    Injection and hooks (for code that needs the passes on other weights or differentiates
+    through training; the engine is the only implementation of the recursion):
+
+    * ``weights``: initial parameters to use instead of drawing them from the seed streams, a
+      mapping with any of ``"U"`` (S, n, d), ``"v"`` (S, n), a block group ``G`` (``"W"``,
+      ``"W1"``, ``"W2"``: (L, S, n, n)) and ``G + "~bwd"`` (independent backward matrices);
+      values are used as they are (cast to ``dtype``/``device``), without ``init_std``;
+      missing entries are drawn as usual;
+    * ``differentiable``: the SGD updates are kept as autograd-tracked tensors
+      (:class:`~.lowrank.LowRankStack`), so a loss at step k can be differentiated with respect
+      to anything that entered an earlier step;
+    * ``perturb`` (of :meth:`forward`, :meth:`backward_signal`, :meth:`backward`): per block
+      ``l`` a ``{group: tensor}`` (or ``None``) added to the raw products ``W^0 x`` (forward),
+      ``W^0^T g`` (backward) of that block's matrices.
     """
 
     def __init__(self, config: A1Config, d: int, dtype: torch.dtype, device, *,
-                 capacity: int | None = None, tie_backward: bool = False):
-        _positive_int("d", d)
+                 capacity: int | None = None, tie_backward: bool = False,
+                 weights: Mapping[str, torch.Tensor] | None = None,
+                 differentiable: bool = False):
+        positive_int("d", d)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.config = c = config
@@ -171,23 +178,41 @@ class A1Model:
         self.act = c.act
         self.mode = c.mode
         self.coupling = c.record_coupling or c.mode == "coupling_removed"
+        given = dict(weights or {})
         draw = dict(base_seed=c.base_seed, seed_indices=c.seed_indices, dtype=dtype,
                     device=self.device, rng_device=c.rng_device)
-        self.U = draw_normal((c.n, d), stream="U", std=sc["U"]["init_std"], **draw)
-        self.v = draw_normal((c.n,), stream="v", std=sc["v"]["init_std"], **draw)
+
+        def take(name, shape):
+            t = given.pop(name)
+            if tuple(t.shape) != shape:
+                raise ValueError(f"weights[{name!r}] has shape {tuple(t.shape)}, expected "
+                                 f"{shape}")
+            return t.to(dtype=dtype, device=self.device)
+
+        if "U" in given:
+            self.U = take("U", (self.S, c.n, d))
+        else:
+            self.U = draw_normal((c.n, d), stream="U", std=sc["U"]["init_std"], **draw)
+        if "v" in given:
+            self.v = take("v", (self.S, c.n))
+        else:
+            self.v = draw_normal((c.n,), stream="v", std=sc["v"]["init_std"], **draw)
         self.mU = sc["U"]["multiplier"] / math.sqrt(d)
         self.mv = sc["v"]["multiplier"]
         self.lr_U = c.eta * sc["U"]["lr"]
         self.lr_v = c.eta * sc["v"]["lr"]
 
         def init(group, n_out, n_in, std, backward):
-            if backward and tie_backward:
-                return self.blocks_W0_for_tie[group].clone()
-            out = torch.empty((c.L, self.S, n_out, n_in), dtype=dtype, device=self.device)
             suffix = "~bwd" if backward else ""
-            for l in range(c.L):
-                draw_normal((n_out, n_in), stream=f"{group}{suffix}/{l + 1}", std=std,
-                            out=out[l], **draw)
+            if group + suffix in given:
+                out = take(group + suffix, (c.L, self.S, n_out, n_in))
+            elif backward and tie_backward:
+                return self.blocks_W0_for_tie[group].clone()
+            else:
+                out = torch.empty((c.L, self.S, n_out, n_in), dtype=dtype, device=self.device)
+                for l in range(c.L):
+                    draw_normal((n_out, n_in), stream=f"{group}{suffix}/{l + 1}", std=std,
+                                out=out[l], **draw)
             if not backward:
                 self.blocks_W0_for_tie[group] = out
             return out
@@ -198,16 +223,24 @@ class A1Model:
         self.blocks = BLOCK_TYPES[c.block](
             n=c.n, L=c.L, act=c.act, scales=sc, eta=c.eta, mode=c.mode, init=init,
             capacity=capacity, track_products=self.coupling,
-            coupling_definition=c.coupling_definition, removed_in=c.coupling_removed_in)
+            coupling_definition=c.coupling_definition, removed_in=c.coupling_removed_in,
+            differentiable=differentiable)
         del self.blocks_W0_for_tie
+        if given:
+            raise ValueError(f"unused weights {sorted(given)}; allowed: U, v, "
+                             f"{', '.join(self.blocks.groups)} (and <group>~bwd in mode "
+                             f"'independent')")
 
     # -- passes --------------------------------------------------------------------------
-    def forward(self, X: torch.Tensor, *, keep: bool = False, coupling: bool = False):
-        """Outputs ``f`` (S, B) for inputs ``X`` (S, B, d); with ``keep`` also the Trace."""
+    def forward(self, X: torch.Tensor, *, keep: bool = False, coupling: bool = False,
+                perturb: Sequence[dict | None] | None = None):
+        """Outputs ``f`` (S, B) for inputs ``X`` (S, B, d); with ``keep`` also the Trace.
+        ``perturb``: hook, see the class docstring."""
         h = self.mU * (X @ self.U.mT)
         tr = Trace(hs=[h], X=X) if keep else None
         for l in range(self.L):
-            h, cache = self.blocks.forward(l, h, coupling=coupling)
+            h, cache = self.blocks.forward(l, h, coupling=coupling,
+                                           perturb=None if perturb is None else perturb[l])
             if keep:
                 tr.hs.append(h)
                 tr.caches.append(cache)
@@ -217,8 +250,11 @@ class A1Model:
             tr.r = r
         return f, tr
 
-    def backward(self, tr: Trace, chi: torch.Tensor, *, coupling: bool = False) -> Backward:
-        """Hand-written backward pass (THEORY.md s2) for ``chi = dloss/df`` (S, B)."""
+    def backward_signal(self, tr: Trace, *, coupling: bool = False,
+                        perturb: Sequence[dict | None] | None = None):
+        """The backward recursion of THEORY.md s2 alone: ``(gs, updates, infos)`` with
+        ``gs = [g_0, ..., g_L]`` (``g := n df/dh``), the blocks' :class:`~.blocks.MatrixUpdate`
+        lists and coupling diagnostics. Needs no ``chi`` (used at initialization)."""
         hL = tr.hs[-1]
         g = (self.n * self.mv) * self.v[:, None, :]
         if self.config.readout == "phi":
@@ -229,8 +265,16 @@ class A1Model:
         gs[self.L] = g
         updates, infos = [None] * self.L, [None] * self.L
         for l in reversed(range(self.L)):
-            g, updates[l], infos[l] = self.blocks.backward(l, g, tr.caches[l], coupling=coupling)
+            g, updates[l], infos[l] = self.blocks.backward(
+                l, g, tr.caches[l], coupling=coupling,
+                perturb=None if perturb is None else perturb[l])
             gs[l] = g
+        return gs, updates, infos
+
+    def backward(self, tr: Trace, chi: torch.Tensor, *, coupling: bool = False,
+                 perturb: Sequence[dict | None] | None = None) -> Backward:
+        """Hand-written backward pass (THEORY.md s2) for ``chi = dloss/df`` (S, B)."""
+        gs, updates, infos = self.backward_signal(tr, coupling=coupling, perturb=perturb)
         grad_v = self.mv * (chi[:, None, :] @ tr.r).squeeze(-2)
         grad_U = (self.mU / self.n) * ((gs[0] * chi[:, :, None]).mT @ tr.X)
         return Backward(gs=gs, updates=updates, infos=infos, grad_U=grad_U, grad_v=grad_v,

@@ -160,8 +160,9 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
     else:
         if model.config != c or model.d != d or model.dtype != dtype:
             raise ValueError("model was built for a different config, input dimension or dtype")
-        cap = next(iter(model.blocks.stacks.values())).A.shape[2]
-        if cap - next(iter(model.blocks.stacks.values())).rank < K * B:
+        st0 = next(iter(model.blocks.stacks.values()))
+        cap = st0.capacity
+        if cap is not None and cap - st0.rank < K * B:
             raise ValueError(f"model has room for {cap} update columns, training needs {K * B}; "
                              f"build it with capacity=K*batch")
     X_all = torch.cat([X, Xe], dim=1)

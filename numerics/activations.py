@@ -1,0 +1,174 @@
+"""The activations of the toolkit (THEORY.md s1): the one registry of the numerics layer.
+
+Each entry of :data:`ACTIVATIONS` holds ``phi`` and ``phi'`` for numpy arrays and for torch
+tensors, and says how its Gaussian expectations ``E[phi(u) phi(v)]``, ``E[phi'(u) phi'(v)]``
+(THEORY.md s3) are evaluated: from the closed forms that SymPy derives and verifies in
+:mod:`infdepth.theory.gaussian_expectations` and that :mod:`infdepth.theory.generated.
+gaussian_kernels` holds (``closed_form=True``), or by quadrature in
+:mod:`~infdepth.numerics.gaussian_kernels` (``closed_form=False``; ``pole_distance`` is the
+half-width of the strip around the real axis where ``phi`` is analytic, which sets the
+trapezoid rule's step).
+
+**Adding an activation** is one entry here plus its derivation in theory: ``phi_expr`` /
+``dphi_expr`` (and, for a closed form, ``phiphi_expr`` / ``dphidphi_expr`` with their symbolic
+checks and a regenerated ``theory/generated``) in ``theory/gaussian_expectations.py``, whose
+``ACTIVATIONS`` must list the same names in the same order (``tests/test_activations.py``
+checks both, and that every ``phi``/``phi'`` here agrees with the lambdified SymPy
+expressions).
+
+Conventions: relu' = 1{x > 0} (0 at the kink); erf is the plain error function, erf' =
+2/sqrt(pi) exp(-x^2); tanh' = 1 - t*t with t = tanh(x) (bit-identical to 1 - tanh(x)**2 in numpy
+and torch). Every function returns a new array/tensor (linear included) of the input's dtype
+(numpy: non-float input becomes float64) and, for torch, on the input's device; the torch
+functions are differentiable by autograd (relu's autograd derivative at 0 is 0, like ``dphi``).
+
+    from infdepth.numerics.activations import phi, dphi, phi_dphi, check_activation
+    phi("tanh", x); dphi("relu", x); t, dt = phi_dphi("tanh", x)    # numpy or torch
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.special
+import torch
+
+from infdepth.validators import choice
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+# a numpy float64 scalar: numpy then evaluates erf' of float32 arrays in float64 and rounds once
+_TWO_OVER_SQRT_PI_NP = 2.0 / np.sqrt(np.pi)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation: pointwise functions and how its Gaussian expectations are computed."""
+
+    name: str
+    phi_torch: Callable[[torch.Tensor], torch.Tensor]
+    dphi_torch: Callable[[torch.Tensor], torch.Tensor]
+    phi_numpy: Callable[[np.ndarray], np.ndarray]
+    dphi_numpy: Callable[[np.ndarray], np.ndarray]
+    #: True: E[phi phi], E[phi' phi'] come from theory/generated/gaussian_kernels.py (SymPy).
+    closed_form: bool
+    #: Quadrature only: phi is analytic for |Im x| < pole_distance (trapezoid step size).
+    pole_distance: float | None = None
+    #: Optional fused ``x -> (phi(x), phi'(x))`` sharing work (torch); default: both calls.
+    phi_dphi_torch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
+
+
+# -- relu ------------------------------------------------------------------------------------
+
+def _drelu_torch(x):
+    return (x > 0).to(x.dtype)
+
+
+def _relu_numpy(x):
+    return np.maximum(x, 0)
+
+
+def _drelu_numpy(x):
+    return (x > 0).astype(x.dtype)
+
+
+# -- tanh ------------------------------------------------------------------------------------
+
+def _dtanh_torch(x):
+    t = torch.tanh(x)
+    return 1.0 - t * t
+
+
+def _tanh_dtanh_torch(x):
+    t = torch.tanh(x)
+    return t, 1.0 - t * t
+
+
+def _dtanh_numpy(x):
+    t = np.tanh(x)
+    return 1.0 - t * t
+
+
+# -- erf -------------------------------------------------------------------------------------
+
+def _derf_torch(x):
+    return _TWO_OVER_SQRT_PI * torch.exp(-x * x)
+
+
+def _derf_numpy(x):
+    return (_TWO_OVER_SQRT_PI_NP * np.exp(-x * x)).astype(x.dtype, copy=False)
+
+
+# -- linear ----------------------------------------------------------------------------------
+
+def _copy(x):
+    return x.clone() if isinstance(x, torch.Tensor) else x.copy()
+
+
+#: name -> :class:`Activation`, in the order of THEORY.md s1 (and of the error messages).
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a for a in (
+        Activation("relu", torch.relu, _drelu_torch, _relu_numpy, _drelu_numpy,
+                   closed_form=True),
+        Activation("tanh", torch.tanh, _dtanh_torch, np.tanh, _dtanh_numpy,
+                   closed_form=False, pole_distance=math.pi / 2,
+                   phi_dphi_torch=_tanh_dtanh_torch),
+        Activation("erf", torch.erf, _derf_torch, scipy.special.erf, _derf_numpy,
+                   closed_form=True),
+        Activation("linear", _copy, torch.ones_like, _copy, np.ones_like, closed_form=True),
+    )
+}
+
+ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
+#: Activations whose Gaussian expectations are closed forms generated from SymPy.
+CLOSED_FORM_ACTIVATIONS: tuple[str, ...] = tuple(a for a, e in ACTIVATIONS.items()
+                                                 if e.closed_form)
+
+
+def check_activation(name: str) -> str:
+    """Return ``name`` if it is registered, else raise ``ValueError`` naming the allowed ones."""
+    return choice("activation", name, ACTIVATION_NAMES)
+
+
+def activation(name: str) -> Activation:
+    """The registry entry of ``name`` (``ValueError`` if unknown)."""
+    return ACTIVATIONS[check_activation(name)]
+
+
+def _as_float_array(x) -> np.ndarray:
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    return x
+
+
+def phi(name: str, x):
+    """``phi(x)`` elementwise, on a torch tensor (same dtype/device, autograd-friendly) or a
+    numpy array (or anything ``numpy.asarray`` accepts; integers become float64)."""
+    a = ACTIVATIONS[check_activation(name)]
+    if isinstance(x, torch.Tensor):
+        return a.phi_torch(x)
+    return a.phi_numpy(_as_float_array(x))
+
+
+def dphi(name: str, x):
+    """``phi'(x)`` elementwise, on torch tensors or numpy arrays (see :func:`phi`)."""
+    a = ACTIVATIONS[check_activation(name)]
+    if isinstance(x, torch.Tensor):
+        return a.dphi_torch(x)
+    return a.dphi_numpy(_as_float_array(x))
+
+
+def phi_dphi(name: str, x):
+    """``(phi(x), phi'(x))``, the same numbers as :func:`phi` and :func:`dphi` (tanh shares its
+    ``tanh(x)`` between the two on torch tensors)."""
+    a = ACTIVATIONS[check_activation(name)]
+    if isinstance(x, torch.Tensor) and a.phi_dphi_torch is not None:
+        return a.phi_dphi_torch(x)
+    return phi(name, x), dphi(name, x)
+
+
+__all__ = ["Activation", "ACTIVATIONS", "ACTIVATION_NAMES", "CLOSED_FORM_ACTIVATIONS",
+           "activation", "check_activation", "phi", "dphi", "phi_dphi"]
