@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from infdepth.theory.exponent_calculus import (CLAIM_IDS, a2_parameterization, a2_regime_map,
-                                               derive, derived_exponent, hw_phase_map)
+                                               derive, derived_exponent, hw_regime_map)
 from infdepth.theory.exponents_core import Order, cap_one, classify
 from infdepth.theory.parameterization import GroupScaling, Parameterization, preset
 from infdepth.theory.symbols import D, L, M, n
@@ -197,10 +197,10 @@ def test_hw_lazy_over_alpha():
     assert any("alpha << sqrt(LM)" in t for t in r.notes)
 
 
-def test_hw_phase_map_unique_maximal_point():
+def test_hw_regime_map_unique_maximal_point():
     s = [sp.Rational(k, 4) for k in range(-8, 1)]
     q = [sp.Rational(k, 4) for k in range(-4, 9)]
-    rows = hw_phase_map(s, q)
+    rows = hw_regime_map(s, q)
     assert [(r["scale_exponent"], r["lr_exponent"]) for r in rows if r["regime"] == "maximal"] \
         == [(-1.0, 1.0)]
     regimes = {r["regime"] for r in rows}

@@ -187,7 +187,7 @@ def hw_parameterization(scale_exponent, lr_exponent, *, scale_d_exponent=_HALF,
                             groups=groups, description="[HW] 2LP phase-map point (THEORY.md s6)")
 
 
-def hw_phase_map(scale_exponents: Iterable, lr_exponents: Iterable, *,
+def hw_regime_map(scale_exponents: Iterable, lr_exponents: Iterable, *,
                  scale_d_exponent=_HALF, lr_d_exponent=1) -> list[dict[str, object]]:
     """Regime over a grid of (residual-scale exponent of LM, LR exponent of LM) (THEORY.md s6).
 

@@ -182,11 +182,11 @@ def summarize(rows: list[dict[str, Any]]) -> MapSummary:
 @lru_cache(maxsize=None)
 def derived_cell(s: float, q: float) -> dict[str, Any]:
     """The exponent calculus at one cell: movement, output change and noise exponents in LM and
-    the regime (:func:`infdepth.theory.exponents_hw.hw_phase_map`)."""
+    the regime (:func:`infdepth.theory.exponents_hw.hw_regime_map`)."""
     import sympy as sp
 
-    from infdepth.theory.exponents_hw import hw_phase_map
-    r = hw_phase_map([sp.nsimplify(s)], [sp.nsimplify(q)])[0]
+    from infdepth.theory.exponents_hw import hw_regime_map
+    r = hw_regime_map([sp.nsimplify(s)], [sp.nsimplify(q)])[0]
     return {"derived_movement": r["movement_L"], "derived_output_change": r["output_update_L"],
             "derived_noise": r["noise_L"], "derived_regime": r["regime"]}
 
@@ -300,7 +300,7 @@ class HWPhase(Claim):
             d = derived_cell(*MAXIMAL)
             key = "derived_movement" if variant.detail == "movement" else "derived_output_change"
             what = "unit movement" if variant.detail == "movement" else "function change"
-            return Derived(d[key], f"[hw_phase_map] at scale sqrt(D)/(LM), LR D LM: {what} "
+            return Derived(d[key], f"[hw_regime_map] at scale sqrt(D)/(LM), LR D LM: {what} "
                                    f"(LM)^{d[key]:g}, regime {d['derived_regime']}")
         grid_s = [k / 4 for k in range(-12, 1)]
         grid_q = [k / 4 for k in range(-4, 13)]

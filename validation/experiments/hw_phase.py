@@ -250,10 +250,10 @@ def may_be_maximal(signs: dict[str, str]) -> bool:
 def _derived_rows(cells) -> dict[tuple[float, float], dict]:
     import sympy as sp
 
-    from infdepth.theory.exponent_calculus import hw_phase_map
+    from infdepth.theory.exponent_calculus import hw_regime_map
     out = {}
     for a, b in cells:
-        r = hw_phase_map([sp.nsimplify(a)], [sp.nsimplify(b)])[0]
+        r = hw_regime_map([sp.nsimplify(a)], [sp.nsimplify(b)])[0]
         out[(a, b)] = r
     return out
 
@@ -261,7 +261,7 @@ def _derived_rows(cells) -> dict[tuple[float, float], dict]:
 def phase_table(pts: list[HWPhasePoint], frames: list[pd.DataFrame], horizon: str = "K"
                 ) -> list[dict]:
     """One row per grid point: measured slopes in LM (with CIs), signs, measured and derived
-    regime (:func:`infdepth.theory.exponent_calculus.hw_phase_map`)."""
+    regime (:func:`infdepth.theory.exponent_calculus.hw_regime_map`)."""
     from infdepth.validation.rate_fit import fit_rate
     cells: dict[tuple[float, float], list[int]] = {}
     for i, p in enumerate(pts):
@@ -377,9 +377,9 @@ def derived(variant: str) -> Derived:
         return Derived(value, text)
     import sympy as sp
 
-    from infdepth.theory.exponent_calculus import hw_phase_map
-    r = hw_phase_map([sp.Integer(-1)], [sp.Integer(1)])[0]
+    from infdepth.theory.exponent_calculus import hw_regime_map
+    r = hw_regime_map([sp.Integer(-1)], [sp.Integer(1)])[0]
     key = "movement_L" if variant.endswith("movement") else "output_update_L"
-    return Derived(r[key], f"[hw_phase_map] at scale sqrt(D)/(LM), LR D LM: "
+    return Derived(r[key], f"[hw_regime_map] at scale sqrt(D)/(LM), LR D LM: "
                            f"{'unit movement' if key == 'movement_L' else 'function change'} "
                            f"(LM)^{r[key]:g}, regime {r['regime']}")

@@ -1,0 +1,167 @@
+"""Claim ``init_width`` (docs/theory.md s3, s8, s9): the finite-width network at init converges to
+its infinite-width limit; the bias of seed-averaged statistics is O(1/n) at fixed depth.
+
+Measured, at fixed L, for a variant ``<activation>/<statistic>``:
+
+    bias(n) = || mean_seeds T_s - T_inf ||_F / || T_inf ||_F
+
+with T the output kernel ``phi(h_L)^T phi(h_L)/n`` (``output``) or the gradient moments
+``|g_0|^2/n`` per input (``grad``), and T_inf the exact infinite-width depth-L recursion (same L,
+so no depth error enters). The finite-width noise of one seed is O(n^-1/2) and would hide the
+O(1/n) bias, so the number of seeds grows like n (noise/bias ratio constant across the sweep;
+docs/theory.md s9 "separate the error terms"); the bootstrap resamples seeds, and points whose
+bias is within the noise floor are refused by the fitter.
+
+One point per width evaluates every activation of the suite on the same weight draws
+(:func:`~infdepth.numerics.finite_width_init.sample_init_moments_by_act`): a seed's weights are
+drawn once, not once per activation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from infdepth.numerics.inputs import DEFAULT_INPUTS
+from infdepth.run_fields import RunFields
+
+from ..measurements import RateMeasurement
+from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+
+STATISTICS = ("output", "grad")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    variants: tuple[str, ...]       # "<activation>/<statistic>"
+    L: int
+    widths: tuple[int, ...]
+    seeds_per_width: int            # seeds at width n: seeds_per_width * n (noise ~ 1/n)
+
+
+@dataclass(frozen=True)
+class WidthVariant(Variant):
+    activation: str
+    statistic: str
+
+    def __post_init__(self):
+        if self.statistic not in STATISTICS:
+            raise ValueError(f"unknown init_width statistic {self.statistic!r}; allowed: "
+                             f"{', '.join(STATISTICS)}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.activation}/{self.statistic}"
+
+
+@dataclass(frozen=True)
+class WidthPoint(RunFields):
+    """One width: seeds ``range(n_seeds)`` at width ``n``, depth ``L``, every activation of
+    ``activations`` on the same weights."""
+
+    activations: tuple[str, ...]
+    n: int
+    L: int
+    n_seeds: int
+    parameterization: str = "depth_mup"
+    readout: str = "phi"
+    inputs: tuple[tuple[float, ...], ...] = DEFAULT_INPUTS
+
+
+def reference_vector(point: WidthPoint, activation: str, stat: str) -> tuple[list[str], np.ndarray]:
+    """Column names and the exact infinite-width depth-L values of a statistic."""
+    from infdepth.numerics.inputs import input_covariance
+    from infdepth.numerics.kernel_recursion import depth_recursion
+    rec = depth_recursion(activation, input_covariance(point.inputs), point.L,
+                          readout=point.readout)
+    p = rec.grad.shape[0]
+    if stat == "grad":
+        return [f"grad_{a}" for a in range(p)], rec.grad
+    names = [f"out_{a}{b}" for a in range(p) for b in range(a, p)]
+    return names, np.asarray([rec.output[a, b] for a in range(p) for b in range(a, p)])
+
+
+def relative_bias(sample: np.ndarray, ref: np.ndarray, weight: np.ndarray) -> float:
+    """|| W (mean(sample) - ref) || / || W ref ||, W = sqrt(multiplicity) of matrix entries."""
+    diff = (sample.mean(axis=0) - ref) * weight
+    return float(np.linalg.norm(diff) / np.linalg.norm(ref * weight))
+
+
+class InitWidth(Claim):
+    id = "init_width"
+    source = "NFD"
+    statement = "the finite-width network at init converges to its infinite-width limit"
+    quantity = "relative bias of seed-averaged kernel / gradient statistics vs n at fixed L"
+    claimed_slope = -1.0
+    claimed_text = "-1 in n"
+    suites = {
+        "smoke": Sweep(("tanh/output", "relu/output"), 4, (4, 8, 16, 32), 2500),
+        "standard": Sweep(("tanh/output", "relu/output", "relu/grad", "tanh/grad"), 4,
+                          (4, 8, 16, 32, 64), 2000),
+        "full": Sweep(("tanh/output", "relu/output", "erf/output", "relu/grad", "tanh/grad",
+                       "erf/grad"), 4, (4, 8, 16, 32, 64, 128), 4000),
+    }
+    primary = WidthVariant("tanh", "output")
+    figures = (FigureSpec("rate", "init_width", "[NFD] init: finite-width bias vs width "
+                          "(claimed O(1/n))"),)
+
+    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[WidthVariant, ...]:
+        if overrides.activations is not None:
+            return tuple(WidthVariant(a, s) for a in overrides.activations for s in STATISTICS)
+        return tuple(WidthVariant(*v.split("/")) for v in sweep.variants)
+
+    def points(self, variant: WidthVariant, sweep: Sweep, overrides: Overrides,
+               run: RunFields) -> list[WidthPoint]:
+        """Widths of the suite (or ``--widths``); depth ``--depths``' first value if given."""
+        acts = tuple(dict.fromkeys(v.activation for v in self.variants(sweep, overrides)))
+        L = overrides.depths[0] if overrides.depths else sweep.L
+        return [WidthPoint(activations=acts, n=n, L=L, n_seeds=sweep.seeds_per_width * n,
+                           **run.run_fields())
+                for n in size_sweep(overrides.widths, sweep.widths)]
+
+    def compute(self, point: WidthPoint) -> pd.DataFrame:
+        """One row per activation and seed: ``out_ab`` (output kernel), ``sigma_ab``,
+        ``grad_a`` columns."""
+        from infdepth.numerics.finite_width_init import sample_init_moments_by_act
+        from infdepth.numerics.inputs import input_matrix
+        from infdepth.theory.parameterization import preset
+        res = sample_init_moments_by_act(point.activations, input_matrix(point.inputs), point.n,
+                                         point.L, range(point.n_seeds),
+                                         param=preset(point.parameterization),
+                                         readout=point.readout, base_seed=point.base_seed,
+                                         device=point.device, dtype=point.torch_dtype)
+        parts = []
+        for act, r in res.items():
+            p = r.grad.shape[1]
+            cols: dict[str, object] = {"activation": act, "seed": np.arange(point.n_seeds)}
+            for a in range(p):
+                for b in range(a, p):
+                    cols[f"out_{a}{b}"] = r.output[:, a, b]
+                    cols[f"sigma_{a}{b}"] = r.sigma[:, a, b]
+                cols[f"grad_{a}"] = r.grad[:, a]
+            parts.append(pd.DataFrame(cols))
+        return pd.concat(parts, ignore_index=True)
+
+    def measure(self, variant: WidthVariant, points, frames) -> RateMeasurement:
+        stat = variant.statistic
+        names, ref = reference_vector(points[0], variant.activation, stat)
+        # off-diagonal kernel entries appear twice in the Frobenius norm of the full matrix
+        weight = np.array([1.0 if stat == "grad" or n[-1] == n[-2] else np.sqrt(2.0)
+                           for n in names])
+        samples = [f.loc[f["activation"] == variant.activation, names].to_numpy()
+                   for f in frames]
+        label = ("rel. bias of mean output kernel" if stat == "output"
+                 else "rel. bias of mean gradient moment")
+        return RateMeasurement([p.n for p in points], samples,
+                               partial(relative_bias, ref=ref, weight=weight), "width n", label)
+
+    def derived(self, variant: WidthVariant) -> Derived:
+        from infdepth.theory.truncation import finite_width_bias_exponent
+        res = finite_width_bias_exponent(variant.activation)
+        return Derived(res.exponent, res.explanation)
+
+
+CLAIM = InitWidth()
