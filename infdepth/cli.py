@@ -1,4 +1,4 @@
-"""Command line: ``infdepth derive | validate | figs | report | bench`` (DESIGN.md).
+"""Command line: ``infdepth derive | validate | figs | report | bench`` (docs/design.md).
 
 Bad input gives one line on stderr naming the value and what is allowed, and exit status 2.
 ``validate`` exits 0 whatever the verdicts are; non-zero only when it could not run.

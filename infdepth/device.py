@@ -1,4 +1,4 @@
-"""Device and dtype choice shared by the CLI and numerics (DESIGN.md, core)."""
+"""Device and dtype choice shared by the CLI and numerics (docs/design.md, core)."""
 
 from __future__ import annotations
 

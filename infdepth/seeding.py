@@ -2,7 +2,7 @@
 
 A seed's draws depend only on ``(stream, base_seed, index)``, never on how many seeds run
 together or how they are chunked, so experiment points are pure functions of their config
-(DESIGN.md, numerics rules). This module is the project's one seeding API:
+(docs/design.md, numerics rules). This module is the project's one seeding API:
 
 * :func:`seed_value` / :func:`generator` -- the seed formula and a seeded generator;
 * :func:`normal` -- a stack over seeds of ``std * N(0, 1)`` tensors of one shape, each seed's

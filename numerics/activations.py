@@ -1,8 +1,8 @@
-"""The activations of the toolkit (THEORY.md s1): the one registry of the numerics layer.
+"""The activations of the toolkit (docs/theory.md s1): the one registry of the numerics layer.
 
 Each entry of :data:`ACTIVATIONS` holds ``phi`` and ``phi'`` for numpy arrays and for torch
 tensors, and says how its Gaussian expectations ``E[phi(u) phi(v)]``, ``E[phi'(u) phi'(v)]``
-(THEORY.md s3) are evaluated: from the closed forms that SymPy derives and verifies in
+(docs/theory.md s3) are evaluated: from the closed forms that SymPy derives and verifies in
 :mod:`infdepth.theory.gaussian_expectations` and that :mod:`infdepth.theory.generated.
 gaussian_kernels` holds (``closed_form=True``), or by quadrature in
 :mod:`~infdepth.numerics.gaussian_kernels` (``closed_form=False``; ``pole_distance`` is the
@@ -107,7 +107,7 @@ def _copy(x):
     return x.clone() if isinstance(x, torch.Tensor) else x.copy()
 
 
-#: name -> :class:`Activation`, in the order of THEORY.md s1 (and of the error messages).
+#: name -> :class:`Activation`, in the order of docs/theory.md s1 (and of the error messages).
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a for a in (
         Activation("relu", torch.relu, _drelu_torch, _relu_numpy, _drelu_numpy,

@@ -1,10 +1,10 @@
 """Benchmark of the Model-A1 training engine against plain per-seed torch.nn + autograd code.
 
 ``run_bench(n=..., L=..., K=..., seeds=..., act=...)`` trains the same ensemble twice from the
-same initial weights (THEORY.md s2, depth-muP by default, SGD on one example per step):
+same initial weights (docs/theory.md s2, depth-muP by default, SGD on one example per step):
 
 * **engine**: :func:`~infdepth.numerics.engine.train_a1` -- all seeds batched, hand-written
-  backward, low-rank updates (DESIGN.md, numerics rules), including its per-block records;
+  backward, low-rank updates (docs/design.md, numerics rules), including its per-block records;
 * **plain**: a Python loop over seeds of a ``torch.nn.Module`` (``nn.Parameter`` weights used
   as ``F.linear``, i.e. ``nn.Linear`` without bias), ``loss.backward()`` and a manual SGD step
   with the engine's per-group learning rates ``eta * scales[G]["lr"]``. Like the engine it
@@ -61,7 +61,7 @@ TOLERANCES = {torch.float64: 1e-10, torch.float32: 1e-3}
 # ------------------------------------------------------------------------------------------
 
 class PlainA1(nn.Module):
-    """One seed of Model A1 (THEORY.md s2) as an ordinary module, trained with autograd::
+    """One seed of Model A1 (docs/theory.md s2) as an ordinary module, trained with autograd::
 
         h_0 = m_U U x,   h_l = h_{l-1} + m_W W_l phi(h_{l-1}),   f = m_v v . phi(h_L)
 

@@ -1,7 +1,7 @@
-"""Real-data tasks for the training experiments (THEORY.md s8, claim ``depth_hp_transfer``).
+"""Real-data tasks for the training experiments (docs/theory.md s8, claim ``depth_hp_transfer``).
 
 The engine (:mod:`infdepth.numerics.engine`) trains a *scalar*-output network on the MSE loss
-``1/2 (f - y)^2`` (THEORY.md s2), so every task here is a scalar regression target.
+``1/2 (f - y)^2`` (docs/theory.md s2), so every task here is a scalar regression target.
 
 ``digits_parity`` (default, no download)
     The 8x8 handwritten digits bundled with scikit-learn (``sklearn.datasets.load_digits``,
@@ -9,7 +9,7 @@ The engine (:mod:`infdepth.numerics.engine`) trains a *scalar*-output network on
     for an even digit and ``y = -1`` for an odd one (a balanced binary task that no single
     pixel solves). Inputs are standardized per pixel with the mean and standard deviation of the
     *whole* data set (pixels constant over the data set are set to 0), so
-    ``|x|^2 / d`` is about 1 and ``h_0 = U x / sqrt(d)`` has O(1) coordinates (THEORY.md s2).
+    ``|x|^2 / d`` is about 1 and ``h_0 = U x / sqrt(d)`` has O(1) coordinates (docs/theory.md s2).
     A fixed subset of ``n_train`` images (default 128) is drawn without replacement by a
     permutation from ``numpy.random.default_rng(subset_seed)``; the next ``n_eval`` images of
     the same permutation form a disjoint evaluation set. Same arguments, same arrays.

@@ -1,4 +1,4 @@
-"""Batched finite-width Monte Carlo of Model A1 at initialization (THEORY.md s2, s3).
+"""Batched finite-width Monte Carlo of Model A1 at initialization (docs/theory.md s2, s3).
 
 For each seed s (all seeds of a chunk in one batched matmul per layer):
 

@@ -1,4 +1,4 @@
-"""Gaussian expectations of the activations, numeric entry points (THEORY.md s3).
+"""Gaussian expectations of the activations, numeric entry points (docs/theory.md s3).
 
 For ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])``::
 
@@ -104,7 +104,7 @@ def _tensor_rule(f, a, b, c, z, w) -> np.ndarray:
 def gauss_hermite_expectation(f: Callable[[np.ndarray, np.ndarray], np.ndarray],
                               s11, s22, s12, *, nodes: int = DEFAULT_NODES) -> np.ndarray:
     """``E[f(u, v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` by tensor Gauss-Hermite
-    quadrature (THEORY.md s3: "tanh needs quadrature").
+    quadrature (docs/theory.md s3: "tanh needs quadrature").
 
     With the Cholesky factor ``u = a z1, v = b z1 + c z2`` (``a = sqrt(s11)``, ``b = s12/a``,
     ``c = sqrt(s22 - b^2)``, clipped at 0 so that ``s12^2 = s11 s22`` is exact; ``a = 0``
@@ -133,7 +133,7 @@ def trapezoid_expectation(f: Callable[[np.ndarray, np.ndarray], np.ndarray],
                           s11, s22, s12, *, pole_distance: float = np.pi / 2,
                           step: float | None = None) -> np.ndarray:
     """``E[f(u, v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` by the trapezoid rule on
-    a uniform grid in the Cholesky coordinates ``z`` (THEORY.md s3, tanh).
+    a uniform grid in the Cholesky coordinates ``z`` (docs/theory.md s3, tanh).
 
     For ``f`` analytic in the strip ``|Im u|, |Im v| < pole_distance`` (tanh: ``pi/2``) the
     trapezoid rule with the Gaussian weight converges geometrically, error about
@@ -200,7 +200,7 @@ def expectation(act: str, kind: str, s11, s22, s12, *, nodes: int = DEFAULT_NODE
 
 def phiphi(act: str, s11, s22, s12, *, nodes: int = DEFAULT_NODES, method: str | None = None,
            validate: bool = True) -> np.ndarray:
-    """``E[phi(u) phi(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (THEORY.md s3):
+    """``E[phi(u) phi(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (docs/theory.md s3):
     arc-cosine kernel (relu), arcsine kernel (erf), ``s12`` (linear), quadrature (tanh).
     Broadcasts; float64 result. See :func:`expectation`."""
     return expectation(act, "phiphi", s11, s22, s12, nodes=nodes, method=method,
@@ -209,7 +209,7 @@ def phiphi(act: str, s11, s22, s12, *, nodes: int = DEFAULT_NODES, method: str |
 
 def dphidphi(act: str, s11, s22, s12, *, nodes: int = DEFAULT_NODES, method: str | None = None,
              validate: bool = True) -> np.ndarray:
-    """``E[phi'(u) phi'(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (THEORY.md s3):
+    """``E[phi'(u) phi'(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (docs/theory.md s3):
     ``(pi - th)/(2 pi)`` (relu), ``(4/pi)/sqrt((1+2 s11)(1+2 s22) - 4 s12^2)`` (erf), 1
     (linear), quadrature (tanh). Broadcasts; float64 result. See :func:`expectation`."""
     return expectation(act, "dphidphi", s11, s22, s12, nodes=nodes, method=method,

@@ -1,4 +1,4 @@
-"""Model B of THEORY.md s6: the [HW] ResNet with hidden width M, 2LP blocks, full-batch GD.
+"""Model B of docs/theory.md s6: the [HW] ResNet with hidden width M, 2LP blocks, full-batch GD.
 
 Forward pass (per seed; every seed of an ensemble runs in one batched matmul per block)::
 
@@ -13,7 +13,7 @@ N(0, 1/d_in); ``W_out`` (D x d_out) entries N(0, 1). Loss (choice): ``(1/(2N)) s
 frozen by default (choice: ``train_w_in`` / ``train_w_out`` with raw rates ``eta_in``,
 ``eta_out``).
 
-The backward pass is written by hand (THEORY.md s6, adjoint ``g_l = dloss/dh_l``)::
+The backward pass is written by hand (docs/theory.md s6, adjoint ``g_l = dloss/dh_l``)::
 
     g_L = (f - y) W_out^T / (D N)
     dloss/dv_{j,l} = c sum_x sigma(p_{j,l}(x)) g_l(x)                         (c = alpha/(LM))
@@ -46,7 +46,7 @@ _DTYPES = ("float64", "float32")
 
 @dataclass(frozen=True)
 class HWConfig:
-    """Sizes and training settings of the [HW] 2LP ResNet (THEORY.md s6).
+    """Sizes and training settings of the [HW] 2LP ResNet (docs/theory.md s6).
 
     ``eta_u`` / ``eta_v`` default to ``eta``; the raw rate on u (v) is
     ``eta_u L M D / alpha^2`` (``eta_v ...``). ``eta_in`` / ``eta_out`` are raw rates of the
@@ -108,7 +108,7 @@ def check_config(cfg: HWConfig) -> HWConfig:
 
 def hw_data(N: int = 10, d_in: int = 5, d_out: int = 5, seed: int = 0,
             dtype: torch.dtype = torch.float64, device: str = "cpu"):
-    """THEORY.md s6 typical data: N Gaussian inputs x ~ N(0, I_{d_in}) and Gaussian targets
+    """docs/theory.md s6 typical data: N Gaussian inputs x ~ N(0, I_{d_in}) and Gaussian targets
     y ~ N(0, I_{d_out}) (choice), fixed by ``seed``. Returns ``(X, Y)`` of shapes (N, d_in),
     (N, d_out)."""
     for name, v in (("N", N), ("d_in", d_in), ("d_out", d_out)):
@@ -208,7 +208,7 @@ def _norm(t: torch.Tensor) -> torch.Tensor:
 
 def train_hw(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
              weights: dict[str, torch.Tensor] | None = None) -> HWResult:
-    """K steps of full-batch GD on the [HW] 2LP ResNet (THEORY.md s6), all seeds batched.
+    """K steps of full-batch GD on the [HW] 2LP ResNet (docs/theory.md s6), all seeds batched.
 
     ``weights`` (optional): explicit initial weights (e.g. sliced from a larger network for a
     coupled reference); shapes as :func:`init_weights`, L and M read from ``u``.

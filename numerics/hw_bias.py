@@ -1,4 +1,4 @@
-"""The Euler bias of the [HW] 2LP ResNet after K GD steps (THEORY.md s6, s9 "averaged
+"""The Euler bias of the [HW] 2LP ResNet after K GD steps (docs/theory.md s6, s9 "averaged
 statistics").
 
 Model (assumption): the output of one network after K steps is ``f_{L,M} = f_ref + bias_L + xi
@@ -101,7 +101,7 @@ def _exact_final(cfg: HWConfig, X: TensorKey, Y: TensorKey) -> np.ndarray:
 
 
 def exact_final_output(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor) -> np.ndarray:
-    """Exact linear Mean-ODE output ``f_K`` (N, d_out) for the shared readout (THEORY.md s6;
+    """Exact linear Mean-ODE output ``f_K`` (N, d_out) for the shared readout (docs/theory.md s6;
     :func:`~infdepth.numerics.mean_ode_linear.solve_mean_ode_linear`). Linear activation
     assumed (not read from ``cfg``); ``cfg.L``, ``cfg.M``, ``cfg.n_seeds`` do not enter."""
     return _exact_final(replace(cfg, L=1, M=1, n_seeds=1), TensorKey(X), TensorKey(Y))

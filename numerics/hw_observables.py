@@ -1,4 +1,4 @@
-"""Per-seed observables of a trained [HW] 2LP ResNet (Model B, THEORY.md s6).
+"""Per-seed observables of a trained [HW] 2LP ResNet (Model B, docs/theory.md s6).
 
 All functions take the trajectories of :func:`~infdepth.numerics.hidden_width.train_hw` (or the
 config and data to produce them) and return numpy arrays with one entry per seed:

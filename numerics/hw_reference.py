@@ -1,4 +1,4 @@
-"""References of the finite [HW] 2LP ResNet after K GD steps (THEORY.md s6, s9).
+"""References of the finite [HW] 2LP ResNet after K GD steps (docs/theory.md s6, s9).
 
 The finite network (:mod:`infdepth.numerics.hidden_width`, L blocks of M units, all seeds
 batched) is compared with a reference trajectory that shares its ``W_in``, ``W_out`` (same seed
@@ -12,7 +12,7 @@ at steps ``0..K`` for one of three kinds (:class:`ReferenceSpec`):
   solve_mean_ode` (any activation; ``Ls`` depth steps of the ``scheme``, ``P`` particles from
   ``sampler``). Its particles are independent of the network's units, so the reference adds its
   own small depth and Monte-Carlo error in quadrature. Its ``h_L`` is the limit's.
-* ``"coupled"`` -- the **coupled large network** (THEORY.md s9): a network of ``L_ref`` blocks of
+* ``"coupled"`` -- the **coupled large network** (docs/theory.md s9): a network of ``L_ref`` blocks of
   ``M_ref`` units trained by :func:`~infdepth.numerics.hidden_width.train_hw`. The depth-L
   network's block ``l`` takes the first M units of reference block ``l L_ref / L`` (the block at
   the start of its depth interval; :func:`slice_coupled`, ``u[:, ::L_ref // L, :M]``), so every

@@ -1,4 +1,4 @@
-"""Fixed input sets for init experiments (THEORY.md s2: h_0 = U x / sqrt(d), Cov = x.x'/d).
+"""Fixed input sets for init experiments (docs/theory.md s2: h_0 = U x / sqrt(d), Cov = x.x'/d).
 
 The default set has three inputs in R^4 with different norms and both signs of correlation, so
 the kernel recursion exercises diagonal, positively and negatively correlated entries.
@@ -24,6 +24,6 @@ def input_matrix(inputs: tuple[tuple[float, ...], ...] = DEFAULT_INPUTS) -> np.n
 
 
 def input_covariance(inputs: tuple[tuple[float, ...], ...] = DEFAULT_INPUTS) -> np.ndarray:
-    """Sigma_0 = X X^T / d, the covariance of h_0 at init (THEORY.md s3)."""
+    """Sigma_0 = X X^T / d, the covariance of h_0 at init (docs/theory.md s3)."""
     x = input_matrix(inputs)
     return x @ x.T / x.shape[1]

@@ -1,6 +1,6 @@
 """Continuous-depth reference at init: the kernel ODE and the gradient-moment ODE.
 
-THEORY.md s3:
+docs/theory.md s3:
 
     dSigma/dt = beta^2 K_phi(Sigma),            Sigma(0) = Sigma_0,
     G_0 = G_1 exp(beta^2 int_0^1 E[phi'(h_u)^2] du),   G_1 = E[phi'(h_1)^2] (readout on phi).

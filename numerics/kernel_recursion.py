@@ -1,6 +1,6 @@
 """Infinite-width, depth-L network at init: the exact Euler scheme of the kernel ODE.
 
-THEORY.md s3: at infinite width the pre-activations of Model A1 at init are Gaussian with
+docs/theory.md s3: at infinite width the pre-activations of Model A1 at init are Gaussian with
 
     Sigma_l = Sigma_{l-1} + (beta^2 / L) K_phi(Sigma_{l-1}),     l = 1..L,
     K_phi(Sigma)_{ab} = E[phi(u_a) phi(u_b)],  u ~ N(0, Sigma),
@@ -68,7 +68,7 @@ class InitMoments:
 
 def depth_recursion(act: str, sigma0: np.ndarray, L: int, beta: float = 1.0,
                     readout: str = "phi") -> InitMoments:
-    """Run the depth-L recursion from Sigma_0 and return the final moments (THEORY.md s3)."""
+    """Run the depth-L recursion from Sigma_0 and return the final moments (docs/theory.md s3)."""
     L = check_depth(L)
     check_readout(readout)
     step = beta ** 2 / L

@@ -1,4 +1,4 @@
-"""Particle solver of the Neural Mean ODE of the [HW] 2LP ResNet, any activation (THEORY.md s6).
+"""Particle solver of the Neural Mean ODE of the [HW] 2LP ResNet, any activation (docs/theory.md s6).
 
 Equations (derived in :mod:`infdepth.theory.mean_ode_2lp`, per-particle terms from the generated
 module :mod:`infdepth.theory.generated.mean_ode_2lp`), step ``k = 0..K``, ``s`` in [0, 1]::
@@ -100,7 +100,7 @@ PARTICLE_STREAM = "mean_ode/particles"
 
 @dataclass(frozen=True)
 class MeanODEConfig:
-    """Settings of :func:`solve_mean_ode` (THEORY.md s6; module docstring).
+    """Settings of :func:`solve_mean_ode` (docs/theory.md s6; module docstring).
 
     ``Ls`` depth steps, ``P`` particles (even when ``antithetic``), ``K`` GD steps; ``eta_u`` /
     ``eta_v`` default to ``eta`` (same meaning as in :class:`~infdepth.numerics.hidden_width.

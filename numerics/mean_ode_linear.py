@@ -1,5 +1,5 @@
 """Exact reference for Model B with linear activation: the Neural Mean ODE's closed
-second-moment system (THEORY.md s6; derivation and symbolic checks in
+second-moment system (docs/theory.md s6; derivation and symbolic checks in
 :mod:`infdepth.theory.mean_ode_linear`).
 
 :func:`solve_mean_ode_linear` integrates, for each GD step k = 0..K, the propagators
@@ -36,7 +36,7 @@ def _np(t) -> np.ndarray:
 
 
 def moment_update(P, Q, A, C, e_u: float, e_v: float):
-    """One GD step of the unit moments (THEORY.md s6; :func:`infdepth.theory.mean_ode_linear.
+    """One GD step of the unit moments (docs/theory.md s6; :func:`infdepth.theory.mean_ode_linear.
     moment_update`), batched over leading axes."""
     CT, AT = _T(C), _T(A)
     A2 = A - e_v * C @ P - e_u * Q @ C + e_u * e_v * C @ AT @ C

@@ -1,11 +1,11 @@
-"""Particle solver for the NFD limit of Model A1 under depth-muP (THEORY.md s2, s3, s9).
+"""Particle solver for the NFD limit of Model A1 under depth-muP (docs/theory.md s2, s3, s9).
 
 The NFD limit (width to infinity first, then depth) is a McKean-Vlasov forward-backward SDE in
 depth-time ``t = l/L`` for a *representative coordinate* ``(h^k_t(x), g^k_t)``, ``k = 0..K``
-(THEORY.md s3). This module approximates its law by ``M = n_particles`` particles (rows of every
+(docs/theory.md s3). This module approximates its law by ``M = n_particles`` particles (rows of every
 tensor) and every expectation ``E[.]`` by the particle mean, and discretizes depth with ``L``
 Euler-Maruyama steps. The depth-``L`` scheme is exactly the width-to-infinity limit of the
-depth-``L`` network of THEORY.md s2 (with ``variant="gia"``: with independent backward weights,
+depth-``L`` network of docs/theory.md s2 (with ``variant="gia"``: with independent backward weights,
 the engine's ``mode="independent"``), so its distance to the SDE is the ``O(1/L)`` Euler bias
 plus the particle Monte Carlo error ``O(M^(-1/2))``. Coefficients come from the SymPy derivation
 :mod:`infdepth.theory.nfd` through the generated module
@@ -39,7 +39,7 @@ already drawn at that block: ``xi^k = A xi^{<k} + S^(1/2) z^k`` with
 eigenvalues from round-off clipped), ``C`` from the current particle second moments and ``z^k``
 the step's columns of one standard-normal draw per particle and block.
 
-**Covariance variant** (THEORY.md s3). ``Gamma^{ks}_l = E[d g^k_l / d h^s_l(x_s)]`` is the
+**Covariance variant** (docs/theory.md s3). ``Gamma^{ks}_l = E[d g^k_l / d h^s_l(x_s)]`` is the
 expected derivative of the backward state with respect to block ``l``'s forward increment of step
 ``s`` (all other noise and the mean-field averages held fixed), ``s <= k``; ``Gammat^{ks}_l(x) =
 E[d phi(h^k_{l-1}(x)) / d b^s_l]``, ``s < k``. They are computed by Gaussian integration by parts
@@ -51,8 +51,8 @@ expectation as the pathwise forward-mode derivative (exactly, as ``M -> infinity
 cost of one small least-squares solve per block, with a Monte Carlo error that accumulates to
 ``O(M^(-1/2))`` over the ``L`` blocks like every other particle average.
 
-**Depth-coupled randomness** (THEORY.md s9). :func:`draw_noise` draws the standard normals of one
-particle seed on the finest grid ``L_max``; :func:`coarsen_noise` sums them in groups of
+**Depth-coupled randomness** (docs/theory.md s9). :func:`draw_noise` draws the standard normals
+of one particle seed on the finest grid ``L_max``; :func:`coarsen_noise` sums them in groups of
 ``L_max / L`` blocks and divides by the square root of the group size, so every depth in a sweep
 sees one Brownian path; :func:`solve_nfd` does both for a list of depths. The increments at
 depth ``L`` are the coarsened normals times the *current* step's factor (McKean-Vlasov: the
@@ -84,7 +84,7 @@ from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int,
 from infdepth.theory.generated import nfd_terms as T
 from .activations import ACTIVATION_NAMES, dphi, phi
 
-#: NFD variants (THEORY.md s3): plain gradient-independence, and with the Gamma terms.
+#: NFD variants (docs/theory.md s3): plain gradient-independence, and with the Gamma terms.
 VARIANTS: tuple[str, ...] = ("gia", "covariance")
 DEFAULT_VARIANT = "covariance"
 #: Relative eigenvalue cutoff of the pseudo-inverses (conditioning, Stein regression).
@@ -96,7 +96,7 @@ class NFDConfig:
     """Configuration of one particle solve (hashable, pure: same config and data, same numbers).
 
     ``K`` SGD steps (one example per step, example ``k mod N``), base learning rate ``eta``
-    (depth-muP: ``eta n`` per group in the finite network, THEORY.md s2), activation ``act``,
+    (depth-muP: ``eta n`` per group in the finite network, docs/theory.md s2), activation ``act``,
     branch constant ``beta``, ``variant`` ``"covariance"`` (default) | ``"gia"``,
     ``n_particles`` M, particle seed index ``seed`` under ``base_seed``.
     """
@@ -191,7 +191,7 @@ def draw_noise(cfg: NFDConfig, L: int, d: int, P: int, *, dtype=torch.float64,
 
 def coarsen_noise(noise: NFDNoise, L: int) -> NFDNoise:
     """The normals of grid ``L`` from those of a finer grid ``L_fine`` (``L`` divides it): sums
-    of ``r = L_fine / L`` consecutive blocks divided by ``sqrt(r)`` (THEORY.md s9)."""
+    of ``r = L_fine / L`` consecutive blocks divided by ``sqrt(r)`` (docs/theory.md s9)."""
     positive_int("L", L)
     Lf = noise.L
     if Lf % L:
@@ -386,7 +386,7 @@ def _check_depths(depths) -> tuple[int, ...]:
 def solve_nfd(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor,
               X_eval: torch.Tensor | None = None, depths=(4, 8, 16, 32), *,
               keep_states: bool = False) -> dict[int, NFDResult]:
-    """Depth sweep with coupled randomness (THEORY.md s9): one draw on ``L_max = max(depths)``,
+    """Depth sweep with coupled randomness (docs/theory.md s9): one draw on ``L_max = max(depths)``,
     coarsened to every depth (each must divide ``L_max``). Returns ``{L: NFDResult}``."""
     ds = _check_depths(depths)
     X, _, _ = _check_data(X_train, y_train, X_eval)

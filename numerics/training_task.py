@@ -1,4 +1,4 @@
-"""The fixed small regression task used by the training claims (THEORY.md s2, s8).
+"""The fixed small regression task used by the training claims (docs/theory.md s2, s8).
 
 Inputs are the three default inputs of :mod:`infdepth.numerics.inputs` (R^4, varied norms and
 correlations), targets fixed; evaluation on the same inputs. SGD on one example per step

@@ -1,4 +1,4 @@
 """SymPy layer: size symbols, parameterizations, Gaussian expectations, limits, code generation.
 
-Imports neither ``infdepth.numerics`` nor ``infdepth.validation`` (DESIGN.md, data flow).
+Imports neither ``infdepth.numerics`` nor ``infdepth.validation`` (docs/design.md, data flow).
 """

@@ -1,6 +1,6 @@
 """Code generation: SymPy expressions -> checked-in numpy modules in ``theory/generated/``.
 
-DESIGN.md ("Layout", "Style to imitate": SymForce) asks that code emitted by ``theory`` be checked
+docs/design.md ("Layout", "Style to imitate": SymForce) asks that code emitted by ``theory`` be checked
 in, never edited by hand, name its source in a header, and that a check fails when regeneration
 would change it. This module is that mechanism:
 
@@ -24,7 +24,7 @@ Helpers for renderers: :func:`numpy_code` (SymPy -> numpy source; ``Min``/``Max`
 broadcasting numpy function per expression, common subexpressions hoisted, long lines wrapped).
 
 The generated kernels (:func:`render_gaussian_kernels`) are the closed forms of
-:mod:`infdepth.theory.gaussian_expectations` (THEORY.md s3).
+:mod:`infdepth.theory.gaussian_expectations` (docs/theory.md s3).
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ class GeneratedModule:
 
 
 _KERNELS_MODULE_DOC = [
-    "Closed-form bivariate Gaussian expectations of the activations (THEORY.md s3).",
+    "Closed-form bivariate Gaussian expectations of the activations (docs/theory.md s3).",
     "",
     "For (u, v) ~ N(0, [[s11, s12], [s12, s22]]): ``<act>_phiphi`` is E[phi(u) phi(v)] and "
     "``<act>_dphidphi`` is E[phi'(u) phi'(v)], for act in relu, erf, linear (tanh has no closed "
@@ -246,7 +246,7 @@ def render_gaussian_kernels() -> str:
         for kind in ge.KINDS:
             expr = ge.expectation_expr(act, kind, clip_correlation=True)
             doc = [f"{what[kind]} for phi = {act}, (u, v) ~ N(0, [[s11, s12], [s12, s22]]) "
-                   "(THEORY.md s3):", "", "    " + ge.EQUATIONS[(act, kind)]]
+                   "(docs/theory.md s3):", "", "    " + ge.EQUATIONS[(act, kind)]]
             steps: list[tuple[sp.Symbol, sp.Expr | str]] = []
             if act == "relu":
                 expr = expr.subs(ge.relu_correlation(clip=True), _RHO)

@@ -1,4 +1,4 @@
-"""The exponent calculus of THEORY.md s7: power counting of every term in the recursions.
+"""The exponent calculus of docs/theory.md s7: power counting of every term in the recursions.
 
 Entry points:
 

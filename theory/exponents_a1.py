@@ -1,6 +1,6 @@
-"""Exponent calculus of Model A1, the one-layer-block ResNet of [NFD] (THEORY.md s2, s4, s7).
+"""Exponent calculus of Model A1, the one-layer-block ResNet of [NFD] (docs/theory.md s2, s4, s7).
 
-Power counting of the recursions of THEORY.md s2 for an arbitrary parameterization. Notation:
+Power counting of the recursions of docs/theory.md s2 for an arbitrary parameterization. Notation:
 for a group ``G`` in ``{U, W, v}``, ``m_G``, ``s_G``, ``lr_G`` are the orders of its multiplier,
 init std and learning-rate factor (the base ``eta`` and ``beta`` are constants). The model::
 
@@ -15,7 +15,7 @@ Counting rules (each quantity's derivation names its rule):
   (a lower bound: for a fixed ``r`` the growth is exponential in ``L``).
 * **readout and gradient**: ``f_0 = m_v s_v sqrt(n) H A`` (CLT), ``chi = 1 + f_0``,
   ``Delta v = lr_v chi m_v H A`` per coordinate, ``gamma = m_v (s_v + Delta v)`` the coordinate
-  order of ``df/dh_L`` (THEORY.md s2: ``g_l = n df/dh_l`` is O(1) under muP).
+  order of ``df/dh_L`` (docs/theory.md s2: ``g_l = n df/dh_l`` is O(1) under muP).
 * **coherent drift per block** (update algebra of s2): ``Delta W = -eta lr_W chi m_W (df/dh_l)
   phi^T`` applied through ``m_W`` to a new ``phi'`` gives ``lr_W m_W^2 (phi . phi') df/dh`` with a
   coherent inner product ``phi . phi' ~ n H^2 A^2``: relative to the stream,
@@ -25,7 +25,7 @@ Counting rules (each quantity's derivation names its rule):
   ``Delta h / H = Delta h_0/H + L drift``; readout ``Delta f_v = lr_v m_v^2 n (H A)^2 chi``; feature
   change seen by the output ``Delta f_h = gamma n H A (Delta h / H)`` (``v . Delta phi`` is coherent:
   ``Delta phi`` is driven by ``g``, which carries ``v``).
-* **reused-weight coupling** (THEORY.md s4), relative to the backward (or forward) signal:
+* **reused-weight coupling** (docs/theory.md s4), relative to the backward (or forward) signal:
 
   - at init, the component of ``W^T g`` along the revealed forward direction ``phi`` has a
     centred coefficient ``<phi, W^T g / sqrt(n)>_n = O(n^-1/2)`` (its mean is exactly zero:
@@ -110,7 +110,7 @@ def stream_and_readout(p: Parameterization, r: Order, cite: str) -> dict[str, ob
 
 def coupling_quantities(q: dict, r: Order, gamma_b: Order, gamma_f: Order, sens: Order,
                         gamma_b_text: str, gamma_f_text: str, cite: str = "s4") -> None:
-    """Reused-weight coupling at init and in training, levels (a), (b), (c) (THEORY.md s4).
+    """Reused-weight coupling at init and in training, levels (a), (b), (c) (docs/theory.md s4).
 
     ``r``: relative random part of the reused matrix per block; ``gamma_b``/``gamma_f``: orders
     of the backward/forward ``Gamma`` after one step; ``sens``: output change per relative
@@ -177,7 +177,7 @@ def width_regime(stream_update: Order) -> str:
 
 
 def derive_a1(p: Parameterization) -> ExponentResult:
-    """Power counting of Model A1 (THEORY.md s2, s4) for any ``nfd`` parameterization.
+    """Power counting of Model A1 (docs/theory.md s2, s4) for any ``nfd`` parameterization.
 
     Layer regimes over ``(n, L)`` (each size with the other fixed): ``U`` by the input-layer
     update, ``W`` (hidden blocks) by their accumulated drift, ``v`` by the readout's change of the

@@ -1,4 +1,4 @@
-"""Exponent calculus of Model A2, two-layer residual blocks of [NFD] v1 (THEORY.md s5, s7).
+"""Exponent calculus of Model A2, two-layer residual blocks of [NFD] v1 (docs/theory.md s5, s7).
 
 The model (groups ``U``, ``W1``, ``W2``, ``v``; orders ``m_G``, ``s_G``, ``lr_G`` as in
 :mod:`.exponents_a1`)::
@@ -11,7 +11,7 @@ Counting rules, on top of the stream/readout rules of :mod:`.exponents_a1`:
   (branch); random part per block ``r1 r2`` relative to the stream, ``sqrt(L) r1 r2``
   accumulated.
 * gradient reaching the first internal layer: ``df/du = m_W2 phi'(u) (W2^T df/dh)``, a CLT sum:
-  ``r2 gamma A`` -- it carries the branch factor (THEORY.md s5).
+  ``r2 gamma A`` -- it carries the branch factor (docs/theory.md s5).
 * **first internal layer's own update** ``Delta u = m_W1 Delta W1 phi(h)`` with
   ``Delta W1 = -eta lr_W1 chi m_W1 (df/du) phi(h)^T``: ``lr_W1 m_W1^2 n (H A)^2 r2 gamma A chi``,
   relative to ``u``: divided by ``r1 H`` (depth-muP: ``L^(c1 - a) = L^-1/2``, the collapse).
@@ -51,7 +51,7 @@ _HALF = sp.Rational(1, 2)
 
 
 def derive_a2(p: Parameterization) -> ExponentResult:
-    """Power counting of Model A2 (THEORY.md s5) for any ``nfd`` parameterization."""
+    """Power counting of Model A2 (docs/theory.md s5) for any ``nfd`` parameterization."""
     p = check_parameterization(p, "nfd", GROUPS_A2, "A2")
     W1, W2 = group_orders(p, "W1"), group_orders(p, "W2")
     r1 = W1.m * W1.s * N_ ** _HALF
@@ -125,7 +125,7 @@ def derive_a2(p: Parameterization) -> ExponentResult:
 
 
 def a2_parameterization(a, c1, c2, *, beta: float = 1.0) -> Parameterization:
-    """The muP-width two-layer family of THEORY.md s5: branch ``beta L^-a n^-1/2`` on W2,
+    """The muP-width two-layer family of docs/theory.md s5: branch ``beta L^-a n^-1/2`` on W2,
     ``n^-1/2`` on W1, learning rates ``eta n L^c1`` (W1) and ``eta n L^c2`` (W2), muP input
     layer and readout. Built here for the regime map (not a preset)."""
     a, c1, c2 = (sp.nsimplify(x) for x in (a, c1, c2))
@@ -137,7 +137,8 @@ def a2_parameterization(a, c1, c2, *, beta: float = 1.0) -> Parameterization:
         ("v", GroupScaling(multiplier=1 / n, lr=n)),
     )
     return Parameterization(name=f"a2(a={a},c1={c1},c2={c2})", family="nfd", groups=groups,
-                            description="two-layer muP family for the regime map (THEORY.md s5)",
+                            description="two-layer muP family for the regime map "
+                                        "(docs/theory.md s5)",
                             options=(("a", float(a)), ("beta", float(beta)), ("c1", float(c1)),
                                      ("c2", float(c2))))
 
@@ -147,8 +148,8 @@ def a2_regime_map(a_values: Iterable, c1_values: Iterable, c2_values: Iterable, 
     """Regime per layer over a grid of (branch exponent ``a``, LR exponents ``c1``, ``c2``).
 
     Tidy rows (one per grid point and layer): ``a, c1, c2, layer, exponent_L`` (of the
-    layer's update, THEORY.md s5), ``regime`` (collapsed / maximal / unstable), ``limit`` (depth
-    limit type) and ``all_maximal`` (every layer Theta(1) and the limit not divergent).
+    layer's update, docs/theory.md s5), ``regime`` (collapsed / maximal / unstable),
+    ``limit`` (depth limit type) and ``all_maximal`` (every layer Theta(1) and the limit not divergent).
     """
     rows = []
     layers = (("W1", "internal_update"), ("W2", "w2_accumulated"),

@@ -1,7 +1,7 @@
-"""Shared core of the exponent calculus (THEORY.md s7): orders of magnitude as sets of monomials.
+"""Shared core of the exponent calculus (docs/theory.md s7): orders of magnitude as sets of monomials.
 
 Power counting replaces every term of a recursion by its order in the size symbols
-``(n, L, M, D, alpha)`` (THEORY.md s1). An :class:`Order` is a sum of monomials with unit
+``(n, L, M, D, alpha)`` (docs/theory.md s1). An :class:`Order` is a sum of monomials with unit
 coefficients, kept as its *Pareto-maximal* terms (a term dominated in every size by another term
 is dropped). Rules:
 
@@ -13,7 +13,7 @@ is dropped). Rules:
 * ``order ** q``     = termwise power (``sqrt(a + b) ~ sqrt(a) + sqrt(b)`` up to constants);
 * the exponent of one size with the others held fixed is the maximum over terms
   (:meth:`Order.exponent`); the exponent after sending some sizes to infinity *first* (the
-  width-first limit of THEORY.md s3) keeps only the terms that survive that limit
+  width-first limit of docs/theory.md s3) keeps only the terms that survive that limit
   (:meth:`Order.limit_exponent`).
 
 Sums of *independent, centred* terms (random parts over blocks, CLT sums over coordinates)
@@ -21,7 +21,7 @@ are counted as ``sqrt(count)`` times one term; sums of *coherent* terms (same si
 products ``phi . phi'`` of ``n`` positively correlated coordinates, training drifts over blocks)
 as ``count`` times one term. Each derivation says which rule it used.
 
-Regimes (THEORY.md s7): a quantity whose order vanishes is *collapsed*, Theta(1) is *maximal*,
+Regimes (docs/theory.md s7): a quantity whose order vanishes is *collapsed*, Theta(1) is *maximal*,
 growing is *unstable*; an identically zero quantity (untrained group) is *frozen*.
 """
 
@@ -227,7 +227,7 @@ def cap_one(order: Order) -> Order:
 
 
 def classify(order: Order, symbols: Sequence[str]) -> str:
-    """Regime of a feature/function update over the given sizes (THEORY.md s7).
+    """Regime of a feature/function update over the given sizes (docs/theory.md s7).
 
     ``frozen`` if identically zero; ``unstable`` if it grows in any of ``symbols`` (others
     fixed); ``maximal`` if Theta(1) in all; ``collapsed`` otherwise.
@@ -332,7 +332,7 @@ class ExponentResult:
 def depth_limit_type(random_acc: Order, drift_acc: Order, symbol: str = "L",
                      first: Sequence[str] = ("n",)) -> tuple[str, str]:
     """Limit type over depth from the accumulated random part and training drift
-    (THEORY.md s2, s7), after the sizes in ``first`` (width) went to infinity:
+    (docs/theory.md s2, s7), after the sizes in ``first`` (width) went to infinity:
 
     divergent if either grows; sde if both Theta(1); ode if the random part vanishes and the
     drift is Theta(1); sde_lazy if the random part is Theta(1) and the drift vanishes (an SDE

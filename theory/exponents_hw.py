@@ -1,4 +1,4 @@
-"""Exponent calculus of Model B, [HW] ResNets with hidden width M (THEORY.md s6, s7).
+"""Exponent calculus of Model B, [HW] ResNets with hidden width M (docs/theory.md s6, s7).
 
 The 2LP block (groups ``W_in``, ``u``, ``v``, ``W_out``; orders ``m_G``, ``s_G``, ``lr_G``)::
 
@@ -68,7 +68,7 @@ def _regime(df: Order, rho: Order, noise: Order, s: str) -> str:
 
 
 def derive_hw(p: Parameterization) -> ExponentResult:
-    """Power counting of the [HW] 2LP ResNet (THEORY.md s6) for any ``hw`` parameterization.
+    """Power counting of the [HW] 2LP ResNet (docs/theory.md s6) for any ``hw`` parameterization.
 
     ``regimes`` holds one entry per size symbol (``L``, ``M``, ``D``, ``alpha``) and ``joint``
     (over L, M, D). ``limit_type`` is ``mean_ode`` when the random part vanishes in L and M and
@@ -173,7 +173,7 @@ def hw_parameterization(scale_exponent, lr_exponent, *, scale_d_exponent=_HALF,
     """2LP parameterization with residual scale (standard-normal form)
     ``D^scale_d_exponent (LM)^scale_exponent`` and raw LR ``D^lr_d_exponent (LM)^lr_exponent``
     on u and v (``hw_mlu``: scale -1, lr +1); u, v of std sqrt(D), ``1/D`` inside sigma and in
-    the readout, W_in/W_out frozen (THEORY.md s6)."""
+    the readout, W_in/W_out frozen (docs/theory.md s6)."""
     s, q, sd, qd = (sp.nsimplify(x) for x in (scale_exponent, lr_exponent, scale_d_exponent,
                                               lr_d_exponent))
     lr = D ** qd * (L * M) ** q
@@ -184,12 +184,13 @@ def hw_parameterization(scale_exponent, lr_exponent, *, scale_d_exponent=_HALF,
         ("W_out", GroupScaling(multiplier=1 / D, trainable=False)),
     )
     return Parameterization(name=f"hw(scale=D^{sd}(LM)^{s},lr=D^{qd}(LM)^{q})", family="hw",
-                            groups=groups, description="[HW] 2LP phase-map point (THEORY.md s6)")
+                            groups=groups,
+                            description="[HW] 2LP phase-map point (docs/theory.md s6)")
 
 
 def hw_regime_map(scale_exponents: Iterable, lr_exponents: Iterable, *,
                  scale_d_exponent=_HALF, lr_d_exponent=1) -> list[dict[str, object]]:
-    """Regime over a grid of (residual-scale exponent of LM, LR exponent of LM) (THEORY.md s6).
+    """Regime over a grid of (residual-scale exponent of LM, LR exponent of LM) (docs/theory.md s6).
 
     Tidy rows: ``scale_exponent``, ``lr_exponent``, exponents in ``L`` of the unit movement,
     the function change and the noise, and the ``regime`` (joint over L, M, D). The only

@@ -1,8 +1,8 @@
-"""Bivariate Gaussian expectations of activations, in closed form (THEORY.md s3).
+"""Bivariate Gaussian expectations of activations, in closed form (docs/theory.md s3).
 
 For ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` the NFD limit at initialization evolves the
 covariance by ``dSigma/dt = beta^2 E[phi(u) phi(v)]`` and the gradient second moment by
-``E[phi'(u) phi'(v)]`` (THEORY.md s3, "Closed forms at initialization"). This module holds those
+``E[phi'(u) phi'(v)]`` (docs/theory.md s3, "Closed forms at initialization"). This module holds those
 two expectations as SymPy expressions in ``s11, s22`` (positive) and ``s12`` (real)::
 
     relu    E[phi(u) phi(v)]   = sqrt(s11 s22)/(2 pi) (sin th + (pi - th) cos th),
@@ -44,9 +44,9 @@ from functools import lru_cache
 
 import sympy as sp
 
-#: Activations the toolkit supports (THEORY.md s1).
+#: Activations the toolkit supports (docs/theory.md s1).
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "erf", "linear")
-#: Activations whose Gaussian expectations have a closed form here (THEORY.md s3).
+#: Activations whose Gaussian expectations have a closed form here (docs/theory.md s3).
 CLOSED_FORM_ACTIVATIONS: tuple[str, ...] = ("relu", "erf", "linear")
 #: The two expectation kinds: ``E[phi phi]`` and ``E[phi' phi']``.
 KINDS: tuple[str, ...] = ("phiphi", "dphidphi")
@@ -95,7 +95,7 @@ def _check_closed_form(act: str) -> None:
 # -------------------------------------------------------------------------------------------
 
 def phi_expr(act: str, x: sp.Expr) -> sp.Expr:
-    """The activation ``phi(x)`` as a SymPy expression (THEORY.md s1): ``relu = Max(x, 0)``,
+    """The activation ``phi(x)`` as a SymPy expression (docs/theory.md s1): ``relu = Max(x, 0)``,
     ``tanh(x)``, ``erf(x)``, ``linear = x``. Raises ``ValueError`` naming the allowed ones."""
     if act == "relu":
         return sp.Max(x, 0)
@@ -109,7 +109,7 @@ def phi_expr(act: str, x: sp.Expr) -> sp.Expr:
 
 
 def dphi_expr(act: str, x: sp.Expr) -> sp.Expr:
-    """The derivative ``phi'(x)`` as a SymPy expression (THEORY.md s1): relu ``1{x > 0}``
+    """The derivative ``phi'(x)`` as a SymPy expression (docs/theory.md s1): relu ``1{x > 0}``
     (``Heaviside(x, 0)``, value 0 at the kink), tanh ``1 - tanh(x)^2``, erf
     ``2/sqrt(pi) exp(-x^2)``, linear ``1``."""
     if act == "relu":
@@ -135,7 +135,7 @@ def relu_correlation(clip: bool = False) -> sp.Expr:
 
 
 def phiphi_expr(act: str, *, clip_correlation: bool = False) -> sp.Expr:
-    """``E[phi(u) phi(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (THEORY.md s3).
+    """``E[phi(u) phi(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (docs/theory.md s3).
 
     * relu: ``sqrt(s11 s22)/(2 pi) (sin th + (pi - th) cos th)``, ``th = acos(s12/sqrt(s11 s22))``
       (arc-cosine kernel of degree 1);
@@ -157,7 +157,7 @@ def phiphi_expr(act: str, *, clip_correlation: bool = False) -> sp.Expr:
 
 
 def dphidphi_expr(act: str, *, clip_correlation: bool = False) -> sp.Expr:
-    """``E[phi'(u) phi'(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (THEORY.md s3).
+    """``E[phi'(u) phi'(v)]`` for ``(u, v) ~ N(0, [[s11, s12], [s12, s22]])`` (docs/theory.md s3).
 
     * relu: ``(pi - th) / (2 pi)``, ``th = acos(s12/sqrt(s11 s22))`` (= P(u > 0, v > 0));
     * erf: ``(4/pi) / sqrt((1 + 2 s11)(1 + 2 s22) - 4 s12^2)``;

@@ -1,4 +1,4 @@
-"""Neural Mean ODE of the [HW] 2LP ResNet (THEORY.md s6), derived from the finite network.
+"""Neural Mean ODE of the [HW] 2LP ResNet (docs/theory.md s6), derived from the finite network.
 
 Model B, 2LP block, per-unit function ``Phi(h, z) = v sigma(u . h / D)``, ``z = (u, v)`` in
 ``R^{2D}``; ``L`` blocks of ``M`` units, block scale ``c = alpha/(L M)``, readout
@@ -32,8 +32,8 @@ So the Mean ODE of step k reads (``s = l/L``, ``Z_0(s, z) = z ~ N(0, D I_{2D})``
     training  u_{k+1} = u_k - (eta_u/alpha) sum_x sigma'(p) (v_k . b_k) h_k
               v_{k+1} = v_k - (eta_v D/alpha) sum_x sigma(p) b_k,   p = u_k(s,z) . h_k(s,x)/D
 
-(``u_k = u_k(s, z)`` etc.). THEORY.md s6 writes the training line as ``(eta/alpha) mean_x[d_Z Phi^T
-b]`` for a general block with raw rate ``L M eta/alpha^2``; with the 2LP block's extra factor D in
+(``u_k = u_k(s, z)`` etc.). docs/theory.md s6 writes the training line as
+``(eta/alpha) mean_x[d_Z Phi^T b]`` for a general block with raw rate ``L M eta/alpha^2``; with the 2LP block's extra factor D in
 the raw rate and the loss's 1/N carried by ``b`` (as here) the derived step is ``eta D/alpha``
 times the sum over x -- the same equation with ``b`` normalized as the finite network's adjoint.
 With linear sigma these equations give the moment system of :mod:`infdepth.theory.mean_ode_linear`
@@ -92,7 +92,7 @@ def _dot(a: sp.Matrix, b: sp.Matrix) -> sp.Expr:
 
 
 def unit_function(h: sp.Matrix, u: sp.Matrix, v: sp.Matrix) -> sp.Matrix:
-    """Phi(h, z) = v sigma(u . h / D) (THEORY.md s6, 2LP block)."""
+    """Phi(h, z) = v sigma(u . h / D) (docs/theory.md s6, 2LP block)."""
     return v * sigma(_dot(u, h) / D)
 
 
@@ -298,7 +298,7 @@ def component_terms(n_comp: int = 3) -> dict[str, tuple[list[sp.Symbol], sp.Matr
 # -- rendering ---------------------------------------------------------------------------------
 
 _MODULE_DOC = [
-    "Per-particle terms of the Neural Mean ODE of the [HW] 2LP ResNet (THEORY.md s6).",
+    "Per-particle terms of the Neural Mean ODE of the [HW] 2LP ResNet (docs/theory.md s6).",
     "",
     "Derived in infdepth.theory.mean_ode_2lp from one block of the finite network (L blocks of M "
     "units, scale alpha/(L M), raw GD rate eta L M D/alpha^2, loss (1/(2N)) sum_x |f - y|^2): "
@@ -358,7 +358,7 @@ def render_mean_ode_2lp() -> str:
             raise ValueError(f"term {t.name}: arguments {t.args} miss symbols of {t.coefficient}")
         args = [str(a) for a in t.args]
         lines = [f"def {t.name}_coefficient({', '.join(args)}):",
-                 *_docstring([f"{t.doc} (THEORY.md s6):", "",
+                 *_docstring([f"{t.doc} (docs/theory.md s6):", "",
                               f"    {t.name}_coefficient = {code}"], "    ")]
         lines += _wrap_statement("return ", code, "    ")
         text += "\n\n" + "\n".join(lines) + "\n"
@@ -368,7 +368,8 @@ def render_mean_ode_2lp() -> str:
         if ("sigma_p" in needs or "dsigma_p" in needs) and "p" not in needs:
             needs.insert(0, "p")
         lines = [f"def {_VECTOR_NAMES[t.name]}({', '.join(t.vector_args)}):",
-                 *_docstring([f"{t.doc.split(':')[0]} (THEORY.md s6):", "", f"    {t.equation}",
+                 *_docstring([f"{t.doc.split(':')[0]} (docs/theory.md s6):", "",
+                              f"    {t.equation}",
                               "", f"equal to {t.name}_coefficient(...) * {t.direction}."],
                              "    ")]
         lines += [f"    {_SCALAR_CODE[s]}" for s in needs]

@@ -1,5 +1,5 @@
 """Neural Mean ODE of the [HW] 2LP ResNet with linear activation: the closed second-moment
-system (THEORY.md s6, "exact reference").
+system (docs/theory.md s6, "exact reference").
 
 With ``sigma(p) = p`` a block acts linearly on the stream::
 

@@ -1,6 +1,6 @@
-"""Per-block drift and diffusion of the NFD limit from the finite recursion (THEORY.md s2, s3).
+"""Per-block drift and diffusion of the NFD limit from the finite recursion (docs/theory.md s2, s3).
 
-Model A1 under depth-muP (THEORY.md s2): width ``n``, ``L`` blocks, unit-variance weights,
+Model A1 under depth-muP (docs/theory.md s2): width ``n``, ``L`` blocks, unit-variance weights,
 branch multiplier ``m_W = beta L^(-1/2) n^(-1/2)``, readout ``f = v . phi(h_L) / n``, input layer
 ``h_0 = U x / sqrt(d)``, learning rate ``eta n`` for every group, loss ``1/2 (f - y)^2`` with
 ``chi = f - y``; ``g_l := n df/dh_l``. Write ``eps = L^(-1/2)`` (so ``dt = 1/L = eps^2``).
@@ -19,11 +19,11 @@ The forward increment of block ``l`` at step ``k`` on input ``x`` is therefore
 with ``z^k = W^0_l phi^k / sqrt(n)`` and ``c^{sk} = <phi^s, phi^k>_n``. In the width limit the
 ``z`` are centred Gaussians with ``E[z^k z^k'] = c^{kk'}`` (one family per block, independent
 across blocks), so the conditional mean per block is ``eps^2 * drift`` and the conditional
-covariance ``eps^2 * diffusion``: the Euler-Maruyama step of the SDE of THEORY.md s3 with
+covariance ``eps^2 * diffusion``: the Euler-Maruyama step of the SDE of docs/theory.md s3 with
 ``dt = eps^2``. The backward increment is derived the same way from
 ``g^k_{l-1} = g^k_l + phi'(h^k_{l-1}) m_W (W_l)^T g^k_l`` with ``q^{sk} = <g^s_l, g^k_l>_n``.
 
-Covariance variant (THEORY.md s3, "Two NFD variants"): with weights reused in the backward pass
+Covariance variant (docs/theory.md s3, "Two NFD variants"): with weights reused in the backward pass
 the Gaussian part of ``W^T g^k / sqrt(n)`` gains the Tensor-Programs correction
 ``Zdot = sum_s phi^s E[d g^k / d z^s]``; ``z^s`` enters the state only through
 ``h^s_l = h^s_{l-1} + beta eps z^s + ...``, so ``E[d g^k / d z^s] = beta eps Gamma^{ks}`` with
@@ -187,11 +187,11 @@ def derive_terms() -> tuple[NFDTerm, ...]:
 
 _MODULE_DOC = [
     "Drift and diffusion coefficients of the NFD limit of Model A1 under depth-muP "
-    "(THEORY.md s2, s3), per unit depth-time t = l/L.",
+    "(docs/theory.md s2, s3), per unit depth-time t = l/L.",
     "",
     "Derived in infdepth.theory.nfd by expanding one block's forward and backward increments of "
     "the finite network in eps = L^(-1/2): each block adds eps * (centred Gaussian with the "
-    "diffusion below) + eps^2 * drift, the Euler-Maruyama step of the SDE of THEORY.md s3. "
+    "diffusion below) + eps^2 * drift, the Euler-Maruyama step of the SDE of docs/theory.md s3. "
     "Every function is plain arithmetic on its arguments, so it evaluates on Python floats, "
     "numpy arrays and torch tensors (broadcasting as they do).",
     "",
@@ -222,7 +222,8 @@ def render_nfd_terms() -> str:
             raise ValueError(f"term {t.name} needs numpy: {code}")
         names = [str(a) for a in t.args]
         lines = [f"def {t.name}({', '.join(names)}):",
-                 *_docstring([f"{t.doc} (THEORY.md s3):", "", f"    {t.name} = {code}"], "    ")]
+                 *_docstring([f"{t.doc} (docs/theory.md s3):", "",
+                              f"    {t.name} = {code}"], "    ")]
         lines += _wrap_statement("return ", code, "    ")
         text += "\n\n" + "\n".join(lines) + "\n"
     text += "\n\n#: ``name -> function``.\nTERMS = {\n"

@@ -1,6 +1,6 @@
-"""Parameterizations: per-parameter-group multiplier, init std and learning rate (THEORY.md s7).
+"""Parameterizations: per-parameter-group multiplier, init std and learning rate (docs/theory.md s7).
 
-Convention (THEORY.md s1): weights are drawn with unit-variance entries times ``init_std`` and
+Convention (docs/theory.md s1): weights are drawn with unit-variance entries times ``init_std`` and
 every scale factor is an explicit forward ``multiplier``. A parameterization is, for each
 parameter group, three SymPy monomials in the size symbols ``(n, L, M, D, alpha)``:
 
@@ -12,9 +12,9 @@ Constants (``beta``, the base depth ``L0`` of the depth-aware correction, ``1/sq
 input layer) live in the monomial's coefficient. Power counting (``exponents``) reads the
 exponent of each size symbol; numerics evaluates the monomial at concrete sizes (``evaluate``).
 
-Groups for the [NFD] models (family ``"nfd"``, THEORY.md s2 and s5):
+Groups for the [NFD] models (family ``"nfd"``, docs/theory.md s2 and s5):
 ``U`` input layer (h_0 = U x / sqrt(d)), ``W`` one-layer block, ``W1``/``W2`` the two layers of a
-two-layer block, ``v`` readout. Groups for the [HW] model (family ``"hw"``, THEORY.md s6):
+two-layer block, ``v`` readout. Groups for the [HW] model (family ``"hw"``, docs/theory.md s6):
 ``W_in``, ``u`` and ``v`` of the 2LP block (the block multiplier ``alpha/(LM)`` sits on ``v``,
 the ``1/D`` of the inner product on ``u``), ``W_out``.
 """
@@ -67,7 +67,8 @@ def monomial_exponents(expr: sp.Expr) -> dict[str, sp.Rational]:
 class Parameterization:
     """A named parameterization: ``groups`` maps group name -> :class:`GroupScaling`.
 
-    ``branch_exponent`` is ``a`` of THEORY.md s2 (branch multiplier ``L^-a``), kept for display.
+    ``branch_exponent`` is ``a`` of docs/theory.md s2 (branch multiplier ``L^-a``), kept
+    for display.
     ``options`` holds named constants (e.g. ``gamma``, ``L0``) as a sorted tuple of pairs so the
     object stays hashable (it is part of experiment config hashes).
     """
@@ -140,7 +141,7 @@ class Parameterization:
 
 
 # -------------------------------------------------------------------------------------------
-# Presets (THEORY.md s7)
+# Presets (docs/theory.md s7)
 # -------------------------------------------------------------------------------------------
 
 def _nfd(name: str, a: sp.Rational, w_lr_L: sp.Rational, *, beta: float = 1.0,
@@ -174,7 +175,7 @@ def _nfd(name: str, a: sp.Rational, w_lr_L: sp.Rational, *, beta: float = 1.0,
 
 
 def _hw(name: str, alpha_value: sp.Expr, description: str) -> Parameterization:
-    """[HW] 2LP preset (THEORY.md s6): block multiplier ``alpha/(LM)`` on v, ``1/D`` inside,
+    """[HW] 2LP preset (docs/theory.md s6): block multiplier ``alpha/(LM)`` on v, ``1/D`` inside,
     u and v entries of std ``sqrt(D)``, raw LR ``L M D / alpha^2`` on u and v; W_in, W_out frozen.
     """
     block_lr = L * M * D / alpha_value ** 2
@@ -202,12 +203,12 @@ def preset(name: str, **options: float) -> Parameterization:
             description="muP without depth scaling: branch n^-1/2, readout 1/n, LR eta*n"),
         "depth_mup": lambda beta=1.0: _nfd(
             "depth_mup", sp.Rational(1, 2), sp.Integer(0), beta=beta,
-            description="depth-muP: branch beta L^-1/2 n^-1/2, LR eta*n (THEORY.md s2)"),
+            description="depth-muP: branch beta L^-1/2 n^-1/2, LR eta*n (docs/theory.md s2)"),
         "depth_mup_corrected": lambda beta=1.0, gamma=0.5, L0=4.0: _nfd(
             "depth_mup_corrected", sp.Rational(1, 2), sp.Integer(0), beta=beta,
             gamma=gamma, L0=L0,
             description="depth-muP with the first internal layer's LR times (L/L0)^gamma "
-                        "(THEORY.md s5)"),
+                        "(docs/theory.md s5)"),
         "completep": lambda beta=1.0: _nfd(
             "completep", sp.Integer(1), sp.Integer(1), beta=beta,
             description="CompleteP: branch beta L^-1 n^-1/2, block LR eta*n*L"),

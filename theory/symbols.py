@@ -1,4 +1,4 @@
-"""Size symbols shared by every derivation (THEORY.md section 1).
+"""Size symbols shared by every derivation (docs/theory.md section 1).
 
 ``n`` residual-stream width, ``L`` depth, ``M`` hidden units per block, ``D`` embedding
 dimension, ``alpha`` the [HW] residual-scale knob. All are positive, so SymPy can simplify

@@ -1,10 +1,10 @@
-"""Derived exponents, computed by series expansion rather than typed in (THEORY.md s3, s9).
+"""Derived exponents, computed by series expansion rather than typed in (docs/theory.md s3, s9).
 
 A claim's "derived" exponent is an output of this module.
 
 **(a) Depth error of the kernel recursion.** At initialization the infinite-width, depth-L
 network is exactly the forward Euler scheme ``Sigma_l = Sigma_{l-1} + h K(Sigma_{l-1})``,
-``h = 1/L``, of the kernel ODE ``dSigma/dt = K(Sigma)`` (THEORY.md s3; ``beta^2`` is absorbed
+``h = 1/L``, of the kernel ODE ``dSigma/dt = K(Sigma)`` (docs/theory.md s3; ``beta^2`` is absorbed
 in ``K``, it rescales the coefficient, not the order). :func:`euler_global_order` compares, by
 SymPy series expansion in ``h``, the exact one-step flow of ``y' = F(y)`` -- the Lie series
 ``y + h F + h^2/2 F'F + h^3/6 (F''F^2 + F'^2 F) + ...``, the Taylor series of the solution with
@@ -140,7 +140,7 @@ def local_error_order(step: sp.Expr, F: sp.Expr, order: int = 4,
 
 
 def euler_step(F: sp.Expr) -> sp.Expr:
-    """Forward Euler ``y + h F(y)`` -- the depth-L network at init (THEORY.md s3)."""
+    """Forward Euler ``y + h F(y)`` -- the depth-L network at init (docs/theory.md s3)."""
     return y + h * F
 
 

@@ -1,4 +1,4 @@
-"""Log-log rate fits with bootstrap confidence intervals, and verdicts (THEORY.md s9).
+"""Log-log rate fits with bootstrap confidence intervals, and verdicts (docs/theory.md s9).
 
 Model. At each size ``s_i`` (depth ``L`` or width ``n``, ascending) we measure a non-negative
 error ``e_i`` and fit the power law
@@ -8,7 +8,7 @@ error ``e_i`` and fit the power law
 by ordinary least squares over the points that pass the floors below. The measured rate is
 ``slope`` (``-1`` for an ``O(1/L)`` error).
 
-Confidence interval (THEORY.md s9, "Fit"):
+Confidence interval (docs/theory.md s9, "Fit"):
 
 * Noisy data (per-seed rows): bootstrap over seeds. Each replicate resamples the seed rows of every
   size with replacement -- independently per size, or with the same seed indices at every size
@@ -40,7 +40,7 @@ from scipy import stats as _stats
 
 __all__ = ["RateFit", "fit_rate", "verdict", "VERDICTS"]
 
-#: The three verdict outcomes of THEORY.md s9.
+#: The three verdict outcomes of docs/theory.md s9.
 VERDICTS: tuple[str, ...] = ("confirmed", "refuted", "inconclusive")
 
 
@@ -160,7 +160,7 @@ def fit_rate(
     abs_floor: float = 0.0,
     rng_seed: int = 0,
 ) -> RateFit:
-    """Fit ``log err = intercept + slope * log size`` with a CI on the slope (THEORY.md s9).
+    """Fit ``log err = intercept + slope * log size`` with a CI on the slope (docs/theory.md s9).
 
     Parameters
     ----------
@@ -369,7 +369,7 @@ def _pairwise(sizes: np.ndarray, errors: np.ndarray, used: np.ndarray) -> tuple[
 
 
 def verdict(claimed_slope: float | None, fit: RateFit, tolerance: float = 0.15) -> str:
-    """Verdict of THEORY.md s9 for a claimed slope against a fitted :class:`RateFit`.
+    """Verdict of docs/theory.md s9 for a claimed slope against a fitted :class:`RateFit`.
 
     With the band ``B = [claimed - tolerance, claimed + tolerance]`` and the fit's CI
     ``[ci_low, ci_high]``: ``"confirmed"`` when the CI lies inside ``B``; ``"refuted"`` when the CI

@@ -1,4 +1,4 @@
-"""Markdown and self-contained HTML report: the verdict table and the figures (DESIGN.md CLI).
+"""Markdown and self-contained HTML report: the verdict table and the figures (docs/design.md CLI).
 
 Reads ``verdicts.json`` and the figures of a results folder; writes ``report.md`` (figures
 linked) and ``report.html`` (figures embedded as base64 PNG, so the file stands alone).
@@ -40,6 +40,15 @@ def table_rows(verdicts: list[dict[str, Any]]) -> list[list[str]]:
 HEADER = ["claim", "variant", "claimed", "derived", "measured [95% CI]", "status"]
 
 
+def _fmt_band(r: dict[str, Any]) -> str:
+    band = r.get("band") or []
+    if len(band) != 2:
+        return f"±{r.get('tolerance')}"
+    lo, hi = ("-inf" if band[0] is None else f"{band[0]:+g}",
+              "+inf" if band[1] is None else f"{band[1]:+g}")
+    return f"[{lo}, {hi}]"
+
+
 def _details(r: dict[str, Any]) -> list[str]:
     lines = []
     if r.get("sizes"):
@@ -49,7 +58,8 @@ def _details(r: dict[str, Any]) -> list[str]:
         pw = ", ".join("n/a" if p is None else f"{p:+.3f}" for p in r.get("pairwise", []))
         lines.append(f"pairwise slopes: {pw}")
         lines.append(f"fit: {r.get('method')}, suite {r.get('suite')}, "
-                     f"tolerance ±{r.get('tolerance')}, {r.get('seconds', 0):.1f} s")
+                     f"band {_fmt_band(r)}, {r.get('role', 'exploratory')} variant, "
+                     f"{r.get('seconds', 0):.1f} s")
     if r.get("derived_text"):
         lines.append(f"derived: {r['derived_text']}")
     lines.extend(f"note: {n}" for n in r.get("notes", []))
@@ -64,7 +74,7 @@ def write_report(verdicts: list[dict[str, Any]], figures: dict[str, list[Path]],
 
     md = ["# infdepth validation report", "", f"Generated {stamp}. Verdicts are outputs: "
           "`confirmed` when the 95% CI of the fitted slope lies inside the claim's tolerance "
-          "band, `refuted` when it excludes it, `inconclusive` otherwise (THEORY.md s9).", "",
+          "band, `refuted` when it excludes it, `inconclusive` otherwise (docs/theory.md s9).", "",
           "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     md.append("")

@@ -1,4 +1,4 @@
-"""Results store: one Parquet table per experiment point plus a JSON manifest (DESIGN.md).
+"""Results store: one Parquet table per experiment point plus a JSON manifest (docs/design.md).
 
 Layout under the results folder ``root``::
 
@@ -6,7 +6,7 @@ Layout under the results folder ``root``::
     points/<hash>.parquet  the tidy table of one experiment point
     <name>.json            small JSON artifacts (e.g. verdicts.json), see ``put_json``
 
-The key of a point is :func:`config_hash` of its frozen config (DESIGN.md "Core contracts": same
+The key of a point is :func:`config_hash` of its frozen config (docs/design.md "Core contracts": same
 config, same numbers). Every file is written atomically -- to a temporary file in the same
 folder, flushed and fsync'ed, then ``os.replace``'d over the target -- so readers only ever see
 complete files, a rerun reuses finished points, and an interrupted sweep resumes because each
@@ -62,7 +62,7 @@ def canonical_config(config: Any) -> Any:
     * str, int, bool, None as themselves; finite floats as themselves (serialized via ``repr``),
       non-finite floats -> ``{"__float__": "nan" | "inf" | "-inf"}``,
     * numpy scalars via ``.item()``; SymPy expressions -> ``{"__sympy__": srepr(expr)}`` (the
-      parameterizations of THEORY.md s7 hold SymPy monomials).
+      parameterizations of docs/theory.md s7 hold SymPy monomials).
 
     Anything else raises ``TypeError`` naming the type.
     """
@@ -152,7 +152,7 @@ def _atomic_write(target: Path, write: Callable[[Any], None], mode: str = "wb") 
 
 
 class ResultsStore:
-    """Parquet tables plus a JSON manifest under ``root`` (DESIGN.md "Results store").
+    """Parquet tables plus a JSON manifest under ``root`` (docs/design.md "Results store").
 
     ``root`` is created if needed; a path that cannot be created or written raises
     :class:`ResultsStoreError` naming it. A point's Parquet file is the record that it is

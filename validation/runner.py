@@ -50,6 +50,7 @@ class VerdictRecord:
     status: str
     tolerance: float
     suite: str
+    band: list[float | None] = field(default_factory=list)
     role: str = "exploratory"
     kind: str = "rate"
     seed_column: str | None = None
@@ -80,6 +81,12 @@ class VerdictRecord:
 def _num(x: Any) -> float | None:
     if x is None:
         return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _band_end(x: float) -> float | None:
+    """A band end as JSON; ``None`` means unbounded."""
     x = float(x)
     return x if math.isfinite(x) else None
 
@@ -121,6 +128,7 @@ def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float) -
         claimed=claimed.slope, claimed_text=claimed.text, derived=_num(der.exponent),
         derived_text=der.text, measured=_num(ev.slope), ci_low=_num(ev.ci_low),
         ci_high=_num(ev.ci_high), status=ev.status, tolerance=claim.tolerance, suite=suite,
+        band=[_band_end(b) for b in claimed.band],
         role=claim.role(variant), kind=ev.kind, seed_column=ev.seed_column, size_label=ev.size_label,
         error_label=ev.error_label, sizes=[float(s) for s in ev.sizes],
         errors=[_num(e) for e in ev.errors], stderr=[_num(e) for e in ev.stderr],

@@ -1,4 +1,4 @@
-"""Finite-network training engine for the [NFD] ResNets (THEORY.md s2, s4, s5).
+"""Finite-network training engine for the [NFD] ResNets (docs/theory.md s2, s4, s5).
 
 Batched over an ensemble of seeds, hand-written backward pass with three backward modes
 (``reused``, ``independent``, ``coupling_removed``), low-rank storage of the SGD updates.
@@ -11,7 +11,7 @@ Batched over an ensemble of seeds, hand-written backward pass with three backwar
 Activations come from the numerics registry (``infdepth.numerics.activations``; ``phi``,
 ``dphi`` and ``ACTIVATION_NAMES`` are re-exported here). Modules: ``rng`` (seeding scheme),
 ``lowrank`` (W^0 + low-rank updates, backward modes), ``decomposition`` (reused-weight
-coupling, THEORY.md s4), ``blocks`` (block types: one-layer, two-layer), ``model_a1`` (config,
+coupling, docs/theory.md s4), ``blocks`` (block types: one-layer, two-layer), ``model_a1`` (config,
 model, passes), ``training`` (K-step loop, records).
 """
 

@@ -1,16 +1,16 @@
-"""Residual block types of the training engine (THEORY.md s2 and s5).
+"""Residual block types of the training engine (docs/theory.md s2 and s5).
 
 A block type owns the parameters of all ``L`` blocks of one model for an ensemble of ``S`` seeds
 (one :class:`~.lowrank.LowRankStack` per weight matrix) and implements, for block ``l``,
 
 * ``forward(l, h)``  -> ``(h_l, cache)``           (h: rows ``(S, batch, n)``)
-* ``backward(l, g, cache)`` -> ``(g_{l-1}, updates, info)`` with ``g := n df/dh`` (THEORY.md s2)
+* ``backward(l, g, cache)`` -> ``(g_{l-1}, updates, info)`` with ``g := n df/dh`` (docs/theory.md s2)
 * ``apply(l, updates, chi)`` -> append the SGD update of every matrix as low-rank columns.
 
 ``updates`` is a list of :class:`MatrixUpdate`: the gradient of the loss w.r.t. a matrix ``M`` of
 the block is ``dloss/dM = grad_scale * sum_b chi_b a_b b_b^T`` (``chi_b`` = dloss/df_b), and SGD
 adds the columns ``c_b = -lr_M * grad_scale * chi_b``. New block types (e.g. the [HW] 2LP block of
-THEORY.md s6) subclass :class:`BlockType` and register in ``BLOCK_TYPES``.
+docs/theory.md s6) subclass :class:`BlockType` and register in ``BLOCK_TYPES``.
 
 Coupling diagnostics (``info``/``cache`` entries, present when coupling is computed):
 ``cpl_fwd[group]`` = the group's multiplier times the forward coupling (its contribution to the
@@ -112,7 +112,7 @@ class BlockType(ABC):
 
 
 class OneLayerBlock(BlockType):
-    """One-layer pre-activation block (THEORY.md s2, group ``W``)::
+    """One-layer pre-activation block (docs/theory.md s2, group ``W``)::
 
         h_l     = h_{l-1} + m_W W_l phi(h_{l-1}),          m_W = beta L^-a n^-1/2
         g_{l-1} = g_l + m_W phi'(h_{l-1}) * (W_l^T g_l)
@@ -151,7 +151,7 @@ class OneLayerBlock(BlockType):
 
 
 class TwoLayerBlock(BlockType):
-    """Two-layer residual block (THEORY.md s5, groups ``W1``, ``W2``; hidden width n)::
+    """Two-layer residual block (docs/theory.md s5, groups ``W1``, ``W2``; hidden width n)::
 
         u_l     = m_1 W1_l phi(h_{l-1}),                    m_1 = n^-1/2
         h_l     = h_{l-1} + m_2 W2_l phi(u_l),              m_2 = beta L^-a n^-1/2

@@ -1,7 +1,7 @@
-"""The reused-weight coupling at three levels (THEORY.md s4, "Measure the coupling at three
+"""The reused-weight coupling at three levels (docs/theory.md s4, "Measure the coupling at three
 levels"): (a) the full term of the conditional Gaussian decomposition, (b) its leading-order part
 ``(beta^2/L) sum_s Gamma^{ks}_l phi^s`` (and the forward twin ``(beta^2/L) sum_s g^s
-Gammat^{ks}_l``) that the covariance NFD keeps (THEORY.md s3), (c) the remainder (a) - (b).
+Gammat^{ks}_l``) that the covariance NFD keeps (docs/theory.md s3), (c) the remainder (a) - (b).
 
 **Estimator of Gamma on the finite network (Stein's lemma, exact at finite n).** Fix block
 ``l`` (matrix ``W := W^0_l``, iid ``N(0, sigma^2)`` entries). Every use of ``W`` in training is
@@ -19,7 +19,8 @@ path through the backward products ``w^s_j`` is killed by ``P_G^perp``, and the 
 single-sum paths are ``O(n^-1/2)`` relative). Hence the leading-order coefficient is
 
     coef_b[t] = sigma^2 tr(dT_b / dy^t),    Gamma^{kt}_l = tr(dT_b/dy^t) / (m_W n)
-                                                          (= <d T_b / d h^t_l>_n, THEORY units)
+                                                          (= <d T_b / d h^t_l>_n, docs/theory.md
+                                                          units)
 
 with the projection coefficients of ``P_G^perp`` held fixed and the derivative the *total*
 derivative of the finite network's training computation (node perturbation of ``y^t``, every
@@ -34,7 +35,7 @@ covariance NFD. Level (b) is ``m_W phi'(h^k_{l-1}) * sum_t p^t coef_b[t]``
 
 (``coef_b`` is mapped through ``(Gram)^+ Gram`` so that a rank-deficient history is handled
 like level (a)). Level (c) = (a) - (b): the Stein fluctuation plus the sub-leading paths,
-``O(n^-1/2)`` per block coefficient (THEORY.md s4; ``exponent_calculus``).
+``O(n^-1/2)`` per block coefficient (docs/theory.md s4; ``exponent_calculus``).
 
 **Trace estimation.** ``tr(J)`` is estimated by Hutchinson's estimator ``u^T J u`` with
 Rademacher probes ``u`` (``n_probes`` of them, averaged), one reverse-mode pass through the
@@ -56,7 +57,7 @@ the node perturbations above.
 
     lv = coupling_levels(cfg, X_train, y_train, steps=None, n_probes=1)
     lv.block_stats["cpl_bwd_acc:c"]        # (S, K+1, L+1), NaN where undefined
-    lv.gamma_bwd, lv.gamma_fwd             # Gamma estimates, THEORY units
+    lv.gamma_bwd, lv.gamma_fwd             # Gamma estimates, docs/theory.md units
     lv.to_frame()                          # tidy: seed, step, block, stat, value
 
 ``block_stats`` names (rms over the training batch and coordinates, conventions of

@@ -1,4 +1,4 @@
-"""Reused-weight coupling of one matrix: the conditional Gaussian decomposition (THEORY.md s4).
+"""Reused-weight coupling of one matrix: the conditional Gaussian decomposition (docs/theory.md s4).
 
 After some training steps an initial matrix ``W`` (``out x in``, one per block and seed) has been
 seen by the training dynamics through
@@ -6,7 +6,7 @@ seen by the training dynamics through
 * forward products  ``Y = W Phi``   (``Phi``: past inputs ``phi^s``, the columns fed to ``W``),
 * backward products ``Zt = W^T G``  (``G``: past output gradients ``g^s`` fed to ``W^T``).
 
-Conditionally on ``(Y, Zt)`` (Bolthausen / Bayati-Montanari conditioning, THEORY.md s4)::
+Conditionally on ``(Y, Zt)`` (Bolthausen / Bayati-Montanari conditioning, docs/theory.md s4)::
 
     W  =d  W P_Phi + P_G W P_Phi^perp + P_G^perp Wt P_Phi^perp
 
@@ -27,7 +27,7 @@ Definitions (``coupling_definition``, a modelling choice):
 * ``"conditional"`` (default): the two ``Zt``/``Y``-dependent terms of the decomposition,
   ``c_f = P_G W P_Phi^perp phi`` (and the twin ``c_b``). This is the part of the signal that is
   explained by the other pass and *not* already by the same pass's own history.
-* ``"projection"``: the literal term ``G (G^T G/n)^-1 (Zt^T phi/n)`` of THEORY.md s4, i.e.
+* ``"projection"``: the literal term ``G (G^T G/n)^-1 (Zt^T phi/n)`` of docs/theory.md s4, i.e.
   ``c_f = P_G W phi`` and ``c_b = P_Phi W^T g`` (includes the overlap ``P_G W P_Phi phi``).
 
 Which past vectors count: for the forward pass of step k, ``Phi`` and ``G`` are the training

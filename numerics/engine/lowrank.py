@@ -1,6 +1,6 @@
 """Per-block matrices stored as dense initial matrix plus low-rank training updates.
 
-``LowRankStack`` holds, for L blocks and S seeds, the matrices (DESIGN.md, numerics rules)
+``LowRankStack`` holds, for L blocks and S seeds, the matrices (docs/design.md, numerics rules)
 
     W^k_l = W^0_l + sum_{j < r} c_j a_j b_j^T          (a_j: output side, b_j: input side)
 
@@ -10,7 +10,7 @@ An SGD step on one example appends one column per block (a full-batch step appen
 columns). ``W x`` is applied as ``W^0 x + A^T (c * (B x))`` with batched matmuls, vectors are
 rows: inputs ``(S, batch, in)`` -> outputs ``(S, batch, out)``.
 
-Backward modes (THEORY.md s4, the three meanings of "decoupled", see ``BACKWARD_MODES``):
+Backward modes (docs/theory.md s4, the three meanings of "decoupled", see ``BACKWARD_MODES``):
 
 * ``"reused"``: the backward pass multiplies by the true ``(W^k)^T`` (exact backprop).
 * ``"independent"``: the backward pass uses ``Wt^k = Wt^0 + (same low-rank updates)``, with

@@ -1,4 +1,4 @@
-"""Model A1 (THEORY.md s2) as a batched ensemble of S seeds, with a hand-written backward pass.
+"""Model A1 (docs/theory.md s2) as a batched ensemble of S seeds, with a hand-written backward pass.
 
     h_0 = m_U U x / sqrt(d)
     h_l = block_l(h_{l-1})                     (one-layer block: h_{l-1} + m_W W_l phi(h_{l-1}))
@@ -6,13 +6,13 @@
 
 Entries of ``U``, ``W_l``, ``v`` are ``N(0, init_std^2)``; multipliers, init stds and per-group
 learning-rate factors come from ``Parameterization.evaluate(n=n, L=L)`` ([NFD] groups ``U``,
-``W``, ``W1``, ``W2``, ``v``). Backward convention ``g_l := n df/dh_l`` (THEORY.md s2), so
+``W``, ``W1``, ``W2``, ``v``). Backward convention ``g_l := n df/dh_l`` (docs/theory.md s2), so
 
     g_L = n m_v v * phi'(h_L)        (readout "phi";  n m_v v for "linear")
     dloss/dv = m_v sum_b chi_b phi(h_L,b),   dloss/dU = (m_U / (n sqrt(d))) sum_b chi_b g_0,b x_b^T
 
 with ``chi_b = dloss/df_b``. The readout vector ``v`` is reused in the backward pass in every
-mode (as in the NFD limit, THEORY.md s3); the backward modes only concern the block matrices.
+mode (as in the NFD limit, docs/theory.md s3); the backward modes only concern the block matrices.
 
 Everything follows the dtype and device of the input tensors. Rows are examples: activations
 are ``(S, batch, n)``.
@@ -46,13 +46,13 @@ class A1Config:
     ``parameterization``: a preset name (``"depth_mup"``, ``"mup"``, ``"completep"``, ...) or a
     :class:`Parameterization` of family ``"nfd"``. ``act``: relu | tanh | erf | linear.
     ``readout``: ``"phi"`` (f on phi(h_L), default) | ``"linear"`` (f on h_L).
-    ``block``: ``"one_layer"`` (A1, default) | ``"two_layer"`` (A2, THEORY.md s5).
+    ``block``: ``"one_layer"`` (A1, default) | ``"two_layer"`` (A2, docs/theory.md s5).
     ``mode``: backward mode ``"reused"`` | ``"independent"`` | ``"coupling_removed"``.
     ``batching``: ``"sgd"`` (default; step k trains on the single example ``k mod N``) |
     ``"full"`` (full-batch gradient descent on the mean loss).
     Seeds: indices ``seed_offset, ..., seed_offset + n_seeds - 1`` under ``base_seed``
     (see ``rng.py``: a seed's numbers do not depend on the others).
-    ``record_coupling``: also measure the reused-weight coupling per block (THEORY.md s4;
+    ``record_coupling``: also measure the reused-weight coupling per block (docs/theory.md s4;
     always on in mode ``"coupling_removed"``), with ``coupling_definition`` ``"conditional"`` |
     ``"projection"`` (``decomposition.py``). ``coupling_removed_in``: ``"both"`` (default) |
     ``"forward"`` | ``"backward"``: in mode ``"coupling_removed"``, the passes whose coupling is
@@ -252,7 +252,7 @@ class A1Model:
 
     def backward_signal(self, tr: Trace, *, coupling: bool = False,
                         perturb: Sequence[dict | None] | None = None):
-        """The backward recursion of THEORY.md s2 alone: ``(gs, updates, infos)`` with
+        """The backward recursion of docs/theory.md s2 alone: ``(gs, updates, infos)`` with
         ``gs = [g_0, ..., g_L]`` (``g := n df/dh``), the blocks' :class:`~.blocks.MatrixUpdate`
         lists and coupling diagnostics. Needs no ``chi`` (used at initialization)."""
         hL = tr.hs[-1]
@@ -273,7 +273,7 @@ class A1Model:
 
     def backward(self, tr: Trace, chi: torch.Tensor, *, coupling: bool = False,
                  perturb: Sequence[dict | None] | None = None) -> Backward:
-        """Hand-written backward pass (THEORY.md s2) for ``chi = dloss/df`` (S, B)."""
+        """Hand-written backward pass (docs/theory.md s2) for ``chi = dloss/df`` (S, B)."""
         gs, updates, infos = self.backward_signal(tr, coupling=coupling, perturb=perturb)
         grad_v = self.mv * (chi[:, None, :] @ tr.r).squeeze(-2)
         grad_U = (self.mU / self.n) * ((gs[0] * chi[:, :, None]).mT @ tr.X)

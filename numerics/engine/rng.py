@@ -1,4 +1,4 @@
-"""Seeding scheme of the training engine (DESIGN.md, numerics rules: explicit randomness).
+"""Seeding scheme of the training engine (docs/design.md, numerics rules: explicit randomness).
 
 Every random tensor of one seed is drawn through :func:`infdepth.seeding.normal` on the stream
 ``"engine/" + name`` (:func:`engine_stream`), where ``name`` names the tensor, e.g. ``"U"``, ``"v"``,

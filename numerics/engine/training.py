@@ -1,4 +1,4 @@
-"""K-step SGD training of a Model-A1 ensemble with per-step records (THEORY.md s2, s4, s5).
+"""K-step SGD training of a Model-A1 ensemble with per-step records (docs/theory.md s2, s4, s5).
 
 ``train_a1(config, X_train, y_train, X_eval)`` runs ``config.K`` steps for all seeds at once and
 returns an :class:`A1Result`: tensors of outputs, losses and per-block statistics (on the run's
@@ -19,7 +19,7 @@ Per-block statistics (``block_stats[name]``: ``(S, K+1, L+1)``, block 0 = the in
 * two-layer blocks: ``u_rms`` (training batch) and ``du_rms`` (probe, vs step 0) of the hidden
   pre-activation ``u_l`` (blocks >= 1), and ``duw_rms``: rms of the part of ``u^k_l`` due to the
   first layer's own learned update, ``m_1 (W1^k_l - W1^0_l) phi(h^k_{l-1})`` on the probe
-  inputs (THEORY.md s5's "learned change"; in mode ``coupling_removed`` it also carries the
+  inputs (docs/theory.md s5's "learned change"; in mode ``coupling_removed`` it also carries the
   removed coupling);
 * with coupling recorded (``record_coupling`` or mode ``coupling_removed``), per matrix group G:
   ``cpl_fwd:G``, ``cpl_bwd:G`` (rms of the coupling's contribution per block, see ``blocks.py``)
