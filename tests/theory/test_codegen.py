@@ -19,7 +19,7 @@ from infdepth.theory.codegen import (GENERATED_MODULES, DeriveResult, GeneratedM
                                      content_hash, derive, generated_dir, is_hand_edited,
                                      render_file, split_file)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KERNELS_FILE = "gaussian_kernels.py"
 
 
