@@ -1,9 +1,15 @@
-"""The claims registry lists THEORY.md s8's 13 claims; implemented ones have full experiments."""
+"""The claims catalog (docs/theory.md s8): the 13 claims in order, each module on the claim
+contract (validation/claims/base.py)."""
+
+import dataclasses
+import importlib
+import re
 
 import pytest
 
-from infdepth.validation.claims import CLAIM_IDS, get_claim, implemented_claims
-from infdepth.validation.experiments import SUITE_NAMES, load
+from infdepth.run_fields import RunFields
+from infdepth.validation.claims import (CLAIM_IDS, SUITE_NAMES, Claim, Claimed, Derived,
+                                        FigureSpec, Overrides, Variant, all_claims, get_claim)
 
 THEORY_IDS = ["init_kernel_depth", "init_width", "init_coupling_width", "nfd_depth_error",
               "train_coupling_depth", "gia_restoration", "twolayer_collapse",
@@ -11,29 +17,88 @@ THEORY_IDS = ["init_kernel_depth", "init_width", "init_coupling_width", "nfd_dep
               "hw_phase"]
 
 
+def _labels(claim, suite):
+    return [v.label for v in claim.variants(claim.sweep(suite), Overrides())]
+
+
 def test_all_thirteen_claims_listed_in_order():
     assert list(CLAIM_IDS) == THEORY_IDS
+    assert [c.id for c in all_claims()] == THEORY_IDS
 
 
-def test_unimplemented_claims_say_where_they_are_planned():
-    for cid in CLAIM_IDS:
-        c = get_claim(cid)
-        assert c.implemented or c.planned_in.startswith("issue")
+@pytest.mark.parametrize("cid", CLAIM_IDS)
+def test_module_exports_its_claim(cid):
+    mod = importlib.import_module(f"infdepth.validation.claims.{cid}")
+    assert isinstance(mod.CLAIM, Claim) and mod.CLAIM.id == cid
+    assert get_claim(cid) is mod.CLAIM
+    c = mod.CLAIM
+    assert c.source in ("NFD", "HW") and c.statement and c.quantity and c.claimed_text
+    assert c.tolerance > 0
+    assert isinstance(c.primary, Variant) and dataclasses.is_dataclass(c.primary)
+    assert c.role(c.primary) == "primary"
+    assert isinstance(c.claimed(c.primary), Claimed)
 
 
-@pytest.mark.parametrize("cid", implemented_claims())
-def test_implemented_experiment_has_contract(cid):
-    mod = load(get_claim(cid).experiment)
-    for name in ("variants", "points", "compute", "measurement", "derived", "SUITES"):
-        assert hasattr(mod, name), name
+@pytest.mark.parametrize("cid", CLAIM_IDS)
+def test_suites_variants_and_primary(cid):
+    c = get_claim(cid)
+    assert tuple(c.suites) == SUITE_NAMES
     for suite in SUITE_NAMES:
-        vs = mod.variants(suite)
-        assert vs
-        pts = mod.points(vs[0], suite)
-        assert len(pts) >= 3
-        hash(pts[0])  # frozen, hashable configs
+        labels = _labels(c, suite)
+        assert labels, (cid, suite)
+        assert len(labels) == len(set(labels)), (cid, suite, labels)
+    assert c.primary.label in _labels(c, "standard")
+    assert c.primary in c.variants(c.sweep("standard"), Overrides())
+
+
+@pytest.mark.parametrize("cid", CLAIM_IDS)
+def test_smoke_points_are_frozen_hashable_run_fields(cid):
+    c = get_claim(cid)
+    sweep = c.sweep("smoke")
+    for v in c.variants(sweep, Overrides()):
+        pts = c.points(v, sweep, Overrides(), RunFields())
+        assert len(pts) >= 3, (cid, v.label, len(pts))
+        for p in pts:
+            assert isinstance(p, RunFields) and type(p) is not RunFields, (cid, v.label)
+            assert dataclasses.is_dataclass(p) and type(p).__dataclass_params__.frozen
+            hash(p)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            pts[0].base_seed = 1
+
+
+@pytest.mark.parametrize("cid", CLAIM_IDS)
+def test_figure_kinds_exist_and_after_data_names_real_variants(cid):
+    from infdepth.paper_figs.registry import KINDS
+    c = get_claim(cid)
+    assert c.figures, cid
+    for spec in c.figures:
+        assert isinstance(spec, FigureSpec) and spec.kind in KINDS
+    stems = [spec.stem for spec in c.figures]
+    assert len(stems) == len(set(stems))
+    every = {label for suite in SUITE_NAMES for label in _labels(c, suite)}
+    assert set(c.after_data) <= every, (cid, set(c.after_data) - every)
+    assert c.primary.label not in c.after_data
+
+
+@pytest.mark.parametrize("cid", CLAIM_IDS)
+def test_every_variant_has_a_derived_row(cid):
+    """The runner writes claimed and derived for every variant a suite reports."""
+    c = get_claim(cid)
+    for suite in ("smoke", "standard"):
+        for v in c.variants(c.sweep(suite), Overrides()):
+            d = c.derived(v)
+            assert isinstance(d, Derived) and isinstance(d.text, str) and len(d.text) > 20
+            assert isinstance(c.claimed(v), Claimed)
+
+
+def test_figure_spec_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="unknown figure kind 'pie'; allowed: rate"):
+        FigureSpec("pie", "x", "y")
 
 
 def test_unknown_claim_message():
-    with pytest.raises(ValueError, match="unknown claim 'nope'; allowed: init_kernel_depth"):
+    with pytest.raises(ValueError, match=re.escape("unknown claim 'nope'; allowed: "
+                                                   "init_kernel_depth, init_width")):
         get_claim("nope")
+    with pytest.raises(ValueError, match="unknown suite 'huge'; allowed: smoke, standard, full"):
+        get_claim("init_width").sweep("huge")
