@@ -1,13 +1,14 @@
-"""Nonlinear Neural Mean ODE of the [HW] 2LP ResNet (THEORY.md s6): the SymPy derivation
-(theory/mean_ode_2lp.py), its generated code, and the particle solver (numerics/mean_ode.py).
+"""Nonlinear Neural Mean ODE of the [HW] 2LP ResNet (THEORY.md s6): the particle solver
+(numerics/mean_ode.py) on the generated code (derived and checked in
+tests/theory/test_mean_ode_2lp.py).
 
 Independent references:
 
-* the derivation in component form (SymPy Jacobians of one finite block) for the generated code;
 * autograd on the finite network (:mod:`infdepth.numerics.hidden_width`) for the one-unit update;
 * ``train_hw`` itself for the Euler scheme given the network's units (exact correspondence);
 * the exact moment system ``solve_mean_ode_linear`` for linear sigma (moment-matched particles
-  make the particle system equal to it, so only the depth error remains: order 2 for heun);
+  make the particle system equal to it, so only the depth error remains: order 2 for heun;
+  tests/problems.py);
 * a large finite network for tanh (Monte Carlo, tolerance calibrated below).
 """
 
@@ -17,22 +18,19 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import sympy as sp
 import torch
 
 from infdepth.numerics.activations import dphi, phi
 from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights, train_hw
 from infdepth.numerics.mean_ode import (MeanODEConfig, _Terms, convergence_check,
-                                        depth_sequence, draw_particles, memory_bytes,
-                                        observed_order, solve_mean_ode)
+                                        draw_particles, memory_bytes, solve_mean_ode)
 from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
-from infdepth.theory import mean_ode_2lp as th
 from infdepth.theory.generated import mean_ode_2lp as gen
+from problems import OrderProblem, params
 
 torch.set_num_threads(1)
 
 ACTS = ("tanh", "relu", "erf", "linear")
-_NP_ACT = {"sigma": np.tanh, "dsigma": lambda x: 1.0 - np.tanh(x) ** 2}
 
 
 def _rms(t) -> np.ndarray:
@@ -40,74 +38,8 @@ def _rms(t) -> np.ndarray:
     return torch.sqrt((t ** 2).flatten(1).mean(1)).numpy()
 
 
-# -- (a) derivation and generated code ---------------------------------------------------------
-
-def test_derived_coefficients():
-    """The step constants taken to the limit (L, M cancel): eta_u/alpha, eta_v D/alpha, and
-    the integrands alpha sigma(p) v, -(alpha/D) sigma'(p) (v.b) u; terminal 1/(D N)."""
-    t = {x.name: x for x in th.derive_terms()}
-    D, a = th.D, th.alpha
-    assert sp.simplify(t["forward"].coefficient - a * th.sigma_p) == 0
-    assert sp.simplify(t["backward"].coefficient + a * th.dsigma_p * th.vb / D) == 0
-    assert sp.simplify(t["u_update"].coefficient + th.eta_u * th.dsigma_p * th.vb / a) == 0
-    assert sp.simplify(t["v_update"].coefficient + th.eta_v * D * th.sigma_p / a) == 0
-    assert sp.simplify(t["terminal"].coefficient - 1 / (D * th.N)) == 0
-    assert [x.direction for x in th.derive_terms()] == ["v", "u", "h", "b", "W_out(f-y)"]
-
-
-@pytest.mark.parametrize("lib", ["numpy", "torch"])
-def test_generated_code_is_the_derivation(lib):
-    """Generated vector functions == the component-form derivation (lambdified) on random
-    inputs, for numpy arrays and torch tensors, broadcasting over a leading axis."""
-    n, B = 3, 7
-    rng = np.random.default_rng(0)
-    comp = th.component_terms(n)
-    vec = {k: rng.normal(size=(B, n)) * 2 for k in ("h", "b", "u", "v", "hL")}
-    y = rng.normal(size=(B, 2))
-    W = rng.normal(size=(B, n, 2))
-    D, alpha, eta_u, eta_v, N = 2.7, 1.3, 0.4, 0.7, 5.0
-    cvt = (lambda x: torch.as_tensor(x)) if lib == "torch" else np.asarray
-    sig = torch.tanh if lib == "torch" else np.tanh
-    dsig = (lambda x: 1 - torch.tanh(x) ** 2) if lib == "torch" else _NP_ACT["dsigma"]
-    h, b, u, v = (cvt(vec[k]) for k in ("h", "b", "u", "v"))
-    f = np.einsum("bio,bi->bo", W, vec["hL"]) / D
-    got = {
-        "forward": gen.forward_integrand(h, u, v, D, alpha, sig),
-        "backward": gen.backward_integrand(h, b, u, v, D, alpha, dsig),
-        "u_update": gen.u_update(h, b, u, v, D, alpha, eta_u, dsig),
-        "v_update": gen.v_update(h, b, u, D, alpha, eta_v, sig),
-        "terminal": gen.terminal_adjoint(cvt(f), cvt(y), cvt(W), D, N),
-    }
-    rows = {
-        "forward": lambda i: [*vec["h"][i], *vec["u"][i], *vec["v"][i], D, alpha],
-        "backward": lambda i: [*vec["h"][i], *vec["b"][i], *vec["u"][i], *vec["v"][i], D, alpha],
-        "u_update": lambda i: [*vec["h"][i], *vec["b"][i], *vec["u"][i], *vec["v"][i], D, alpha,
-                               eta_u],
-        "v_update": lambda i: [*vec["h"][i], *vec["b"][i], *vec["u"][i], D, alpha, eta_v],
-        "terminal": lambda i: [*vec["hL"][i], *y[i], *W[i].ravel(), D, N],
-    }
-    for name, (args, expr) in comp.items():
-        fn = sp.lambdify(args, expr, modules=[_NP_ACT, "numpy"])
-        ref = np.stack([np.asarray(fn(*rows[name](i)), float).ravel() for i in range(B)])
-        out = np.asarray(got[name])
-        assert out.shape == (B, n), name
-        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-13, err_msg=name)
-
-
-def test_linear_sigma_gives_the_moment_system_update():
-    """With sigma = id the summed particle updates are U' = U - e_u C^T V, V' = V - e_v C U
-    (the derivation behind :mod:`infdepth.numerics.mean_ode_linear`), C = sum_x b h^T."""
-    rng = np.random.default_rng(1)
-    D, alpha, eu, ev = 4, 1.7, 0.3, 0.9
-    h, b = rng.normal(size=(6, D)), rng.normal(size=(6, D))
-    u, v = rng.normal(size=D), rng.normal(size=D)
-    C = b.T @ h
-    one = lambda x: np.ones_like(x)  # noqa: E731
-    du = gen.u_update(h, b, u, v, D, alpha, eu, one).sum(0)
-    dv = gen.v_update(h, b, u, D, alpha, ev, lambda x: x).sum(0)
-    np.testing.assert_allclose(du, -(eu / alpha) * C.T @ v, rtol=1e-13)
-    np.testing.assert_allclose(dv, -(ev / alpha) * C @ u, rtol=1e-13)
-
+# -- (a) batched evaluation of the generated code (the derivation itself:
+#        tests/theory/test_mean_ode_2lp.py) ----------------------------------------------
 
 def test_batched_evaluation_equals_the_generated_vector_functions():
     """The solver's bmm contractions of the generated coefficients == the mean over particles
@@ -214,23 +146,22 @@ def test_antithetic_particles_have_zero_drift_at_init(sampler):
 
 # -- (b) linear activation: the exact moment system ---------------------------------------------
 
-def test_linear_converges_to_the_exact_moment_system_at_order_two():
-    """sigma = id, moment-matched particles: the particle system equals the exact moment
-    system, so the error to solve_mean_ode_linear is the heun depth error alone, O(Ls^-2)."""
+@pytest.mark.parametrize("problem", params(OrderProblem, "numerics.mean_ode"))
+def test_depth_error_decays_at_the_schemes_order(problem):
+    """Linear sigma with moment-matched particles vs the exact moment system (heun: O(Ls^-2),
+    finest error < 1e-4); tanh Cauchy differences at fixed particles (euler 1, heun 2)."""
+    problem.check()
+
+
+def test_linear_initial_embedding_is_exact():
+    """sigma = id, moment-matched particles: h_L at step 0 equals the exact moment system's."""
     X, Y = hw_data()
-    S, K, eta = 2, 6, 0.2
-    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
-    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, eta_u=eta, eta_v=eta, K=K)
-    errs = []
-    for Ls in (4, 8, 16):
-        cfg = MeanODEConfig(D=5, Ls=Ls, P=20, K=K, n_seeds=S, act="linear", eta=eta,
-                            moment_match=True)
-        m = solve_mean_ode(cfg, X, Y)
-        errs.append(float(np.abs(m.f.numpy() - ref["f"]).max()))
+    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=2), 5, 5)
+    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, eta_u=0.2, eta_v=0.2, K=6)
+    for Ls in (4, 8):
+        m = solve_mean_ode(MeanODEConfig(D=5, Ls=Ls, P=20, K=6, n_seeds=2, act="linear",
+                                         eta=0.2, moment_match=True), X, Y)
         np.testing.assert_allclose(m.h_L.numpy()[:, 0], ref["h_L"][:, 0], atol=1e-12)
-    slopes = -np.diff(np.log2(errs))
-    assert errs[-1] < 1e-4, errs
-    assert np.all((slopes > 1.85) & (slopes < 2.15)), (errs, slopes)
 
 
 def test_linear_without_moment_matching_is_within_monte_carlo_error():
@@ -244,19 +175,7 @@ def test_linear_without_moment_matching_is_within_monte_carlo_error():
     assert np.median(err) < 2e-3, err
 
 
-# -- (d) depth order at fixed particles ---------------------------------------------------------
-
-@pytest.mark.parametrize("scheme, order", [("euler", 1.0), ("heun", 2.0)])
-def test_depth_error_decays_at_the_schemes_order(scheme, order):
-    X, Y = hw_data()
-    cfg = MeanODEConfig(D=5, P=64, K=4, n_seeds=2, eta=0.5, scheme=scheme)
-    depths = (4, 8, 16, 32)
-    seq = depth_sequence(cfg, X, Y, depths)
-    diffs = [np.linalg.norm(_rms(seq[a].f[:, -1] - seq[b].f[:, -1]))
-             for a, b in zip(depths[:-1], depths[1:])]
-    q = observed_order(depths[:-1], diffs)
-    assert abs(q - order) < 0.15, (diffs, q)
-
+# -- (d) the convergence report ----------------------------------------------------------------
 
 def test_convergence_check_reports_depth_and_monte_carlo_error():
     X, Y = hw_data()

@@ -1,4 +1,4 @@
-"""NFD particle solver (numerics/nfd_solver.py) and its SymPy terms (theory/nfd.py).
+"""NFD particle solver (numerics/nfd_solver.py); its SymPy terms: tests/theory/test_nfd.py.
 
 THEORY.md s3 (the NFD limit), s9 (coupled randomness). References:
 
@@ -30,9 +30,7 @@ from infdepth.numerics.kernel_ode import kernel_ode
 from infdepth.numerics.kernel_recursion import depth_recursion
 from infdepth.numerics.nfd_solver import (VARIANTS, NFDConfig, coarsen_noise, draw_noise,
                                           solve_nfd, solve_nfd_depth, solve_nfd_seeds)
-from infdepth.theory import codegen
-from infdepth.theory.generated import nfd_terms
-from infdepth.theory.nfd import TERM_NAMES, derive_terms
+from problems import OrderProblem, params
 
 
 @pytest.fixture(autouse=True)
@@ -144,32 +142,6 @@ def linear_reference(X, y, Xe, L, K, eta, beta=1.0, variant="gia"):
 
 
 # -------------------------------------------------------------------------------------------
-# Theory terms and codegen
-# -------------------------------------------------------------------------------------------
-
-def test_derived_terms_match_theory_s3():
-    terms = {t.name: t for t in derive_terms()}
-    assert tuple(terms) == TERM_NAMES
-    b, e, c, q, ch, xx = 1.3, 0.7, 0.4, 0.9, -0.25, 0.6
-    assert nfd_terms.forward_diffusion(b, c) == pytest.approx(b ** 2 * c)
-    assert nfd_terms.forward_drift_coefficient(e, b, ch, c) == pytest.approx(-e * b ** 2 * ch * c)
-    assert nfd_terms.backward_diffusion(b, q) == pytest.approx(b ** 2 * q)
-    assert nfd_terms.backward_drift_coefficient(e, b, ch, q) == pytest.approx(-e * b ** 2 * ch * q)
-    assert nfd_terms.backward_gamma_coefficient(b, 0.3) == pytest.approx(b ** 2 * 0.3)
-    assert nfd_terms.forward_gamma_coefficient(b, 0.3) == pytest.approx(b ** 2 * 0.3)
-    assert nfd_terms.input_layer_coefficient(e, ch, xx) == pytest.approx(-e * ch * xx)
-    assert nfd_terms.readout_coefficient(e, ch) == pytest.approx(-e * ch)
-    # plain arithmetic: works on torch tensors
-    t = nfd_terms.forward_drift_coefficient(e, b, torch.tensor([1.0, 2.0]), torch.tensor(0.5))
-    assert isinstance(t, torch.Tensor) and t.shape == (2,)
-
-
-def test_generated_module_registered_and_fresh():
-    assert any(m.name == "nfd_terms" for m in codegen.GENERATED_MODULES)
-    assert codegen.derive(check=True).up_to_date
-
-
-# -------------------------------------------------------------------------------------------
 # Validation
 # -------------------------------------------------------------------------------------------
 
@@ -267,24 +239,12 @@ def test_coupled_noise_is_exactly_the_coarsened_draw():
         coarsen_noise(fine, 3)
 
 
-def test_depth_error_slope_on_one_brownian_path():
+@pytest.mark.parametrize("problem", params(OrderProblem, "numerics.nfd_solver"))
+def test_depth_error_slope_on_one_brownian_path(problem):
     """Linear activation at init: with one Brownian path, |Sigma_1(L) - Sigma_1(L_max)| is the
     Euler error Sigma_0 |(1 + beta^2/L)^L - (1 + beta^2/L_max)^L_max| up to Monte Carlo
     (tolerance 20%), so the log-log slope in L is -1 (within 0.1)."""
-    X, y, _ = _data()
-    S0 = (X @ X.T / X.shape[1]).numpy()
-    Lmax, depths = 256, (4, 8, 16, 32)
-    cfg = NFDConfig(K=0, act="linear", n_particles=20000)
-    res = solve_nfd(cfg, X, y, depths=depths + (Lmax,))
-    ref = res[Lmax].kernel[0, -1].numpy()
-    errs = []
-    for L in depths:
-        err = np.abs(res[L].kernel[0, -1].numpy() - ref).max()
-        known = np.abs(S0 * ((1 + 1 / L) ** L - (1 + 1 / Lmax) ** Lmax)).max()
-        assert err == pytest.approx(known, rel=0.2)
-        errs.append(err)
-    slope = np.polyfit(np.log(depths), np.log(errs), 1)[0]
-    assert slope == pytest.approx(-1.0, abs=0.1)
+    problem.check()
 
 
 # -------------------------------------------------------------------------------------------

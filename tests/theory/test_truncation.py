@@ -13,6 +13,7 @@ from infdepth.theory import truncation as tr
 from infdepth.theory.symbols import n
 from infdepth.theory.truncation import (euler_global_order, euler_order_for_activation,
                                         finite_width_bias_exponent, h, y)
+from problems import OrderProblem, params
 
 F = sp.Function("F")
 
@@ -158,3 +159,17 @@ def test_bad_activation():
     for fn in (finite_width_bias_exponent, euler_order_for_activation):
         with pytest.raises(ValueError, match="allowed: relu, tanh, erf, linear"):
             fn("softplus")
+
+
+#: the one-step schemes of tests/problems.py's scalar ODE problems, as SymPy steps of y' = F(y)
+_SCHEMES = {"euler_scalar_ode": y + h * F(y),
+            "heun_scalar_ode": y + h / 2 * (F(y) + F(y + h * F(y)))}
+
+
+@pytest.mark.parametrize("problem", params(OrderProblem, "theory.truncation"))
+def test_derived_global_order_is_the_observed_one(problem):
+    """The series expansion's global order (local order - 1) is the order observed on y' = y
+    with its known solution (Euler 1, Heun 2; tolerance stated in the problem)."""
+    local, _ = tr.local_error_order(_SCHEMES[problem.name], F(y))
+    assert problem.order == -(local - 1)
+    problem.check()

@@ -8,20 +8,22 @@ import math
 import numpy as np
 import pytest
 
+from helpers import observed_order, power_law_samples
 from infdepth.validation.rate_fit import RateFit, fit_rate, verdict
+from problems import PowerLawProblem, params
 
 SIZES = (4, 8, 16, 32, 64, 128)
 
 
-def noisy_power_law(p, sizes=SIZES, seeds=64, rel_noise=0.3, C=2.0, rng_seed=1):
-    """Per-seed errors ``C size^p (1 + noise)``; the mean over seeds is ``C size^p``."""
-    rng = np.random.default_rng(rng_seed)
-    return [C * s**p * (1.0 + rel_noise * rng.standard_normal(seeds)) for s in sizes]
+def noisy_power_law(p, sizes=SIZES, seeds=64):
+    """Per-seed errors ``2 size^p exp(0.3 z)`` (log-normal scatter, seed 1)."""
+    return power_law_samples(sizes, p, seeds, scale=2.0, noise=0.3, rng_seed=1)
 
 
-@pytest.mark.parametrize("p", [-1.0, -0.5, -2.0, 0.5])
-def test_recovers_known_slope_from_noisy_seeds(p):
-    fit = fit_rate(SIZES, noisy_power_law(p), n_boot=1000)
+@pytest.mark.parametrize("problem", params(PowerLawProblem, "validation.rate_fit"))
+def test_recovers_known_slope_from_noisy_seeds(problem):
+    p = problem.slope
+    fit = fit_rate(problem.sizes, problem.samples(), n_boot=1000)
     assert fit.method == "bootstrap"
     assert not fit.refused
     assert all(fit.used)
@@ -30,10 +32,10 @@ def test_recovers_known_slope_from_noisy_seeds(p):
     width = fit.ci_high - fit.ci_low
     # 30% noise over 64 seeds: per-point rel. stderr ~ 0.04, over a 32x size range the slope's
     # stderr is ~0.01; the 95% CI must be neither degenerate nor wide.
-    assert 0.005 < width < 0.1
-    assert abs(fit.slope - p) < 0.05
-    assert fit.intercept == pytest.approx(math.log(2.0), abs=0.2)
-    assert len(fit.pairwise) == len(SIZES) - 1
+    assert problem.ci_width[0] < width < problem.ci_width[1]
+    assert abs(fit.slope - p) < problem.tol
+    assert fit.intercept == pytest.approx(math.log(problem.scale), abs=0.2)
+    assert len(fit.pairwise) == len(problem.sizes) - 1
     assert all(0 < s for s in fit.stderr)
 
 
@@ -66,12 +68,12 @@ def test_deterministic_t_interval_matches_scipy_linregress():
     from scipy import stats
 
     sizes = np.array([4.0, 8.0, 16.0, 32.0, 64.0])
-    rng = np.random.default_rng(3)
-    err = sizes**-1.0 * np.exp(0.05 * rng.standard_normal(sizes.size))
-    fit = fit_rate(sizes, [np.array([e]) for e in err])
-    ref = stats.linregress(np.log(sizes), np.log(err))
+    samples = power_law_samples(sizes, -1.0, 1, noise=0.05, rng_seed=3)   # one row per size
+    err = np.concatenate(samples)
+    fit = fit_rate(sizes, samples)
+    ref = stats.linregress(np.log(sizes), np.log(err))      # its stderr: the t-interval
     t = stats.t.ppf(0.975, sizes.size - 2)
-    assert fit.slope == pytest.approx(ref.slope, rel=1e-12)
+    assert fit.slope == pytest.approx(observed_order(sizes, err), rel=1e-12)
     assert fit.ci_low == pytest.approx(ref.slope - t * ref.stderr, rel=1e-10)
     assert fit.ci_high == pytest.approx(ref.slope + t * ref.stderr, rel=1e-10)
 
@@ -248,11 +250,10 @@ def test_bootstrap_ci_coverage():
     """Over 100 synthetic sweeps the 95% CI covers the true slope in >= 85% of them."""
     true_p = -1.0
     sizes = (4, 8, 16, 32, 64)
-    rng = np.random.default_rng(123)
     reps, covered = 100, 0
     for r in range(reps):
-        samples = [s**true_p * np.exp(0.4 * rng.standard_normal(20)) / np.exp(0.08)
-                   for s in sizes]
+        samples = power_law_samples(sizes, true_p, 20, scale=math.exp(-0.08), noise=0.4,
+                                    rng_seed=123 + r)
         fit = fit_rate(sizes, samples, n_boot=500, rng_seed=r)
         covered += fit.ci_low <= true_p <= fit.ci_high
     assert covered >= 85, covered
