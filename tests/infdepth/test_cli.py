@@ -18,8 +18,9 @@ def test_validate_json_figs_report(tmp_path, capsys):
     rows = json.loads(js.read_text())
     assert {r["variant"] for r in rows} == {"relu", "tanh", "erf"}
     for r in rows:
-        assert set(r) == {"id", "variant", "claimed", "derived", "measured", "ci_low", "ci_high",
-                          "status"}
+        assert set(r) == {"id", "variant", "role", "claimed", "derived", "measured", "ci_low",
+                          "ci_high", "status"}
+        assert r["role"] == ("primary" if r["variant"] == "relu" else "exploratory")
         assert r["claimed"] == -1.0 and r["derived"] == -1.0
         assert r["ci_low"] <= r["measured"] <= r["ci_high"]
         assert r["status"] in {"confirmed", "refuted", "inconclusive"}
@@ -67,11 +68,31 @@ def test_report_without_results(tmp_path, capsys):
     assert "run 'infdepth validate" in capsys.readouterr().err
 
 
+def test_list_names_every_claim_and_its_primary(capsys):
+    from infdepth.validation.claims import CLAIM_IDS, get_claim
+    assert main(["validate", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == list(CLAIM_IDS)
+    for ln, cid in zip(lines, CLAIM_IDS):
+        c = get_claim(cid)
+        assert f"[{c.source}]" in ln and ln.endswith(f"primary: {c.primary.label}")
+
+
+def test_console_script_is_declared():
+    from importlib.metadata import entry_points
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "infdepth"]
+    assert ep.value == "infdepth.cli:main" and ep.load() is main
+
+
+@pytest.mark.slow
 def test_console_script_entry_point(tmp_path):
+    """``python -m infdepth.cli`` in a fresh process (the in-process tests above cover the same
+    behaviour: --list, and bad input -> one line, exit 2)."""
     proc = subprocess.run([sys.executable, "-m", "infdepth.cli", "validate", "--list"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert "init_width" in proc.stdout and "hw_phase" in proc.stdout
+    assert "primary: relu" in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "infdepth.cli", "validate", "--claims", "x"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,13 +1,13 @@
-"""Model B of THEORY.md s6 ([HW] 2LP ResNet): hand-written backward vs autograd, purity, the
-linear network vs the exact moment system, claim modules on tiny points, input checks."""
+"""Model B of THEORY.md s6 ([HW] 2LP ResNet): hand-written backward vs autograd, purity, input
+checks. The linear network vs its exact moment system: test_mean_ode_linear.py; the [HW] claims
+on tiny points: tests/validation/claims/test_hw_*.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from infdepth.numerics.hidden_width import (HWConfig, forward, gradients, hw_data, init_weights,
+from infdepth.numerics.hidden_width import (HWConfig, forward, gradients, hw_data,
                                             train_hw)
 
 torch.set_num_threads(1)
@@ -50,88 +50,3 @@ def test_bad_config_raises(kw, word):
     base = dict(D=3, L=2, M=2, K=1)
     with pytest.raises(ValueError, match=word):
         train_hw(HWConfig(**{**base, **kw}), X, Y)
-
-
-# -- linear activation: exact moment system (THEORY.md s6) --------------------------------------
-
-def test_moment_update_derivation_symbolic():
-    from infdepth.theory.mean_ode_linear import propagator_form, verify_moment_update
-    assert verify_moment_update(2, 3)
-    assert propagator_form(2)
-
-
-def _moments(w, M, D):
-    import numpy as np
-    u, v = w["u"].numpy(), w["v"].numpy()
-    mom = lambda a, b: np.einsum("slmd,slme->slde", a, b) / (M * D)  # noqa: E731
-    return mom(u, u), mom(v, v), mom(v, u)
-
-
-def test_linear_network_is_the_discrete_moment_recursion():
-    """The finite linear network equals the moment recursion on its own per-block moments
-    (exact, any L and M; tolerance 1e-10)."""
-    import numpy as np
-    from infdepth.numerics.mean_ode_linear import train_moments_discrete
-    X, Y = hw_data()
-    cfg = HWConfig(D=5, L=6, M=3, K=4, n_seeds=3, act="linear", alpha=1.5, eta_u=0.2, eta_v=0.3)
-    r = train_hw(cfg, X, Y)
-    P, Q, A = _moments(r.init, cfg.M, cfg.D)
-    d = train_moments_discrete(P, Q, A, r.init["W_in"], r.init["W_out"], X, Y, alpha=1.5,
-                               eta_u=0.2, eta_v=0.3, K=4)
-    assert np.abs(d["f"] - r.f.numpy()).max() < 1e-10
-    assert np.abs(d["h_L"] - r.h_L.numpy()).max() < 1e-10
-
-
-def test_linear_network_converges_to_mean_ode():
-    """Stated tolerances (eta = 0.2, K = 5, 6 seeds): the Euler scheme with the limit moments
-    (P = Q = I, A = 0) is within 1e-3 of the ODE at L = 256 and its error falls like 1/L; the
-    finite network's rms output error falls with L and with M (noise alpha sqrt(D/(LM)))."""
-    import numpy as np
-    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear, train_moments_discrete
-    X, Y = hw_data()
-    S, K, eta = 6, 5, 0.2
-    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
-    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, K=K, eta_u=eta, eta_v=eta)
-    bias = []
-    for L in (64, 256):
-        eye = np.broadcast_to(np.eye(5), (S, L, 5, 5))
-        d = train_moments_discrete(eye, eye, 0 * eye, w["W_in"], w["W_out"], X, Y, K=K,
-                                   eta_u=eta, eta_v=eta)
-        bias.append(np.abs(d["f"] - ref["f"]).max())
-    assert bias[1] < 1e-3 and 3.0 < bias[0] / bias[1] < 5.0
-
-    def err(L, M):
-        r = train_hw(HWConfig(D=5, L=L, M=M, K=K, n_seeds=S, act="linear", eta=eta), X, Y)
-        return float(np.sqrt(((r.f.numpy()[:, -1] - ref["f"][:, -1]) ** 2).mean()))
-    e0, eL, eM = err(8, 8), err(128, 8), err(8, 128)
-    assert eL < 0.5 * e0 and eM < 0.6 * e0
-
-
-# -- claim modules on tiny points -------------------------------------------------------------
-
-@pytest.mark.parametrize("name, variant", [("hw_rate_lm", "linear/L"), ("hw_rate_lm", "tanh/M"),
-                                           ("hw_sqrt_d", "linear/embedding"),
-                                           ("hw_lazy", "tanh/movement")])
-def test_claim_modules_run_on_tiny_points(name, variant, tmp_path):
-    import dataclasses
-    import math
-    from infdepth.validation.experiments import load
-    mod = load(name)
-    pts = mod.points(variant, "smoke")[:2]
-    small = []
-    for p in pts:
-        kw = {"n_seeds": 2, "K": 2}
-        if name == "hw_rate_lm":
-            kw.update(L=min(p.L, 8), M=min(p.M, 8), L_ref=16 if p.L_ref else 0,
-                      M_ref=8 if p.M_ref else 0)
-        else:
-            kw.update(L=4, M=4)
-        small.append(dataclasses.replace(p, **kw))
-    hash(small[0])
-    frames = [mod.compute(p) for p in small]
-    assert all(len(f) == 2 for f in frames)
-    m = mod.measurement(variant, small, frames)
-    assert len(m.sizes) == 2 and all(np.isfinite(s).all() for s in m.samples)
-    d = mod.derived(variant)
-    assert d.exponent is not None and math.isfinite(d.exponent)
-    assert mod.compute(small[0]).equals(frames[0])       # pure

@@ -1,30 +1,21 @@
-"""The Euler bias of the [HW] network (:mod:`infdepth.numerics.hw_bias`) and ``hw_rate_lm``'s
-Euler-bias variants (``linear/bias``, ``tanh/bias``; THEORY.md s6, s8, s9): the seed-mean
-statistic on synthetic data with a known slope, the coupled Cauchy estimator against the exact
-M = infinity Euler schemes, the variant listing and claim, tiny end-to-end points."""
+"""The Euler bias of the [HW] network (:mod:`infdepth.numerics.hw_bias`; THEORY.md s6, s9): the
+seed-mean statistic on synthetic data with a known slope, the unit draws and shared readout, the
+coupled Cauchy estimator against the exact M = infinity Euler schemes. ``hw_rate_lm``'s bias
+variants and points: tests/validation/claims/test_hw_rate_lm.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from infdepth.numerics import hw_bias as hb
 from infdepth.numerics.hidden_width import HWConfig, hw_data
-from infdepth.validation.experiments import Overrides
-from infdepth.validation.experiments import hw_rate_lm as hw
 from infdepth.validation.rate_fit import fit_rate
 
 torch.set_num_threads(1)
-
-
-def _point(**kw) -> hw.HWBiasPoint:
-    base = dict(act="linear", D=5, L=2, M=8, K=3, eta=0.2, n_seeds=4, reference="exact")
-    return hw.HWBiasPoint(**{**base, **kw})
 
 
 def _cfg(**kw) -> HWConfig:
@@ -106,20 +97,6 @@ def test_bias_errors_do_not_depend_on_the_chunking():
                                               chunk_elements=16), c, rtol=0, atol=1e-13)
 
 
-def test_bias_point_end_to_end():
-    p = _point()
-    f = hw.compute(p)
-    assert list(f.columns) == ["seed", "x", "o", "err", "euler_err"]
-    assert len(f) == 4 * 10 * 5 and np.all(np.isfinite(f[["err", "euler_err"]].to_numpy()))
-    assert f.groupby(["x", "o"])["euler_err"].nunique().max() == 1    # one Euler value per (x, o)
-    assert hw.compute(p).equals(f)                                     # pure
-    X, Y = p.data()
-    one = hb.bias_errors("exact", p.config(), X, Y, chunk_elements=16)    # one seed per chunk
-    np.testing.assert_allclose(one.ravel(), f["err"], rtol=0, atol=1e-13)
-    a = hw.bias_samples(f)
-    assert a.shape == (4, 50) and a[1, 3] == f[(f.seed == 1) & (f.x == 0) & (f.o == 3)].err.item()
-
-
 def test_shared_readout_and_zero_bias_at_init():
     """K = 0: the M = infinity Euler scheme equals the Mean ODE (A = 0 at init), and each
     network's error is centred noise around the shared reference."""
@@ -148,10 +125,6 @@ def test_cauchy_estimator_matches_the_exact_euler_difference():
     assert diff < 0.1 * scale + 3 * mc
     b = hb.bias_errors("exact", cfg, X, Y).reshape(64, -1)
     assert a.std(axis=0).mean() < b.std(axis=0).mean() / 3
-    # the same numbers through the claim's point
-    f = hw.compute(_point(L=4, M=128, K=15, n_seeds=64, reference="cauchy"))
-    np.testing.assert_array_equal(hw.bias_samples(f), a)
-    np.testing.assert_array_equal(hw.bias_samples(f, "euler_err")[0], eul)
 
 
 def test_euler_estimate_is_nan_without_linear_activation():
@@ -168,14 +141,6 @@ def test_bad_bias_points():
         hb.bias_errors("cauchy", _cfg(act="tanh", eta=0.5, M=7), X, Y)
     with pytest.raises(ValueError, match="reference"):
         hb.bias_errors("fine", _cfg(), X, Y)
-    with pytest.raises(ValueError, match="act='linear'"):      # the claim's points reach them
-        hw.compute(_point(act="tanh", eta=0.5))
-    with pytest.raises(ValueError, match="even"):
-        hw.compute(_point(act="tanh", eta=0.5, reference="cauchy", M=7))
-    with pytest.raises(ValueError, match="reference"):
-        hw.compute(_point(reference="fine"))
-    with pytest.raises(ValueError, match="no bias sweep"):
-        hw.points("tanh/bias", "smoke")
 
 
 def test_bias_statistics_by_hand():
@@ -187,72 +152,3 @@ def test_bias_statistics_by_hand():
     assert math.isnan(hb.bias_statistics(a, np.array([np.nan, 0.0]))["euler"])
     t = hb.bias_statistics(a, np.array([2.0, 2.0]))   # mean - euler = (0, -2): rms^2 2, minus mc^2
     assert t["euler"] == pytest.approx(2.0) and t["second"] == pytest.approx(1.0)
-
-
-# -- the variants in the claim ----------------------------------------------------------------
-
-def test_bias_variants_listed_claimed_and_derived():
-    assert "linear/bias" in hw.variants("smoke")
-    assert {"linear/bias", "tanh/bias"} <= set(hw.variants("standard"))
-    assert "linear/bias/mean" not in hw.variants("standard")
-    assert hw.variants("standard", Overrides(activations=("tanh",)))[-1] == "tanh/bias"
-    for suite in ("smoke", "standard"):
-        pts = hw.points("linear/bias", suite)
-        assert [p.L for p in pts] == list(hw.BIAS_SUITES[suite]["linear"]["L_sweep"])
-        assert {p.reference for p in pts} == {"exact"}
-    assert {p.reference for p in hw.points("tanh/bias", "standard")} == {"cauchy"}
-    assert [p.L for p in hw.points("linear/bias", "smoke", Overrides(depths=(2, 8)))] == [2, 8]
-    c = hw.claimed("linear/bias")
-    assert c.slope == -1.0 and c.band == pytest.approx((-1.15, -0.85))
-    assert hw.claimed("tanh/L").slope == -0.5 and hw.claimed("linear/M/mean").band == \
-        pytest.approx((-0.65, -0.35))
-    for v in ("linear/bias", "tanh/bias"):
-        assert hw.derived(v).exponent == -1.0
-
-
-def test_existing_points_keep_their_cache_keys(monkeypatch):
-    from infdepth.validation.results_store import config_hash
-    assert config_hash(hw.points("linear/L", "smoke")[0]) == "d30193d023c35d61"
-    # the coupled-reference fallback keeps its keys; the Mean-ODE reference has its own
-    monkeypatch.setattr(hw, "TANH_REFERENCE", "coupled")
-    assert config_hash(hw.points("tanh/M", "standard")[0]) == "5da6a8e309d101c7"
-
-
-def test_runner_on_a_tiny_bias_sweep(tmp_path, monkeypatch):
-    from infdepth.validation.claims import get_claim
-    from infdepth.validation.results_store import ResultsStore
-    from infdepth.validation.runner import run_claim
-    monkeypatch.setitem(hw.SUITES, "smoke", {**hw.SUITES["smoke"], "variants": ()})
-    monkeypatch.setitem(hw.BIAS_SUITES, "smoke",
-                        {"linear": {"L_sweep": (2, 4, 8), "M": 16, "seeds": 8}})
-    recs = run_claim(get_claim("hw_rate_lm"), "smoke", ResultsStore(tmp_path))
-    (r,) = recs
-    assert r.variant == "linear/bias" and r.claimed == -1.0 and r.derived == -1.0
-    assert r.method == "bootstrap" and r.sizes == [2.0, 4.0, 8.0] and len(r.pairwise) == 2
-    assert r.status in ("confirmed", "refuted", "inconclusive")
-    assert sum("MC error of the mean" in n for n in r.notes) == 3
-    assert "K=15" in r.error_label and "L=" not in r.error_label
-
-
-def test_figures_split_the_bias_variants(tmp_path):
-    from infdepth.paper_figs import hw_depth_as_width
-    from infdepth.paper_figs.hw_rate_lm import make
-    common = {"stderr": [0.0, 0.0, 0.0], "used": [True] * 3, "ci_low": -1.1, "ci_high": -0.9,
-              "status": "confirmed", "intercept": 0.0, "size_label": "depth L"}
-    rows = [{**common, "variant": "linear/L", "sizes": [4, 8, 16], "errors": [0.1, 0.07, 0.05],
-             "measured": -0.5, "claimed": -0.5, "error_label": "x (linear, M=16)"},
-            {**common, "variant": "linear/bias", "sizes": [2, 4, 8], "errors": [0.02, 0.01, 0.005],
-             "measured": -1.0, "claimed": -1.0,
-             "error_label": "rms of the seed-mean signed error (linear, M=1024, 128 seeds)"}]
-    paths = make(rows, tmp_path)
-    assert sorted(p.name for p in paths) == ["hw_rate_lm.pdf", "hw_rate_lm.png",
-                                              "hw_rate_lm_bias.pdf", "hw_rate_lm_bias.png"]
-    assert all(p.stat().st_size > 0 for p in paths)
-    assert all(p.exists() for p in hw_depth_as_width.make(rows, tmp_path))
-
-
-def test_budget_columns():
-    pts = [_point(L=L) for L in (2, 4)]
-    b = hw.noise_budget(pts, [hw.compute(p) for p in pts])
-    assert list(b.columns) == ["L", "M", "seeds", "bias", "mc_se", "seed_noise", "euler", "second"]
-    assert isinstance(b, pd.DataFrame) and np.all(b[["bias", "mc_se", "euler"]] > 0)

@@ -1,14 +1,13 @@
-"""Levels (a), (b), (c) of the reused-weight coupling (THEORY.md s4; engine/coupling_levels.py)."""
+"""Levels (a), (b), (c) of the reused-weight coupling (THEORY.md s4; engine/coupling_levels.py).
+The claim that reads them: tests/validation/claims/test_train_coupling_depth.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from infdepth.numerics.engine import A1Config, train_a1
 from infdepth.numerics.engine.coupling_levels import STAT_NAMES, coupling_levels
-from infdepth.validation.experiments import train_coupling_depth as tcd
 from infdepth.numerics.training_task import task_tensors
 
 F64 = torch.float64
@@ -123,21 +122,3 @@ def test_rejects_unsupported_settings():
             coupling_levels(A1Config(n=8, L=2, K=2, **bad), X, y)
     with pytest.raises(ValueError, match="steps"):
         coupling_levels(A1Config(n=8, L=2, K=2), X, y, steps=(2,))
-
-
-def test_claim_module_on_a_tiny_point():
-    assert set(tcd.variants("smoke")) == {f"{a}/{d}" for a in "abc"
-                                         for d in ("forward", "backward")}
-    pts = tcd.points("b/backward", "smoke")
-    assert [p.L for p in pts] == list(tcd.SUITES["smoke"]["depths"])
-    assert pts == tcd.points("a/forward", "smoke")             # one sweep serves all variants
-    p = tcd.TrainCouplingPoint(act="tanh", n=32, L=3, K=2, n_seeds=2)
-    f = tcd.compute(p)
-    for v in tcd.VARIANTS:
-        lv, d = v.split("/")
-        assert np.all(np.isfinite(f[tcd.column(lv, d)]))
-        m = tcd.measurement(v, [p, p], [f, f])
-        assert m.sizes == [3, 3] and np.all(m.samples[0] == f[tcd.column(lv, d)].to_numpy())
-        assert tcd.derived(v).exponent == 0.0
-    with pytest.raises(ValueError, match="expected '<a|b|c>/<forward|backward>'"):
-        tcd.points("d/forward", "smoke")
