@@ -7,7 +7,7 @@ import torch
 import infdepth.numerics.finite_width_init as fwi
 from infdepth.numerics.inputs import input_covariance, input_matrix
 from infdepth.numerics.kernel_recursion import depth_recursion
-from infdepth.seeding import generator
+from infdepth.seeding import generator, record_draws
 
 X = input_matrix()
 
@@ -90,3 +90,17 @@ def test_cuda_matches_statistically():
     ref = depth_recursion("tanh", input_covariance(), 4)
     mean, se = res.output.mean(0), res.output.std(0) / np.sqrt(400)
     assert np.all(np.abs(mean - ref.output) <= 0.5 / 64 * np.abs(ref.output) + 4.5 * se)
+
+
+def test_init_moments_on_several_activations_draw_once():
+    x = input_matrix()
+    single = {a: fwi.sample_init_moments(a, x, 12, 3, range(4)) for a in ("tanh", "relu")}
+    with record_draws() as drawn:
+        both = fwi.sample_init_moments_by_act(("tanh", "relu", "tanh"), x, 12, 3, range(4))
+    assert list(both) == ["tanh", "relu"]
+    assert sorted(k[2] for k in drawn) == [0, 1, 2, 3] and set(drawn.values()) == {1}
+    for a in single:
+        for f in ("sigma", "output", "grad"):
+            np.testing.assert_array_equal(getattr(both[a], f), getattr(single[a], f))
+    with pytest.raises(ValueError, match="at least one activation"):
+        fwi.sample_init_moments_by_act((), x, 12, 3, range(4))

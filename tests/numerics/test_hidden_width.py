@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infdepth.numerics.hidden_width import (HWConfig, forward, gradients, hw_data,
+from infdepth.numerics.hidden_width import (HWConfig, config_from, forward, gradients, hw_data,
                                             train_hw)
 
 torch.set_num_threads(1)
@@ -50,3 +50,32 @@ def test_bad_config_raises(kw, word):
     base = dict(D=3, L=2, M=2, K=1)
     with pytest.raises(ValueError, match=word):
         train_hw(HWConfig(**{**base, **kw}), X, Y)
+
+
+def test_config_from_reads_fields_and_properties():
+    class Point:
+        D, L, M, K, n_seeds, act, L_ref = 5, 4, 8, 3, 2, "linear", 64
+
+        @property
+        def alpha(self):
+            return 2.0
+
+    cfg = config_from(Point(), eta=0.25)
+    assert cfg == HWConfig(D=5, L=4, M=8, K=3, n_seeds=2, act="linear", alpha=2.0, eta=0.25)
+    with pytest.raises(TypeError):
+        config_from(Point(), L_ref=3)
+
+    class PhaseLike:                      # eta and alpha as properties of other fields
+        D, L, M, n_seeds, act, s = 5, 4, 4, 3, "tanh", -0.5
+
+        @property
+        def alpha(self):
+            return float(self.L * self.M) ** (self.s + 1)
+
+        @property
+        def eta(self):
+            return 0.5 * float(self.L * self.M) ** (2 * self.s + 2)
+
+    p = PhaseLike()
+    c = config_from(p)
+    assert (c.alpha, c.eta, c.L, c.n_seeds, c.act) == (p.alpha, p.eta, 4, 3, "tanh")

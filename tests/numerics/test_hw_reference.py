@@ -1,7 +1,6 @@
 """References of the finite [HW] network (:mod:`infdepth.numerics.hw_reference`, THEORY.md s6,
-s9), the per-seed observables (:mod:`infdepth.numerics.hw_observables`) and building an
-``HWConfig`` from a point's fields: the three references against their solvers, the coupled
-slicing, the errors by hand, the checks."""
+s9): the three references against their solvers, the coupled slicing, the errors by hand, the
+checks."""
 
 from __future__ import annotations
 
@@ -12,8 +11,7 @@ import pytest
 import torch
 
 from infdepth.numerics import hw_reference as hr
-from infdepth.numerics.hidden_width import HWConfig, config_from, hw_data, init_weights, train_hw
-from infdepth.numerics.hw_observables import per_seed_rms, training_observables
+from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights, train_hw
 
 torch.set_num_threads(1)
 
@@ -102,47 +100,3 @@ def test_errors_to_reference_by_hand():
     y = Y.numpy()
     ref_loss = [0.5 * ((f[s, -1] + 0.5 - y) ** 2).sum() / 10 for s in range(2)]
     np.testing.assert_allclose(e["loss_ref_K"], ref_loss, rtol=1e-14)
-    assert per_seed_rms(np.array([[3.0, 4.0], [0.0, 0.0]])) == pytest.approx([12.5 ** 0.5, 0])
-
-
-def test_training_observables():
-    X, Y = hw_data()
-    cfg = HWConfig(D=5, L=4, M=4, K=3, n_seeds=2, eta=0.5)
-    o = training_observables(cfg, X, Y, first_step=True)
-    r = train_hw(cfg, X, Y)
-    np.testing.assert_array_equal(o["movement"], r.movement["uv"].numpy())
-    np.testing.assert_array_equal(o["output_init"], per_seed_rms(r.f.numpy()[:, 0]))
-    np.testing.assert_array_equal(
-        o["movement_1"], train_hw(dataclasses.replace(cfg, K=1), X, Y).movement["uv"].numpy())
-    assert np.all(o["movement_1"] < o["movement"])
-    assert "movement_1" not in training_observables(cfg, X, Y)
-    assert "output_change_1" not in training_observables(dataclasses.replace(cfg, K=0), X, Y)
-
-
-def test_config_from_reads_fields_and_properties():
-    class Point:
-        D, L, M, K, n_seeds, act, L_ref = 5, 4, 8, 3, 2, "linear", 64
-
-        @property
-        def alpha(self):
-            return 2.0
-
-    cfg = config_from(Point(), eta=0.25)
-    assert cfg == HWConfig(D=5, L=4, M=8, K=3, n_seeds=2, act="linear", alpha=2.0, eta=0.25)
-    with pytest.raises(TypeError):
-        config_from(Point(), L_ref=3)
-
-    class PhaseLike:                      # eta and alpha as properties of other fields
-        D, L, M, n_seeds, act, s = 5, 4, 4, 3, "tanh", -0.5
-
-        @property
-        def alpha(self):
-            return float(self.L * self.M) ** (self.s + 1)
-
-        @property
-        def eta(self):
-            return 0.5 * float(self.L * self.M) ** (2 * self.s + 2)
-
-    p = PhaseLike()
-    c = config_from(p)
-    assert (c.alpha, c.eta, c.L, c.n_seeds, c.act) == (p.alpha, p.eta, 4, 3, "tanh")

@@ -1,16 +1,13 @@
-"""The engine's injection point (weights=) and hooks (perturb=, differentiable=), and the
-users that run the engine's passes through them (finite_width_init, coupling_levels)."""
+"""The engine's injection point (weights=) and hooks (perturb=, differentiable=), and the draw
+cache seen from the engine (a sweep draws each initial matrix once)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-import infdepth.numerics.finite_width_init as fwi
 from infdepth.numerics.activations import dphi, phi
 from infdepth.numerics.engine import A1Config, A1Model, train_a1
-from infdepth.numerics.inputs import input_matrix
 from infdepth.seeding import record_draws
 
 F64 = torch.float64
@@ -109,20 +106,6 @@ def test_differentiable_updates_carry_the_total_derivative():
         fd = (final_output(eps * u, True) - final_output(-eps * u, True)) / (2 * eps)
     assert grad.abs().max() > 0
     torch.testing.assert_close((grad * u).sum(), fd, rtol=1e-6, atol=1e-9)
-
-
-def test_init_moments_on_several_activations_draw_once():
-    x = input_matrix()
-    single = {a: fwi.sample_init_moments(a, x, 12, 3, range(4)) for a in ("tanh", "relu")}
-    with record_draws() as drawn:
-        both = fwi.sample_init_moments_by_act(("tanh", "relu", "tanh"), x, 12, 3, range(4))
-    assert list(both) == ["tanh", "relu"]
-    assert sorted(k[2] for k in drawn) == [0, 1, 2, 3] and set(drawn.values()) == {1}
-    for a in single:
-        for f in ("sigma", "output", "grad"):
-            np.testing.assert_array_equal(getattr(both[a], f), getattr(single[a], f))
-    with pytest.raises(ValueError, match="at least one activation"):
-        fwi.sample_init_moments_by_act((), x, 12, 3, range(4))
 
 
 def test_a_sweep_draws_each_initial_matrix_once(monkeypatch):
