@@ -29,10 +29,14 @@ def test_derived_coefficients():
     assert [x.direction for x in th.derive_terms()] == ["v", "u", "h", "b", "W_out(f-y)"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lib", ["numpy", "torch"])
 def test_generated_code_is_the_derivation(lib):
     """Generated vector functions == the component-form derivation (lambdified) on random
-    inputs, for numpy arrays and torch tensors, broadcasting over a leading axis."""
+    inputs, for numpy arrays and torch tensors, broadcasting over a leading axis. Slow (a full
+    SymPy re-derivation, about 3 s); in the fast tier the generated updates are checked against
+    autograd on the finite network (tests/numerics/test_mean_ode.py) and for freshness against
+    the derivation (tests/theory/test_codegen.py)."""
     n, B = 3, 7
     rng = np.random.default_rng(0)
     comp = th.component_terms(n)
