@@ -18,6 +18,8 @@ Kinds:
   (:func:`helpers.observed_order`) is ``order +- tol``, optionally every pairwise slope within
   ``pairwise_tol``, the finest error below ``max_error``, and each error equal to a known
   closed-form error within ``known_rtol``;
+* :class:`SeedMeanProblem` -- independent seeds of a stochastic solver whose mean is known
+  exactly (the NFD particle scheme for linear phi vs its particle-free reference);
 * :class:`GaussianKernelProblem` -- ``E[f(u) f(v)]`` for ``(u, v) ~ N(0, Sigma)`` in closed form
   (arc-cosine kernel for relu, arcsine kernel for erf, linear), written here independently of the
   SymPy derivation: against Monte Carlo (``n_se`` standard errors) and the generated code;
@@ -41,7 +43,8 @@ from scipy.special import erf as _erf
 
 from helpers import assert_order, power_law_samples
 
-__all__ = ["ExactProblem", "OrderProblem", "GaussianKernelProblem", "PowerLawProblem",
+__all__ = ["ExactProblem", "OrderProblem", "SeedMeanProblem", "GaussianKernelProblem",
+           "PowerLawProblem", "nfd_linear_reference",
            "PROBLEMS", "select", "params", "name_of", "SIGMA0", "COVARIANCES",
            "euler_solve", "heun_solve", "relu_arccos", "erf_arcsine", "linear_kernel"]
 
@@ -128,6 +131,30 @@ class GaussianKernelProblem:
         z = np.random.default_rng(seed).standard_normal((2, self.n_samples))
         vals = self.pointwise(a * z[0]) * self.pointwise(b * z[0] + c * z[1])
         return float(vals.mean()), float(vals.std(ddof=1) / math.sqrt(self.n_samples))
+
+
+@dataclass(frozen=True)
+class SeedMeanProblem:
+    """Independent seeds of a stochastic solver whose mean is known exactly: ``runs()`` ->
+    {quantity: (S, ...) per-seed values}, ``exact()`` -> {quantity: exact mean}; every entry of
+    the seed mean within ``n_se`` standard errors (``std / sqrt(S)``, floored at ``se_floor``)."""
+
+    name: str
+    subject: str
+    runs: Callable[[], dict]
+    exact: Callable[[], dict]
+    n_se: float = 5.0
+    se_floor: float = 0.0
+    note: str = ""
+    marks: tuple = ()
+
+    def check(self) -> None:
+        runs, exact = self.runs(), self.exact()
+        for q, ref in exact.items():
+            f = np.asarray(runs[q], float)
+            se = np.maximum(f.std(0, ddof=1) / math.sqrt(f.shape[0]), self.se_floor)
+            assert np.all(np.abs(f.mean(0) - ref) <= self.n_se * se), (self.name, q, f.mean(0),
+                                                                        ref)
 
 
 @dataclass(frozen=True)
@@ -404,17 +431,129 @@ NFD_LMAX = 256
 
 
 def _nfd_data():
+    """3 training inputs, 2 evaluation inputs in R^4 (seed 1), fixed targets."""
     import torch
     g = torch.Generator().manual_seed(1)
     X = torch.randn(3, 4, dtype=torch.float64, generator=g)
+    Xe = torch.randn(2, 4, dtype=torch.float64, generator=g)
     y = torch.tensor([0.5, -0.3, 0.8], dtype=torch.float64)
-    return X, y
+    return X, y, Xe
+
+
+def nfd_linear_reference(X, y, Xe, L, K, eta, beta=1.0, variant="gia"):
+    """Exact reference of the NFD particle scheme for phi = identity (no particles). Every
+    particle quantity is then a linear combination of independent standard normals (input row
+    u, v^0, and per block the new directions of the forward / backward Gaussian families), so
+    each state is a coefficient vector and ``E[a b] = a . b``; the block-l Gaussian family is
+    realized isometrically on an orthonormal basis of the span of ``h^s_{l-1}(x)``
+    (Gram-Schmidt, extended as steps add vectors): the M -> infinity limit of the depth-L scheme.
+
+    Returns f^k on training and evaluation inputs, k = 0..K, of the depth-L scheme at M = infinity,
+    phi = identity; ``variant="covariance"`` adds the Gamma terms with the Gaussian-linear
+    derivative ``Gamma = (A A^T)^+ A c`` (A: coefficients of the block's family, c: of g)."""
+    X = np.asarray(X, float)
+    Xall = np.concatenate([X, np.asarray(Xe, float)])
+    y = np.asarray(y, float)
+    N, (P, d) = X.shape[0], Xall.shape
+    D = d + 1 + L * ((K + 1) * P + K + 1)
+    top = [d + 1]
+    dt = 1.0 / L
+    cov = variant == "covariance"
+
+    def extend(Q, idx, vecs):
+        for v in vecs:
+            r = v.copy()
+            for _ in range(2):
+                for q in Q:
+                    r -= (q @ r) * q
+            if np.linalg.norm(r) > 1e-9 * max(np.linalg.norm(v), 1e-300):
+                Q.append(r / np.linalg.norm(r))
+                idx.append(top[0])
+                top[0] += 1
+
+    def noise(Q, idx, vecs):
+        out = np.zeros((len(vecs), D))
+        if Q:
+            out[:, idx] = beta * math.sqrt(dt) * (vecs @ np.array(Q).T)
+        return out
+
+    def dderiv(A, c):
+        return np.linalg.pinv(A @ A.T, rcond=1e-10, hermitian=True) @ (A @ c)
+
+    Qf = [[] for _ in range(L + 1)]
+    ef = [[] for _ in range(L + 1)]
+    Qb = [[] for _ in range(L + 1)]
+    eb = [[] for _ in range(L + 1)]
+    H = np.zeros((K + 1, L + 1, P, D))
+    G = np.zeros((K + 1, L + 1, D))
+    XI = np.zeros((K + 1, L + 1, P, D))       # forward increments (coefficients)
+    BI = np.zeros((K + 1, L + 1, D))          # backward increments
+    v0 = np.zeros(D)
+    v0[d] = 1.0
+    H0 = np.zeros((P, D))
+    H0[:, :d] = Xall / math.sqrt(d)
+    chi = np.zeros(K)
+    f = np.zeros((K + 1, P))
+    it = [k % N for k in range(K + 1)]
+    for k in range(K + 1):
+        h = H0.copy()
+        for s in range(k):
+            h -= eta * chi[s] * (Xall @ Xall[it[s]] / d)[:, None] * G[s, 0][None, :]
+        H[k, 0] = h
+        for l in range(1, L + 1):
+            extend(Qf[l], ef[l], h)
+            XI[k, l] = noise(Qf[l], ef[l], h)
+            new = h + XI[k, l]
+            for s in range(k):
+                new -= (eta * beta ** 2 * dt * chi[s] * (h @ H[s, l - 1, it[s]])[:, None]
+                        * G[s, l][None, :])
+            if cov and k > 0:
+                Bm = BI[:k, l]                                    # (k, D)
+                gt = dderiv(Bm, h.T)                              # (k, P)
+                new += beta ** 2 * dt * (gt.T @ G[:k, l])
+            H[k, l] = h = new
+        vk = v0.copy()
+        for s in range(k):
+            vk -= eta * chi[s] * H[s, L, it[s]]
+        f[k] = H[k, L] @ vk
+        if k < K:
+            chi[k] = f[k, it[k]] - y[it[k]]
+        g = vk.copy()
+        G[k, L] = g
+        for l in range(L, 0, -1):
+            extend(Qb[l], eb[l], g[None, :])
+            BI[k, l] = noise(Qb[l], eb[l], g[None, :])[0]
+            new = g + BI[k, l]
+            for s in range(k):
+                new -= eta * beta ** 2 * dt * chi[s] * (G[s, l] @ g) * H[s, l - 1, it[s]]
+            if cov:
+                A = np.array([XI[s, l, it[s]] for s in range(k + 1)])
+                gm = dderiv(A, g)
+                new += beta ** 2 * dt * sum(gm[s] * H[s, l - 1, it[s]] for s in range(k + 1))
+            G[k, l - 1] = g = new
+    return f[:, :N], f[:, N:]
+
+
+def _nfd_linear_training(variant, L=8, K=3, eta=0.4, seeds=4, particles=20000):
+    def runs():
+        from infdepth.numerics.nfd_solver import NFDConfig, solve_nfd_seeds
+        X, y, Xe = _nfd_data()
+        rs = solve_nfd_seeds(NFDConfig(K=K, eta=eta, act="linear", n_particles=particles,
+                                       variant=variant), X, y, Xe, depths=(L,),
+                             seeds=range(seeds))[L]
+        return {n: np.stack([getattr(r, n).numpy() for r in rs]) for n in ("f_train", "f_eval")}
+
+    def exact():
+        X, y, Xe = _nfd_data()
+        tr, ev = nfd_linear_reference(X, y, Xe, L, K, eta, variant=variant)
+        return {"f_train": tr, "f_eval": ev}
+    return runs, exact
 
 
 def _nfd_linear_errors(sizes):
     """Linear activation at init on ONE Brownian path: ``max |Sigma_1(L) - Sigma_1(L_max)|``."""
     from infdepth.numerics.nfd_solver import NFDConfig, solve_nfd
-    X, y = _nfd_data()
+    X, y, _ = _nfd_data()
     res = solve_nfd(NFDConfig(K=0, act="linear", n_particles=20000), X, y,
                     depths=tuple(sizes) + (NFD_LMAX,))
     ref = res[NFD_LMAX].kernel[0, -1].numpy()
@@ -423,7 +562,7 @@ def _nfd_linear_errors(sizes):
 
 def _nfd_linear_known(L):
     """The Euler error ``Sigma_0 |(1 + 1/L)^L - (1 + 1/L_max)^L_max|`` (beta = 1)."""
-    X, _ = _nfd_data()
+    X, _, _ = _nfd_data()
     S0 = (X @ X.T / X.shape[1]).numpy()
     return float(np.abs(S0 * ((1 + 1 / L) ** L - (1 + 1 / NFD_LMAX) ** NFD_LMAX)).max())
 
@@ -490,6 +629,11 @@ PROBLEMS: tuple = (
                    note="Cauchy differences f(Ls) - f(2Ls) at fixed particles")
       for scheme, order in (("euler", -1.0), ("heun", -2.0))),
     # NFD particle solver
+    *(SeedMeanProblem(f"nfd_linear_training[{v}]", "numerics.nfd_solver",
+                      *_nfd_linear_training(v), n_se=5.0, se_floor=0.004,
+                      note="phi linear, K = 3, L = 8: 4 particle seeds of M = 20000 vs the "
+                           "exact particle-free reference")
+      for v in ("gia", "covariance")),
     OrderProblem("nfd_linear_init_one_path", "numerics.nfd_solver", (4, 8, 16, 32),
                  _nfd_linear_errors, order=-1.0, tol=0.1, known=_nfd_linear_known,
                  known_rtol=0.2,

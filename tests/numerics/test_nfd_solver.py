@@ -4,13 +4,9 @@ THEORY.md s3 (the NFD limit), s9 (coupled randomness). References:
 
 * init (K = 0): the kernel ODE and gradient-moment ODE (``numerics/kernel_ode``) and the exact
   depth-L Euler recursion (``numerics/kernel_recursion``), linear activation ``e^{beta^2 t}``;
-* training (K >= 1), linear activation: an exact, particle-free reference written here. For
-  phi = identity every particle quantity is a linear combination of independent standard
-  normals (input row u, v^0, and per block the new directions of the forward / backward
-  Gaussian families), so each state is a coefficient vector and ``E[a b] = a . b``; the
-  block-l Gaussian family ``xi^{(s,x)}_l`` is realized isometrically on an orthonormal basis of
-  the span of ``h^s_{l-1}(x)`` (Gram-Schmidt, extended as steps add vectors). This is the
-  M -> infinity limit of the depth-L particle scheme, computed without particles;
+* training (K >= 1), linear activation: the exact, particle-free reference
+  ``problems.nfd_linear_reference`` (the M -> infinity limit of the depth-L particle scheme,
+  computed without particles; tests/problems.py);
 * slow: the finite-width engine ``train_a1`` at n = 2048 (``mode="independent"`` vs gia,
   ``mode="reused"`` vs covariance).
 
@@ -30,7 +26,7 @@ from infdepth.numerics.kernel_ode import kernel_ode
 from infdepth.numerics.kernel_recursion import depth_recursion
 from infdepth.numerics.nfd_solver import (VARIANTS, NFDConfig, coarsen_noise, draw_noise,
                                           solve_nfd, solve_nfd_depth, solve_nfd_seeds)
-from problems import OrderProblem, params
+from problems import OrderProblem, SeedMeanProblem, nfd_linear_reference, params
 
 
 @pytest.fixture(autouse=True)
@@ -48,97 +44,6 @@ def _data(N=3, E=2, d=4, seed=1):
     Xe = torch.randn(E, d, dtype=torch.float64, generator=g)
     y = torch.tensor([0.5, -0.3, 0.8, 0.1][:N], dtype=torch.float64)
     return X, y, Xe
-
-
-# -------------------------------------------------------------------------------------------
-# Exact reference for phi = identity (module docstring)
-# -------------------------------------------------------------------------------------------
-
-def linear_reference(X, y, Xe, L, K, eta, beta=1.0, variant="gia"):
-    """f^k on training and evaluation inputs, k = 0..K, of the depth-L scheme at M = infinity,
-    phi = identity; ``variant="covariance"`` adds the Gamma terms with the Gaussian-linear
-    derivative ``Gamma = (A A^T)^+ A c`` (A: coefficients of the block's family, c: of g)."""
-    X = np.asarray(X, float)
-    Xall = np.concatenate([X, np.asarray(Xe, float)])
-    y = np.asarray(y, float)
-    N, (P, d) = X.shape[0], Xall.shape
-    D = d + 1 + L * ((K + 1) * P + K + 1)
-    top = [d + 1]
-    dt = 1.0 / L
-    cov = variant == "covariance"
-
-    def extend(Q, idx, vecs):
-        for v in vecs:
-            r = v.copy()
-            for _ in range(2):
-                for q in Q:
-                    r -= (q @ r) * q
-            if np.linalg.norm(r) > 1e-9 * max(np.linalg.norm(v), 1e-300):
-                Q.append(r / np.linalg.norm(r))
-                idx.append(top[0])
-                top[0] += 1
-
-    def noise(Q, idx, vecs):
-        out = np.zeros((len(vecs), D))
-        if Q:
-            out[:, idx] = beta * math.sqrt(dt) * (vecs @ np.array(Q).T)
-        return out
-
-    def dderiv(A, c):
-        return np.linalg.pinv(A @ A.T, rcond=1e-10, hermitian=True) @ (A @ c)
-
-    Qf = [[] for _ in range(L + 1)]
-    ef = [[] for _ in range(L + 1)]
-    Qb = [[] for _ in range(L + 1)]
-    eb = [[] for _ in range(L + 1)]
-    H = np.zeros((K + 1, L + 1, P, D))
-    G = np.zeros((K + 1, L + 1, D))
-    XI = np.zeros((K + 1, L + 1, P, D))       # forward increments (coefficients)
-    BI = np.zeros((K + 1, L + 1, D))          # backward increments
-    v0 = np.zeros(D)
-    v0[d] = 1.0
-    H0 = np.zeros((P, D))
-    H0[:, :d] = Xall / math.sqrt(d)
-    chi = np.zeros(K)
-    f = np.zeros((K + 1, P))
-    it = [k % N for k in range(K + 1)]
-    for k in range(K + 1):
-        h = H0.copy()
-        for s in range(k):
-            h -= eta * chi[s] * (Xall @ Xall[it[s]] / d)[:, None] * G[s, 0][None, :]
-        H[k, 0] = h
-        for l in range(1, L + 1):
-            extend(Qf[l], ef[l], h)
-            XI[k, l] = noise(Qf[l], ef[l], h)
-            new = h + XI[k, l]
-            for s in range(k):
-                new -= (eta * beta ** 2 * dt * chi[s] * (h @ H[s, l - 1, it[s]])[:, None]
-                        * G[s, l][None, :])
-            if cov and k > 0:
-                Bm = BI[:k, l]                                    # (k, D)
-                gt = dderiv(Bm, h.T)                              # (k, P)
-                new += beta ** 2 * dt * (gt.T @ G[:k, l])
-            H[k, l] = h = new
-        vk = v0.copy()
-        for s in range(k):
-            vk -= eta * chi[s] * H[s, L, it[s]]
-        f[k] = H[k, L] @ vk
-        if k < K:
-            chi[k] = f[k, it[k]] - y[it[k]]
-        g = vk.copy()
-        G[k, L] = g
-        for l in range(L, 0, -1):
-            extend(Qb[l], eb[l], g[None, :])
-            BI[k, l] = noise(Qb[l], eb[l], g[None, :])[0]
-            new = g + BI[k, l]
-            for s in range(k):
-                new -= eta * beta ** 2 * dt * chi[s] * (G[s, l] @ g) * H[s, l - 1, it[s]]
-            if cov:
-                A = np.array([XI[s, l, it[s]] for s in range(k + 1)])
-                gm = dderiv(A, g)
-                new += beta ** 2 * dt * sum(gm[s] * H[s, l - 1, it[s]] for s in range(k + 1))
-            G[k, l - 1] = g = new
-    return f[:, :N], f[:, N:]
 
 
 # -------------------------------------------------------------------------------------------
@@ -251,19 +156,12 @@ def test_depth_error_slope_on_one_brownian_path(problem):
 # Training: linear activation vs the exact reference
 # -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("variant", ["gia", "covariance"])
-def test_training_linear_matches_exact_reference(variant):
-    """K = 3, L = 8, eta = 0.4, phi linear; 4 particle seeds of M = 20000. Tolerance on the
-    seed mean of every f^k(x): 5 standard errors (seed spread / 2), at least 5 * 0.004."""
-    X, y, Xe = _data()
-    L, K, eta = 8, 3, 0.4
-    ref_tr, ref_ev = linear_reference(X, y, Xe, L, K, eta, variant=variant)
-    runs = solve_nfd_seeds(NFDConfig(K=K, eta=eta, act="linear", n_particles=20000,
-                                     variant=variant), X, y, Xe, depths=(L,), seeds=range(4))[L]
-    for name, ref in (("f_train", ref_tr), ("f_eval", ref_ev)):
-        f = np.stack([getattr(r, name).numpy() for r in runs])
-        se = np.maximum(f.std(0, ddof=1) / 2, 0.004)
-        assert np.all(np.abs(f.mean(0) - ref) <= 5 * se), (name, f.mean(0), ref)
+@pytest.mark.parametrize("problem", params(SeedMeanProblem, "numerics.nfd_solver"))
+def test_training_linear_matches_exact_reference(problem):
+    """K = 3, L = 8, eta = 0.4, phi linear; 4 particle seeds of M = 20000 against the exact
+    particle-free reference (tests/problems.py). Tolerance on the seed mean of every f^k(x): 5
+    standard errors (seed spread / 2), at least 5 * 0.004."""
+    problem.check()
 
 
 def test_linear_reference_variants_differ_after_one_step():
@@ -271,11 +169,11 @@ def test_linear_reference_variants_differ_after_one_step():
     is non-zero (h^1_0 carries g^0_0, which carries the backward increments), so f^1 differs
     between the variants; at K = 0 they coincide. The particle solver agrees (K = 0 exactly)."""
     X, y, Xe = _data()
-    g0 = linear_reference(X, y, Xe, 8, 0, 0.4, variant="gia")[1]
-    c0 = linear_reference(X, y, Xe, 8, 0, 0.4, variant="covariance")[1]
+    g0 = nfd_linear_reference(X, y, Xe, 8, 0, 0.4, variant="gia")[1]
+    c0 = nfd_linear_reference(X, y, Xe, 8, 0, 0.4, variant="covariance")[1]
     assert np.array_equal(g0, c0)
-    g1 = linear_reference(X, y, Xe, 8, 1, 0.4, variant="gia")[1]
-    c1 = linear_reference(X, y, Xe, 8, 1, 0.4, variant="covariance")[1]
+    g1 = nfd_linear_reference(X, y, Xe, 8, 1, 0.4, variant="gia")[1]
+    c1 = nfd_linear_reference(X, y, Xe, 8, 1, 0.4, variant="covariance")[1]
     assert np.abs(g1 - c1).max() > 1e-2
     cfg = NFDConfig(K=0, act="tanh", n_particles=512)
     a = solve_nfd_depth(cfg.replace(variant="gia"), X, y, Xe, L=4)
