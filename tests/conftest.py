@@ -1,14 +1,37 @@
 """Shared pytest fixtures: the device every numerics test can run on (cpu always; cuda only
-where a GPU is present -- skipped cleanly otherwise), and the test-helper import path."""
+where a GPU is present -- skipped cleanly otherwise), and the test helper modules.
+
+The tests mirror the source tree (``tests/infdepth/``, ``tests/theory/``, ...) and run with
+``--import-mode=importlib`` (pyproject), so no test folder goes on ``sys.path``: on it,
+``tests/infdepth/`` would shadow the ``infdepth`` package. ``import helpers`` and ``import
+problems`` resolve to ``tests/helpers.py`` and ``tests/problems.py`` through a finder for exactly
+those two names.
+"""
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))   # tests/helpers.py, tests/problems.py
+HERE = Path(__file__).parent
+TEST_MODULES = ("helpers", "problems")   # tests/helpers.py, tests/problems.py
+
+
+class _TestModuleFinder(importlib.abc.MetaPathFinder):
+    """Finds the shared test modules of :data:`TEST_MODULES` by name, and nothing else."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in TEST_MODULES:
+            return importlib.util.spec_from_file_location(fullname, HERE / f"{fullname}.py")
+        return None
+
+
+if not any(isinstance(f, _TestModuleFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _TestModuleFinder())
 
 
 def _cuda_available() -> bool:

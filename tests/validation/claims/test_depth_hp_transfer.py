@@ -1,5 +1,6 @@
-"""Claim depth_hp_transfer: data set, optimum fit, drift fit, divergence handling, tiny compute,
-variants and the transfer figure fed from the claim's tables."""
+"""Claim depth_hp_transfer: drift fit, divergence handling, tiny compute, variants and the
+transfer figure fed from the claim's tables. The data set: tests/numerics/test_datasets.py; the
+optimum fit: tests/validation/test_lr_optimum.py."""
 
 import math
 
@@ -7,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infdepth.numerics import datasets
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import SUITE_NAMES, Overrides, get_claim
 from infdepth.validation.claims import depth_hp_transfer as hp
@@ -22,83 +22,12 @@ def _v(label):
     return hp.TransferVariant(*label.split("/"))
 
 
-# -- data set ---------------------------------------------------------------------------------
-def test_digits_shapes_targets_and_determinism():
-    t = datasets.load_task("digits_parity", n_train=128, n_eval=32, subset_seed=3)
-    assert t.X_train.shape == (128, 64) and t.y_train.shape == (128,)
-    assert t.X_eval.shape == (32, 64) and t.y_eval.shape == (32,)
-    assert set(np.unique(t.y_train)) == {-1.0, 1.0}
-    assert t.X_train.dtype == np.float64
-    # standardized pixels: |x|^2 / d of order one
-    assert 0.5 < float(np.mean(np.sum(t.X_train ** 2, 1) / t.d)) < 1.5
-    again = datasets.digits_parity(n_train=128, n_eval=32, subset_seed=3)
-    np.testing.assert_array_equal(t.X_train, again.X_train)
-    np.testing.assert_array_equal(t.y_eval, again.y_eval)
-    other = datasets.digits_parity(n_train=128, subset_seed=4)
-    assert not np.array_equal(t.X_train, other.X_train)
-    # train and eval subsets are disjoint rows of the data set
-    rows = {r.tobytes() for r in t.X_train}
-    assert not any(r.tobytes() in rows for r in t.X_eval)
-    X, y, _, _ = t.tensors()
-    assert tuple(X.shape) == (128, 64) and tuple(y.shape) == (128,)
-
-
-def test_dataset_errors():
-    with pytest.raises(ValueError, match="unknown task"):
-        datasets.load_task("mnist")
-    with pytest.raises(ValueError, match="exceeds"):
-        datasets.digits_parity(n_train=2000)
-    with pytest.raises(ValueError, match="n_train"):
-        datasets.digits_parity(n_train=0)
-
-
-def test_cifar_absent_gives_clear_error(tmp_path):
-    with pytest.raises(datasets.DatasetUnavailable, match="torchvision|CIFAR-10"):
-        datasets.cifar10_parity(root=str(tmp_path))
-
-
-# -- optimum fit ------------------------------------------------------------------------------
 GRID = np.arange(-2.0, 4.01, 0.5)
 
 
 def _curve(x_star, grid=GRID, curv=0.7, base=0.05):
     """exp(parabola) in log2 LR with its minimum at x_star: the fit is exact."""
     return base * np.exp(curv * (grid - x_star) ** 2)
-
-
-@pytest.mark.parametrize("x_star", [-0.8, 0.0, 0.3, 1.26, 2.9])
-def test_optimum_of_exact_parabola(x_star):
-    o = hp.fit_optimum(GRID, _curve(x_star))
-    assert o.flag == "ok"
-    assert o.x == pytest.approx(x_star, abs=1e-10)
-    assert o.loss == pytest.approx(0.05, rel=1e-10)
-
-
-def test_optimum_on_non_uniform_grid():
-    g = np.array([-1.0, 0.0, 0.3, 1.5, 2.0])
-    o = hp.fit_optimum(g, _curve(0.4, g))
-    assert o.flag == "ok" and o.x == pytest.approx(0.4, abs=1e-10)
-
-
-def test_edges_and_cliff_are_flagged_and_clamped():
-    lo = hp.fit_optimum(GRID, _curve(-5.0))
-    assert lo.flag == "edge_low" and lo.x == GRID[0]
-    hi = hp.fit_optimum(GRID, _curve(9.0))
-    assert hi.flag == "edge_high" and hi.x == GRID[-1]
-    c = _curve(5.0)
-    c[9:] = np.inf  # diverges from log2 eta = 2.5 on: minimum at 2.0, next to the cliff
-    cl = hp.fit_optimum(GRID, c)
-    assert cl.flag == "cliff" and cl.x == 2.0
-    nan = c.copy()
-    nan[9:] = np.nan  # NaN counts as divergent too
-    assert hp.fit_optimum(GRID, nan).flag == "cliff"
-    none = hp.fit_optimum(GRID, np.full(GRID.shape, np.inf))
-    assert none.flag == "none" and math.isnan(none.x)
-
-
-def test_mean_curve_marks_a_learning_rate_where_any_seed_diverged():
-    a = np.array([[1.0, 0.5, 0.2], [1.0, 0.4, np.inf]])
-    np.testing.assert_allclose(hp.mean_curve(a), [1.0, 0.45, np.inf])
 
 
 # -- drift fit --------------------------------------------------------------------------------

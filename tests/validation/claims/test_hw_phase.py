@@ -1,6 +1,7 @@
 """Claim ``hw_phase``: the regime classification of measured slopes, the map verdict, the mapping
 of phase points onto Model B, and the runner/figure plumbing of the per-cell table."""
 
+import json
 import math
 from dataclasses import replace
 
@@ -165,6 +166,7 @@ def test_runner_stores_table_and_figures_draw_it(tmp_path, monkeypatch):
     assert recs[0].status in ("confirmed", "refuted", "inconclusive")
     save_verdicts(store, recs)
     back = load_verdicts(store)
+    assert back[0].table == json.loads(json.dumps(recs[0].table))   # cells survive JSON
     assert back[2].table == [] and back[2].sizes   # maximal/*: plain rate rows
     cells = store.get_table(table_path("hw_phase", "map", summary=True))
     assert len(cells) == 2 and {"regime", "derived_regime", "may_be_maximal"} <= set(cells)
@@ -181,6 +183,20 @@ def test_the_map_verdict_is_the_maps_own_not_a_band_check():
     ev = CLAIM.measure(MAP, pts, frames).evaluate(CLAIM.claimed(MAP))
     # maximal measured at s = -0.5 too: the claim's "only" fails although -1 is maximal
     assert ev.status == "refuted" and (ev.ci_low, ev.ci_high) == (-1.0, -0.5)
+    # an undecided map (no cell measured maximal, the only possibly maximal one at s = -1) has
+    # the range [-1, -1], which a band check would call "confirmed": the evaluation must carry
+    # the map's own "inconclusive"
+    from types import SimpleNamespace
+
+    from infdepth.validation.rate_fit import band_verdict
+    undecided = hp.summarize([_row(-1.0, 1.0, "inconclusive", maybe=True),
+                              _row(-1.5, 1.0, "trivial")])
+    assert undecided.status == "inconclusive" and (undecided.low, undecided.high) == (-1, -1)
+    as_fit = SimpleNamespace(refused=False, ci_low=undecided.low, ci_high=undecided.high)
+    assert band_verdict(as_fit, *CLAIM.claimed(MAP).band) == "confirmed"
+    m = CLAIM.measure(MAP, pts, frames)
+    ev = replace(m, summarize=lambda rows: undecided).evaluate(CLAIM.claimed(MAP))
+    assert ev.status == "inconclusive" and ev.kind == "map"
 
 
 def test_bad_variant_is_named():

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import power_law_samples
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides, get_claim
 from infdepth.validation.claims.init_coupling_width import (CLAIM, CouplingInitPoint,
@@ -56,14 +57,13 @@ def test_moment_effect_statistic():
 
 
 def _synthetic(seed=0):
-    rng = np.random.default_rng(seed)
     widths = (16, 32, 64, 128)
     pts = [CouplingInitPoint(act="tanh", n=n, L=4, n_seeds=64) for n in widths]
-    frames = [pd.DataFrame({"seed": np.arange(64),
-                            "cpl_rms": n ** -0.5 * (1 + 0.05 * rng.standard_normal(64)),
-                            "g2_reused": np.ones(64),
-                            "g2_removed": 1 - 3.0 / n * (1 + 0.05 * rng.standard_normal(64))})
-              for n in widths]
+    rms = power_law_samples(widths, -0.5, 64, noise=0.05, rng_seed=seed + 100)
+    # the moment effect (g2_reused - g2_removed) / g2_reused = 3/n with 5% scatter
+    effect = power_law_samples(widths, -1.0, 64, scale=3.0, noise=0.05, rng_seed=seed)
+    frames = [pd.DataFrame({"seed": np.arange(64), "cpl_rms": r, "g2_reused": np.ones(64),
+                            "g2_removed": 1 - e}) for r, e in zip(rms, effect)]
     return pts, frames
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import power_law_samples
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.train_coupling_depth import (CLAIM, DIRECTIONS, LEVELS,
@@ -66,11 +67,10 @@ def test_column_names():
 
 
 def test_measure_recovers_known_slope():
-    rng = np.random.default_rng(1)
     depths = (2, 4, 8, 16, 32)
     pts = [TrainCouplingPoint(act="tanh", n=64, L=L, K=3, n_seeds=32) for L in depths]
-    frames = [pd.DataFrame({"cpl_bwd_acc_b": L ** -2.0 * (1 + 0.05 * rng.standard_normal(32))})
-              for L in depths]
+    frames = [pd.DataFrame({"cpl_bwd_acc_b": a})
+              for a in power_law_samples(depths, -2.0, 32, noise=0.05, rng_seed=1)]
     v = LevelVariant("b", "backward")
     ev = CLAIM.measure(v, pts, frames).evaluate(CLAIM.claimed(v))
     assert ev.slope == pytest.approx(-2.0, abs=0.03) and ev.status == "confirmed"

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import power_law_samples
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import (CLAIM_IDS, SUITE_NAMES, Overrides, check_overrides,
                                         get_claim)
@@ -78,13 +79,11 @@ def test_tiny_compute_is_pure_with_positive_changes():
 
 
 def _frames(depths, slope_w, slope_t, seeds=6, noise=0.02, rng_seed=0):
-    rng = np.random.default_rng(rng_seed)
+    w = power_law_samples(depths, slope_w, seeds, scale=0.3, noise=noise, rng_seed=rng_seed)
+    t = power_law_samples(depths, slope_t, seeds, scale=0.8, noise=noise, rng_seed=rng_seed + 1)
     pts, frames = [], []
-    for L in depths:
-        e = np.exp(noise * rng.standard_normal((2, seeds)))
-        frames.append(pd.DataFrame({"seed": np.arange(seeds),
-                                    "du_weight": 0.3 * L ** slope_w * e[0],
-                                    "du_total": 0.8 * L ** slope_t * e[1],
+    for L, a, b in zip(depths, w, t):
+        frames.append(pd.DataFrame({"seed": np.arange(seeds), "du_weight": a, "du_total": b,
                                     "dh_L": np.ones(seeds)}))
         pts.append(TwoLayerPoint(act="tanh", parameterization="depth_mup", n=64, L=L, K=3,
                                  n_seeds=seeds))

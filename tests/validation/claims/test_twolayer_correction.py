@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import power_law_samples
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides, get_claim
 from infdepth.validation.claims import twolayer_collapse as tc
@@ -70,13 +71,12 @@ def test_tiny_compute_of_a_corrected_point():
 
 
 def _frames(depths, slope_du, slope_dh, seeds=6, noise=0.02):
-    rng = np.random.default_rng(1)
+    du = power_law_samples(depths, slope_du, seeds, noise=noise, rng_seed=1)
+    dh = power_law_samples(depths, slope_dh, seeds, scale=0.1, noise=noise, rng_seed=2)
     pts, frames = [], []
-    for L in depths:
-        e = np.exp(noise * rng.standard_normal((2, seeds)))
-        frames.append(pd.DataFrame({"seed": np.arange(seeds), "du_weight": L ** slope_du * e[0],
-                                    "du_total": np.ones(seeds),
-                                    "dh_L": 0.1 * L ** slope_dh * e[1]}))
+    for L, a, b in zip(depths, du, dh):
+        frames.append(pd.DataFrame({"seed": np.arange(seeds), "du_weight": a,
+                                    "du_total": np.ones(seeds), "dh_L": b}))
         pts.append(TwoLayerPoint(act="tanh", parameterization="depth_mup_corrected", gamma=0.5,
                                  n=64, L=L, K=3, n_seeds=seeds))
     return pts, frames

@@ -1,0 +1,98 @@
+"""Command line: validate/figs/report end to end on a tiny sweep, and bad input -> exit 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from infdepth.cli import main
+
+TINY = ["--suite", "smoke", "--claims", "init_kernel_depth", "--depths", "4", "8", "16", "32"]
+
+
+def test_validate_json_figs_report(tmp_path, capsys):
+    out = tmp_path / "res"
+    js = tmp_path / "v.json"
+    assert main(["validate", *TINY, "--out", str(out), "--json", str(js)]) == 0
+    rows = json.loads(js.read_text())
+    assert {r["variant"] for r in rows} == {"relu", "tanh", "erf"}
+    for r in rows:
+        assert set(r) == {"id", "variant", "role", "claimed", "derived", "measured", "ci_low",
+                          "ci_high", "status"}
+        assert r["role"] == ("primary" if r["variant"] == "relu" else "exploratory")
+        assert r["claimed"] == -1.0 and r["derived"] == -1.0
+        assert r["ci_low"] <= r["measured"] <= r["ci_high"]
+        assert r["status"] in {"confirmed", "refuted", "inconclusive"}
+    assert (out / "figures" / "init_kernel_depth.png").exists()
+    assert (out / "figures" / "init_kernel_depth.pdf").exists()
+    table = capsys.readouterr().out
+    assert "init_kernel_depth" in table and "measured" in table
+
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    assert main(["validate", *TINY, "--out", str(out), "--no-figs"]) == 0  # rerun reuses points
+    assert {p: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == mtimes
+
+    assert main(["report", "--out", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "init_kernel_depth" in html
+    assert "| claim | variant |" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["validate", "--claims", "nope"], "unknown claim 'nope'; allowed:"),
+    (["validate", "--activations", "gelu"], "unknown activation 'gelu'; allowed: relu, tanh"),
+    (["validate", "--depths", "0", "4"], "depth must be a positive integer, got 0"),
+    (["validate", "--widths", "-8", "16"], "width must be a positive integer, got -8"),
+    (["validate", "--suite", "huge"], "unknown suite 'huge'; allowed: smoke, standard, full"),
+    (["validate", "--device", "tpu"], "unknown device 'tpu'; allowed: cpu, cuda"),
+])
+def test_bad_input_one_line_exit_2(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err
+    assert len(err.splitlines()) == 1
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    code = main(["validate", *TINY, "--out", str(blocker / "sub")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert str(blocker / "sub") in err and len(err.splitlines()) == 1
+
+
+def test_report_without_results(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path / "empty")]) == 2
+    assert "run 'infdepth validate" in capsys.readouterr().err
+
+
+def test_list_names_every_claim_and_its_primary(capsys):
+    from infdepth.validation.claims import CLAIM_IDS, get_claim
+    assert main(["validate", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == list(CLAIM_IDS)
+    for ln, cid in zip(lines, CLAIM_IDS):
+        c = get_claim(cid)
+        assert f"[{c.source}]" in ln and ln.endswith(f"primary: {c.primary.label}")
+
+
+def test_console_script_is_declared():
+    from importlib.metadata import entry_points
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "infdepth"]
+    assert ep.value == "infdepth.cli:main" and ep.load() is main
+
+
+@pytest.mark.slow
+def test_console_script_entry_point(tmp_path):
+    """``python -m infdepth.cli`` in a fresh process (the in-process tests above cover the same
+    behaviour: --list, and bad input -> one line, exit 2)."""
+    proc = subprocess.run([sys.executable, "-m", "infdepth.cli", "validate", "--list"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    assert "init_width" in proc.stdout and "hw_phase" in proc.stdout
+    assert "primary: relu" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "infdepth.cli", "validate", "--claims", "x"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

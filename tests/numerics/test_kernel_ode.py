@@ -1,0 +1,11 @@
+"""The kernel ODE at init (THEORY.md s3) against closed forms and a scalar reduction, from the
+problems registry (tests/problems.py)."""
+
+import pytest
+
+from problems import ExactProblem, params
+
+
+@pytest.mark.parametrize("problem", params(ExactProblem, "numerics.kernel_ode"))
+def test_closed_forms(problem):
+    problem.check()

@@ -1,0 +1,254 @@
+"""The runner (validation/runner.py) calls the claim protocol and nothing else: points -> stored
+tables (computed once, reused on a rerun) -> measure -> evaluate against claimed -> verdict
+records, tidy tables and ``verdicts.json``. End to end on a tiny fake claim defined here, whose
+points are exact power laws of known slope."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import power_law_samples
+from infdepth.run_fields import RunFields
+from infdepth.validation.claims import (Claim, Claimed, Derived, FigureSpec, Overrides,
+                                        Variant)
+from infdepth.validation.claims.base import size_sweep
+from infdepth.validation.measurements import MapCell, MapSummary, RateMeasurement, RegimeMap
+from infdepth.validation.results_store import ResultsStore
+from infdepth.validation.runner import (VERDICTS_FILE, VerdictRecord, check_request,
+                                        load_verdicts, run, run_claim, save_verdicts)
+from infdepth.validation.tables import table_path
+
+
+@dataclass(frozen=True)
+class FakeSweep:
+    depths: tuple[int, ...]
+    seeds: int
+
+
+@dataclass(frozen=True)
+class SlopeVariant(Variant):
+    """``slope``: the power law the points follow; ``reading="map"``: a one-cell regime map."""
+
+    slope: float
+    reading: str = "rate"
+
+    @property
+    def label(self) -> str:
+        return "map" if self.reading == "map" else f"slope={self.slope:g}"
+
+
+@dataclass(frozen=True)
+class FakePoint(RunFields):
+    L: int
+    slope: float
+    n_seeds: int
+
+
+class FakeClaim(Claim):
+    id = "fake_claim"
+    source = "NFD"
+    statement = "an error of known slope"
+    quantity = "synthetic error vs L"
+    claimed_slope = -1.0
+    claimed_text = "-1 in L"
+    suites = {"smoke": FakeSweep((4, 8, 16, 32), 16), "standard": FakeSweep((4, 8, 16), 8),
+              "full": FakeSweep((4, 8, 16, 32, 64), 16)}
+    primary = SlopeVariant(-1.0)
+    after_data = {"slope=-0.5": "a negative control added after the first run"}
+    figures = (FigureSpec("rate", "fake", "fake claim"),)
+
+    def __init__(self):
+        self.computed: Counter = Counter()
+
+    def variants(self, sweep, overrides):
+        return (SlopeVariant(-1.0), SlopeVariant(-0.5), SlopeVariant(-1.0, "map"))
+
+    def points(self, variant, sweep, overrides, run):
+        return [FakePoint(L=L, slope=variant.slope, n_seeds=sweep.seeds, **run.run_fields())
+                for L in size_sweep(overrides.depths, sweep.depths)]
+
+    def compute(self, p):
+        self.computed[p] += 1
+        (a,) = power_law_samples([p.L], p.slope, p.n_seeds, noise=0.05,
+                                 rng_seed=p.base_seed * 1000 + p.L)
+        return pd.DataFrame({"seed": np.arange(p.n_seeds), "err": a})
+
+    def measure(self, variant, points, frames):
+        m = RateMeasurement([p.L for p in points], [f["err"].to_numpy() for f in frames], None,
+                            "depth L", f"synthetic error (slope {variant.slope:g})",
+                            column="err", notes=("a measurement note",))
+        if variant.reading != "map":
+            return m
+        cell = MapCell({"x": 0.0}, {"err": m}, {"derived_regime": "decaying"})
+        return RegimeMap([cell], 0.15, classify=lambda s: "decaying" if s["err"] == "-" else "?",
+                         summarize=lambda rows: MapSummary(
+                             "confirmed" if rows[0]["regime"] == "decaying" else "refuted",
+                             rows[0]["err_slope"], -1.2, -0.8, ("a map note",)),
+                         size_label="depth L", error_label="map")
+
+    def derived(self, variant):
+        return Derived(-1.0, "the fake claim's derivation: slope -1 in L")
+
+
+@pytest.fixture
+def claim():
+    return FakeClaim()
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ResultsStore(tmp_path / "results")
+
+
+def test_records_carry_claimed_derived_measured_and_role(claim, store):
+    recs = run_claim(claim, "smoke", store)
+    assert [r.variant for r in recs] == ["slope=-1", "slope=-0.5", "map"]
+    one, half, m = recs
+    assert (one.id, one.source, one.statement) == ("fake_claim", "NFD", claim.statement)
+    assert one.role == "primary" and half.role == m.role == "exploratory"
+    assert one.claimed == -1.0 and one.claimed_text == "-1 in L" and one.tolerance == 0.15
+    assert one.derived == -1.0 and one.derived_text.startswith("the fake claim's derivation")
+    assert one.measured == pytest.approx(-1.0, abs=0.03) and one.ci_low < -1.0 < one.ci_high
+    assert one.status == "confirmed" and one.kind == "rate" and one.method == "bootstrap"
+    assert one.sizes == [4.0, 8.0, 16.0, 32.0] and len(one.pairwise) == 3
+    assert one.seed_column == "err" and one.size_label == "depth L"
+    assert "a measurement note" in one.notes and one.seconds >= 0
+    # the negative control is refuted, and says it was added after data were seen
+    assert half.measured == pytest.approx(-0.5, abs=0.03) and half.status == "refuted"
+    assert half.notes[-1] == ("exploratory, added after data were seen: a negative control "
+                              "added after the first run")
+    # a regime map: its own status, value and range, one row per cell
+    assert m.kind == "map" and m.status == "confirmed" and (m.ci_low, m.ci_high) == (-1.2, -0.8)
+    assert m.method == "regime map" and m.notes == ["a map note"]
+    assert [r["regime"] for r in m.table] == ["decaying"] and "signs" not in m.table[0]
+    assert m.table[0]["derived_regime"] == "decaying" and m.table[0]["err_sign"] == "-"
+
+
+def test_points_are_computed_once_and_reused(claim, store):
+    run_claim(claim, "smoke", store)
+    # slope=-1 and map share their points: computed once each
+    assert sum(claim.computed.values()) == 8 and set(claim.computed.values()) == {1}
+    assert len(store.entries()) == 8
+    first = {e["file"]: e["written"] for e in store.entries()}
+    again = run_claim(claim, "smoke", store)                 # a rerun computes nothing
+    assert sum(claim.computed.values()) == 8
+    assert {e["file"]: e["written"] for e in store.entries()} == first
+    assert again[0].measured == run_claim(claim, "smoke", store)[0].measured
+
+
+def test_progress_reports_every_point(claim, store):
+    calls = []
+    run_claim(claim, "smoke", store, progress=lambda *a: calls.append(a))
+    by_label: dict[str, list] = {}
+    for label, done, total in calls:
+        by_label.setdefault(label, []).append((done, total))
+    assert list(by_label) == ["fake_claim [slope=-1]", "fake_claim [slope=-0.5]",
+                              "fake_claim [map]"]
+    assert by_label["fake_claim [slope=-1]"] == [(i, 4) for i in range(5)]
+    assert by_label["fake_claim [map]"] == [(4, 4)]        # all reused
+
+
+def test_run_fields_and_overrides_reach_the_points(claim, store):
+    recs = run_claim(claim, "smoke", store, run=RunFields(base_seed=3),
+                     overrides=Overrides(depths=(2, 4, 8)))
+    assert recs[0].sizes == [2.0, 4.0, 8.0]
+    assert {p.base_seed for p in claim.computed} == {3}
+
+
+def test_tables_written_per_variant(claim, store):
+    run_claim(claim, "smoke", store)
+    raw = store.get_table(table_path("fake_claim", "slope=-1"))
+    assert len(raw) == 4 * 16
+    assert {"seed", "err", "L", "slope", "n_seeds", "base_seed", "device", "dtype", "size",
+            "point", "variant", "role"} <= set(raw.columns)
+    assert set(raw["variant"]) == {"slope=-1"} and set(raw["role"]) == {"primary"}
+    assert list(raw.drop_duplicates("point")["size"]) == [4.0, 8.0, 16.0, 32.0]
+    summ = store.get_table(table_path("fake_claim", "slope=-1", summary=True))
+    assert list(summ.columns) == ["size", "error", "stderr", "used", "pairwise"]
+    assert summ["used"].all() and math.isnan(summ["pairwise"].iloc[-1])
+    cells = store.get_table(table_path("fake_claim", "map", summary=True))
+    assert list(cells["regime"]) == ["decaying"] and "size" not in store.get_table(
+        table_path("fake_claim", "map")).columns
+
+
+def test_save_and_load_verdicts_merge_by_claim(claim, store):
+    recs = run_claim(claim, "smoke", store)
+    other = VerdictRecord(id="init_kernel_depth", variant="relu", source="NFD", statement="s",
+                          claimed=-1.0, claimed_text="-1", derived=-1.0, derived_text="d",
+                          measured=-1.0, ci_low=-1.1, ci_high=-0.9, status="confirmed",
+                          tolerance=0.15, suite="smoke", role="primary")
+    save_verdicts(store, recs)
+    save_verdicts(store, [other])
+    rows = store.get_json(VERDICTS_FILE)
+    # catalog order first; a claim outside the catalog after it
+    assert [r["id"] for r in rows] == ["init_kernel_depth"] + ["fake_claim"] * 3
+    save_verdicts(store, recs[:1])                          # a rerun replaces all its rows
+    back = load_verdicts(store)
+    assert [(r.id, r.variant) for r in back] == [("init_kernel_depth", "relu"),
+                                                 ("fake_claim", "slope=-1")]
+    assert back[1] == VerdictRecord(**recs[0].to_dict())
+    assert back[1].summary() == {k: getattr(recs[0], k) for k in
+                                 ("id", "variant", "role", "claimed", "derived", "measured",
+                                  "ci_low", "ci_high", "status")}
+
+
+def test_records_are_json_safe(claim, store):
+    """Non-finite numbers become null in verdicts.json (a refused fit has no slope)."""
+    recs = run_claim(claim, "smoke", store, overrides=Overrides(depths=(4, 8)))
+    r = recs[0]
+    d = r.to_dict()
+    assert all(x is None or math.isfinite(x) for x in d["pairwise"] + d["errors"])
+    save_verdicts(store, recs)
+    assert store.get_json(VERDICTS_FILE)[0]["variant"] == "slope=-1"
+
+
+def test_check_request_and_run_validate_names(store):
+    assert check_request(None, "smoke")[0] == "init_kernel_depth"
+    assert check_request(["hw_phase"], "full") == ("hw_phase",)
+    with pytest.raises(ValueError, match="unknown suite 'huge'; allowed: smoke, standard, full"):
+        check_request(None, "huge")
+    with pytest.raises(ValueError, match="unknown claim 'nope'"):
+        run(["nope"], "smoke", store)
+    assert store.get_json(VERDICTS_FILE) is None              # nothing run, nothing saved
+
+
+def test_run_saves_the_verdicts_of_a_real_claim(store):
+    recs = run(["init_kernel_depth"], "smoke", store,
+               overrides=Overrides(activations=("relu",), depths=(4, 8, 16)))
+    assert [(r.id, r.variant, r.role) for r in recs] == [("init_kernel_depth", "relu",
+                                                          "primary")]
+    assert [r.variant for r in load_verdicts(store)] == ["relu"]
+
+
+def test_workers_compute_the_same_tables(tmp_path):
+    """``workers > 1`` computes points in worker processes: same stored frames, same records."""
+    from infdepth.validation.claims import get_claim
+    ov = Overrides(activations=("tanh",), depths=(4, 8, 16))
+    c = get_claim("init_kernel_depth")
+    serial = run_claim(c, "smoke", ResultsStore(tmp_path / "a"), overrides=ov)
+    par_store = ResultsStore(tmp_path / "b")
+    parallel = run_claim(c, "smoke", par_store, overrides=ov, workers=2)
+
+    def strip(r: VerdictRecord) -> dict[str, Any]:
+        d = r.to_dict()
+        d.pop("seconds")
+        return d
+    assert [strip(r) for r in parallel] == [strip(r) for r in serial]
+    pd.testing.assert_frame_equal(par_store.get_table(table_path(c.id, "tanh")),
+                                  ResultsStore(tmp_path / "a").get_table(table_path(c.id, "tanh")))
+    assert len(par_store.entries()) == 3
+
+
+def test_claimed_of_a_qualitative_claim_has_no_band():
+    class Qualitative(FakeClaim):
+        claimed_slope = None
+    c = Qualitative().claimed(SlopeVariant(-1.0))
+    assert c.slope is None and all(math.isnan(x) for x in c.band)
+    assert FakeClaim().claimed(SlopeVariant(-1.0)) == Claimed(-1.0, (-1.15, -0.85), "-1 in L")
