@@ -45,8 +45,8 @@ _EXPORTS: dict[str, str] = {
     # rates and verdicts (docs/theory.md s9)
     "fit_rate": "validation.rate_fit:fit_rate",
     "RateFit": "validation.rate_fit:RateFit",
-    "band_verdict": "validation.rate_fit:band_verdict",
-    "verdict": "validation.rate_fit:verdict",
+    "band_verdict": "validation.verdict:band_verdict",
+    "verdict": "validation.verdict:verdict",
     # claims: running them and reading their results
     "CLAIM_IDS": "validation.claims:CLAIM_IDS",
     "get_claim": "validation.claims:get_claim",

@@ -411,7 +411,8 @@ def _mean_ode_cauchy(scheme):
         import torch
 
         from infdepth.numerics.hidden_width import hw_data
-        from infdepth.numerics.mean_ode import MeanODEConfig, depth_sequence
+        from infdepth.numerics.mean_ode import MeanODEConfig
+        from infdepth.numerics.mean_ode_convergence import depth_sequence
         X, Y = hw_data()
         cfg = MeanODEConfig(D=5, P=64, K=4, n_seeds=2, eta=0.5, scheme=scheme)
         depths = tuple(sizes) + (2 * sizes[-1],)

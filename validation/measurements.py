@@ -4,7 +4,7 @@ A claim's ``measure`` returns one of two kinds, and the runner only ever calls `
 
 * :class:`RateMeasurement` -- a statistic at increasing sizes, fitted on log-log axes by
   :func:`~infdepth.validation.rate_fit.fit_rate` and compared with the claimed band
-  (:func:`~infdepth.validation.rate_fit.band_verdict`);
+  (:func:`~infdepth.validation.verdict.band_verdict`);
 * :class:`RegimeMap` -- a grid of cells, each with several rate measurements whose slopes are read
   as signs (``+``, ``-``, ``0``, ``?`` against a band ``+-tol``), classified into regimes by a
   claim-supplied rule; the claim's own ``summarize`` turns the per-cell rows into the verdict.
@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .rate_fit import RateFit, band_verdict, fit_rate
+from .rate_fit import RateFit, fit_rate
+from .verdict import band_verdict
 
 __all__ = ["Claimed", "Evaluation", "RateMeasurement", "MapCell", "MapSummary", "RegimeMap",
            "slope_sign"]

@@ -38,10 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as _stats
 
-__all__ = ["RateFit", "fit_rate", "verdict", "VERDICTS"]
-
-#: The three verdict outcomes of docs/theory.md s9.
-VERDICTS: tuple[str, ...] = ("confirmed", "refuted", "inconclusive")
+__all__ = ["RateFit", "fit_rate"]
 
 
 def _json_float(x: float) -> float | None:
@@ -366,41 +363,3 @@ def _pairwise(sizes: np.ndarray, errors: np.ndarray, used: np.ndarray) -> tuple[
         else:
             out.append(math.nan)
     return tuple(out)
-
-
-def verdict(claimed_slope: float | None, fit: RateFit, tolerance: float = 0.15) -> str:
-    """Verdict of docs/theory.md s9 for a claimed slope against a fitted :class:`RateFit`.
-
-    With the band ``B = [claimed - tolerance, claimed + tolerance]`` and the fit's CI
-    ``[ci_low, ci_high]``: ``"confirmed"`` when the CI lies inside ``B``; ``"refuted"`` when the CI
-    is disjoint from ``B``; ``"inconclusive"`` otherwise, and whenever the fit was refused, its CI
-    is not finite, or ``claimed_slope`` is ``None``.
-    """
-    if tolerance < 0:
-        raise ValueError(f"tolerance must be non-negative, got {tolerance!r}")
-    if claimed_slope is None or fit.refused:
-        return "inconclusive"
-    lo, hi = float(fit.ci_low), float(fit.ci_high)
-    claimed = float(claimed_slope)
-    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(claimed)):
-        return "inconclusive"
-    return band_verdict(fit, claimed - tolerance, claimed + tolerance)
-
-
-def band_verdict(fit: RateFit, band_lo: float, band_hi: float) -> str:
-    """Verdict for a band ``[band_lo, band_hi]`` of acceptable slopes (either end may be
-    infinite, for one-sided claims such as "decreasing in L": ``(-inf, -tol]``).
-
-    ``"confirmed"`` when the CI lies inside the band, ``"refuted"`` when it is disjoint from it,
-    ``"inconclusive"`` otherwise or when the fit was refused / its CI is not finite.
-    """
-    if fit.refused:
-        return "inconclusive"
-    lo, hi = float(fit.ci_low), float(fit.ci_high)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return "inconclusive"
-    if band_lo <= lo and hi <= band_hi:
-        return "confirmed"
-    if hi < band_lo or lo > band_hi:
-        return "refuted"
-    return "inconclusive"

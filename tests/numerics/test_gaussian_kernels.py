@@ -1,4 +1,4 @@
-"""Gaussian expectations in numbers (numerics/gaussian_kernels.py, THEORY.md s3).
+"""Gaussian expectations in numbers (numerics/gaussian_kernels.py, docs/theory.md s3).
 
 References, for (u, v) ~ N(0, [[s11, s12], [s12, s22]]):
 

@@ -1,4 +1,4 @@
-"""Model B of THEORY.md s6 ([HW] 2LP ResNet): hand-written backward vs autograd, purity, input
+"""Model B of docs/theory.md s6 ([HW] 2LP ResNet): hand-written backward vs autograd, purity, input
 checks. The linear network vs its exact moment system: test_mean_ode_linear.py; the [HW] claims
 on tiny points: tests/validation/claims/test_hw_*.py."""
 

@@ -1,4 +1,4 @@
-"""The Euler bias of the [HW] network (:mod:`infdepth.numerics.hw_bias`; THEORY.md s6, s9): the
+"""The Euler bias of the [HW] network (:mod:`infdepth.numerics.hw_bias`; docs/theory.md s6, s9): the
 seed-mean statistic on synthetic data with a known slope, the unit draws and shared readout, the
 coupled Cauchy estimator against the exact M = infinity Euler schemes. ``hw_rate_lm``'s bias
 variants and points: tests/validation/claims/test_hw_rate_lm.py."""

@@ -1,5 +1,5 @@
 """Per-seed observables of the trained [HW] network (:mod:`infdepth.numerics.hw_observables`,
-THEORY.md s6): relative movement, output change, their first-step twins."""
+docs/theory.md s6): relative movement, output change, their first-step twins."""
 
 from __future__ import annotations
 

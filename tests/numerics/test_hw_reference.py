@@ -1,4 +1,4 @@
-"""References of the finite [HW] network (:mod:`infdepth.numerics.hw_reference`, THEORY.md s6,
+"""References of the finite [HW] network (:mod:`infdepth.numerics.hw_reference`, docs/theory.md s6,
 s9): the three references against their solvers, the coupled slicing, the errors by hand, the
 checks."""
 

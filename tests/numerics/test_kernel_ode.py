@@ -1,4 +1,4 @@
-"""The kernel ODE at init (THEORY.md s3) against closed forms and a scalar reduction, from the
+"""The kernel ODE at init (docs/theory.md s3) against closed forms and a scalar reduction, from the
 problems registry (tests/problems.py)."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""The depth-L kernel recursion at init (THEORY.md s3): closed forms (linear compound growth,
+"""The depth-L kernel recursion at init (docs/theory.md s3): closed forms (linear compound growth,
 relu's geometric diagonals) and first-order convergence to the kernel ODE, from the problems
 registry (tests/problems.py); input checks."""
 

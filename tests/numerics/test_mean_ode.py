@@ -1,4 +1,4 @@
-"""Nonlinear Neural Mean ODE of the [HW] 2LP ResNet (THEORY.md s6): the particle solver
+"""Nonlinear Neural Mean ODE of the [HW] 2LP ResNet (docs/theory.md s6): the particle solver
 (numerics/mean_ode.py) on the generated code (derived and checked in
 tests/theory/test_mean_ode_2lp.py).
 
@@ -22,8 +22,8 @@ import torch
 
 from infdepth.numerics.activations import dphi, phi
 from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights, train_hw
-from infdepth.numerics.mean_ode import (MeanODEConfig, _Terms, convergence_check,
-                                        draw_particles, memory_bytes, solve_mean_ode)
+from infdepth.numerics.mean_ode import (MeanODEConfig, _Terms, draw_particles, memory_bytes,
+                                        solve_mean_ode)
 from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
 from infdepth.theory.generated import mean_ode_2lp as gen
 from problems import OrderProblem, params
@@ -175,22 +175,6 @@ def test_linear_without_moment_matching_is_within_monte_carlo_error():
     assert np.median(err) < 2e-3, err
 
 
-# -- (d) the convergence report ----------------------------------------------------------------
-
-def test_convergence_check_reports_depth_and_monte_carlo_error():
-    X, Y = hw_data()
-    cfg = MeanODEConfig(D=5, Ls=4, P=128, K=3, n_seeds=2, eta=0.5)
-    rep = convergence_check(cfg, X, Y, n_draws=3, width_factor=4)
-    assert rep.f_K.shape == (2, 10, 5)
-    assert abs(rep.order - 2.0) < 0.3
-    assert np.all(rep.depth_diff_fine < rep.depth_diff)
-    np.testing.assert_allclose(rep.depth_error, rep.depth_diff / 0.75)
-    assert np.all(rep.mc_spread > 0) and np.all(rep.width_diff > 0)
-    assert set(rep.wall_s) == {"Ls", "2Ls", "4Ls", "draw1", "draw2", "wide"}
-    df = rep.to_frame()
-    assert list(df["seed"]) == [0, 1] and rep.summary()["P"] == 128
-
-
 # -- tanh against a large finite network (Monte Carlo) -----------------------------------------
 
 def test_tanh_solver_agrees_with_a_large_network():
@@ -236,8 +220,6 @@ def test_bad_arrays_raise():
     with pytest.raises(ValueError, match="W_in"):
         solve_mean_ode(cfg, X, Y, weights={"W_in": torch.zeros(1, 3, 5),
                                            "W_out": torch.zeros(2, 3, 5)})
-    with pytest.raises(ValueError, match="n_draws"):
-        convergence_check(cfg, X, Y, n_draws=1)
     with pytest.raises(ValueError, match="cfg must be a MeanODEConfig"):
         solve_mean_ode(HWConfig(D=3, L=2, M=2), X, Y)
 

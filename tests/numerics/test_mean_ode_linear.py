@@ -1,5 +1,5 @@
 """The exact Mean ODE of the linear [HW] network (:mod:`infdepth.numerics.mean_ode_linear`,
-THEORY.md s6): the finite network is the discrete moment recursion on its own moments, the
+docs/theory.md s6): the finite network is the discrete moment recursion on its own moments, the
 M = infinity Euler scheme converges to the ODE at order 1, the finite network converges in L and
 in M. Known answers: tests/problems.py."""
 

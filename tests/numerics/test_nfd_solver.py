@@ -1,6 +1,6 @@
 """NFD particle solver (numerics/nfd_solver.py); its SymPy terms: tests/theory/test_nfd.py.
 
-THEORY.md s3 (the NFD limit), s9 (coupled randomness). References:
+docs/theory.md s3 (the NFD limit), s9 (coupled randomness). References:
 
 * init (K = 0): the kernel ODE and gradient-moment ODE (``numerics/kernel_ode``) and the exact
   depth-L Euler recursion (``numerics/kernel_recursion``), linear activation ``e^{beta^2 t}``;
@@ -125,7 +125,7 @@ def test_init_linear_exponential_law():
 
 
 # -------------------------------------------------------------------------------------------
-# Coupled noise (THEORY.md s9)
+# Coupled noise (docs/theory.md s9)
 # -------------------------------------------------------------------------------------------
 
 def test_coupled_noise_is_exactly_the_coarsened_draw():

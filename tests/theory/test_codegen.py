@@ -1,5 +1,5 @@
 """Generated code is checked in, reproducible, and `derive --check` catches any drift
-(DESIGN.md: SymForce-style generated code). Hand edits are made on copies under tmp_path only."""
+(docs/design.md: SymForce-style generated code). Hand edits are made on copies under tmp_path only."""
 
 from __future__ import annotations
 

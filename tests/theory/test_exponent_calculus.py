@@ -1,4 +1,4 @@
-"""Exponent calculus (THEORY.md s7) against hand-counted cases of s2, s4, s5, s6."""
+"""Exponent calculus (docs/theory.md s7) against hand-counted cases of s2, s4, s5, s6."""
 
 import dataclasses
 
@@ -242,7 +242,7 @@ def test_coupling_at_init_is_flat_in_depth():
 def test_linear_activation_has_no_finite_width_bias():
     """Linear activation: the kernel map is affine, finite-width averages are unbiased at every
     order (no finite exponent); a non-linear one has the generic n^-1."""
-    from infdepth.theory.truncation import finite_width_bias_exponent
+    from infdepth.theory.width_bias import finite_width_bias_exponent
     lin = finite_width_bias_exponent("linear")
     assert lin.exponent is None and lin.status == "exact"
     assert finite_width_bias_exponent("tanh").exponent == -1.0

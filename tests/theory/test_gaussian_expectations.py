@@ -1,4 +1,4 @@
-"""Closed-form Gaussian expectations (THEORY.md s3), symbolically, and their generated code
+"""Closed-form Gaussian expectations (docs/theory.md s3), symbolically, and their generated code
 (theory/generated/gaussian_kernels.py).
 
 References, for (u, v) ~ N(0, [[s11, s22, s12]]): ``gaussian_expectations.verify`` (Price's

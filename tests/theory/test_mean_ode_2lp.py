@@ -1,5 +1,5 @@
 """The Neural Mean ODE of the [HW] 2LP ResNet derived in SymPy (theory/mean_ode_2lp.py,
-THEORY.md s6) and its generated code (theory/generated/mean_ode_2lp.py): the step constants taken
+docs/theory.md s6) and its generated code (theory/generated/mean_ode_2lp.py): the step constants taken
 to the limit, and the generated vector functions against the component-form derivation (SymPy
 Jacobians of one finite block)."""
 

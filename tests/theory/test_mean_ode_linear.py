@@ -1,5 +1,5 @@
 """The moment system of the linear [HW] Mean ODE, derived symbolically
-(theory/mean_ode_linear.py, THEORY.md s6)."""
+(theory/mean_ode_linear.py, docs/theory.md s6)."""
 
 from infdepth.theory.mean_ode_linear import propagator_form, verify_moment_update
 

@@ -1,4 +1,4 @@
-"""The NFD terms derived in SymPy (theory/nfd.py, THEORY.md s3) and their generated code
+"""The NFD terms derived in SymPy (theory/nfd.py, docs/theory.md s3) and their generated code
 (theory/generated/nfd_terms.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Parameterization presets against hand-counted exponents (THEORY.md s2, s5, s6, s7)."""
+"""Parameterization presets against hand-counted exponents (docs/theory.md s2, s5, s6, s7)."""
 
 import pytest
 import sympy as sp

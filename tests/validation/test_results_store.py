@@ -1,4 +1,4 @@
-"""Tests of the results store (validation/results_store.py, DESIGN.md "Results store")."""
+"""Tests of the results store (validation/results_store.py, docs/design.md "Results store")."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ class InitWidth(Claim):
                                partial(relative_bias, ref=ref, weight=weight), "width n", label)
 
     def derived(self, variant: WidthVariant) -> Derived:
-        from infdepth.theory.truncation import finite_width_bias_exponent
+        from infdepth.theory.width_bias import finite_width_bias_exponent
         res = finite_width_bias_exponent(variant.activation)
         return Derived(res.exponent, res.explanation)
 

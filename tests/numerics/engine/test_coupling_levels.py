@@ -1,4 +1,4 @@
-"""Levels (a), (b), (c) of the reused-weight coupling (THEORY.md s4; engine/coupling_levels.py).
+"""Levels (a), (b), (c) of the reused-weight coupling (docs/theory.md s4; engine/coupling_levels.py).
 The claim that reads them: tests/validation/claims/test_train_coupling_depth.py."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test_levels_add_up_per_block_and_accumulate_like_the_engine():
 
 
 def test_step0_gamma_vanishes_and_training_makes_it_order_one():
-    """THEORY.md s3: at init Gamma = 0 in expectation (g^0 is odd in the centred v^0): the
+    """docs/theory.md s3: at init Gamma = 0 in expectation (g^0 is odd in the centred v^0): the
     per-seed estimates are finite-width noise of either sign (O(n^-1/2)) with a seed mean
     consistent with 0; after one step Gamma^{10} is O(1) and coherent across seeds."""
     X, y = task_tensors()

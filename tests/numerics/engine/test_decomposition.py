@@ -1,4 +1,4 @@
-"""Unit tests of the engine's low-rank matrices and reused-weight coupling (THEORY.md s4)."""
+"""Unit tests of the engine's low-rank matrices and reused-weight coupling (docs/theory.md s4)."""
 
 from __future__ import annotations
 

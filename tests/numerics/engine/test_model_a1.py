@@ -3,7 +3,7 @@
 The reference is a per-seed loop over dense weight matrices trained with torch.autograd.
 ``reused`` mode uses plain ``x @ W.T``; ``independent`` and ``coupling_removed`` swap in a small
 custom autograd Function whose backward uses the independent matrix, resp. subtracts the coupling
-with dense projection matrices (THEORY.md s4). So the engine's low-rank storage, batching over
+with dense projection matrices (docs/theory.md s4). So the engine's low-rank storage, batching over
 seeds and hand-written backward are all checked against an independent dense implementation.
 """
 

@@ -11,7 +11,8 @@ import pytest
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import SUITE_NAMES, Overrides, get_claim
 from infdepth.validation.claims import depth_hp_transfer as hp
-from infdepth.validation.rate_fit import band_verdict, fit_rate
+from infdepth.validation.rate_fit import fit_rate
+from infdepth.validation.verdict import band_verdict
 
 C = hp.CLAIM
 LABELS = ["one_layer/depth_mup", "two_layer/depth_mup", "two_layer/depth_mup_corrected",

@@ -188,7 +188,7 @@ def test_the_map_verdict_is_the_maps_own_not_a_band_check():
     # the map's own "inconclusive"
     from types import SimpleNamespace
 
-    from infdepth.validation.rate_fit import band_verdict
+    from infdepth.validation.verdict import band_verdict
     undecided = hp.summarize([_row(-1.0, 1.0, "inconclusive", maybe=True),
                               _row(-1.5, 1.0, "trivial")])
     assert undecided.status == "inconclusive" and (undecided.low, undecided.high) == (-1, -1)

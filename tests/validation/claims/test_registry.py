@@ -11,7 +11,7 @@ from infdepth.run_fields import RunFields
 from infdepth.validation.claims import (CLAIM_IDS, SUITE_NAMES, Claim, Claimed, Derived,
                                         FigureSpec, Overrides, Variant, all_claims, get_claim)
 
-THEORY_IDS = ["init_kernel_depth", "init_width", "init_coupling_width", "nfd_depth_error",
+CATALOG_IDS = ["init_kernel_depth", "init_width", "init_coupling_width", "nfd_depth_error",
               "train_coupling_depth", "gia_restoration", "twolayer_collapse",
               "twolayer_correction", "depth_hp_transfer", "hw_rate_lm", "hw_sqrt_d", "hw_lazy",
               "hw_phase"]
@@ -22,8 +22,8 @@ def _labels(claim, suite):
 
 
 def test_all_thirteen_claims_listed_in_order():
-    assert list(CLAIM_IDS) == THEORY_IDS
-    assert [c.id for c in all_claims()] == THEORY_IDS
+    assert list(CLAIM_IDS) == CATALOG_IDS
+    assert [c.id for c in all_claims()] == CATALOG_IDS
 
 
 @pytest.mark.parametrize("cid", CLAIM_IDS)
