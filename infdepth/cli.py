@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="write report.md and report.html from stored results")
     r.add_argument("--out", default="results", help="results folder (default: ./results)")
+    r.add_argument("--docs", metavar="DIR", help="also rewrite the results block of the claim "
+                   "pages in DIR (e.g. docs/claims) from these verdicts")
 
     from infdepth.numerics.bench_cli import add_bench_parser
     add_bench_parser(sub)
@@ -189,9 +191,15 @@ def _cmd_report(args) -> int:
     from infdepth.validation.report import write_report
     store = _open_store(args.out)
     rows = _stored_verdicts(store)
+    if args.docs is not None and not Path(args.docs).is_dir():
+        raise UsageError(f"--docs: folder '{args.docs}' does not exist")
     md, html_path = write_report(rows, _draw(store), store.root)
     print(md)
     print(html_path)
+    if args.docs is not None:
+        from infdepth.validation.claim_docs import update_claim_pages
+        for page in update_claim_pages(rows, Path(args.docs)):
+            print(page)
     return 0
 
 
