@@ -55,6 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--docs", metavar="DIR", help="also rewrite the results block of the claim "
                    "pages in DIR (e.g. docs/claims) from these verdicts")
 
+    c = sub.add_parser("calibrate", help="coverage and verdict error rates of the fitting "
+                       "pipeline on synthetic problems of known truth")
+    c.add_argument("--reps", type=int, default=400, help="replications per problem and seed "
+                   "count (default 400: coverage to about +-1%%)")
+    c.add_argument("--seeds", nargs="+", type=int, metavar="S", help="seed counts "
+                   "(default 4 8 16 32)")
+    c.add_argument("--problems", nargs="+", metavar="NAME", help="problems (default: all)")
+    c.add_argument("--out", default="results", help="results folder for calibration.parquet "
+                   "(default: ./results)")
+
     from infdepth.numerics.bench_cli import add_bench_parser
     add_bench_parser(sub)
     return p
@@ -203,10 +213,47 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_calibrate(args) -> int:
+    from infdepth.validation.calibration import (MAX_FALSE_REFUTATION, PROBLEMS, SEED_COUNTS,
+                                                 TARGET_COVERAGE, calibrate, calibration_table)
+    names = {p.name: p for p in PROBLEMS}
+    for name in args.problems or ():
+        if name not in names:
+            raise UsageError(f"unknown problem {name!r}; allowed: {', '.join(names)}")
+    seeds = tuple(args.seeds or SEED_COUNTS)
+    for S in seeds:
+        if S < 4:
+            raise UsageError(f"--seeds must be integers >= 4, got {S}")
+    if args.reps < 10:
+        raise UsageError(f"--reps must be an integer >= 10, got {args.reps}")
+    store = _open_store(args.out)
+    problems = [names[n] for n in args.problems] if args.problems else list(PROBLEMS)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()) as prog:
+        task = prog.add_task("calibration", total=len(problems) * len(seeds) * args.reps)
+
+        def progress(label: str, done: int, total: int) -> None:
+            prog.update(task, advance=1, description=label)
+
+        df = calibrate(problems, seeds, args.reps, progress=progress)
+    path = store.put_table("calibration.parquet", df)
+    print(calibration_table(df))
+    bad = df[~(df["coverage_ok"] & df["refutation_ok"])]
+    lo, hi = TARGET_COVERAGE
+    print(f"targets: coverage in [{lo:.2f}, {hi:.2f}], false refutation <= "
+          f"{MAX_FALSE_REFUTATION:.2f}: "
+          + ("all met" if bad.empty else f"{len(bad)} row(s) miss them (marked)"))
+    print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from infdepth.numerics.bench_cli import cmd_bench
     handler = {"derive": _cmd_derive, "validate": _cmd_validate, "figs": _cmd_figs,
+               "calibrate": _cmd_calibrate,
                "report": _cmd_report, "bench": cmd_bench}[args.command]
     try:
         return handler(args)

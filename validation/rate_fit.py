@@ -38,6 +38,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as _stats
 
+from .intervals import METHODS, BatchStatistic, geometric_mean, slope_interval
+
 __all__ = ["RateFit", "fit_rate"]
 
 
@@ -104,6 +106,23 @@ class RateFit:
         }
 
 
+#: Bootstrap replicates of the interval methods that resample themselves.
+_N_BOOT_CI = {"studentized": 999, "bca": 1999}
+_METHOD_TEXT = {"log_t": "t-interval of the log-slope (geometric mean)",
+                "boot_t": "t-interval with the bootstrap standard error",
+                "studentized": "studentized bootstrap (jackknife-studentized)",
+                "bca": "BCa bootstrap", "percentile": "percentile bootstrap"}
+
+
+def choose_interval(statistic: Callable | None, samples: Sequence[np.ndarray]) -> str:
+    """The interval method the calibration suite selected (docs/theory.md s9,
+    :mod:`infdepth.validation.calibration`): ``log_t`` for one positive value per seed summarised
+    by the geometric mean; the t-interval with the bootstrap standard error (``boot_t``) for
+    every other statistic."""
+    one_d = all(np.asarray(a).ndim == 1 for a in samples)
+    return "log_t" if statistic is geometric_mean and one_d else "boot_t"
+
+
 def _default_statistic(arr: np.ndarray) -> float:
     """Mean over seeds (and over any trailing axes) of the per-seed measurements."""
     return float(np.mean(arr))
@@ -156,6 +175,7 @@ def fit_rate(
     noise_floor_factor: float = 2.0,
     abs_floor: float = 0.0,
     rng_seed: int = 0,
+    interval: str = "auto",
 ) -> RateFit:
     """Fit ``log err = intercept + slope * log size`` with a CI on the slope (docs/theory.md s9).
 
@@ -180,6 +200,10 @@ def fit_rate(
         ``error <= abs_floor`` is excluded, as are non-finite (divergent) points.
     rng_seed
         Seed of ``numpy.random.default_rng``; results are reproducible.
+    interval
+        How the slope's CI is formed for noisy data (:mod:`infdepth.validation.intervals`):
+        ``"auto"`` (the calibrated choice, :func:`choose_interval`), ``"log_t"``,
+        ``"studentized"``, ``"bca"`` or ``"percentile"``.
 
     Returns a :class:`RateFit`. With every ``S_i == 1`` the data are deterministic: CI from the
     OLS ``t``-interval (``method="ols-t"``), and 2 points suffice; otherwise at least 3 used points
@@ -200,6 +224,9 @@ def fit_rate(
         raise ValueError(f"ci must be in (0, 1), got {ci!r}")
     if int(n_boot) < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot!r}")
+    if interval != "auto" and (interval not in METHODS or interval == "ols_t"):
+        raise ValueError(f"unknown interval {interval!r}; allowed: auto, "
+                         f"{', '.join(m for m in METHODS if m != 'ols_t')}")
     n_boot = int(n_boot)
     if noise_floor_factor < 0 or abs_floor < 0:
         raise ValueError("noise_floor_factor and abs_floor must be non-negative")
@@ -305,6 +332,10 @@ def fit_rate(
         with np.errstate(all="ignore"):
             if statistic is None:
                 boot[:, i] = _boot_default(a, idx)
+            elif statistic is geometric_mean and a.ndim == 1 and np.all(a > 0):
+                boot[:, i] = np.exp(np.log(a)[idx].mean(axis=1))
+            elif isinstance(statistic, BatchStatistic):
+                boot[:, i] = statistic.batch(a[idx].reshape(n_boot, a.shape[0], -1))
             else:
                 boot[:, i] = _boot_generic(a, idx, statistic)
         finite = np.isfinite(boot[:, i])
@@ -321,35 +352,49 @@ def fit_rate(
 
     k = int(used.sum())
     if k < 3:
-        return _refuse(f"only {k} usable point(s); a bootstrap fit needs at least 3",
-                       "bootstrap", n_boot)
+        return _refuse(f"only {k} usable point(s); a fit over seeds needs at least 3",
+                       interval, n_boot)
     x = np.log(size_arr[used])
     slope, intercept, _ = _ols(x, np.log(errors[used]))
 
-    with np.errstate(all="ignore"):
-        yb = np.log(boot[:, used])
-    ok = np.all(np.isfinite(yb), axis=1)
-    n_bad = int((~ok).sum())
-    if n_bad:
-        notes.append(
-            f"{n_bad} of {n_boot} bootstrap replicates had a non-positive or non-finite error "
-            "at a used size and were dropped (CI may be too narrow)"
-        )
-    if ok.sum() < 2:
-        return _refuse("fewer than 2 valid bootstrap replicates", "bootstrap", n_boot)
-    yb = yb[ok]
-    dx = x - x.mean()
-    slopes = (yb - yb.mean(axis=1, keepdims=True)) @ dx / float(dx @ dx)
-    lo, hi = np.quantile(slopes, [0.5 - ci / 2.0, 0.5 + ci / 2.0])
-    notes.append(
-        f"{level_pct} percentile bootstrap over seeds "
-        f"({'paired across sizes' if paired else 'independent per size'}, {n_boot} replicates)"
-    )
+    method = choose_interval(statistic, arrs) if interval == "auto" else interval
+    used_idx = np.flatnonzero(used)
+    if method in ("percentile", "boot_t"):   # both read the per-size replicates above
+        with np.errstate(all="ignore"):
+            yb = np.log(boot[:, used])
+        ok = np.all(np.isfinite(yb), axis=1)
+        n_bad = int((~ok).sum())
+        if n_bad:
+            notes.append(
+                f"{n_bad} of {n_boot} bootstrap replicates had a non-positive or non-finite "
+                "error at a used size and were dropped (CI may be too narrow)"
+            )
+        if ok.sum() < 2:
+            return _refuse("fewer than 2 valid bootstrap replicates", method, n_boot)
+        yb = yb[ok]
+        dx = x - x.mean()
+        slopes = (yb - yb.mean(axis=1, keepdims=True)) @ dx / float(dx @ dx)
+        if method == "percentile":
+            lo, hi = (float(v) for v in np.quantile(slopes, [0.5 - ci / 2.0, 0.5 + ci / 2.0]))
+        else:
+            S = int(n_rows[used].min())
+            se = float(slopes.std(ddof=1)) * math.sqrt(S / (S - 1))
+            t = float(_stats.t.ppf(0.5 + ci / 2.0, S - 1))
+            lo, hi = slope - t * se, slope + t * se
+    else:
+        iv = slope_interval(method, size_arr[used_idx], [arrs[i] for i in used_idx], stat,
+                            paired=paired, level=ci, n_boot=_N_BOOT_CI.get(method, n_boot),
+                            rng_seed=rng_seed)
+        lo, hi = iv.low, iv.high
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return _refuse(f"the {method} interval could not be formed", method, n_boot)
+    notes.append(f"{level_pct} {_METHOD_TEXT[method]} over seeds "
+                 f"({'paired across sizes' if paired else 'independent per size'})")
     return RateFit(
         slope=slope, intercept=intercept, ci_low=float(lo), ci_high=float(hi),
         pairwise=_pairwise(size_arr, errors, used), sizes=size_out,
         errors=tuple(float(e) for e in errors), stderr=tuple(float(s) for s in stderr),
-        used=tuple(bool(u) for u in used), refused=False, method="bootstrap", n_boot=n_boot,
+        used=tuple(bool(u) for u in used), refused=False, method=method, n_boot=n_boot,
         notes=tuple(notes), ci_level=float(ci),
     )
 

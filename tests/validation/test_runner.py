@@ -116,7 +116,7 @@ def test_records_carry_claimed_derived_measured_and_role(claim, store):
     assert one.claimed == -1.0 and one.claimed_text == "-1 in L" and one.tolerance == 0.15
     assert one.derived == -1.0 and one.derived_text.startswith("the fake claim's derivation")
     assert one.measured == pytest.approx(-1.0, abs=0.03) and one.ci_low < -1.0 < one.ci_high
-    assert one.status == "confirmed" and one.kind == "rate" and one.method == "bootstrap"
+    assert one.status == "confirmed" and one.kind == "rate" and one.method == "boot_t"
     assert one.sizes == [4.0, 8.0, 16.0, 32.0] and len(one.pairwise) == 3
     assert one.seed_column == "err" and one.size_label == "depth L"
     assert "a measurement note" in one.notes and one.seconds >= 0

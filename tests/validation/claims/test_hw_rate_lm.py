@@ -195,7 +195,7 @@ def test_runner_on_a_tiny_bias_sweep(tmp_path, monkeypatch):
     (r,) = run_claim(CLAIM, "smoke", ResultsStore(tmp_path))
     assert r.variant == "linear/bias" and r.claimed == -1.0 and r.derived == -1.0
     assert r.role == "exploratory"
-    assert r.method == "bootstrap" and r.sizes == [2.0, 4.0, 8.0] and len(r.pairwise) == 2
+    assert r.method == "boot_t" and r.sizes == [2.0, 4.0, 8.0] and len(r.pairwise) == 2
     assert r.status in ("confirmed", "refuted", "inconclusive")
     assert sum("MC error of the mean" in n for n in r.notes) == 3
     assert "K=15" in r.error_label and "L=" not in r.error_label
