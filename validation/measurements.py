@@ -21,7 +21,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .rate_fit import RateFit, fit_rate
-from .verdict import band_verdict
+from .noise_budget import signal_to_noise
+from .verdict import decide
 
 __all__ = ["Claimed", "Evaluation", "RateMeasurement", "MapCell", "MapSummary", "RegimeMap",
            "slope_sign"]
@@ -64,25 +65,45 @@ class Evaluation:
     error_label: str = ""
     kind: str = "rate"
     seed_column: str | None = None
+    #: version-2 rule (:func:`~infdepth.validation.verdict.decide`): against the derived band,
+    #: the reasons and what would decide an undecided row, settled / robust
+    status_derived: str = "n/a"
+    reason: str = ""
+    reason_derived: str = ""
+    advice: str = ""
+    settled: bool | None = None
+    robust: bool | None = None
+    #: the noise budget: per size, the signal-to-noise ratio and the reference's own error
+    snr: tuple[float, ...] = ()
+    reference_error: tuple[float, ...] = ()
+    seeds: int = 0
+    #: the fit on the sweep's tail and on the first half of the seeds (NaN: not made)
+    tail_slope: float = math.nan
+    tail_ci: tuple[float, float] = (math.nan, math.nan)
+    half_slope: float = math.nan
 
     @classmethod
     def of_fit(cls, fit: RateFit, status: str, *, size_label: str, error_label: str,
-               notes: Sequence[str] = (), seed_column: str | None = None) -> "Evaluation":
+               notes: Sequence[str] = (), seed_column: str | None = None,
+               **extra: Any) -> "Evaluation":
         return cls(slope=fit.slope, intercept=fit.intercept, ci_low=fit.ci_low,
                    ci_high=fit.ci_high, status=status, method=fit.method, sizes=fit.sizes,
                    errors=fit.errors, stderr=fit.stderr, used=fit.used, pairwise=fit.pairwise,
                    notes=tuple(fit.notes) + tuple(notes), size_label=size_label,
-                   error_label=error_label, seed_column=seed_column)
+                   error_label=error_label, seed_column=seed_column, **extra)
 
 
 @dataclass(frozen=True)
 class RateMeasurement:
     """Inputs of :func:`fit_rate` plus labels: ``samples[i]`` holds the per-seed rows at
     ``sizes[i]`` and ``statistic`` maps a sample (or a bootstrap resample of its rows) to the
-    error at that size (``None``: mean). ``paired``: the same seed index at every size shares
-    its randomness (bootstrap resamples seeds jointly). ``noise_floor_factor``: the fitter's
-    noise floor (0 for magnitudes that are not errors to a limit). ``notes``: extra lines the
-    claim adds to the verdict (noise budgets, flagged optima)."""
+    error at that size (``None``: mean; :func:`~infdepth.validation.intervals.geometric_mean`
+    for one positive value per seed, the calibrated choice). ``paired``: the same seed index at
+    every size shares its randomness. ``noise_floor_factor``: the fitter's noise floor (0 for
+    magnitudes that are not errors to a limit). ``reference_error``: per size, the reference's
+    own error (particles, partner, finite width), added in quadrature to the seed noise in the
+    floor and the signal-to-noise ratio. ``notes``: extra lines the claim adds to the verdict.
+    ``column``: the raw-table column the (1-D) samples come from (figures scatter it)."""
 
     sizes: Sequence[float]
     samples: Sequence[np.ndarray]
@@ -93,16 +114,60 @@ class RateMeasurement:
     noise_floor_factor: float = 2.0
     notes: tuple[str, ...] = ()
     column: str | None = None
+    reference_error: Sequence[float] | None = None
+
+    def _fit(self, sizes, samples, reference_error) -> RateFit:
+        return fit_rate(sizes, samples, self.statistic, paired=self.paired,
+                        noise_floor_factor=self.noise_floor_factor,
+                        reference_error=reference_error)
 
     def fit(self) -> RateFit:
-        return fit_rate(self.sizes, self.samples, self.statistic, paired=self.paired,
-                        noise_floor_factor=self.noise_floor_factor)
+        return self._fit(self.sizes, self.samples, self.reference_error)
 
-    def evaluate(self, claimed: Claimed) -> Evaluation:
-        fit = self.fit()
-        return Evaluation.of_fit(fit, band_verdict(fit, *claimed.band),
-                                 size_label=self.size_label, error_label=self.error_label,
-                                 notes=self.notes, seed_column=self.column)
+    @property
+    def deterministic(self) -> bool:
+        return all(np.ndim(a) == 0 or np.shape(a)[0] == 1 for a in self.samples)
+
+    def tail_fit(self) -> RateFit | None:
+        """The fit on the sweep's tail: the largest half of the sizes, at least 3 (the last two
+        for deterministic data); ``None`` when that is the whole sweep."""
+        P = len(self.sizes)
+        k = 2 if self.deterministic else max(3, math.ceil(P / 2))
+        if k >= P:
+            return None
+        ref = None if self.reference_error is None else list(self.reference_error)[-k:]
+        return self._fit(list(self.sizes)[-k:], list(self.samples)[-k:], ref)
+
+    def half_fit(self) -> RateFit | None:
+        """The fit on the first half of the seeds (paired seeds stay paired); ``None`` for
+        deterministic data or fewer than 4 seeds."""
+        S = min(len(a) for a in self.samples) if not self.deterministic else 0
+        if S < 4:
+            return None
+        return self._fit(self.sizes, [np.asarray(a)[: S // 2] for a in self.samples],
+                         self.reference_error)
+
+    def evaluate(self, claimed: Claimed, derived_band: tuple[float, float] | None = None
+                 ) -> Evaluation:
+        """Fit, then decide against the claimed band and the derived one (version 2)."""
+        fit, tail, half = self.fit(), self.tail_fit(), self.half_fit()
+        S = min(len(a) for a in self.samples) if not self.deterministic else 1
+        d = decide(fit, claimed.band, tail=tail, half=half, seeds=S)
+        dd = (decide(fit, derived_band, tail=tail, half=half, seeds=S)
+              if derived_band is not None else None)
+        ref = (tuple(float(r) for r in self.reference_error)
+               if self.reference_error is not None else ())
+        snr = tuple(signal_to_noise(e, math.hypot(s, r) if math.isfinite(s) else s)
+                    for e, s, r in zip(fit.errors, fit.stderr, ref or [0.0] * len(fit.errors)))
+        return Evaluation.of_fit(
+            fit, d.status, size_label=self.size_label, error_label=self.error_label,
+            notes=self.notes, seed_column=self.column,
+            status_derived=dd.status if dd else "n/a", reason=d.reason,
+            reason_derived=dd.reason if dd else "", advice=d.advice, settled=d.settled,
+            robust=d.robust, snr=snr, reference_error=ref, seeds=S,
+            tail_slope=tail.slope if tail else math.nan,
+            tail_ci=(tail.ci_low, tail.ci_high) if tail else (math.nan, math.nan),
+            half_slope=half.slope if half else math.nan)
 
 
 def slope_sign(fit: RateFit, tol: float, diverged: bool = False) -> str:
@@ -182,12 +247,18 @@ class RegimeMap:
             out.append(row)
         return out
 
-    def evaluate(self, claimed: Claimed) -> Evaluation:
+    def evaluate(self, claimed: Claimed, derived_band: tuple[float, float] | None = None
+                 ) -> Evaluation:
+        """The claim's reading of the map; against theory, the cells whose measured regime is
+        the derived one (``derived_regime`` in the rows)."""
         rows = self.rows()
         s = self.summarize(rows)
         for r in rows:
             r.pop("signs")
+        agree = sum(r["regime"] == r.get("derived_regime") for r in rows)
         return Evaluation(slope=s.value, intercept=math.nan, ci_low=s.low, ci_high=s.high,
                           status=s.status, method="regime map", notes=s.notes,
                           table=tuple(rows), size_label=self.size_label,
-                          error_label=self.error_label, kind="map")
+                          error_label=self.error_label, kind="map",
+                          status_derived=f"agrees at {agree}/{len(rows)} cells",
+                          reason=s.notes[0] if s.notes else "")

@@ -176,6 +176,7 @@ def fit_rate(
     abs_floor: float = 0.0,
     rng_seed: int = 0,
     interval: str = "auto",
+    reference_error: Sequence[float] | None = None,
 ) -> RateFit:
     """Fit ``log err = intercept + slope * log size`` with a CI on the slope (docs/theory.md s9).
 
@@ -200,6 +201,10 @@ def fit_rate(
         ``error <= abs_floor`` is excluded, as are non-finite (divergent) points.
     rng_seed
         Seed of ``numpy.random.default_rng``; results are reproducible.
+    reference_error
+        Per size, the reference's own error (absolute, >= 0): it adds in quadrature to the seed
+        noise in the noise floor (a point is resolved when its error exceeds
+        ``noise_floor_factor * sqrt(stderr^2 + reference_error^2)``).
     interval
         How the slope's CI is formed for noisy data (:mod:`infdepth.validation.intervals`):
         ``"auto"`` (the calibrated choice, :func:`choose_interval`), ``"log_t"``,
@@ -220,6 +225,11 @@ def fit_rate(
         raise ValueError(f"sizes must be strictly ascending, got {list(size_arr)}")
     if len(samples) != size_arr.size:
         raise ValueError(f"got {len(samples)} samples for {size_arr.size} sizes")
+    ref_err = (np.zeros(size_arr.size) if reference_error is None
+               else np.asarray(reference_error, dtype=float))
+    if ref_err.shape != size_arr.shape or np.any(~np.isfinite(ref_err)) or np.any(ref_err < 0):
+        raise ValueError(f"reference_error must be one finite non-negative value per size, "
+                         f"got {reference_error!r}")
     if not (0.0 < ci < 1.0):
         raise ValueError(f"ci must be in (0, 1), got {ci!r}")
     if int(n_boot) < 1:
@@ -340,11 +350,14 @@ def fit_rate(
                 boot[:, i] = _boot_generic(a, idx, statistic)
         finite = np.isfinite(boot[:, i])
         stderr[i] = float(np.std(boot[finite, i], ddof=1)) if finite.sum() > 1 else math.nan
-        if n_rows[i] > 1 and math.isfinite(stderr[i]) and errors[i] < noise_floor_factor * stderr[i]:
+        noise = math.hypot(stderr[i], ref_err[i]) if math.isfinite(stderr[i]) else math.nan
+        if n_rows[i] > 1 and math.isfinite(noise) and errors[i] < noise_floor_factor * noise:
             used[i] = False
+            what = (f"bootstrap stderr {stderr[i]:.3g}" if ref_err[i] == 0 else
+                    f"noise {noise:.3g} = seeds {stderr[i]:.3g} (+) reference {ref_err[i]:.3g}")
             notes.append(
                 f"size {_fmt_size(size_arr[i])}: excluded, below the noise floor (error "
-                f"{errors[i]:.3g} < {noise_floor_factor:g} x bootstrap stderr {stderr[i]:.3g})"
+                f"{errors[i]:.3g} < {noise_floor_factor:g} x {what})"
             )
     for i in range(P):
         if n_rows[i] == 1 and candidate[i]:

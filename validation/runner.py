@@ -54,6 +54,20 @@ class VerdictRecord:
     role: str = "exploratory"
     kind: str = "rate"
     seed_column: str | None = None
+    #: version 2 of the rule: status against the derived band, why, what would decide it
+    status_derived: str = "n/a"
+    reason: str = ""
+    reason_derived: str = ""
+    advice: str = ""
+    settled: bool | None = None
+    robust: bool | None = None
+    interval: str = ""
+    seeds: int = 0
+    snr: list[float | None] = field(default_factory=list)
+    reference_error: list[float | None] = field(default_factory=list)
+    tail_slope: float | None = None
+    tail_ci: list[float | None] = field(default_factory=list)
+    half_slope: float | None = None
     size_label: str = ""
     error_label: str = ""
     sizes: list[float] = field(default_factory=list)
@@ -75,7 +89,7 @@ class VerdictRecord:
         """The public JSON row of ``infdepth validate --json``."""
         return {k: getattr(self, k) for k in
                 ("id", "variant", "role", "claimed", "derived", "measured", "ci_low", "ci_high",
-                 "status")}
+                 "status", "status_derived", "settled", "advice")}
 
 
 def _num(x: Any) -> float | None:
@@ -117,6 +131,13 @@ def _compute_point(claim_id: str, point: Any):
     return get_claim(claim_id).compute(point)
 
 
+def derived_band(claim: Claim, exponent: float | None) -> tuple[float, float] | None:
+    """The band around the derived exponent (the claim's tolerance); ``None`` without one."""
+    if exponent is None or not math.isfinite(exponent):
+        return None
+    return (exponent - claim.tolerance, exponent + claim.tolerance)
+
+
 def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float) -> VerdictRecord:
     claimed = claim.claimed(variant)
     der = claim.derived(variant)
@@ -134,7 +155,12 @@ def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float) -
         errors=[_num(e) for e in ev.errors], stderr=[_num(e) for e in ev.stderr],
         used=[bool(u) for u in ev.used], pairwise=[_num(p) for p in ev.pairwise],
         intercept=_num(ev.intercept), method=ev.method, notes=notes, seconds=seconds,
-        table=[_json_safe(dict(r)) for r in ev.table])
+        table=[_json_safe(dict(r)) for r in ev.table], status_derived=ev.status_derived,
+        reason=ev.reason, reason_derived=ev.reason_derived, advice=ev.advice,
+        settled=ev.settled, robust=ev.robust, interval=ev.method, seeds=int(ev.seeds),
+        snr=[_num(x) for x in ev.snr], reference_error=[_num(x) for x in ev.reference_error],
+        tail_slope=_num(ev.tail_slope), tail_ci=[_num(x) for x in ev.tail_ci],
+        half_slope=_num(ev.half_slope))
 
 
 def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields = RunFields(),
@@ -170,7 +196,8 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields =
                 if progress:
                     progress(label, done, len(pts))
         m = claim.measure(variant, pts, frames)
-        ev = m.evaluate(claim.claimed(variant))
+        ev = m.evaluate(claim.claimed(variant),
+                        derived_band(claim, claim.derived(variant).exponent))
         sizes = m.sizes if isinstance(m, RateMeasurement) else None
         store.put_table(table_path(claim.id, variant.label),
                         raw_table(variant.label, claim.role(variant), pts, frames, sizes))

@@ -147,13 +147,13 @@ def decide(fit: RateFit, band: tuple[float, float], *, tail: RateFit | None = No
         if half is not None and not half.refused:
             moved = abs(fit.slope - half.slope)
             width = (fit.ci_high - fit.ci_low) / 2
-            if not moved < width:
+            if moved > width:
                 n = seeds_to_decide(fit, band, seeds) if seeds else None
                 return Decision(NOISE_LIMITED, f"refutation not robust: doubling the seeds "
-                                f"moved the slope by {moved:.3f} >= the half-width {width:.3f}",
+                                f"moved the slope by {moved:.3f} > the half-width {width:.3f}",
                                 f"about {n} seeds" if n else "", settled, robust=False)
             return Decision("refuted", f"CI outside the band; robust (doubling the seeds "
-                            f"moved the slope by {moved:.3f} < {width:.3f})", "", settled,
+                            f"moved the slope by {moved:.3f} <= {width:.3f})", "", settled,
                             robust=True)
         return Decision("refuted", "CI outside the band", "", settled)
     if base == "inconclusive" and fit.method == "ols-t":

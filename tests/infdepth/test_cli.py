@@ -19,7 +19,7 @@ def test_validate_json_figs_report(tmp_path, capsys):
     assert {r["variant"] for r in rows} == {"relu", "tanh", "erf"}
     for r in rows:
         assert set(r) == {"id", "variant", "role", "claimed", "derived", "measured", "ci_low",
-                          "ci_high", "status"}
+                          "ci_high", "status", "status_derived", "settled", "advice"}
         assert r["role"] == ("primary" if r["variant"] == "relu" else "exploratory")
         assert r["claimed"] == -1.0 and r["derived"] == -1.0
         assert r["ci_low"] <= r["measured"] <= r["ci_high"]

@@ -196,7 +196,8 @@ def test_save_and_load_verdicts_merge_by_claim(claim, store):
     assert back[1] == VerdictRecord(**recs[0].to_dict())
     assert back[1].summary() == {k: getattr(recs[0], k) for k in
                                  ("id", "variant", "role", "claimed", "derived", "measured",
-                                  "ci_low", "ci_high", "status")}
+                                  "ci_low", "ci_high", "status", "status_derived", "settled",
+                                  "advice")}
 
 
 def test_records_are_json_safe(claim, store):
