@@ -101,22 +101,34 @@ def _print_table(records) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from infdepth.validation.report import HEADER, table_rows
+    from infdepth.validation.report import HEADER, flagged_controls, table_rows
     table = Table(title="infdepth verdicts")
     for h in HEADER:
         table.add_column(h)
-    colors = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
-    for row in table_rows([r.to_dict() for r in records]):
-        c = colors.get(row[-1])
-        table.add_row(*map(escape, row[:-1]), f"[{c}]{row[-1]}[/{c}]" if c else row[-1])
+    colors = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow",
+              "inconclusive (noise-limited)": "yellow", "not settled (pre-asymptotic)": "blue"}
+
+    def paint(text: str) -> str:
+        c = colors.get(text)
+        return f"[{c}]{escape(text)}[/{c}]" if c else escape(text)
+
+    rows = [r.to_dict() for r in records]
+    for row in table_rows(rows):
+        table.add_row(*map(escape, row[:-2]), paint(row[-2]), paint(row[-1]))
     console = Console()
     if not console.is_terminal:
-        console = Console(width=120)
+        console = Console(width=140)
     console.print(table)
-    err = Console(stderr=True, width=None if console.is_terminal else 120)
+    err = Console(stderr=True, width=None if console.is_terminal else 140)
     for r in records:
-        for note in r.notes:
+        for note in ([r.reason] if r.reason else []) + ([f"to decide it: {r.advice}"]
+                                                        if r.advice else []) + r.notes:
             err.print(escape(f"{r.id} [{r.variant}]: {note}"), style="dim")
+    flagged = flagged_controls(rows)
+    if flagged:
+        console.print(f"[red]FLAGGED: {len(flagged)} negative control(s) came out confirmed: "
+                      + escape(", ".join(f"{r['id']} [{r['variant']}]" for r in flagged))
+                      + "[/red]")
 
 
 def _cmd_validate(args) -> int:
@@ -203,7 +215,8 @@ def _cmd_report(args) -> int:
     rows = _stored_verdicts(store)
     if args.docs is not None and not Path(args.docs).is_dir():
         raise UsageError(f"--docs: folder '{args.docs}' does not exist")
-    md, html_path = write_report(rows, _draw(store), store.root)
+    md, html_path = write_report(rows, _draw(store), store.root,
+                                 calibration=store.get_table("calibration.parquet"))
     print(md)
     print(html_path)
     if args.docs is not None:

@@ -68,6 +68,8 @@ class VerdictRecord:
     tail_slope: float | None = None
     tail_ci: list[float | None] = field(default_factory=list)
     half_slope: float | None = None
+    device: str = "cpu"
+    dtype: str = "float64"
     size_label: str = ""
     error_label: str = ""
     sizes: list[float] = field(default_factory=list)
@@ -138,7 +140,8 @@ def derived_band(claim: Claim, exponent: float | None) -> tuple[float, float] | 
     return (exponent - claim.tolerance, exponent + claim.tolerance)
 
 
-def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float) -> VerdictRecord:
+def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float,
+            run: RunFields = RunFields()) -> VerdictRecord:
     claimed = claim.claimed(variant)
     der = claim.derived(variant)
     notes = list(ev.notes)
@@ -160,7 +163,7 @@ def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float) -
         settled=ev.settled, robust=ev.robust, interval=ev.method, seeds=int(ev.seeds),
         snr=[_num(x) for x in ev.snr], reference_error=[_num(x) for x in ev.reference_error],
         tail_slope=_num(ev.tail_slope), tail_ci=[_num(x) for x in ev.tail_ci],
-        half_slope=_num(ev.half_slope))
+        half_slope=_num(ev.half_slope), device=run.device, dtype=run.dtype)
 
 
 def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields = RunFields(),
@@ -202,7 +205,7 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields =
         store.put_table(table_path(claim.id, variant.label),
                         raw_table(variant.label, claim.role(variant), pts, frames, sizes))
         store.put_table(table_path(claim.id, variant.label, summary=True), summary_table(ev))
-        records.append(_record(claim, variant, suite, ev, time.perf_counter() - t0))
+        records.append(_record(claim, variant, suite, ev, time.perf_counter() - t0, run))
     return records
 
 
