@@ -21,7 +21,7 @@ from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import Claimed, RateMeasurement
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
-from .hw_common import ACT_SETTINGS, HWRunFields
+from .hw_common import ACT_SETTINGS, HWNetworkPoint
 
 QUANTITIES = {"movement": ("movement", "relative movement |Z_K - Z_0|/|Z_0| of u, v", -1.0,
                            "-1 in alpha"),
@@ -39,29 +39,20 @@ class Sweep:
 
 @dataclass(frozen=True)
 class LazyVariant(Variant):
+    allowed = {"quantity": QUANTITIES, "act": ACT_SETTINGS}
+
     quantity: str           # movement | output
     act: str = "tanh"
 
-    def __post_init__(self):
-        if self.quantity not in QUANTITIES or self.act not in ACT_SETTINGS:
-            raise ValueError(f"bad hw_lazy variant {self!r}; allowed: tanh/movement, "
-                             "tanh/output")
-
     @property
     def label(self) -> str:
+        """``<act>/<quantity>``: the activation first, as in the other [HW] labels."""
         return f"{self.act}/{self.quantity}"
 
 
-@dataclass(frozen=True)
-class HWLazyPoint(HWRunFields):
-    act: str
-    D: int
-    L: int
-    M: int
-    K: int
-    eta: float
-    alpha: float
-    n_seeds: int
+@dataclass(frozen=True, kw_only=True)
+class HWLazyPoint(HWNetworkPoint):
+    alpha: float                # no default: the sweep's
     parameterization: str = "hw_lazy"
 
 

@@ -19,7 +19,7 @@ from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import RateMeasurement
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import STATISTICS, compute_errors, error_points
+from .hw_common import STATISTICS, compute_errors, error_points, twin_suffix
 
 
 @dataclass(frozen=True)
@@ -34,18 +34,15 @@ class Sweep:
 class SqrtDVariant(Variant):
     """``horizon``: ``"K"`` (after training) or ``"init"`` (step 0); ``statistic`` over seeds."""
 
+    allowed = {"horizon": ("K", "init"), "statistic": STATISTICS}
+
     horizon: str = "K"
     statistic: str = "median"
-
-    def __post_init__(self):
-        if self.horizon not in ("K", "init") or self.statistic not in STATISTICS:
-            raise ValueError(f"bad hw_sqrt_d variant {self!r}; allowed: "
-                             "linear/embedding[_init][/mean]")
 
     @property
     def label(self) -> str:
         return ("linear/embedding" + ("_init" if self.horizon == "init" else "")
-                + ("/mean" if self.statistic == "mean" else ""))
+                + twin_suffix(self.statistic))
 
 
 class HWSqrtD(Claim):

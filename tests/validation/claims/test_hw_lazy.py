@@ -24,7 +24,8 @@ def test_variants_claims_and_primary():
     assert CLAIM.primary == MOVE and CLAIM.role(OUT) == "exploratory"
     assert CLAIM.claimed(MOVE).band == pytest.approx((-1.15, -0.85))
     assert CLAIM.claimed(OUT).band == pytest.approx((-0.15, 0.15))
-    with pytest.raises(ValueError, match="allowed: tanh/movement, tanh/output"):
+    with pytest.raises(ValueError,
+                       match="unknown hw_lazy quantity 'speed'; allowed: movement, output"):
         LazyVariant("speed")
 
 

@@ -24,7 +24,7 @@ def test_variants_primary_and_overrides():
         "linear/embedding_init/mean"]
     assert CLAIM.primary.label == "linear/embedding"
     assert CLAIM.variants(sw, Overrides(activations=("tanh",))) == ()
-    with pytest.raises(ValueError, match="allowed: linear/embedding"):
+    with pytest.raises(ValueError, match="unknown hw_sqrt_d horizon 'final'; allowed: K, init"):
         SqrtDVariant("final")
 
 
