@@ -1,4 +1,5 @@
-"""The one helper every test uses for observed convergence orders and rates.
+"""The one helper every test uses for observed convergence orders and rates, and the synthetic
+data the tests share (power-law samples, random covariances).
 
 ``observed_order(sizes, errors)`` is the least-squares slope of ``log(error)`` on ``log(size)``
 (negative for a decaying error: ``-1`` for O(1/L)); ``pairwise_orders`` the slopes between
@@ -48,3 +49,13 @@ def power_law_samples(sizes: Sequence[float], slope: float, seeds: int, *, scale
     rng = np.random.default_rng(rng_seed)
     return [scale * float(s) ** slope * np.exp(noise * rng.standard_normal(seeds))
             for s in sizes]
+
+
+def random_covariances(n: int = 200, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s11, s22, s12)``: ``n`` random 2x2 covariances, variances in [0.05, 5] and correlations
+    in [-0.99, 0.99]."""
+    rng = np.random.default_rng(seed)
+    s11 = rng.uniform(0.05, 5.0, n)
+    s22 = rng.uniform(0.05, 5.0, n)
+    rho = rng.uniform(-0.99, 0.99, n)
+    return s11, s22, rho * np.sqrt(s11 * s22)
