@@ -1,5 +1,5 @@
-"""The one helper every test uses for observed convergence orders and rates, and the synthetic
-data the tests share (power-law samples, random covariances).
+"""The one helper every test uses for observed convergence orders and rates, the synthetic data
+the tests share (power-law samples, random covariances), and the labels of a claim's variants.
 
 ``observed_order(sizes, errors)`` is the least-squares slope of ``log(error)`` on ``log(size)``
 (negative for a decaying error: ``-1`` for O(1/L)); ``pairwise_orders`` the slopes between
@@ -59,3 +59,10 @@ def random_covariances(n: int = 200, seed: int = 1) -> tuple[np.ndarray, np.ndar
     s22 = rng.uniform(0.05, 5.0, n)
     rho = rng.uniform(-0.99, 0.99, n)
     return s11, s22, rho * np.sqrt(s11 * s22)
+
+
+def variant_labels(claim, suite: str, overrides=None) -> list[str]:
+    """The labels of the variants ``claim`` reports in ``suite`` (under ``overrides``, default
+    none)."""
+    from infdepth.validation.claims import Overrides
+    return [v.label for v in claim.variants(claim.sweep(suite), overrides or Overrides())]

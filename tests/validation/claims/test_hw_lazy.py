@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.hw_lazy import CLAIM, HWLazyPoint, LazyVariant
@@ -18,8 +19,7 @@ MOVE, OUT = LazyVariant("movement"), LazyVariant("output")
 
 
 def test_variants_claims_and_primary():
-    assert [v.label for v in CLAIM.variants(CLAIM.sweep("smoke"), Overrides())] == \
-        ["tanh/movement", "tanh/output"]
+    assert variant_labels(CLAIM, "smoke") == ["tanh/movement", "tanh/output"]
     assert CLAIM.variants(CLAIM.sweep("smoke"), Overrides(activations=("relu",))) == ()
     assert CLAIM.primary == MOVE and CLAIM.role(OUT) == "exploratory"
     assert CLAIM.claimed(MOVE).band == pytest.approx((-1.15, -0.85))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.hw_common import HWPoint
@@ -19,7 +20,7 @@ torch.set_num_threads(1)
 
 def test_variants_primary_and_overrides():
     sw = CLAIM.sweep("smoke")
-    assert [v.label for v in CLAIM.variants(sw, Overrides())] == [
+    assert variant_labels(CLAIM, "smoke") == [
         "linear/embedding", "linear/embedding/mean", "linear/embedding_init",
         "linear/embedding_init/mean"]
     assert CLAIM.primary.label == "linear/embedding"

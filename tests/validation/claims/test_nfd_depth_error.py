@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims import nfd_depth_error as nde
@@ -15,7 +16,7 @@ from infdepth.numerics.training_task import ETA
 def test_variant_labels_per_suite():
     want = ["depth/covariance", "depth/gia", "network/covariance", "network/gia"]
     for suite in ("smoke", "standard", "full"):
-        assert [v.label for v in CLAIM.variants(CLAIM.sweep(suite), Overrides())] == want
+        assert variant_labels(CLAIM, suite) == want
     assert CLAIM.primary.label == "depth/covariance"
 
 

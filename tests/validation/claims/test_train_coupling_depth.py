@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import power_law_samples
+from helpers import power_law_samples, variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.train_coupling_depth import (CLAIM, DIRECTIONS, LEVELS,
@@ -23,7 +23,7 @@ def tiny():
 def test_variant_labels_per_suite():
     want = ["a/forward", "a/backward", "b/forward", "b/backward", "c/forward", "c/backward"]
     for suite in ("smoke", "standard", "full"):
-        assert [v.label for v in CLAIM.variants(CLAIM.sweep(suite), Overrides())] == want
+        assert variant_labels(CLAIM, suite) == want
     assert CLAIM.primary.label == "a/forward"
 
 
