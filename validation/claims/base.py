@@ -118,6 +118,10 @@ class Overrides:
         """The width of a fixed-width sweep: the largest of ``--widths``, else ``default``."""
         return self.widths[-1] if self.widths else default
 
+    def depth(self, default: int) -> int:
+        """The depth of a fixed-depth sweep: the largest of ``--depths``, else ``default``."""
+        return self.depths[-1] if self.depths else default
+
     def keeps(self, activation: str) -> bool:
         """Whether a variant of this activation is selected (no ``--activations``: all)."""
         return self.activations is None or activation in self.activations

@@ -47,6 +47,16 @@ class HWRunFields(RunFields):
         return config_from(self, **overrides)
 
 
+@dataclass(frozen=True)
+class FixedSizeSweep:
+    """A suite of an [HW] sweep at one network size: ``seeds`` per point, depth ``L``, hidden
+    width ``M`` (``--depths`` replace ``L`` by their largest value)."""
+
+    seeds: int
+    L: int
+    M: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class HWNetworkPoint(HWRunFields):
     """``n_seeds`` [HW] 2LP networks (activation ``act``, embedding dimension ``D``, depth ``L``,

@@ -99,3 +99,10 @@ def test_unknown_claim_message():
         get_claim("nope")
     with pytest.raises(ValueError, match="unknown suite 'huge'; allowed: smoke, standard, full"):
         get_claim("init_width").sweep("huge")
+
+
+def test_overrides_of_a_fixed_size():
+    """A fixed-size sweep takes the largest of ``--depths`` / ``--widths``, else its own size."""
+    o = Overrides(depths=(2, 8), widths=(16, 64))
+    assert (o.depth(4), o.width(32)) == (8, 64)
+    assert (Overrides().depth(4), Overrides().width(32)) == (4, 32)
