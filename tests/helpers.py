@@ -1,5 +1,6 @@
 """The one helper every test uses for observed convergence orders and rates, the synthetic data
-the tests share (power-law samples, random covariances), and the labels of a claim's variants.
+and references the tests share (power-law samples, random covariances, the exact linear Mean
+ODE), and the labels of a claim's variants.
 
 ``observed_order(sizes, errors)`` is the least-squares slope of ``log(error)`` on ``log(size)``
 (negative for a decaying error: ``-1`` for O(1/L)); ``pairwise_orders`` the slopes between
@@ -66,3 +67,14 @@ def variant_labels(claim, suite: str, overrides=None) -> list[str]:
     none)."""
     from infdepth.validation.claims import Overrides
     return [v.label for v in claim.variants(claim.sweep(suite), overrides or Overrides())]
+
+
+def linear_mean_ode_reference(S: int, K: int, eta: float = 0.2):
+    """``(X, Y, w, ref)``: the typical [HW] data, ``W_in``/``W_out`` of ``S`` seeds (D = 5) in
+    ``w`` and the exact linear Mean ODE ``ref`` after ``K`` GD steps, rate ``eta`` on u and v."""
+    from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights
+    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
+    X, Y = hw_data()
+    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
+    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, K=K, eta_u=eta, eta_v=eta)
+    return X, Y, w, ref

@@ -41,10 +41,10 @@ import numpy as np
 import pytest
 from scipy.special import erf as _erf
 
-from helpers import assert_order, power_law_samples
+from helpers import assert_order, linear_mean_ode_reference, power_law_samples
 
 __all__ = ["ExactProblem", "OrderProblem", "SeedMeanProblem", "GaussianKernelProblem",
-           "PowerLawProblem", "nfd_linear_reference", "linear_mean_ode_reference",
+           "PowerLawProblem", "nfd_linear_reference",
            "PROBLEMS", "select", "params", "name_of", "SIGMA0", "COVARIANCES",
            "euler_solve", "heun_solve", "relu_arccos", "erf_arcsine", "linear_kernel"]
 
@@ -366,17 +366,6 @@ def _linear_network_and_recursion(L, M):
     net = np.concatenate([r.f.numpy().ravel(), r.h_L.numpy().ravel()])
     rec = np.concatenate([d["f"].ravel(), d["h_L"].ravel()])
     return net, rec
-
-
-def linear_mean_ode_reference(S: int, K: int, eta: float = 0.2):
-    """``(X, Y, w, ref)``: the typical [HW] data, ``W_in``/``W_out`` of ``S`` seeds (D = 5) in
-    ``w`` and the exact linear Mean ODE ``ref`` after ``K`` GD steps, rate ``eta`` on u and v."""
-    from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights
-    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
-    X, Y = hw_data()
-    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
-    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, K=K, eta_u=eta, eta_v=eta)
-    return X, Y, w, ref
 
 
 def _hw_limit_moments_errors(sizes):

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from infdepth.numerics.hidden_width import HWConfig, train_hw
-from problems import ExactProblem, OrderProblem, linear_mean_ode_reference, params
+from helpers import linear_mean_ode_reference
+from problems import ExactProblem, OrderProblem, params
 
 torch.set_num_threads(1)
 
