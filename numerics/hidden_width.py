@@ -29,7 +29,7 @@ seeds run together. The data set (:func:`hw_data`) is fixed by its own seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Sequence
 
 import torch
@@ -38,24 +38,20 @@ from infdepth.seeding import generator, normal
 
 from .activations import check_activation, dphi, phi
 
-__all__ = ["HWConfig", "HWResult", "hw_data", "init_weights", "forward", "gradients",
-           "train_hw", "check_config"]
+__all__ = ["HWSettings", "HWConfig", "HWResult", "hw_data", "init_weights", "forward",
+           "gradients", "train_hw", "check_config"]
 
 _DTYPES = ("float64", "float32")
 
 
-@dataclass(frozen=True)
-class HWConfig:
-    """Sizes and training settings of the [HW] 2LP ResNet (docs/theory.md s6).
+@dataclass(frozen=True, kw_only=True)
+class HWSettings:
+    """The settings the [HW] 2LP network (:class:`HWConfig`) and its Mean-ODE solver
+    (:class:`~infdepth.numerics.mean_ode.MeanODEConfig`) share (docs/theory.md s6), keyword-only:
+    ``K`` GD steps, residual scale ``alpha``, base rate ``eta`` (``eta_u`` / ``eta_v`` on u / v
+    default to it), activation, ``n_seeds`` seeds of ``W_in``, ``W_out`` from ``base_seed``,
+    dtype and device."""
 
-    ``eta_u`` / ``eta_v`` default to ``eta``; the raw rate on u (v) is
-    ``eta_u L M D / alpha^2`` (``eta_v ...``). ``eta_in`` / ``eta_out`` are raw rates of the
-    optional trainable input / output layers.
-    """
-
-    D: int
-    L: int
-    M: int
     K: int = 15
     alpha: float = 1.0
     eta: float = 1.0
@@ -64,22 +60,45 @@ class HWConfig:
     act: str = "tanh"
     n_seeds: int = 1
     base_seed: int = 0
-    train_w_in: bool = False
-    train_w_out: bool = False
-    eta_in: float = 1.0
-    eta_out: float = 1.0
     dtype: str = "float64"
     device: str = "cpu"
 
     @property
+    def step_eta_u(self) -> float:
+        """The base rate on u: ``eta_u``, else ``eta``."""
+        return self.eta if self.eta_u is None else self.eta_u
+
+    @property
+    def step_eta_v(self) -> float:
+        """The base rate on v: ``eta_v``, else ``eta``."""
+        return self.eta if self.eta_v is None else self.eta_v
+
+
+@dataclass(frozen=True)
+class HWConfig(HWSettings):
+    """Sizes and training settings of the [HW] 2LP ResNet (docs/theory.md s6).
+
+    The raw rate on u (v) is ``eta_u L M D / alpha^2`` (``eta_v ...``; both default to ``eta``,
+    :class:`HWSettings`). ``eta_in`` / ``eta_out`` are raw rates of the optional trainable input
+    / output layers.
+    """
+
+    D: int
+    L: int
+    M: int
+    _: KW_ONLY
+    train_w_in: bool = False
+    train_w_out: bool = False
+    eta_in: float = 1.0
+    eta_out: float = 1.0
+
+    @property
     def rate_u(self) -> float:
-        return (self.eta if self.eta_u is None else self.eta_u) * self.L * self.M * self.D \
-            / self.alpha ** 2
+        return self.step_eta_u * self.L * self.M * self.D / self.alpha ** 2
 
     @property
     def rate_v(self) -> float:
-        return (self.eta if self.eta_v is None else self.eta_v) * self.L * self.M * self.D \
-            / self.alpha ** 2
+        return self.step_eta_v * self.L * self.M * self.D / self.alpha ** 2
 
     @property
     def block_scale(self) -> float:

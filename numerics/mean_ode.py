@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import torch
 
@@ -81,7 +81,7 @@ from infdepth.validators import (choice, int_at_least, nonneg_number, positive_i
 from infdepth.theory.generated import mean_ode_2lp as gen
 
 from .activations import check_activation, phi, phi_dphi
-from .hidden_width import HWConfig, init_weights
+from .hidden_width import HWConfig, HWSettings, init_weights
 
 __all__ = ["MeanODEConfig", "MeanODEResult", "SCHEMES", "SAMPLERS", "SCHEME_ORDER",
            "check_mean_ode_config", "draw_particles", "memory_bytes", "solve_mean_ode"]
@@ -96,47 +96,31 @@ PARTICLE_STREAM = "mean_ode/particles"
 
 
 @dataclass(frozen=True)
-class MeanODEConfig:
+class MeanODEConfig(HWSettings):
     """Settings of :func:`solve_mean_ode` (docs/theory.md s6; module docstring).
 
-    ``Ls`` depth steps, ``P`` particles (even when ``antithetic``), ``K`` GD steps; ``eta_u`` /
-    ``eta_v`` default to ``eta`` (same meaning as in :class:`~infdepth.numerics.hidden_width.
-    HWConfig`); ``n_seeds`` / ``base_seed`` select ``W_in``, ``W_out`` as ``init_weights`` does;
-    ``particle_seed`` selects the particle draw.
+    ``Ls`` depth steps, ``P`` particles (even when ``antithetic``); the training settings ``K``,
+    ``alpha``, ``eta`` (``eta_u`` / ``eta_v``), ``act``, ``dtype``, ``device`` mean what they
+    mean for the network (:class:`~infdepth.numerics.hidden_width.HWSettings`), and ``n_seeds``
+    / ``base_seed`` select ``W_in``, ``W_out`` as ``init_weights`` does; ``particle_seed``
+    selects the particle draw.
     """
 
     D: int
     Ls: int = 16
     P: int = 8192
-    K: int = 15
-    alpha: float = 1.0
-    eta: float = 1.0
-    eta_u: float | None = None
-    eta_v: float | None = None
-    act: str = "tanh"
+    _: KW_ONLY
     scheme: str = "heun"
     antithetic: bool = True
     moment_match: bool = False
     sampler: str = "sobol"
-    n_seeds: int = 1
-    base_seed: int = 0
     particle_seed: int = 0
-    dtype: str = "float64"
-    device: str = "cpu"
     max_memory_gb: float = 8.0
 
     @property
     def nodes(self) -> int:
         """Depth points carrying parameters: ``Ls + 1`` (heun) or ``Ls`` (euler)."""
         return self.Ls + 1 if self.scheme == "heun" else self.Ls
-
-    @property
-    def step_eta_u(self) -> float:
-        return self.eta if self.eta_u is None else self.eta_u
-
-    @property
-    def step_eta_v(self) -> float:
-        return self.eta if self.eta_v is None else self.eta_v
 
 
 def check_mean_ode_config(cfg: MeanODEConfig) -> MeanODEConfig:

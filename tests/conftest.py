@@ -1,5 +1,6 @@
 """Shared pytest fixtures: the device every numerics test can run on (cpu always; cuda only
-where a GPU is present -- skipped cleanly otherwise), and the test helper modules.
+where a GPU is present -- skipped cleanly otherwise), ``one_thread`` (torch on one thread for the
+duration of a test), and the test helper modules.
 
 The tests mirror the source tree (``tests/infdepth/``, ``tests/theory/``, ...) and run with
 ``--import-mode=importlib`` (pyproject), so no test folder goes on ``sys.path``: on it,
@@ -48,6 +49,17 @@ def device(request) -> str:
     if request.param == "cuda" and not _cuda_available():
         pytest.skip("no CUDA device")
     return request.param
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread during the test (small per-block tensors: one thread is faster than two
+    oversubscribed ones); the previous thread count afterwards."""
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def pytest_collection_modifyitems(config, items):

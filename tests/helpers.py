@@ -1,4 +1,6 @@
-"""The one helper every test uses for observed convergence orders and rates.
+"""The one helper every test uses for observed convergence orders and rates, the synthetic data
+and references the tests share (power-law samples, random covariances, the exact linear Mean
+ODE), and the labels of a claim's variants.
 
 ``observed_order(sizes, errors)`` is the least-squares slope of ``log(error)`` on ``log(size)``
 (negative for a decaying error: ``-1`` for O(1/L)); ``pairwise_orders`` the slopes between
@@ -48,3 +50,31 @@ def power_law_samples(sizes: Sequence[float], slope: float, seeds: int, *, scale
     rng = np.random.default_rng(rng_seed)
     return [scale * float(s) ** slope * np.exp(noise * rng.standard_normal(seeds))
             for s in sizes]
+
+
+def random_covariances(n: int = 200, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s11, s22, s12)``: ``n`` random 2x2 covariances, variances in [0.05, 5] and correlations
+    in [-0.99, 0.99]."""
+    rng = np.random.default_rng(seed)
+    s11 = rng.uniform(0.05, 5.0, n)
+    s22 = rng.uniform(0.05, 5.0, n)
+    rho = rng.uniform(-0.99, 0.99, n)
+    return s11, s22, rho * np.sqrt(s11 * s22)
+
+
+def variant_labels(claim, suite: str, overrides=None) -> list[str]:
+    """The labels of the variants ``claim`` reports in ``suite`` (under ``overrides``, default
+    none)."""
+    from infdepth.validation.claims import Overrides
+    return [v.label for v in claim.variants(claim.sweep(suite), overrides or Overrides())]
+
+
+def linear_mean_ode_reference(S: int, K: int, eta: float = 0.2):
+    """``(X, Y, w, ref)``: the typical [HW] data, ``W_in``/``W_out`` of ``S`` seeds (D = 5) in
+    ``w`` and the exact linear Mean ODE ``ref`` after ``K`` GD steps, rate ``eta`` on u and v."""
+    from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights
+    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
+    X, Y = hw_data()
+    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
+    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, K=K, eta_u=eta, eta_v=eta)
+    return X, Y, w, ref

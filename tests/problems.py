@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 from scipy.special import erf as _erf
 
-from helpers import assert_order, power_law_samples
+from helpers import assert_order, linear_mean_ode_reference, power_law_samples
 
 __all__ = ["ExactProblem", "OrderProblem", "SeedMeanProblem", "GaussianKernelProblem",
            "PowerLawProblem", "nfd_linear_reference",
@@ -371,12 +371,9 @@ def _linear_network_and_recursion(L, M):
 def _hw_limit_moments_errors(sizes):
     """M = infinity Euler scheme (limit moments P = Q = I, A = 0) vs the exact linear Mean ODE
     (eta = 0.2, K = 5, 6 seeds): max error of f over steps, inputs, outputs."""
-    from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights
-    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear, train_moments_discrete
-    X, Y = hw_data()
+    from infdepth.numerics.mean_ode_linear import train_moments_discrete
     S, K, eta = 6, 5, 0.2
-    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
-    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, K=K, eta_u=eta, eta_v=eta)
+    X, Y, w, ref = linear_mean_ode_reference(S, K, eta)
     out = []
     for L in sizes:
         eye = np.broadcast_to(np.eye(5), (S, L, 5, 5))
@@ -389,13 +386,9 @@ def _hw_limit_moments_errors(sizes):
 def _mean_ode_linear_errors(sizes):
     """Particle solver (heun, moment-matched particles: the particle system IS the exact moment
     system) vs ``solve_mean_ode_linear``: only the depth error remains."""
-    from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights
     from infdepth.numerics.mean_ode import MeanODEConfig, solve_mean_ode
-    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
-    X, Y = hw_data()
     S, K, eta = 2, 6, 0.2
-    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
-    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, eta_u=eta, eta_v=eta, K=K)
+    X, Y, _, ref = linear_mean_ode_reference(S, K, eta)
     out = []
     for Ls in sizes:
         cfg = MeanODEConfig(D=5, Ls=Ls, P=20, K=K, n_seeds=S, act="linear", eta=eta,

@@ -20,11 +20,14 @@ would change it. This module is that mechanism:
   ``derive --check`` reports the files stale and ``derive`` rewrites them).
 
 Helpers for renderers: :func:`numpy_code` (SymPy -> numpy source; ``Min``/``Max`` become
-``numpy.minimum``/``numpy.maximum`` so they broadcast) and :func:`render_numpy_function` (one
-broadcasting numpy function per expression, common subexpressions hoisted, long lines wrapped).
+``numpy.minimum``/``numpy.maximum`` so they broadcast), :func:`render_numpy_function` (one
+broadcasting numpy function per expression, common subexpressions hoisted, long lines wrapped) and
+:func:`render_formula_function` (one function returning a printed formula).
 
-The generated kernels (:func:`render_gaussian_kernels`) are the closed forms of
-:mod:`infdepth.theory.gaussian_expectations` (docs/theory.md s3).
+Each generated module's renderer lives with what it renders: the kernels
+(:mod:`infdepth.theory.kernels_codegen`, the closed forms of
+:mod:`infdepth.theory.gaussian_expectations`, docs/theory.md s3), the NFD terms
+(:mod:`infdepth.theory.nfd`) and the Mean-ODE terms (:mod:`infdepth.theory.mean_ode_2lp`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ from typing import Callable, Sequence
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from . import gaussian_expectations as ge
 
 #: Maximum line length of generated code.
 LINE_WIDTH = 99
@@ -177,6 +179,17 @@ def render_numpy_function(name: str, args: Sequence[sp.Symbol], expr: sp.Expr,
     return "\n".join(lines) + "\n"
 
 
+def render_formula_function(name: str, args: Sequence[sp.Symbol], expr: sp.Expr, doc: str) -> str:
+    """Source of ``def name(*args): return <expr>`` for an ``expr`` that is plain arithmetic in
+    ``args`` (``ValueError`` otherwise), documented by ``doc`` and the formula."""
+    code = numpy_code(expr)
+    if "numpy" in code or not expr.free_symbols <= set(args):  # pragma: no cover
+        raise ValueError(f"{name} is not plain arithmetic in {list(args)}: {code}")
+    lines = [f"def {name}({', '.join(str(a) for a in args)}):",
+             *_docstring([f"{doc}:", "", f"    {name} = {code}"], "    ")]
+    return "\n".join(lines + _wrap_statement("return ", code, "    ")) + "\n"
+
+
 # -------------------------------------------------------------------------------------------
 # Registry
 # -------------------------------------------------------------------------------------------
@@ -198,77 +211,11 @@ class GeneratedModule:
         return f"{self.name}.py"
 
 
-_KERNELS_MODULE_DOC = [
-    "Closed-form bivariate Gaussian expectations of the activations (docs/theory.md s3).",
-    "",
-    "For (u, v) ~ N(0, [[s11, s12], [s12, s22]]): ``<act>_phiphi`` is E[phi(u) phi(v)] and "
-    "``<act>_dphidphi`` is E[phi'(u) phi'(v)], for act in relu, erf, linear (tanh has no closed "
-    "form; infdepth.numerics.gaussian_kernels integrates it by quadrature). The expressions are "
-    "those of infdepth.theory.gaussian_expectations, verified there symbolically.",
-    "",
-    "Arguments broadcast against each other and are converted to float64; the result has the "
-    "broadcast shape. relu clips its correlation s12/sqrt(s11*s22) to [-1, 1] before arccos, so "
-    "round-off at s12 = sqrt(s11*s22) gives no NaN; relu needs s11 > 0 and s22 > 0 (zero "
-    "variance gives NaN here; infdepth.numerics.gaussian_kernels handles that case). The erf "
-    "forms need no clipping: for a positive semi-definite covariance the arcsin argument is "
-    "below 1 in modulus and the square root's argument is at least 1 + 2 s11 + 2 s22.",
-]
-
-_RHO = sp.Symbol("rho", real=True)
-#: relu's clipped correlation ``Max(-1, Min(1, s12/sqrt(s11 s22)))`` in a rounding-friendly
-#: form (``tests/test_codegen.py`` checks it against the SymPy expression).
-_RELU_RHO_CODE = "numpy.clip((s12/s11)/numpy.sqrt(s22/s11), -1.0, 1.0)"
-
-
-def render_gaussian_kernels() -> str:
-    """Body of ``generated/gaussian_kernels.py``: ``<act>_<kind>(s11, s22, s12)`` for act in
-    :data:`~infdepth.theory.gaussian_expectations.CLOSED_FORM_ACTIVATIONS` and kind in
-    ``phiphi, dphidphi``, plus a ``KERNELS`` dict keyed by ``(act, kind)``."""
-    args = ge.COVARIANCE_SYMBOLS
-    names = [f"{act}_{kind}" for act in ge.CLOSED_FORM_ACTIVATIONS for kind in ge.KINDS]
-    what = {"phiphi": "E[phi(u) phi(v)]", "dphidphi": "E[phi'(u) phi'(v)]"}
-    out = _docstring(_KERNELS_MODULE_DOC, "")
-    out += ["", "import numpy", "", "__all__ = ["]
-    out += [f'    "{n}",' for n in names + ["KERNELS"]]
-    out += ["]", "", ""]
-    out += [
-        "def _broadcast(*args):",
-        '    """The arguments as float64 arrays of their common broadcast shape."""',
-        "    return numpy.broadcast_arrays(*(numpy.asarray(a, dtype=numpy.float64) "
-        "for a in args))",
-        "", "",
-        "def _result(value, shape):",
-        '    """``value`` as a new float64 array of ``shape`` (forms that miss an argument)."""',
-        "    return numpy.array(numpy.broadcast_to(value, shape), dtype=numpy.float64)",
-    ]
-    text = "\n".join(out) + "\n"
-    for act in ge.CLOSED_FORM_ACTIVATIONS:
-        for kind in ge.KINDS:
-            expr = ge.expectation_expr(act, kind, clip_correlation=True)
-            doc = [f"{what[kind]} for phi = {act}, (u, v) ~ N(0, [[s11, s12], [s12, s22]]) "
-                   "(docs/theory.md s3):", "", "    " + ge.EQUATIONS[(act, kind)]]
-            steps: list[tuple[sp.Symbol, sp.Expr | str]] = []
-            if act == "relu":
-                expr = expr.subs(ge.relu_correlation(clip=True), _RHO)
-                steps = [(_RHO, _RELU_RHO_CODE)]
-                doc += ["", "The correlation is evaluated as rho = (s12/s11)/sqrt(s22/s11), which "
-                        "is exactly 1 when s11 = s22 = s12 (SymPy's sqrt(s11)*sqrt(s22) can be "
-                        "an ulp off, and arccos turns that into an error of 1e-8), and clipped "
-                        "to [-1, 1] before arccos, so round-off at s12 = sqrt(s11*s22) gives "
-                        "no NaN."]
-            text += "\n\n" + render_numpy_function(f"{act}_{kind}", args, expr, doc, steps)
-    text += ("\n\n#: ``(activation, kind) -> function``, kind in ``phiphi, dphidphi``.\n"
-             "KERNELS = {\n")
-    for n in names:
-        act, kind = n.split("_", 1)
-        text += f'    ("{act}", "{kind}"): {n},\n'
-    text += "}\n"
-    return text
-
-
 #: Every generated module, in the order :func:`derive` processes them. Add new ones here.
 GENERATED_MODULES: list[GeneratedModule] = [
-    GeneratedModule("gaussian_kernels", render_gaussian_kernels,
+    GeneratedModule("gaussian_kernels",
+                    lambda: importlib.import_module(
+                        "infdepth.theory.kernels_codegen").render_gaussian_kernels(),
                     ("infdepth.theory.gaussian_expectations",)),
     GeneratedModule("nfd_terms",
                     lambda: importlib.import_module("infdepth.theory.nfd").render_nfd_terms(),
@@ -389,7 +336,7 @@ def derive(check: bool = False, root: Path | None = None) -> DeriveResult:
 
 __all__ = [
     "GeneratedModule", "GENERATED_MODULES", "MODULES", "register", "DeriveResult", "derive",
-    "render_file", "render_gaussian_kernels", "render_numpy_function", "numpy_code",
+    "render_file", "render_numpy_function", "render_formula_function", "numpy_code",
     "NumpyCodePrinter", "content_hash", "split_file", "is_hand_edited", "generated_dir",
     "LINE_WIDTH",
 ]

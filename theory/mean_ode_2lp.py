@@ -342,7 +342,7 @@ _VECTOR_NAMES = {"forward": "forward_integrand", "backward": "backward_integrand
 def render_mean_ode_2lp() -> str:
     """Body of ``generated/mean_ode_2lp.py``: ``<term>_coefficient`` and the vector function of
     every :func:`derive_terms` entry, plus ``COEFFICIENTS`` and ``DIRECTIONS`` tables."""
-    from .codegen import _docstring, _wrap_statement, numpy_code
+    from .codegen import _docstring, _wrap_statement, render_formula_function
 
     terms = derive_terms()
     names = [f"{t.name}_coefficient" for t in terms] + [_VECTOR_NAMES[t.name] for t in terms]
@@ -350,18 +350,9 @@ def render_mean_ode_2lp() -> str:
     out += ["", "__all__ = ["] + [f'    "{n}",' for n in names]
     out += ['    "COEFFICIENTS",', '    "DIRECTIONS",', "]", "", ""] + _helpers()
     text = "\n".join(out) + "\n"
-    for t in terms:
-        code = numpy_code(t.coefficient)
-        if "numpy" in code:  # pragma: no cover - every coefficient is a monomial
-            raise ValueError(f"term {t.name} needs numpy: {code}")
-        if not t.coefficient.free_symbols <= set(t.args):  # pragma: no cover
-            raise ValueError(f"term {t.name}: arguments {t.args} miss symbols of {t.coefficient}")
-        args = [str(a) for a in t.args]
-        lines = [f"def {t.name}_coefficient({', '.join(args)}):",
-                 *_docstring([f"{t.doc} (docs/theory.md s6):", "",
-                              f"    {t.name}_coefficient = {code}"], "    ")]
-        lines += _wrap_statement("return ", code, "    ")
-        text += "\n\n" + "\n".join(lines) + "\n"
+    for t in terms:     # every coefficient is a monomial in its arguments
+        text += "\n\n" + render_formula_function(f"{t.name}_coefficient", t.args, t.coefficient,
+                                                 f"{t.doc} (docs/theory.md s6)")
     for t in terms:
         used = {str(s) for s in t.coefficient.free_symbols}
         needs = [s for s in ("p", "vb", "sigma_p", "dsigma_p") if s in used]

@@ -209,23 +209,16 @@ _MODULE_DOC = [
 
 def render_nfd_terms() -> str:
     """Body of ``generated/nfd_terms.py`` (one function per :data:`TERM_NAMES` entry)."""
-    from .codegen import _docstring, _wrap_statement, numpy_code
+    from .codegen import _docstring, render_formula_function
 
     terms = derive_terms()
     out = _docstring(_MODULE_DOC, "")
     out += ["", "__all__ = ["]
     out += [f'    "{t.name}",' for t in terms] + ['    "TERMS",', "]"]
     text = "\n".join(out) + "\n"
-    for t in terms:
-        code = numpy_code(t.expr)
-        if "numpy" in code:  # pragma: no cover - all terms are polynomials
-            raise ValueError(f"term {t.name} needs numpy: {code}")
-        names = [str(a) for a in t.args]
-        lines = [f"def {t.name}({', '.join(names)}):",
-                 *_docstring([f"{t.doc} (docs/theory.md s3):", "",
-                              f"    {t.name} = {code}"], "    ")]
-        lines += _wrap_statement("return ", code, "    ")
-        text += "\n\n" + "\n".join(lines) + "\n"
+    for t in terms:     # all terms are polynomials
+        text += "\n\n" + render_formula_function(t.name, t.args, t.expr,
+                                                 f"{t.doc} (docs/theory.md s3)")
     text += "\n\n#: ``name -> function``.\nTERMS = {\n"
     text += "".join(f'    "{t.name}": {t.name},\n' for t in terms)
     text += "}\n"

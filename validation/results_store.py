@@ -122,6 +122,17 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(_dumps(canonical_config(config)).encode("utf-8")).hexdigest()[:16]
 
 
+def _read_parquet(path: Path, what: str, remedy: str) -> pd.DataFrame | None:
+    """The Parquet table at ``path``, ``None`` if there is none; a damaged file raises
+    :class:`ResultsStoreError` naming ``what`` it is and the ``remedy``."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        return None
+    except Exception as e:  # pyarrow raises its own error types for a damaged file
+        raise ResultsStoreError(f"cannot read {what} '{path}': {e}; {remedy}") from None
+
+
 # --------------------------------------------------------------------------------------------
 # atomic writes
 # --------------------------------------------------------------------------------------------
@@ -244,15 +255,8 @@ class ResultsStore:
 
     def get(self, config: Any) -> pd.DataFrame | None:
         """The stored table of ``config``, or ``None`` if the point is not finished."""
-        path = self.path_for(config)
-        try:
-            return pd.read_parquet(path)
-        except FileNotFoundError:
-            return None
-        except Exception as e:  # pyarrow raises its own error types for a damaged file
-            raise ResultsStoreError(
-                f"cannot read results point '{path}': {e}; delete it to recompute the point"
-            ) from None
+        return _read_parquet(self.path_for(config), "results point",
+                             "delete it to recompute the point")
 
     def put(self, config: Any, df: pd.DataFrame, meta: dict[str, Any] | None = None) -> str:
         """Store ``df`` as the table of ``config`` (atomically) and record it in the manifest.
@@ -325,14 +329,8 @@ class ResultsStore:
 
     def get_table(self, relpath: str) -> pd.DataFrame | None:
         """The table at ``root/relpath``, or ``None`` if it does not exist."""
-        path = self._table_path(relpath)
-        try:
-            return pd.read_parquet(path)
-        except FileNotFoundError:
-            return None
-        except Exception as e:  # pyarrow raises its own error types for a damaged file
-            raise ResultsStoreError(f"cannot read table '{path}': {e}; rerun "
-                                    "'infdepth validate' to rewrite it") from None
+        return _read_parquet(self._table_path(relpath), "table",
+                             "rerun 'infdepth validate' to rewrite it")
 
     # -- small JSON artifacts ---------------------------------------------------------------
     def _json_path(self, name: str) -> Path:

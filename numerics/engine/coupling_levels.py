@@ -134,6 +134,22 @@ def _rms(x: torch.Tensor) -> torch.Tensor:
     return x.square().flatten(1).mean(1).sqrt()
 
 
+def _record_levels(st: dict, k: int, tag: str, blocks, terms: list) -> None:
+    """Step k's levels of one pass (``tag``: ``fwd`` | ``bwd``) from ``terms[l] = (a, b)``, the
+    block's level (a) and (b) vectors: the rms of (a), (b), (c) = (a) - (b) per block
+    (``cpl_<tag>:<level>``) and accumulated over ``blocks`` in the pass's order
+    (``cpl_<tag>_acc:<level>``)."""
+    acc_a = acc_b = None
+    for l in blocks:
+        a, b = terms[l]
+        for lv, vv in (("a", a), ("b", b), ("c", a - b)):
+            st[f"cpl_{tag}:{lv}"][:, k, l + 1] = _rms(vv)
+        acc_a = a if acc_a is None else acc_a + a
+        acc_b = b if acc_b is None else acc_b + b
+        for lv, vv in (("a", acc_a), ("b", acc_b), ("c", acc_a - acc_b)):
+            st[f"cpl_{tag}_acc:{lv}"][:, k, l + 1] = _rms(vv)
+
+
 def _rademacher(config: A1Config, k: int, shape, dtype, device) -> torch.Tensor:
     """Probes (J, S, n) of step k: each seed from its own stream (rng.py scheme)."""
     out = []
@@ -278,7 +294,6 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
             gam_b[:, k, :, :(k + 1) * B] = trb / (m * n)
             if k:
                 gam_f[:, k, :, :k * B] = trf / (m * n)
-            acc = {key: None for key in ("fa", "fb", "ba", "bb")}
             vecs = []
             for l in range(L):
                 H = hist[l]
@@ -301,22 +316,8 @@ def coupling_levels(config: A1Config, X_train: torch.Tensor, y_train: torch.Tens
                 for dname in ("fwd", "bwd"):
                     vectors[(k, dname, "c")] = (vectors[(k, dname, "a")]
                                                 - vectors[(k, dname, "b")])
-            for l in range(L):
-                fa, fb, _, _ = vecs[l]
-                for lv, vv in (("a", fa), ("b", fb), ("c", fa - fb)):
-                    st[f"cpl_fwd:{lv}"][:, k, l + 1] = _rms(vv)
-                acc["fa"] = fa if acc["fa"] is None else acc["fa"] + fa
-                acc["fb"] = fb if acc["fb"] is None else acc["fb"] + fb
-                for lv, vv in (("a", acc["fa"]), ("b", acc["fb"]), ("c", acc["fa"] - acc["fb"])):
-                    st[f"cpl_fwd_acc:{lv}"][:, k, l + 1] = _rms(vv)
-            for l in reversed(range(L)):
-                _, _, ba, bb_ = vecs[l]
-                for lv, vv in (("a", ba), ("b", bb_), ("c", ba - bb_)):
-                    st[f"cpl_bwd:{lv}"][:, k, l + 1] = _rms(vv)
-                acc["ba"] = ba if acc["ba"] is None else acc["ba"] + ba
-                acc["bb"] = bb_ if acc["bb"] is None else acc["bb"] + bb_
-                for lv, vv in (("a", acc["ba"]), ("b", acc["bb"]), ("c", acc["ba"] - acc["bb"])):
-                    st[f"cpl_bwd_acc:{lv}"][:, k, l + 1] = _rms(vv)
+            _record_levels(st, k, "fwd", range(L), [(fa, fb) for fa, fb, _, _ in vecs])
+            _record_levels(st, k, "bwd", reversed(range(L)), [(ba, bb) for _, _, ba, bb in vecs])
 
     f_train = torch.stack(f_rec, dim=1) if f_rec else X.new_zeros((S, 0, B))
     return CouplingLevels(config=c, seed_indices=c.seed_indices, steps=steps, n_probes=n_probes,

@@ -68,6 +68,22 @@ def project(basis: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return span_coefficients(basis, x).mT @ basis
 
 
+def _coupling(v: torch.Tensor, raw: torch.Tensor, seen: torch.Tensor, seen_raw: torch.Tensor,
+              other: torch.Tensor, definition: str) -> torch.Tensor:
+    """The coupling of new vectors ``v`` (S,B,m) of one pass with raw products ``raw``:
+    ``P_other (raw - seen_raw^T coef_seen(v))``, what only the other pass's history ``other``
+    (S,r,m') reveals beyond this pass's own ``seen`` (S,r',m) with raw products ``seen_raw``
+    (``"projection"``: ``P_other raw``). Returns the shape of ``raw``."""
+    if other.shape[-2] == 0:
+        return torch.zeros_like(raw)
+    if definition == "projection":
+        return project(other, raw)
+    w_perp = raw
+    if seen.shape[-2] > 0:
+        w_perp = raw - span_coefficients(seen, v).mT @ seen_raw
+    return project(other, w_perp)
+
+
 def forward_coupling(x: torch.Tensor, z0: torch.Tensor, Phi: torch.Tensor, Y: torch.Tensor,
                      G: torch.Tensor, definition: str = "conditional") -> torch.Tensor:
     """Forward coupling ``c_f`` for new inputs ``x`` (S,B,in) with raw products ``z0 = W x``.
@@ -75,14 +91,7 @@ def forward_coupling(x: torch.Tensor, z0: torch.Tensor, Phi: torch.Tensor, Y: to
     ``Phi`` (S,r,in) past inputs, ``Y = W Phi`` (S,r,out) their raw products, ``G`` (S,r,out)
     past backward vectors. Returns (S,B,out).
     """
-    if G.shape[-2] == 0:
-        return torch.zeros_like(z0)
-    if definition == "projection":
-        return project(G, z0)
-    w_perp = z0
-    if Phi.shape[-2] > 0:
-        w_perp = z0 - span_coefficients(Phi, x).mT @ Y
-    return project(G, w_perp)
+    return _coupling(x, z0, Phi, Y, G, definition)
 
 
 def backward_coupling(g: torch.Tensor, zt0: torch.Tensor, G: torch.Tensor, Zt: torch.Tensor,
@@ -92,11 +101,4 @@ def backward_coupling(g: torch.Tensor, zt0: torch.Tensor, G: torch.Tensor, Zt: t
     ``G`` (S,r,out) past backward vectors, ``Zt = W^T G`` (S,r,in) their raw products, ``Phi``
     (S,r',in) the forward inputs seen so far (including the current step's). Returns (S,B,in).
     """
-    if Phi.shape[-2] == 0:
-        return torch.zeros_like(zt0)
-    if definition == "projection":
-        return project(Phi, zt0)
-    w_perp = zt0
-    if G.shape[-2] > 0:
-        w_perp = zt0 - span_coefficients(G, g).mT @ Zt
-    return project(Phi, w_perp)
+    return _coupling(g, zt0, G, Zt, Phi, definition)

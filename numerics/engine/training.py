@@ -101,6 +101,21 @@ def _rms_stack(ts: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(ts).square().mean((2, 3)).sqrt().T
 
 
+def _record_coupling(st: dict, k: int, tag: str, blocks, diagnostics: list) -> None:
+    """Step k's coupling statistics of one pass (``tag``: ``fwd`` | ``bwd``) from the per-block
+    ``diagnostics`` (forward: the trace's caches, backward: the backward infos): the rms of each
+    coupling term ``cpl_<tag>:<G>`` and of the residual-stream coupling accumulated over
+    ``blocks`` in the pass's order, ``cpl_<tag>_acc``."""
+    acc = None
+    for l in blocks:
+        d = diagnostics[l]
+        for G, v in d.get(f"cpl_{tag}", {}).items():
+            st[f"cpl_{tag}:{G}"][:, k, l + 1] = _rms(v)
+        if f"cpl_res_{tag}" in d:
+            acc = d[f"cpl_res_{tag}"] if acc is None else acc + d[f"cpl_res_{tag}"]
+            st[f"cpl_{tag}_acc"][:, k, l + 1] = _rms(acc)
+
+
 def _rows(tr: Trace, rows: slice, X: torch.Tensor) -> Trace:
     """The trace restricted to the given input rows (a training batch inside the records)."""
     def cut(v):
@@ -224,22 +239,8 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
             if two_layer:
                 st["u_rms"][:, k, l + 1] = _rms(tr.caches[l]["u"])
         if coupling:
-            acc = None
-            for l in range(L):
-                cch = tr.caches[l]
-                for G, v in cch.get("cpl_fwd", {}).items():
-                    st[f"cpl_fwd:{G}"][:, k, l + 1] = _rms(v)
-                if "cpl_res_fwd" in cch:
-                    acc = cch["cpl_res_fwd"] if acc is None else acc + cch["cpl_res_fwd"]
-                    st["cpl_fwd_acc"][:, k, l + 1] = _rms(acc)
-            acc = None
-            for l in reversed(range(L)):
-                info = bw.infos[l]
-                for G, v in info.get("cpl_bwd", {}).items():
-                    st[f"cpl_bwd:{G}"][:, k, l + 1] = _rms(v)
-                if "cpl_res_bwd" in info:
-                    acc = info["cpl_res_bwd"] if acc is None else acc + info["cpl_res_bwd"]
-                    st["cpl_bwd_acc"][:, k, l + 1] = _rms(acc)
+            _record_coupling(st, k, "fwd", range(L), tr.caches)
+            _record_coupling(st, k, "bwd", reversed(range(L)), bw.infos)
         model.apply(bw)
         del tr, bw
 

@@ -26,6 +26,7 @@ from scipy import integrate
 from infdepth.numerics import gaussian_kernels as gk
 from infdepth.theory import gaussian_expectations as ge
 from infdepth.theory.generated import gaussian_kernels as gen
+from helpers import random_covariances
 from problems import COVARIANCES, GaussianKernelProblem, params
 
 CLOSED = ge.CLOSED_FORM_ACTIVATIONS
@@ -35,14 +36,6 @@ ALLOWED_MSG = "allowed: relu, tanh, erf, linear"
 
 def _cov(s11, s22, rho):
     return (s11, s22, rho * np.sqrt(s11 * s22))
-
-
-def _random_covariances(n=200, seed=1):
-    rng = np.random.default_rng(seed)
-    s11 = rng.uniform(0.05, 5.0, n)
-    s22 = rng.uniform(0.05, 5.0, n)
-    rho = rng.uniform(-0.99, 0.99, n)
-    return s11, s22, rho * np.sqrt(s11 * s22)
 
 
 def _cholesky(s11, s22, s12):
@@ -146,7 +139,7 @@ def test_closed_forms_match_monte_carlo(problem):
 def test_generated_code_is_the_textbook_closed_form(problem):
     """The derived-and-generated kernels equal the arc-cosine / arcsine / linear kernels."""
     s11, s22, s12 = (np.array(x) for x in zip(*COVARIANCES))
-    rs11, rs22, rs12 = _random_covariances()
+    rs11, rs22, rs12 = random_covariances()
     for a, b, c in ((s11, s22, s12), (rs11, rs22, rs12)):
         np.testing.assert_allclose(gk.expectation(problem.act, problem.kind, a, b, c),
                                    problem.closed_form(a, b, c), rtol=problem.rtol_generated,
@@ -179,7 +172,7 @@ def test_tanh_quadrature_matches_monte_carlo(kind):
 
 
 def test_tanh_batch_equals_elementwise_and_handles_degenerate_covariances():
-    s11, s22, s12 = _random_covariances(n=12, seed=3)
+    s11, s22, s12 = random_covariances(n=12, seed=3)
     s11, s22, s12 = s11.reshape(3, 4), s22.reshape(3, 4), s12.reshape(3, 4)
     for method in gk.METHODS:
         batch = gk.phiphi("tanh", s11, s22, s12, method=method)
@@ -210,7 +203,7 @@ def test_tanh_batch_equals_elementwise_and_handles_degenerate_covariances():
 # -------------------------------------------------------------------------------------------
 
 def test_numerics_dispatch_to_generated_code():
-    s11, s22, s12 = _random_covariances(n=50, seed=7)
+    s11, s22, s12 = random_covariances(n=50, seed=7)
     for act in CLOSED:
         for kind, fn in (("phiphi", gk.phiphi), ("dphidphi", gk.dphidphi)):
             np.testing.assert_array_equal(fn(act, s11, s22, s12),

@@ -11,13 +11,9 @@ from problems import ExactProblem, OrderProblem, params
 SIGMA0 = input_covariance()
 
 
-@pytest.mark.parametrize("problem", params(ExactProblem, "numerics.kernel_recursion"))
-def test_closed_forms(problem):
-    problem.check()
-
-
-@pytest.mark.parametrize("problem", params(OrderProblem, "numerics.kernel_recursion"))
-def test_converges_at_first_order(problem):
+@pytest.mark.parametrize("problem", params(ExactProblem, "numerics.kernel_recursion")
+                         + params(OrderProblem, "numerics.kernel_recursion"))
+def test_closed_forms_and_first_order_convergence(problem):
     problem.check()
 
 

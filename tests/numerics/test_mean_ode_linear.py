@@ -9,30 +9,24 @@ import numpy as np
 import pytest
 import torch
 
-from infdepth.numerics.hidden_width import HWConfig, hw_data, init_weights, train_hw
-from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
+from infdepth.numerics.hidden_width import HWConfig, train_hw
+from helpers import linear_mean_ode_reference
 from problems import ExactProblem, OrderProblem, params
 
 torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("problem", params(ExactProblem, "numerics.mean_ode_linear"))
-def test_exact_problems(problem):
-    problem.check()
-
-
-@pytest.mark.parametrize("problem", params(OrderProblem, "numerics.mean_ode_linear"))
-def test_order_problems(problem):
+@pytest.mark.parametrize("problem", params(ExactProblem, "numerics.mean_ode_linear")
+                         + params(OrderProblem, "numerics.mean_ode_linear"))
+def test_exact_and_order_problems(problem):
     problem.check()
 
 
 def test_finite_network_converges_in_L_and_in_M():
     """eta = 0.2, K = 5, 6 seeds: the finite network's rms output error to the exact Mean ODE
     falls with L and with M (noise alpha sqrt(D/(LM)))."""
-    X, Y = hw_data()
     S, K, eta = 6, 5, 0.2
-    w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
-    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, K=K, eta_u=eta, eta_v=eta)
+    X, Y, _, ref = linear_mean_ode_reference(S, K, eta)
 
     def err(L, M):
         r = train_hw(HWConfig(D=5, L=L, M=M, K=K, n_seeds=S, act="linear", eta=eta), X, Y)

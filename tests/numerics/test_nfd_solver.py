@@ -28,14 +28,7 @@ from infdepth.numerics.nfd_solver import (VARIANTS, NFDConfig, coarsen_noise, dr
                                           solve_nfd, solve_nfd_depth, solve_nfd_seeds)
 from problems import OrderProblem, SeedMeanProblem, nfd_linear_reference, params
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small per-block tensors: one thread is faster than two oversubscribed ones."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # small per-block tensors
 
 
 def _data(N=3, E=2, d=4, seed=1):

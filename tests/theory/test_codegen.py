@@ -15,6 +15,7 @@ import sympy as sp
 
 from infdepth.theory import codegen
 from infdepth.theory import gaussian_expectations as ge
+from infdepth.theory import kernels_codegen
 from infdepth.theory.codegen import (GENERATED_MODULES, DeriveResult, GeneratedModule,
                                      content_hash, derive, generated_dir, is_hand_edited,
                                      render_file, split_file)
@@ -142,7 +143,8 @@ def test_relu_correlation_code_matches_sympy():
     s11, s22 = rng.uniform(0.01, 10, 100), rng.uniform(0.01, 10, 100)
     s12 = rng.uniform(-1.2, 1.2, 100) * np.sqrt(s11 * s22)  # includes clipped values
     ref = sp.lambdify(ge.COVARIANCE_SYMBOLS, ge.relu_correlation(clip=True), "numpy")
-    got = eval(codegen._RELU_RHO_CODE, {"numpy": np, "s11": s11, "s22": s22, "s12": s12})
+    got = eval(kernels_codegen._RELU_RHO_CODE,
+               {"numpy": np, "s11": s11, "s22": s22, "s12": s12})
     np.testing.assert_allclose(got, ref(s11, s22, s12), rtol=1e-14)
 
 

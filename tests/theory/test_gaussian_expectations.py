@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from helpers import random_covariances
 from infdepth.theory import gaussian_expectations as ge
 from infdepth.theory.generated import gaussian_kernels as gen
 
@@ -97,18 +98,10 @@ def test_bad_activation_names_the_allowed_ones():
 # Generated code vs SymPy
 # -------------------------------------------------------------------------------------------
 
-def _random_covariances(n=200, seed=1):
-    rng = np.random.default_rng(seed)
-    s11 = rng.uniform(0.05, 5.0, n)
-    s22 = rng.uniform(0.05, 5.0, n)
-    rho = rng.uniform(-0.99, 0.99, n)
-    return s11, s22, rho * np.sqrt(s11 * s22)
-
-
 @pytest.mark.parametrize("act", CLOSED)
 @pytest.mark.parametrize("kind", KINDS)
 def test_generated_equals_lambdify(act, kind):
-    s11, s22, s12 = _random_covariances()
+    s11, s22, s12 = random_covariances()
     ref_fn = sp.lambdify(ge.COVARIANCE_SYMBOLS, ge.expectation_expr(act, kind), "numpy")
     ref = np.broadcast_to(ref_fn(s11, s22, s12), s11.shape)
     got = getattr(gen, f"{act}_{kind}")(s11, s22, s12)

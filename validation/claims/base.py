@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from infdepth.run_fields import RunFields
+from infdepth.validators import choice
 
 from ..measurements import Claimed, RateMeasurement, RegimeMap
 
@@ -45,11 +46,29 @@ FIGURE_KINDS: tuple[str, ...] = ("rate", "phase_map", "regime_map", "transfer",
 @dataclass(frozen=True)
 class Variant:
     """Base of a claim's typed variants. Subclasses are frozen dataclasses whose fields say what
-    the variant changes; :attr:`label` is its name in tables, figures and ``verdicts.json``."""
+    the variant changes; :attr:`label` is its name in tables, figures and ``verdicts.json``.
+
+    A subclass declares the values its fields may take in :attr:`allowed` (field -> allowed
+    values), checked on construction (``ValueError`` naming the claim, the field, the bad value
+    and the allowed ones); a subclass with further checks extends ``__post_init__``."""
+
+    #: field name -> the values it may take
+    allowed: ClassVar[Mapping[str, Iterable[str]]] = {}
 
     @property
-    def label(self) -> str:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    def claim(self) -> str:
+        """The id of the claim the variant belongs to: the name of the module that defines it
+        (``validation/claims/<id>.py``)."""
+        return type(self).__module__.rpartition(".")[2]
+
+    def __post_init__(self):
+        for name, values in self.allowed.items():
+            choice(f"{self.claim} {name}", getattr(self, name), values)
+
+    @property
+    def label(self) -> str:
+        """The field values joined with "/" (a subclass with a special label overrides it)."""
+        return "/".join(str(getattr(self, f.name)) for f in fields(self))
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,10 @@ class Overrides:
     def width(self, default: int) -> int:
         """The width of a fixed-width sweep: the largest of ``--widths``, else ``default``."""
         return self.widths[-1] if self.widths else default
+
+    def depth(self, default: int) -> int:
+        """The depth of a fixed-depth sweep: the largest of ``--depths``, else ``default``."""
+        return self.depths[-1] if self.depths else default
 
     def keeps(self, activation: str) -> bool:
         """Whether a variant of this activation is selected (no ``--activations``: all)."""

@@ -77,10 +77,6 @@ class TransferVariant(Variant):
             raise ValueError(f"unknown variant {self.label!r} of depth_hp_transfer; allowed: "
                              f"{', '.join(f'{b}/{p}' for b, p in PAIRS)}")
 
-    @property
-    def label(self) -> str:
-        return f"{self.block}/{self.parameterization}"
-
 
 @dataclass(frozen=True)
 class TransferSweep:

@@ -23,50 +23,29 @@ import numpy as np
 import pandas as pd
 
 from infdepth.run_fields import RunFields
-from infdepth.numerics.training_task import ETA, task_tensors
+from infdepth.numerics.training_task import task_tensors
 
 from ..measurements import Claimed, RateMeasurement
-from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
+from .engine_common import DepthSweep, TrainedPoint
 
 PARAMETERIZATIONS: tuple[str, ...] = ("depth_mup", "mup", "sp")
-
-
-@dataclass(frozen=True)
-class Sweep:
-    act: str
-    n: int
-    depths: tuple[int, ...]
-    seeds: int
-    K: int
 
 
 @dataclass(frozen=True)
 class ParameterizationVariant(Variant):
     """The parameterization both runs are trained under."""
 
+    allowed = {"parameterization": PARAMETERIZATIONS}
+
     parameterization: str
 
-    def __post_init__(self):
-        if self.parameterization not in PARAMETERIZATIONS:
-            raise ValueError(f"unknown gia_restoration parameterization "
-                             f"{self.parameterization!r}; allowed: {', '.join(PARAMETERIZATIONS)}")
 
-    @property
-    def label(self) -> str:
-        return self.parameterization
-
-
-@dataclass(frozen=True)
-class GiaPoint(RunFields):
+@dataclass(frozen=True, kw_only=True)
+class GiaPoint(TrainedPoint):
     """One depth of the sweep: ``n_seeds`` networks trained K steps in both modes."""
 
-    act: str
-    parameterization: str
-    n: int
-    L: int
-    K: int
-    n_seeds: int
-    eta: float = ETA
+    parameterization: str       # no default: the variant's
 
 
 def per_seed_gap(frame: pd.DataFrame) -> np.ndarray:
@@ -90,25 +69,22 @@ class GiaRestoration(Claim):
     claimed_slope = None
     claimed_text = "decreasing in L (depth-muP only)"
     suites = {
-        "smoke": Sweep("tanh", 128, (2, 4, 8, 16), 4, 6),
-        "standard": Sweep("tanh", 512, (2, 4, 8, 16, 32), 8, 9),
-        "full": Sweep("tanh", 1024, (2, 4, 8, 16, 32, 64, 128), 16, 15),
+        "smoke": DepthSweep("tanh", 128, (2, 4, 8, 16), 4, 6),
+        "standard": DepthSweep("tanh", 512, (2, 4, 8, 16, 32), 8, 9),
+        "full": DepthSweep("tanh", 1024, (2, 4, 8, 16, 32, 64, 128), 16, 15),
     }
     primary = ParameterizationVariant("depth_mup")
     figures = (FigureSpec("rate", "gia_restoration",
                           "[NFD] reused vs independent backward weights: loss-curve gap vs "
                           "depth"),)
 
-    def variants(self, sweep: Sweep, overrides: Overrides
+    def variants(self, sweep: DepthSweep, overrides: Overrides
                  ) -> tuple[ParameterizationVariant, ...]:
         return tuple(ParameterizationVariant(p) for p in PARAMETERIZATIONS)
 
-    def points(self, variant: ParameterizationVariant, sweep: Sweep, overrides: Overrides,
+    def points(self, variant: ParameterizationVariant, sweep: DepthSweep, overrides: Overrides,
                run: RunFields) -> list[GiaPoint]:
-        act, n = overrides.activation(sweep.act), overrides.width(sweep.n)
-        return [GiaPoint(act=act, parameterization=variant.parameterization, n=n, L=L,
-                         K=sweep.K, n_seeds=sweep.seeds, **run.run_fields())
-                for L in size_sweep(overrides.depths, sweep.depths)]
+        return sweep.points(GiaPoint, overrides, run, parameterization=variant.parameterization)
 
     def compute(self, point: GiaPoint) -> pd.DataFrame:
         """One row per seed and step: both loss curves (mean loss over the training inputs)."""

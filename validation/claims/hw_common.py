@@ -1,7 +1,8 @@
 """What the [HW] claims share (docs/theory.md s6). Not a claim module: the base of the point
 dataclasses of ``hw_rate_lm``, ``hw_sqrt_d``, ``hw_lazy`` and ``hw_phase`` (the typical data on top
-of the run fields), the per-activation training settings, and the error-to-reference point that
-``hw_rate_lm`` and ``hw_sqrt_d`` both sweep."""
+of the run fields), the base of those that train one network size (:class:`HWNetworkPoint`), the
+per-activation training settings, and the error-to-reference point that ``hw_rate_lm`` and
+``hw_sqrt_d`` both sweep."""
 
 from __future__ import annotations
 
@@ -47,9 +48,19 @@ class HWRunFields(RunFields):
 
 
 @dataclass(frozen=True)
-class HWPoint(HWRunFields):
-    """One finite network size, compared with its reference after K GD steps; ``L_ref``/``M_ref``
-    only for the coupled (tanh) reference."""
+class FixedSizeSweep:
+    """A suite of an [HW] sweep at one network size: ``seeds`` per point, depth ``L``, hidden
+    width ``M`` (``--depths`` replace ``L`` by their largest value)."""
+
+    seeds: int
+    L: int
+    M: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HWNetworkPoint(HWRunFields):
+    """``n_seeds`` [HW] 2LP networks (activation ``act``, embedding dimension ``D``, depth ``L``,
+    hidden width ``M``, residual scale ``alpha``) trained K GD steps at base rate ``eta``."""
 
     act: str
     D: int
@@ -59,12 +70,19 @@ class HWPoint(HWRunFields):
     eta: float
     n_seeds: int
     alpha: float = 1.0
-    L_ref: int = 0
-    M_ref: int = 0
     parameterization: str = "hw_mlu"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class HWPoint(HWNetworkPoint):
+    """One finite network size, compared with its reference after K GD steps; ``L_ref``/``M_ref``
+    only for the coupled (tanh) reference."""
+
+    L_ref: int = 0
+    M_ref: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class HWODEPoint(HWPoint):
     """A tanh point whose reference is the particle Mean-ODE solver (``ref_Ls`` depth steps,
     ``ref_P`` particles; :mod:`infdepth.numerics.mean_ode`)."""
@@ -135,3 +153,9 @@ def mean(a: np.ndarray) -> float:
 
 
 STATISTICS = {"median": median, "mean": mean}
+
+
+def twin_suffix(statistic: str) -> str:
+    """The label suffix of a variant by its statistic over seeds: ``/mean`` for the mean twin of
+    a median variant, else none."""
+    return "/mean" if statistic == "mean" else ""

@@ -21,7 +21,7 @@ from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import Claimed, RateMeasurement
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
-from .hw_common import ACT_SETTINGS, HWRunFields
+from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint
 
 QUANTITIES = {"movement": ("movement", "relative movement |Z_K - Z_0|/|Z_0| of u, v", -1.0,
                            "-1 in alpha"),
@@ -29,39 +29,27 @@ QUANTITIES = {"movement": ("movement", "relative movement |Z_K - Z_0|/|Z_0| of u
 
 
 @dataclass(frozen=True)
-class Sweep:
-    seeds: int
-    L: int
-    M: int
+class Sweep(FixedSizeSweep):
     D: int
     alphas: tuple[float, ...]
 
 
 @dataclass(frozen=True)
 class LazyVariant(Variant):
+    allowed = {"quantity": QUANTITIES, "act": ACT_SETTINGS}
+
     quantity: str           # movement | output
     act: str = "tanh"
 
-    def __post_init__(self):
-        if self.quantity not in QUANTITIES or self.act not in ACT_SETTINGS:
-            raise ValueError(f"bad hw_lazy variant {self!r}; allowed: tanh/movement, "
-                             "tanh/output")
-
     @property
     def label(self) -> str:
+        """``<act>/<quantity>``: the activation first, as in the other [HW] labels."""
         return f"{self.act}/{self.quantity}"
 
 
-@dataclass(frozen=True)
-class HWLazyPoint(HWRunFields):
-    act: str
-    D: int
-    L: int
-    M: int
-    K: int
-    eta: float
-    alpha: float
-    n_seeds: int
+@dataclass(frozen=True, kw_only=True)
+class HWLazyPoint(HWNetworkPoint):
+    alpha: float                # no default: the sweep's
     parameterization: str = "hw_lazy"
 
 
@@ -84,10 +72,9 @@ class HWLazy(Claim):
 
     def points(self, variant: LazyVariant, sweep: Sweep, overrides: Overrides, run):
         st = ACT_SETTINGS[variant.act]
-        L = overrides.depths[-1] if overrides.depths else sweep.L
-        return [HWLazyPoint(act=variant.act, D=sweep.D, L=L, M=overrides.width(sweep.M),
-                            K=st["K"], eta=st["eta"], alpha=a, n_seeds=sweep.seeds,
-                            **run.run_fields()) for a in sweep.alphas]
+        return [HWLazyPoint(act=variant.act, D=sweep.D, L=overrides.depth(sweep.L),
+                            M=overrides.width(sweep.M), K=st["K"], eta=st["eta"], alpha=a,
+                            n_seeds=sweep.seeds, **run.run_fields()) for a in sweep.alphas]
 
     def compute(self, p: HWLazyPoint) -> pd.DataFrame:
         """One row per seed: relative movement (u and v together, and each), output change."""

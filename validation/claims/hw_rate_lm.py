@@ -35,8 +35,8 @@ from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import Claimed, RateMeasurement
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import (ACT_SETTINGS, STATISTICS, HWRunFields, compute_errors, error_points,
-                        reference_text)
+from .hw_common import (ACT_SETTINGS, STATISTICS, HWNetworkPoint, compute_errors,
+                        error_points, reference_text, twin_suffix)
 
 AXES = ("L", "M", "LM", "bias")
 BIAS_CLAIMED = -1.0
@@ -67,38 +67,30 @@ class Sweep:
 
 @dataclass(frozen=True)
 class RateVariant(Variant):
+    allowed = {"act": ACT_SETTINGS, "axis": AXES, "statistic": STATISTICS}
+
     act: str
     axis: str                           # L | M | LM | bias
     statistic: str = "median"           # median | mean (bias: the statistic is a seed mean)
 
     def __post_init__(self):
-        if (self.act not in ACT_SETTINGS or self.axis not in AXES
-                or self.statistic not in STATISTICS or
-                (self.axis == "bias" and self.statistic != "median")):
+        super().__post_init__()
+        if self.axis == "bias" and self.statistic != "median":
             raise ValueError(f"bad hw_rate_lm variant {self!r}; allowed: "
                              "<linear|tanh>/<L|M|LM>[/mean] or <linear|tanh>/bias")
 
     @property
     def label(self) -> str:
-        return f"{self.act}/{self.axis}" + ("/mean" if self.statistic == "mean" else "")
+        return f"{self.act}/{self.axis}" + twin_suffix(self.statistic)
 
 
-@dataclass(frozen=True)
-class HWBiasPoint(HWRunFields):
+@dataclass(frozen=True, kw_only=True)
+class HWBiasPoint(HWNetworkPoint):
     """One depth L of an Euler-bias sweep: ``n_seeds`` networks sharing ``W_in``, ``W_out``;
     ``reference`` is ``"exact"`` (linear Mean ODE) or ``"cauchy"`` (the depth-2L network on the
     same units, :func:`~infdepth.numerics.hw_bias.bias_errors`)."""
 
-    act: str
-    D: int
-    L: int
-    M: int
-    K: int
-    eta: float
-    n_seeds: int
     reference: str
-    alpha: float = 1.0
-    parameterization: str = "hw_mlu"
 
 
 _VARIANTS = ("linear/L", "linear/M", "linear/LM", "tanh/L", "tanh/M", "tanh/LM")

@@ -19,14 +19,12 @@ from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import RateMeasurement
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import STATISTICS, compute_errors, error_points
+from .hw_common import (STATISTICS, FixedSizeSweep, compute_errors, error_points,
+                        twin_suffix)
 
 
 @dataclass(frozen=True)
-class Sweep:
-    seeds: int
-    L: int
-    M: int
+class Sweep(FixedSizeSweep):
     D_sweep: tuple[int, ...]
 
 
@@ -34,18 +32,15 @@ class Sweep:
 class SqrtDVariant(Variant):
     """``horizon``: ``"K"`` (after training) or ``"init"`` (step 0); ``statistic`` over seeds."""
 
+    allowed = {"horizon": ("K", "init"), "statistic": STATISTICS}
+
     horizon: str = "K"
     statistic: str = "median"
-
-    def __post_init__(self):
-        if self.horizon not in ("K", "init") or self.statistic not in STATISTICS:
-            raise ValueError(f"bad hw_sqrt_d variant {self!r}; allowed: "
-                             "linear/embedding[_init][/mean]")
 
     @property
     def label(self) -> str:
         return ("linear/embedding" + ("_init" if self.horizon == "init" else "")
-                + ("/mean" if self.statistic == "mean" else ""))
+                + twin_suffix(self.statistic))
 
 
 class HWSqrtD(Claim):
@@ -69,10 +64,9 @@ class HWSqrtD(Claim):
         return tuple(SqrtDVariant(h, s) for h in ("K", "init") for s in ("median", "mean"))
 
     def points(self, variant: SqrtDVariant, sweep: Sweep, overrides: Overrides, run):
-        L = overrides.depths[-1] if overrides.depths else sweep.L
+        sizes = [(overrides.depth(sweep.L), sweep.M)]
         return [p for D in size_sweep(overrides.widths, sweep.D_sweep)
-                for p in error_points("linear", [(L, sweep.M)], D=D, seeds=sweep.seeds,
-                                      run=run, ode={})]
+                for p in error_points("linear", sizes, D=D, seeds=sweep.seeds, run=run, ode={})]
 
     def compute(self, p) -> pd.DataFrame:
         """One row per seed (the columns of ``hw_rate_lm``'s rate points: ``emb_err``, ...)."""

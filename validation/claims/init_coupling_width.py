@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 from infdepth.run_fields import RunFields
-from infdepth.numerics.training_task import ETA, task_tensors
+from infdepth.numerics.training_task import task_tensors
 
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .engine_common import EnginePoint
 
 READINGS: tuple[str, ...] = ("rms", "moment")
 
@@ -48,13 +49,13 @@ class Sweep:
 class CouplingVariant(Variant):
     """A reading of the coupling size (``rms`` | ``moment``) at depth ``L``."""
 
+    allowed = {"reading": READINGS}
+
     reading: str
     L: int
 
     def __post_init__(self):
-        if self.reading not in READINGS:
-            raise ValueError(f"unknown init_coupling_width reading {self.reading!r}; allowed: "
-                             f"{', '.join(READINGS)} (expected '<rms|moment>/L<depth>')")
+        super().__post_init__()
         if isinstance(self.L, bool) or not isinstance(self.L, int) or self.L < 1:
             raise ValueError(f"depth L must be a positive integer, got {self.L!r}")
 
@@ -63,16 +64,9 @@ class CouplingVariant(Variant):
         return f"{self.reading}/L{self.L}"
 
 
-@dataclass(frozen=True)
-class CouplingInitPoint(RunFields):
+@dataclass(frozen=True, kw_only=True)
+class CouplingInitPoint(EnginePoint):
     """One width of the sweep: ``n_seeds`` networks trained 0 steps in both modes."""
-
-    act: str
-    n: int
-    L: int
-    n_seeds: int
-    eta: float = ETA
-    parameterization: str = "depth_mup"
 
 
 def _moment_effect(a: np.ndarray) -> float:

@@ -34,10 +34,6 @@ class Sweep:
 class ActivationVariant(Variant):
     activation: str
 
-    @property
-    def label(self) -> str:
-        return self.activation
-
 
 @dataclass(frozen=True)
 class KernelDepthPoint(RunFields):

@@ -44,17 +44,10 @@ class Sweep:
 
 @dataclass(frozen=True)
 class WidthVariant(Variant):
+    allowed = {"statistic": STATISTICS}
+
     activation: str
     statistic: str
-
-    def __post_init__(self):
-        if self.statistic not in STATISTICS:
-            raise ValueError(f"unknown init_width statistic {self.statistic!r}; allowed: "
-                             f"{', '.join(STATISTICS)}")
-
-    @property
-    def label(self) -> str:
-        return f"{self.activation}/{self.statistic}"
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from infdepth.numerics.training_task import ETA, task_tensors
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import weak_depth_error
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .engine_common import TrainedPoint
 
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
@@ -58,19 +59,10 @@ class Sweep:
 class NFDVariant(Variant):
     """A reading (``depth`` | ``network``) against an NFD variant (``covariance`` | ``gia``)."""
 
+    allowed = {"reading": READINGS, "nfd": NFD_VARIANTS}
+
     reading: str
     nfd: str
-
-    def __post_init__(self):
-        if self.reading not in READINGS or self.nfd not in NFD_VARIANTS:
-            raise ValueError(f"unknown nfd_depth_error variant {self.reading}/{self.nfd}; "
-                             f"allowed: reading {', '.join(READINGS)} x NFD variant "
-                             f"{', '.join(NFD_VARIANTS)} (expected "
-                             f"'<{'|'.join(READINGS)}>/<{'|'.join(NFD_VARIANTS)}>')")
-
-    @property
-    def label(self) -> str:
-        return f"{self.reading}/{self.nfd}"
 
 
 @dataclass(frozen=True)
@@ -86,21 +78,14 @@ class NFDSweepPoint(RunFields):
     eta: float = ETA
 
 
-@dataclass(frozen=True)
-class NetworkPoint(RunFields):
+@dataclass(frozen=True, kw_only=True)
+class NetworkPoint(TrainedPoint):
     """The finite network at (n, L) and the NFD reference it is compared with."""
 
-    act: str
-    n: int
-    L: int
-    K: int
-    n_seeds: int
     nfd_variant: str
     ref_depth: int
     ref_particles: int
     ref_seeds: int
-    eta: float = ETA
-    parameterization: str = "depth_mup"
 
 
 @lru_cache(maxsize=8)

@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 
 from infdepth.run_fields import RunFields
-from infdepth.numerics.training_task import ETA, task_tensors
+from infdepth.numerics.training_task import task_tensors
 
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
-from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import Claim, Derived, FigureSpec, Overrides, Variant
+from .engine_common import DepthSweep, TrainedPoint
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
 DIRECTIONS: tuple[str, ...] = ("forward", "backward")
@@ -45,43 +46,19 @@ _LEVEL_TEXT = {"a": "level (a), full term", "b": "level (b), leading Gamma term"
 
 
 @dataclass(frozen=True)
-class Sweep:
-    act: str
-    n: int
-    depths: tuple[int, ...]
-    seeds: int
-    K: int
-
-
-@dataclass(frozen=True)
 class LevelVariant(Variant):
     """A level of the coupling (``a`` | ``b`` | ``c``) accumulated in one direction."""
+
+    allowed = {"level": LEVELS, "direction": DIRECTIONS}
 
     level: str
     direction: str
 
-    def __post_init__(self):
-        if self.level not in LEVELS or self.direction not in DIRECTIONS:
-            raise ValueError(f"unknown train_coupling_depth variant {self.level}/{self.direction}"
-                             f"; allowed: level {', '.join(LEVELS)} x direction "
-                             f"{', '.join(DIRECTIONS)} (expected '<a|b|c>/<forward|backward>')")
 
-    @property
-    def label(self) -> str:
-        return f"{self.level}/{self.direction}"
-
-
-@dataclass(frozen=True)
-class TrainCouplingPoint(RunFields):
+@dataclass(frozen=True, kw_only=True)
+class TrainCouplingPoint(TrainedPoint):
     """One depth of the sweep: ``n_seeds`` networks trained K steps (reused ``W^T``)."""
 
-    act: str
-    n: int
-    L: int
-    K: int
-    n_seeds: int
-    eta: float = ETA
-    parameterization: str = "depth_mup"
     n_probes: int = 1
 
 
@@ -101,24 +78,21 @@ class TrainCouplingDepth(Claim):
     claimed_slope = -2.0
     claimed_text = "-2 in L"
     suites = {
-        "smoke": Sweep("tanh", 256, (2, 4, 8, 16, 32), 4, 3),
-        "standard": Sweep("tanh", 512, (2, 4, 8, 16, 32), 8, 3),
-        "full": Sweep("tanh", 2048, (2, 4, 8, 16, 32, 64, 128), 16, 5),
+        "smoke": DepthSweep("tanh", 256, (2, 4, 8, 16, 32), 4, 3),
+        "standard": DepthSweep("tanh", 512, (2, 4, 8, 16, 32), 8, 3),
+        "full": DepthSweep("tanh", 2048, (2, 4, 8, 16, 32, 64, 128), 16, 5),
     }
     primary = LevelVariant("a", "forward")
     figures = (FigureSpec("rate", "train_coupling_depth",
                           "[NFD] accumulated reused-weight coupling after training vs depth "
                           "(claimed O(L^-2))", ylabel="accumulated coupling (rms)"),)
 
-    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[LevelVariant, ...]:
+    def variants(self, sweep: DepthSweep, overrides: Overrides) -> tuple[LevelVariant, ...]:
         return tuple(LevelVariant(lv, d) for lv in LEVELS for d in DIRECTIONS)
 
-    def points(self, variant: LevelVariant, sweep: Sweep, overrides: Overrides,
+    def points(self, variant: LevelVariant, sweep: DepthSweep, overrides: Overrides,
                run: RunFields) -> list[TrainCouplingPoint]:
-        act, n = overrides.activation(sweep.act), overrides.width(sweep.n)
-        return [TrainCouplingPoint(act=act, n=n, L=L, K=sweep.K, n_seeds=sweep.seeds,
-                                   **run.run_fields())
-                for L in size_sweep(overrides.depths, sweep.depths)]
+        return sweep.points(TrainCouplingPoint, overrides, run)
 
     def compute(self, point: TrainCouplingPoint) -> pd.DataFrame:
         """One row per seed at step K-1: accumulated coupling at levels (a), (b), (c), forward

@@ -24,6 +24,7 @@ from infdepth.run_fields import RunFields
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
+from .engine_common import DepthSweep
 
 if TYPE_CHECKING:
     from .twolayer_point import TwoLayerPoint
@@ -34,32 +35,12 @@ _WHAT = {"weight": "m1 (W1^K - W1^0) phi(h)", "total": "u^K - u^0"}
 
 
 @dataclass(frozen=True)
-class TwoLayerSweep:
-    """A suite of a two-layer claim (also ``twolayer_correction``'s): activation, width,
-    depths, seeds per point, SGD steps."""
-
-    act: str
-    n: int
-    depths: tuple[int, ...]
-    seeds: int
-    K: int
-
-
-@dataclass(frozen=True)
 class ReadingVariant(Variant):
     """Which change of the first internal layer is measured: ``weight`` or ``total``."""
 
+    allowed = {"reading": READINGS}
+
     reading: str
-
-    def __post_init__(self):
-        if self.reading not in READINGS:
-            raise ValueError(f"unknown twolayer_collapse reading {self.reading!r}; allowed: "
-                             f"{', '.join(READINGS)}")
-
-    @property
-    def label(self) -> str:
-        return self.reading
-
 
 
 class TwoLayerCollapse(Claim):
@@ -70,9 +51,9 @@ class TwoLayerCollapse(Claim):
     claimed_slope = -0.5
     claimed_text = "-1/2 in L"
     suites = {
-        "smoke": TwoLayerSweep(act="tanh", n=256, depths=(4, 8, 16, 32), seeds=4, K=3),
-        "standard": TwoLayerSweep(act="tanh", n=512, depths=(4, 8, 16, 32, 64), seeds=8, K=3),
-        "full": TwoLayerSweep(act="tanh", n=1024, depths=(4, 8, 16, 32, 64, 128), seeds=16, K=5),
+        "smoke": DepthSweep(act="tanh", n=256, depths=(4, 8, 16, 32), seeds=4, K=3),
+        "standard": DepthSweep(act="tanh", n=512, depths=(4, 8, 16, 32, 64), seeds=8, K=3),
+        "full": DepthSweep(act="tanh", n=1024, depths=(4, 8, 16, 32, 64, 128), seeds=16, K=5),
     }
     primary = ReadingVariant("weight")
     figures = (
@@ -84,10 +65,10 @@ class TwoLayerCollapse(Claim):
                    "calculus, docs/theory.md s5, s7)"),
     )
 
-    def variants(self, sweep: TwoLayerSweep, overrides: Overrides) -> tuple[ReadingVariant, ...]:
+    def variants(self, sweep: DepthSweep, overrides: Overrides) -> tuple[ReadingVariant, ...]:
         return tuple(ReadingVariant(r) for r in READINGS)
 
-    def points(self, variant: ReadingVariant, sweep: TwoLayerSweep, overrides: Overrides,
+    def points(self, variant: ReadingVariant, sweep: DepthSweep, overrides: Overrides,
                run: RunFields) -> list[TwoLayerPoint]:
         from .twolayer_point import sweep_points
         return sweep_points(sweep, overrides, run, "depth_mup")

@@ -26,7 +26,7 @@ from infdepth.run_fields import RunFields
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
-from .twolayer_collapse import TwoLayerSweep
+from .engine_common import DepthSweep
 
 if TYPE_CHECKING:
     from .twolayer_point import TwoLayerPoint
@@ -60,7 +60,7 @@ class Setting:
 
 
 @dataclass(frozen=True)
-class CorrectionSweep(TwoLayerSweep):
+class CorrectionSweep(DepthSweep):
     settings: tuple[Setting, ...]
 
 
@@ -68,13 +68,13 @@ class CorrectionSweep(TwoLayerSweep):
 class CorrectionVariant(Variant):
     """``quantity`` (``du`` | ``dh``) measured under ``setting``."""
 
+    allowed = {"quantity": QUANTITIES}
+
     quantity: str
     setting: Setting
 
     def __post_init__(self):
-        if self.quantity not in QUANTITIES:
-            raise ValueError(f"unknown twolayer_correction quantity {self.quantity!r}; "
-                             f"allowed: {', '.join(QUANTITIES)}")
+        super().__post_init__()
         if not isinstance(self.setting, Setting):
             raise ValueError(f"bad twolayer_correction setting {self.setting!r}; allowed: "
                              f"Setting(gamma=<number>) or Setting(None) (completep)")
@@ -82,8 +82,6 @@ class CorrectionVariant(Variant):
     @property
     def label(self) -> str:
         return f"{self.quantity}/{self.setting.label}"
-
-
 
 
 _G05, _G025, _G075, _CP = Setting(0.5), Setting(0.25), Setting(0.75), Setting(None)

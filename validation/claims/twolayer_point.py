@@ -19,37 +19,28 @@ change seen through ``W1^0`` and is Theta(1) at every depth.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from infdepth.run_fields import RunFields
 
-from infdepth.numerics.training_task import ETA, task_tensors  # imports torch
-from .base import Overrides, size_sweep
-
-if TYPE_CHECKING:
-    from .twolayer_collapse import TwoLayerSweep
+from infdepth.numerics.training_task import task_tensors  # imports torch
+from .base import Overrides
+from .engine_common import DepthSweep, TrainedPoint
 
 __all__ = ["TwoLayerPoint", "param_of", "sweep_points", "compute_point"]
 
 
-@dataclass(frozen=True)
-class TwoLayerPoint(RunFields):
+@dataclass(frozen=True, kw_only=True)
+class TwoLayerPoint(TrainedPoint):
     """One depth: Model A2 under ``parameterization`` (``gamma``, ``L0``: the first internal
     layer's LR factor ``(L/L0)^gamma`` of ``depth_mup_corrected`` only), ``K`` steps of SGD at
     base rate ``eta``, ``n_seeds`` seeds."""
 
-    act: str
-    parameterization: str
-    n: int
-    L: int
-    K: int
-    n_seeds: int
+    parameterization: str       # no default: the setting's
     gamma: float | None = None   # depth_mup_corrected only
     L0: float = 4.0
-    eta: float = ETA
 
 
 def param_of(p: TwoLayerPoint):
@@ -60,13 +51,11 @@ def param_of(p: TwoLayerPoint):
     return preset(p.parameterization)
 
 
-def sweep_points(sweep: TwoLayerSweep, overrides: Overrides, run: RunFields,
+def sweep_points(sweep: DepthSweep, overrides: Overrides, run: RunFields,
                  parameterization: str, gamma: float | None = None) -> list[TwoLayerPoint]:
     """The depth sweep of one setting (``--activations``/``--widths``/``--depths`` apply)."""
-    return [TwoLayerPoint(act=overrides.activation(sweep.act), parameterization=parameterization,
-                          gamma=gamma, n=overrides.width(sweep.n), L=L, K=sweep.K,
-                          n_seeds=sweep.seeds, **run.run_fields())
-            for L in size_sweep(overrides.depths, sweep.depths)]
+    return sweep.points(TwoLayerPoint, overrides, run, parameterization=parameterization,
+                        gamma=gamma)
 
 
 def compute_point(p: TwoLayerPoint) -> pd.DataFrame:

@@ -11,14 +11,7 @@ from infdepth.numerics.engine.coupling_levels import STAT_NAMES, coupling_levels
 from infdepth.numerics.training_task import task_tensors
 
 F64 = torch.float64
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _rms(x):

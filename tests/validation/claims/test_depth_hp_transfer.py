@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import SUITE_NAMES, Overrides, get_claim
 from infdepth.validation.claims import depth_hp_transfer as hp
@@ -115,7 +116,7 @@ def test_measurement_needs_one_grid():
 
 def test_variants_points_claims_derived():
     for suite in SUITE_NAMES:
-        assert [v.label for v in C.variants(C.sweep(suite), Overrides())] == LABELS
+        assert variant_labels(C, suite) == LABELS
     assert C.primary.label == "one_layer/depth_mup" and C.role(C.primary) == "primary"
     assert get_claim("depth_hp_transfer") is C
     v = _v("two_layer/depth_mup_corrected")

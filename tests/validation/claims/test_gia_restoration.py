@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import TOLERANCE, Overrides
 from infdepth.validation.claims.gia_restoration import (CLAIM, GiaPoint,
@@ -16,8 +17,7 @@ DMUP, MUP, SP = (ParameterizationVariant(p) for p in ("depth_mup", "mup", "sp"))
 
 def test_variant_labels_per_suite():
     for suite in ("smoke", "standard", "full"):
-        assert [v.label for v in CLAIM.variants(CLAIM.sweep(suite), Overrides())] == \
-            ["depth_mup", "mup", "sp"]
+        assert variant_labels(CLAIM, suite) == ["depth_mup", "mup", "sp"]
     assert CLAIM.primary == DMUP and CLAIM.role(MUP) == "exploratory"
 
 

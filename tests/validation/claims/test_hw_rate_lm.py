@@ -14,6 +14,7 @@ import pytest
 from infdepth.validation.verdict import STATUSES
 import torch
 
+from helpers import variant_labels
 from infdepth.numerics import hw_bias as hb
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides, hw_common
@@ -25,10 +26,6 @@ RUN = RunFields()
 V = hw.RateVariant
 
 torch.set_num_threads(1)
-
-
-def _labels(suite, overrides=Overrides()):
-    return [v.label for v in CLAIM.variants(CLAIM.sweep(suite), overrides)]
 
 
 def _points(label, suite, overrides=Overrides()):
@@ -46,22 +43,22 @@ def _point(**kw) -> hw.HWBiasPoint:
 # -- variants, claimed, derived -----------------------------------------------------------------
 
 def test_variant_labels_and_primary():
-    assert _labels("smoke") == ["linear/L", "linear/L/mean", "linear/M", "linear/M/mean",
-                                "linear/LM", "linear/LM/mean", "tanh/L", "tanh/L/mean",
-                                "linear/bias"]
+    assert variant_labels(CLAIM, "smoke") == ["linear/L", "linear/L/mean", "linear/M",
+                                              "linear/M/mean", "linear/LM", "linear/LM/mean",
+                                              "tanh/L", "tanh/L/mean", "linear/bias"]
     assert CLAIM.primary == V("linear", "L") and CLAIM.role(V("linear", "L", "mean")) \
         == "exploratory"
-    with pytest.raises(ValueError, match="allowed: <linear|tanh>/<L|M|LM>"):
+    with pytest.raises(ValueError, match="unknown hw_rate_lm act 'relu'; allowed: linear, tanh"):
         V("relu", "L")
     with pytest.raises(ValueError, match="allowed"):
         V("linear", "bias", "mean")          # the bias statistic is a seed mean already
 
 
 def test_bias_variants_listed_claimed_and_derived():
-    assert "linear/bias" in _labels("smoke")
-    assert {"linear/bias", "tanh/bias"} <= set(_labels("standard"))
-    assert "linear/bias/mean" not in _labels("standard")
-    assert _labels("standard", Overrides(activations=("tanh",)))[-1] == "tanh/bias"
+    assert "linear/bias" in variant_labels(CLAIM, "smoke")
+    assert {"linear/bias", "tanh/bias"} <= set(variant_labels(CLAIM, "standard"))
+    assert "linear/bias/mean" not in variant_labels(CLAIM, "standard")
+    assert variant_labels(CLAIM, "standard", Overrides(activations=("tanh",)))[-1] == "tanh/bias"
     for suite in ("smoke", "standard"):
         pts = _points("linear/bias", suite)
         assert [p.L for p in pts] == list(CLAIM.sweep(suite).bias["linear"].depths)
@@ -80,7 +77,8 @@ def test_bias_variants_listed_claimed_and_derived():
 
 def test_diagonal_variant():
     """``*/LM``: networks with L = M, fitted against L*M; derived -1/2 in LM."""
-    assert "linear/LM" in _labels("smoke") and "tanh/LM/mean" in _labels("standard")
+    assert "linear/LM" in variant_labels(CLAIM, "smoke")
+    assert "tanh/LM/mean" in variant_labels(CLAIM, "standard")
     pts = _points("tanh/LM", "standard")
     assert all(p.L == p.M for p in pts) and isinstance(pts[0], HWODEPoint)
     frames = [pd.DataFrame({"out_err": np.full(3, 1.0 / p.L)}) for p in pts]

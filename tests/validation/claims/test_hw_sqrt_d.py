@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.hw_common import HWPoint
@@ -19,12 +20,12 @@ torch.set_num_threads(1)
 
 def test_variants_primary_and_overrides():
     sw = CLAIM.sweep("smoke")
-    assert [v.label for v in CLAIM.variants(sw, Overrides())] == [
+    assert variant_labels(CLAIM, "smoke") == [
         "linear/embedding", "linear/embedding/mean", "linear/embedding_init",
         "linear/embedding_init/mean"]
     assert CLAIM.primary.label == "linear/embedding"
     assert CLAIM.variants(sw, Overrides(activations=("tanh",))) == ()
-    with pytest.raises(ValueError, match="allowed: linear/embedding"):
+    with pytest.raises(ValueError, match="unknown hw_sqrt_d horizon 'final'; allowed: K, init"):
         SqrtDVariant("final")
 
 

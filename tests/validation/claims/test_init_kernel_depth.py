@@ -4,6 +4,7 @@ depth-L recursion against the kernel ODE, deterministic (no seeds)."""
 import numpy as np
 import pytest
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.init_kernel_depth import (CLAIM, ActivationVariant,
@@ -11,9 +12,8 @@ from infdepth.validation.claims.init_kernel_depth import (CLAIM, ActivationVaria
 
 
 def test_variants_points_and_overrides():
-    assert [v.label for v in CLAIM.variants(CLAIM.sweep("smoke"), Overrides())] == \
-        ["relu", "tanh", "erf"]
-    assert [v.label for v in CLAIM.variants(CLAIM.sweep("full"), Overrides())][-1] == "linear"
+    assert variant_labels(CLAIM, "smoke") == ["relu", "tanh", "erf"]
+    assert variant_labels(CLAIM, "full")[-1] == "linear"
     assert CLAIM.primary == ActivationVariant("relu")
     pts = CLAIM.points(ActivationVariant("tanh"), CLAIM.sweep("smoke"),
                        Overrides(depths=(4, 8)), RunFields(dtype="float32"))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.init_width import (CLAIM, WidthPoint, WidthVariant,
@@ -14,8 +15,8 @@ from infdepth.validation.claims.init_width import (CLAIM, WidthPoint, WidthVaria
 
 def test_variants_and_points():
     sw = CLAIM.sweep("smoke")
-    assert [v.label for v in CLAIM.variants(sw, Overrides())] == ["tanh/output", "relu/output"]
-    assert [v.label for v in CLAIM.variants(sw, Overrides(activations=("erf",)))] == \
+    assert variant_labels(CLAIM, "smoke") == ["tanh/output", "relu/output"]
+    assert variant_labels(CLAIM, "smoke", Overrides(activations=("erf",))) == \
         ["erf/output", "erf/grad"]
     assert CLAIM.primary == WidthVariant("tanh", "output")
     pts = CLAIM.points(CLAIM.primary, sw, Overrides(), RunFields())

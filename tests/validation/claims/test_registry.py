@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import (CLAIM_IDS, SUITE_NAMES, Claim, Claimed, Derived,
                                         FigureSpec, Overrides, Variant, all_claims, get_claim)
@@ -15,10 +16,6 @@ CATALOG_IDS = ["init_kernel_depth", "init_width", "init_coupling_width", "nfd_de
               "train_coupling_depth", "gia_restoration", "twolayer_collapse",
               "twolayer_correction", "depth_hp_transfer", "hw_rate_lm", "hw_sqrt_d", "hw_lazy",
               "hw_phase"]
-
-
-def _labels(claim, suite):
-    return [v.label for v in claim.variants(claim.sweep(suite), Overrides())]
 
 
 def test_all_thirteen_claims_listed_in_order():
@@ -44,10 +41,10 @@ def test_suites_variants_and_primary(cid):
     c = get_claim(cid)
     assert tuple(c.suites) == SUITE_NAMES
     for suite in SUITE_NAMES:
-        labels = _labels(c, suite)
+        labels = variant_labels(c, suite)
         assert labels, (cid, suite)
         assert len(labels) == len(set(labels)), (cid, suite, labels)
-    assert c.primary.label in _labels(c, "standard")
+    assert c.primary.label in variant_labels(c, "standard")
     assert c.primary in c.variants(c.sweep("standard"), Overrides())
 
 
@@ -75,7 +72,7 @@ def test_figure_kinds_exist_and_after_data_names_real_variants(cid):
         assert isinstance(spec, FigureSpec) and spec.kind in KINDS
     stems = [spec.stem for spec in c.figures]
     assert len(stems) == len(set(stems))
-    every = {label for suite in SUITE_NAMES for label in _labels(c, suite)}
+    every = {label for suite in SUITE_NAMES for label in variant_labels(c, suite)}
     assert set(c.after_data) <= every, (cid, set(c.after_data) - every)
     assert c.primary.label not in c.after_data
 
@@ -102,3 +99,10 @@ def test_unknown_claim_message():
         get_claim("nope")
     with pytest.raises(ValueError, match="unknown suite 'huge'; allowed: smoke, standard, full"):
         get_claim("init_width").sweep("huge")
+
+
+def test_overrides_of_a_fixed_size():
+    """A fixed-size sweep takes the largest of ``--depths`` / ``--widths``, else its own size."""
+    o = Overrides(depths=(2, 8), widths=(16, 64))
+    assert (o.depth(4), o.width(32)) == (8, 64)
+    assert (Overrides().depth(4), Overrides().width(32)) == (4, 32)

@@ -1,12 +1,10 @@
 """Claim ``train_coupling_depth``: variants, one sweep for all levels, a tiny engine point."""
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import power_law_samples
+from helpers import power_law_samples, variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.train_coupling_depth import (CLAIM, DIRECTIONS, LEVELS,
@@ -25,7 +23,7 @@ def tiny():
 def test_variant_labels_per_suite():
     want = ["a/forward", "a/backward", "b/forward", "b/backward", "c/forward", "c/backward"]
     for suite in ("smoke", "standard", "full"):
-        assert [v.label for v in CLAIM.variants(CLAIM.sweep(suite), Overrides())] == want
+        assert variant_labels(CLAIM, suite) == want
     assert CLAIM.primary.label == "a/forward"
 
 
@@ -87,7 +85,9 @@ def test_derived_texts():
 
 
 def test_bad_variant_message():
-    with pytest.raises(ValueError, match=re.escape("expected '<a|b|c>/<forward|backward>'")):
+    with pytest.raises(ValueError,
+                       match="unknown train_coupling_depth level 'd'; allowed: a, b, c"):
         LevelVariant("d", "forward")
-    with pytest.raises(ValueError, match="allowed: level a, b, c x direction forward, backward"):
+    with pytest.raises(ValueError, match="unknown train_coupling_depth direction 'sideways'; "
+                                         "allowed: forward, backward"):
         LevelVariant("a", "sideways")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import power_law_samples
+from helpers import power_law_samples, variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides, get_claim
 from infdepth.validation.claims import twolayer_collapse as tc
@@ -17,16 +17,14 @@ V = tcor.CorrectionVariant
 S = tcor.Setting
 
 
-def _labels(suite):
-    return [v.label for v in C.variants(C.sweep(suite), Overrides())]
-
-
 def test_variant_labels_per_suite():
-    assert _labels("smoke") == ["du/gamma=0.5", "dh/gamma=0.5", "du/completep", "dh/completep"]
-    assert _labels("standard") == ["du/gamma=0.5", "dh/gamma=0.5", "du/gamma=0.25",
-                                   "dh/gamma=0.25", "du/completep", "dh/completep"]
-    assert _labels("full") == ["du/gamma=0.5", "dh/gamma=0.5", "du/gamma=0.25", "dh/gamma=0.25",
-                               "du/gamma=0.75", "dh/gamma=0.75", "du/completep", "dh/completep"]
+    assert variant_labels(C, "smoke") == ["du/gamma=0.5", "dh/gamma=0.5", "du/completep",
+                                          "dh/completep"]
+    assert variant_labels(C, "standard") == ["du/gamma=0.5", "dh/gamma=0.5", "du/gamma=0.25",
+                                             "dh/gamma=0.25", "du/completep", "dh/completep"]
+    assert variant_labels(C, "full") == ["du/gamma=0.5", "dh/gamma=0.5", "du/gamma=0.25",
+                                         "dh/gamma=0.25", "du/gamma=0.75", "dh/gamma=0.75",
+                                         "du/completep", "dh/completep"]
 
 
 def test_primary_and_claim_row():

@@ -1,0 +1,55 @@
+"""What the claims on engine runs share (docs/theory.md s2, s4, s5). Not a claim module: the depth
+sweep of ``gia_restoration``, ``train_coupling_depth`` and the two-layer claims, and the bases of
+the point dataclasses of Model A1/A2 runs (:func:`infdepth.numerics.engine.train_a1`): the run
+settings on top of the run fields, keyword-only like them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infdepth.numerics.training_task import ETA
+from infdepth.run_fields import RunFields
+
+from .base import Overrides, size_sweep
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnginePoint(RunFields):
+    """``n_seeds`` networks of width ``n`` and depth ``L`` with activation ``act`` under
+    ``parameterization``, base learning rate ``eta``."""
+
+    act: str
+    n: int
+    L: int
+    n_seeds: int
+    eta: float = ETA
+    parameterization: str = "depth_mup"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainedPoint(EnginePoint):
+    """An :class:`EnginePoint` trained ``K`` SGD steps."""
+
+    K: int
+
+
+@dataclass(frozen=True)
+class DepthSweep:
+    """A suite of a depth sweep at fixed width: activation, width ``n``, depths, seeds per point,
+    SGD steps ``K``."""
+
+    act: str
+    n: int
+    depths: tuple[int, ...]
+    seeds: int
+    K: int
+
+    def points(self, point_type: type[TrainedPoint], overrides: Overrides, run: RunFields,
+               **fields) -> list:
+        """One ``point_type`` per depth (``--depths`` replace the suite's) at the suite's
+        activation and width (or the first of ``--activations``, the largest of ``--widths``);
+        ``fields``: the point's other fields."""
+        act, n = overrides.activation(self.act), overrides.width(self.n)
+        return [point_type(act=act, n=n, L=L, K=self.K, n_seeds=self.seeds, **fields,
+                           **run.run_fields())
+                for L in size_sweep(overrides.depths, self.depths)]
