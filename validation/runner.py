@@ -172,7 +172,7 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields =
     """Run every variant of one claim; write its tables; return its verdict records."""
     sweep = claim.sweep(suite)
     records = []
-    for variant in claim.variants(sweep, overrides):
+    for variant in claim.suite_variants(sweep, overrides):
         t0 = time.perf_counter()
         pts = claim.points(variant, sweep, overrides, run)
         label = f"{claim.id} [{variant.label}]"

@@ -160,6 +160,9 @@ class Claim(ABC):
     suites: ClassVar[Mapping[str, Any]]
     #: the variant declared as the test of the claim before any data were seen
     primary: ClassVar[Variant]
+    #: negative controls (docs/theory.md s9): variants that must come out refuted against the
+    #: claim's band, declared with the claim and run in every suite
+    controls: ClassVar[tuple[Variant, ...]] = ()
     #: variant label -> why it is exploratory when it was added after data were seen
     after_data: ClassVar[Mapping[str, str]] = {}
     figures: ClassVar[tuple[FigureSpec, ...]] = ()
@@ -202,8 +205,16 @@ class Claim(ABC):
         return self.suites[suite]
 
     def role(self, variant: Variant) -> str:
-        """``primary`` for the pre-declared test of the claim, else ``exploratory``."""
-        return "primary" if variant == self.primary else "exploratory"
+        """``primary`` for the pre-declared test of the claim, ``control`` for a negative
+        control, else ``exploratory``."""
+        if variant == self.primary:
+            return "primary"
+        return "control" if variant in self.controls else "exploratory"
+
+    def suite_variants(self, sweep: Any, overrides: Overrides) -> tuple[Variant, ...]:
+        """What a suite runs: the claim's variants, then its negative controls."""
+        own = tuple(self.variants(sweep, overrides))
+        return own + tuple(c for c in self.controls if c not in own)
 
     def describe(self) -> str:
         return f"[{self.source}] {self.statement}"
