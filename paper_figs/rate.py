@@ -72,7 +72,8 @@ def plot_rate(views: Sequence[VariantView], title: str, ylabel: str | None = Non
 
 
 def make(spec, views: Sequence[VariantView], out_dir: Path) -> list[Path]:
-    views = [v for v in views if v.summary is not None and not v.summary.empty]
+    views = [v for v in views if v.summary is not None and not v.summary.empty
+             and "size" in v.summary.columns]
     if not views:
         return []
     return save(plot_rate(views, spec.title, spec.ylabel), out_dir, spec.stem)

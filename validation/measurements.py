@@ -25,7 +25,7 @@ from .noise_budget import signal_to_noise
 from .verdict import decide
 
 __all__ = ["Claimed", "Evaluation", "RateMeasurement", "MapCell", "MapSummary", "RegimeMap",
-           "slope_sign"]
+           "JointMeasurement", "slope_sign"]
 
 
 @dataclass(frozen=True)
@@ -262,3 +262,57 @@ class RegimeMap:
                           error_label=self.error_label, kind="map",
                           status_derived=f"agrees at {agree}/{len(rows)} cells",
                           reason=s.notes[0] if s.notes else "")
+
+
+@dataclass(frozen=True)
+class JointMeasurement:
+    """A multi-term error model fitted over every point of several sweeps at once
+    (:mod:`infdepth.validation.multiterm`): ``X[v][i]`` the size ``v`` of point ``i``,
+    ``samples[i]`` its seed rows, ``groups[i]`` the seed group it shares with other points.
+    ``models[0]`` is the claimed form with its exponents free; ``parameter`` names the exponent
+    reported as the row's slope; ``bands`` the accepted interval of every free exponent (all
+    must hold for ``confirmed``; any excluded gives ``refuted``). The other models are the
+    alternatives it is compared with (AIC, leave-one-out)."""
+
+    X: Mapping[str, Sequence[float]]
+    samples: Sequence[np.ndarray]
+    statistic: Callable[[np.ndarray], float]
+    groups: Sequence[int]
+    models: Sequence[Any]
+    parameter: str
+    bands: Mapping[str, tuple[float, float]]
+    size_label: str = ""
+    error_label: str = ""
+    n_boot: int = 400
+
+    def evaluate(self, claimed: Claimed, derived_band: tuple[float, float] | None = None
+                 ) -> Evaluation:
+        from .multiterm import compare_models, fit_model
+        fits = [fit_model(m, self.X, self.samples, self.statistic, groups=self.groups,
+                          n_boot=self.n_boot) for m in self.models]
+        main = fits[0]
+        if not main.ok or self.parameter not in main.params:
+            return Evaluation(slope=math.nan, intercept=math.nan, ci_low=math.nan,
+                              ci_high=math.nan, status="inconclusive", method="joint fit",
+                              notes=main.notes, kind="joint", size_label=self.size_label,
+                              error_label=self.error_label, reason="the joint fit failed")
+        parts = []
+        for name, (lo, hi) in self.bands.items():
+            c_lo, c_hi = main.ci[name]
+            parts.append("confirmed" if lo <= c_lo and c_hi <= hi else
+                         "refuted" if c_hi < lo or c_lo > hi else "inconclusive")
+        status = ("refuted" if "refuted" in parts else
+                  "confirmed" if all(p == "confirmed" for p in parts) else
+                  "inconclusive (noise-limited)")
+        reason = "; ".join(f"{n} {main.params[n]:+.3f} [{main.ci[n][0]:+.3f}, {main.ci[n][1]:+.3f}]"
+                           f" vs [{b[0]:+g}, {b[1]:+g}]: {p}"
+                           for (n, b), p in zip(self.bands.items(), parts))
+        lo, hi = main.ci[self.parameter]
+        rows = [{"model": f.model.name, "aic": f.aic, "loo": f.loo, "points": f.n_points,
+                 **{k: v for k, v in f.params.items()},
+                 **{f"{k}_ci": list(v) for k, v in f.ci.items()}} for f in fits if f.ok]
+        return Evaluation(slope=main.params[self.parameter], intercept=math.nan, ci_low=lo,
+                          ci_high=hi, status=status, method="joint fit",
+                          notes=tuple(compare_models(fits)) + main.notes, table=tuple(rows),
+                          size_label=self.size_label, error_label=self.error_label,
+                          kind="joint", reason=reason, seeds=min(len(a) for a in self.samples))

@@ -74,7 +74,7 @@ def raw_table(label: str, role: str, points: Sequence[Any], frames: Sequence[pd.
 
 def summary_table(ev: Evaluation) -> pd.DataFrame:
     """The evaluation as a frame: per size (rate) or per cell (map)."""
-    if ev.kind == "map":
+    if ev.kind in ("map", "joint"):
         rows = [{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()}
                 for r in ev.table]
         return pd.DataFrame(rows)
