@@ -1,6 +1,6 @@
 """Figure kind ``rate``: measured error vs size on log-log axes, one curve per variant, with the
 fitted line, per-seed values, and the claimed and derived slopes as reference lines
-(docs/theory.md s9).
+(docs/theory.md s9); the legend gives each variant's slope, interval and both statuses.
 
 Reads each variant's summary table (``size, error, stderr, used``) and, when the measurement
 names a per-seed column, the raw table for a faint per-seed scatter. Points excluded from the fit
@@ -36,7 +36,8 @@ def plot_rate(views: Sequence[VariantView], title: str, ylabel: str | None = Non
             ok = np.isfinite(vals) & (vals > 0)
             ax.plot(v.raw["size"].to_numpy(float)[ok], vals[ok], ".", color=color, ms=2,
                     alpha=0.25)
-        label = f"{v.label}: slope {fmt_slope(r['measured'])} {fmt_ci(r)} ({r['status']})"
+        label = (f"{v.label}: slope {fmt_slope(r['measured'])} {fmt_ci(r)}\n  vs claimed: "
+                 f"{r['status']}; vs derived: {r.get('status_derived', 'n/a')}")
         ax.errorbar(sizes[used], errors[used], yerr=stderr[used], fmt="o", color=color, ms=4,
                     capsize=2, label=label)
         if (~used).any():
@@ -67,6 +68,8 @@ def plot_rate(views: Sequence[VariantView], title: str, ylabel: str | None = Non
     ax.set_ylabel(wrap(label), fontsize=9)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
+    ax.plot([], [], " ", label="error bars: standard error of the statistic (seed bootstrap);"
+                               "\nhollow: left out of the fit (noise floor, divergence)")
     ax.legend(fontsize=6.5, loc="best")
     return fig
 

@@ -14,7 +14,8 @@ def test_figure_content(rate_views):
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     (mine,) = [t for t in labels if t.startswith("a: slope ")]
-    assert mine.endswith("(confirmed)") and "claimed slope -1" in labels
+    assert "vs claimed: confirmed" in mine and "claimed slope -1" in labels
+    assert any(t.startswith("error bars: standard error") for t in labels)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert ax.get_xlabel() == "depth L"
 
