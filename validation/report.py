@@ -70,13 +70,14 @@ def _settled(r: dict[str, Any]) -> str:
 
 
 def table_rows(verdicts: list[dict[str, Any]]) -> list[list[str]]:
-    """Rows of the verdict table (:data:`HEADER`); the last cell is the status."""
+    """Rows of the verdict table (:data:`HEADER`); the last two cells are the statuses against
+    the claimed band and against the derived one."""
     rows = []
     for r in verdicts:
         claimed = r.get("claimed_text") or fmt_slope(r.get("claimed"))
         rows.append([r["id"], r["variant"], r.get("role", "exploratory"), claimed,
-                     fmt_slope(r.get("derived")), fmt_ci(r), r.get("status_derived", "n/a"),
-                     r["status"]])
+                     fmt_slope(r.get("derived")), fmt_ci(r), r["status"],
+                     r.get("status_derived", "n/a")])
     return rows
 
 
