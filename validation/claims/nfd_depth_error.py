@@ -21,12 +21,52 @@ Two readings, each against both NFD variants (``covariance``, the default, and `
 Two point types, :class:`NFDSweepPoint` and :class:`NetworkPoint`. NFD solves and network
 trainings are cached in-process (``lru_cache``): a variant's depth points share one solve, and
 the gia and covariance network points share one engine run.
+
+Statistics, intervals, pairing (docs/theory.md s9; from the structure of the data and the
+calibration suite, before these data were seen). Every statistic here is the norm of a noisy
+seed mean, biased upward by the noise (``E|mean|^2 = |mu|^2 + tr(Sigma)/S``) exactly where the
+error is small (large L), which flattens the fitted slope; so each is
+:class:`~infdepth.validation.noise_budget.NormOfMean`, the norm with the noise term removed from
+its square. Not 1-D, so the interval is ``boot_t`` (bootstrap standard error over seeds with a
+``t_{S-1}`` quantile and the factor ``sqrt(S/(S-1))``).
+
+* ``depth/*`` -- ``NormOfMean()`` of the per-seed Cauchy differences; **paired** across depths
+  (every depth is on the same Brownian path of each particle seed). No reference error: the
+  Cauchy partner at 2L is part of the statistic (its slope is the error's at first order).
+* ``network/*`` -- ``NormOfMean(ref=reference)`` of the network outputs; **paired** across
+  depths (the engine draws block l's matrix from the same stream at every depth, and ``U``,
+  ``v`` are shared, :mod:`infdepth.numerics.engine.rng`). **Reference error**, per point (column
+  ``ref_err`` of the frame, passed as ``reference_error``): the NFD reference at ``ref_depth`` is
+  itself approximate, by its depth error -- estimated by the Cauchy difference
+  ``|E f_{ref/2} - E f_ref|`` of the same solve (``NormOfMean`` of the per-seed differences; at
+  first order in 1/L it equals the reference's own error), column ``ref_err_depth`` -- and by
+  its Monte Carlo error -- the standard error of the reference's seed mean, std over particle
+  seeds / sqrt(seeds), rms over the outputs (the first-order change of the norm along the
+  signal's direction), column ``ref_err_mc``. They add in quadrature: ``ref_err``. The fitter
+  adds it in quadrature to the seed noise in the noise floor and the signal-to-noise ratio.
+
+Negative control (declared with the claim): ``control/output``, the norm of the seed-mean output
+``|E f^K_L|`` of the covariance NFD at depth L itself (``NormOfMean()`` of the per-seed outputs,
+columns ``f_i`` of the depth points, paired). It converges to the non-zero output of the depth
+limit (derived slope 0), so it must come out refuted against the claimed ``-1 +- 0.15``. It
+reads the same points as ``depth/covariance``.
+
+Noise budget. Every rate variant's notes carry the budget per depth -- the signal (the
+corrected statistic), its bootstrap standard error, the reference error and the signal-to-noise
+ratio ``signal / sqrt(se^2 + ref_err^2)`` -- and what would decide the row against the claimed
+band: the seeds at which the CI half-width (~ 1/sqrt(seeds)) would shrink to the distance
+between the slope and the nearest band edge (the version-2 rule's advice,
+:func:`~infdepth.validation.verdict.seeds_to_decide`) and, for the NFD particle readings, the
+equivalent particles per seed at the present seed count, ``P x seeds_needed / S`` -- an
+estimate, assuming the Monte Carlo error of one seed scales as ``P^-1/2`` (so the CI half-width
+as ``(S P)^-1/2``). The smoke-suite budget of ``depth/covariance`` is in the claim's page
+(docs/claims/nfd_depth_error.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -34,13 +74,23 @@ import pandas as pd
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import ETA, task_tensors
 
+import math
+from dataclasses import replace
+
 from ..measurements import RateMeasurement
-from infdepth.theory.exponents_core import weak_depth_error
+from ..noise_budget import NormOfMean, signal_to_noise
+from ..verdict import seeds_to_decide
+from infdepth.theory.exponents_core import exponent_value, weak_depth_error
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 from .engine_common import TrainedPoint
 
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
+CONTROLS: tuple[str, ...] = ("output",)
+#: version of the point frames' columns: 2 adds the depth-L outputs ``f_i`` to the depth points
+#: and the reference error ``ref_err*`` to the network points (a field of the points, so frames
+#: stored under version 1 are not reused)
+FRAME_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -66,8 +116,24 @@ class NFDVariant(Variant):
 
 
 @dataclass(frozen=True)
+class ControlVariant(Variant):
+    """Negative control ``control/<name>``: ``output`` = the norm of the seed-mean output of the
+    covariance NFD at depth L, which converges to a non-zero limit (must come out refuted)."""
+
+    allowed = {"name": CONTROLS}
+
+    name: str
+    nfd: str = "covariance"
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
+
+
+@dataclass(frozen=True)
 class NFDSweepPoint(RunFields):
-    """NFD solutions at ``depths`` = (L, 2L, finest), on one Brownian path per particle seed."""
+    """NFD solutions at ``depths`` = (L, 2L, finest), on one Brownian path per particle seed;
+    ``frame_version``: the frame's columns (:data:`FRAME_VERSION`)."""
 
     act: str
     variant: str
@@ -76,16 +142,19 @@ class NFDSweepPoint(RunFields):
     n_particles: int
     n_seeds: int
     eta: float = ETA
+    frame_version: int = FRAME_VERSION
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkPoint(TrainedPoint):
-    """The finite network at (n, L) and the NFD reference it is compared with."""
+    """The finite network at (n, L) and the NFD reference it is compared with;
+    ``frame_version``: the frame's columns (:data:`FRAME_VERSION`)."""
 
     nfd_variant: str
     ref_depth: int
     ref_particles: int
     ref_seeds: int
+    frame_version: int = FRAME_VERSION
 
 
 @lru_cache(maxsize=8)
@@ -120,10 +189,53 @@ def _train_network(act: str, n: int, L: int, K: int, n_seeds: int, eta: float,
     return train_a1(cfg, X, y, X).f_eval[:, -1, :].cpu().numpy()
 
 
-def _norm_of_mean(a: np.ndarray, ref: np.ndarray | None = None) -> float:
-    m = a.mean(axis=0)
-    return float(np.linalg.norm(m if ref is None else m - ref))
+def reference_error(f: dict, ref_depth: int) -> tuple[float, float]:
+    """``(depth error, Monte Carlo error)`` of the seed-mean NFD output at ``ref_depth`` from one
+    solve ``f`` ({L: (seeds, E)}, every dyadic depth): the noise-corrected norm of the mean
+    Cauchy difference ``f_{ref/2} - f_ref`` (at first order in 1/L, the reference's own depth
+    error), and the standard error of the seed mean (std over seeds / sqrt(seeds)), rms over the
+    outputs."""
+    top = f[ref_depth]
+    depth = NormOfMean()(f[ref_depth // 2] - top)
+    S = top.shape[0]
+    mc = float(np.sqrt(np.mean(top.var(axis=0, ddof=1) / S))) if S > 1 else math.nan
+    return depth, mc
 
+
+def noise_budget(m: RateMeasurement, band: tuple[float, float],
+                 particles: int | None = None) -> tuple[str, ...]:
+    """Notes: per size the signal, its bootstrap standard error, the reference error and the
+    signal-to-noise ratio; then what would decide ``m`` against ``band`` -- the seeds at which
+    the CI half-width reaches the distance to the nearest band edge and, for particle seeds of
+    ``particles`` particles, the particles per seed at the present seeds (an estimate assuming an
+    ``P^-1/2`` Monte Carlo error; module docstring)."""
+    fit = m.fit()
+    ref = list(m.reference_error) if m.reference_error is not None else [0.0] * len(fit.sizes)
+    rows = []
+    for L, e, se, r in zip(fit.sizes, fit.errors, fit.stderr, ref):
+        snr = signal_to_noise(e, math.hypot(se, r) if math.isfinite(se) else se)
+        rows.append(f"L={L:g}: signal {e:.3g}, se {se:.2g}, ref err {r:.2g}, SNR {snr:.3g}")
+    out = ["noise budget (signal = corrected statistic): " + "; ".join(rows)]
+    S = min(len(a) for a in m.samples)
+    if fit.refused:
+        return tuple(out + ["budget to decide: the fit was refused (too few depths above the "
+                            "noise floor): raise the signal-to-noise of the largest depths "
+                            "first"])
+    n = seeds_to_decide(fit, band, S)
+    half = (fit.ci_high - fit.ci_low) / 2
+    head = (f"budget to decide against the claimed band [{band[0]:g}, {band[1]:g}]: CI "
+            f"half-width {half:.3f} at {S} seeds")
+    if n is None:
+        return tuple(out + [head + "; the slope sits on a band edge: no seed count decides it"])
+    if n <= S:
+        return tuple(out + [head + f" already clears the nearest edge (about {n} seeds "
+                            f"would do)"])
+    more = f"; about {n} seeds would decide it"
+    if particles:
+        more += (f" at {particles} particles, or {S} seeds of about "
+                 f"{int(math.ceil(particles * n / S))} particles each (estimate: Monte Carlo "
+                 f"error ~ P^-1/2)")
+    return tuple(out + [head + more])
 
 
 class NFDDepthError(Claim):
@@ -139,6 +251,7 @@ class NFDDepthError(Claim):
         "full": Sweep("tanh", 5, (2, 4, 8, 16, 32, 64), 65536, 16, 2048, 64, 128),
     }
     primary = NFDVariant("depth", "covariance")
+    controls = (ControlVariant("output"),)
     figures = (FigureSpec("rate", "nfd_depth_error",
                           "[NFD] trained network and NFD depth-L vs limit (claimed O(1/L))",
                           ylabel="output error (depth: NFD Cauchy difference; network: engine "
@@ -147,11 +260,11 @@ class NFDDepthError(Claim):
     def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[NFDVariant, ...]:
         return tuple(NFDVariant(r, v) for r in READINGS for v in NFD_VARIANTS)
 
-    def points(self, variant: NFDVariant, sweep: Sweep, overrides: Overrides,
+    def points(self, variant: NFDVariant | ControlVariant, sweep: Sweep, overrides: Overrides,
                run: RunFields) -> list[NFDSweepPoint] | list[NetworkPoint]:
         act = overrides.activation(sweep.act)
         depths = size_sweep(overrides.depths, sweep.depths)
-        if variant.reading == "depth":
+        if isinstance(variant, ControlVariant) or variant.reading == "depth":
             # one point per depth L holding the pair (L, 2L); all share the finest grid 2*max(L)
             top = 2 * max(depths)
             return [NFDSweepPoint(act=act, variant=variant.nfd, K=sweep.K, depths=(L, 2 * L, top),
@@ -164,9 +277,11 @@ class NFDDepthError(Claim):
                              **run.run_fields()) for L in depths]
 
     def compute(self, point: NFDSweepPoint | NetworkPoint) -> pd.DataFrame:
-        """Depth point: one row per particle seed, ``diff_i`` = f^K_L - f^K_2L on eval input i.
-        Network point: one row per network seed, ``f_i`` = f^K on eval input i and ``ref_i`` =
-        the NFD reference (seed mean at ``ref_depth``), repeated."""
+        """Depth point: one row per particle seed, ``diff_i`` = f^K_L - f^K_2L and ``f_i`` =
+        f^K_L on eval input i. Network point: one row per network seed, ``f_i`` = f^K on eval
+        input i, ``ref_i`` = the NFD reference (seed mean at ``ref_depth``) and its error
+        ``ref_err_depth``, ``ref_err_mc``, ``ref_err`` (:func:`reference_error`, in quadrature),
+        repeated."""
         p = point
         if isinstance(p, NFDSweepPoint):
             L, L2, top = p.depths
@@ -175,31 +290,51 @@ class NFDDepthError(Claim):
             rows = {"seed": np.arange(p.n_seeds)}
             for i in range(f[L].shape[1]):
                 rows[f"diff_{i}"] = f[L][:, i] - f[L2][:, i]
+            for i in range(f[L].shape[1]):
+                rows[f"f_{i}"] = f[L][:, i]
             return pd.DataFrame(rows)
         f = _train_network(p.act, p.n, p.L, p.K, p.n_seeds, p.eta, p.parameterization, p.device,
                            p.dtype, p.base_seed)
-        ref = _solve(p.act, p.nfd_variant, p.K, p.ref_depth, p.ref_particles, p.ref_seeds, p.eta,
-                     p.device, p.dtype, p.base_seed)[p.ref_depth].mean(axis=0)
-        return pd.DataFrame({"seed": np.arange(p.n_seeds),
+        sol = _solve(p.act, p.nfd_variant, p.K, p.ref_depth, p.ref_particles, p.ref_seeds, p.eta,
+                     p.device, p.dtype, p.base_seed)
+        ref = sol[p.ref_depth].mean(axis=0)
+        depth_err, mc_err = reference_error(sol, p.ref_depth)
+        S = p.n_seeds
+        return pd.DataFrame({"seed": np.arange(S),
                              **{f"f_{i}": f[:, i] for i in range(f.shape[1])},
-                             **{f"ref_{i}": np.full(p.n_seeds, ref[i]) for i in range(len(ref))}})
+                             **{f"ref_{i}": np.full(S, ref[i]) for i in range(len(ref))},
+                             "ref_err_depth": np.full(S, depth_err),
+                             "ref_err_mc": np.full(S, mc_err),
+                             "ref_err": np.full(S, math.hypot(depth_err, mc_err))})
 
-    def measure(self, variant: NFDVariant, points, frames) -> RateMeasurement:
-        if variant.reading == "depth":
-            cols = [c for c in frames[0].columns if c.startswith("diff_")]
-            return RateMeasurement([p.depths[0] for p in points],
-                                   [f[cols].to_numpy() for f in frames], _norm_of_mean,
-                                   "depth L", f"|E f^K_L - E f^K_2L| (NFD {variant.nfd}, "
-                                   f"infinite width)", paired=True)
-        p0 = points[0]
-        ref = frames[0][[c for c in frames[0].columns if c.startswith("ref_")]].to_numpy()[0]
-        cols = [c for c in frames[0].columns if c.startswith("f_")]
-        return RateMeasurement([p.L for p in points], [f[cols].to_numpy() for f in frames],
-                               partial(_norm_of_mean, ref=ref), "depth L",
-                               f"|mean f^K (n={p0.n}) - f^K_NFD {variant.nfd} "
-                               f"(L={p0.ref_depth})|")
+    def measure(self, variant: NFDVariant | ControlVariant, points, frames) -> RateMeasurement:
+        """``NormOfMean`` (noise-bias corrected), paired across depths; the network reading
+        carries the reference's error; every variant's notes carry its noise budget (module
+        docstring)."""
+        if isinstance(variant, ControlVariant) or variant.reading == "depth":
+            control = isinstance(variant, ControlVariant)
+            prefix = "f_" if control else "diff_"
+            cols = [c for c in frames[0].columns if c.startswith(prefix)]
+            what = (f"control: |E f^K_L| (NFD {variant.nfd}, infinite width)" if control else
+                    f"|E f^K_L - E f^K_2L| (NFD {variant.nfd}, infinite width)")
+            m = RateMeasurement([p.depths[0] for p in points],
+                                [f[cols].to_numpy() for f in frames], NormOfMean(), "depth L",
+                                what + ", noise-bias corrected", paired=True)
+            particles = points[0].n_particles
+        else:
+            p0 = points[0]
+            ref = frames[0][[c for c in frames[0].columns if c.startswith("ref_")
+                             and c[4:].isdigit()]].to_numpy()[0]
+            cols = [c for c in frames[0].columns if c.startswith("f_")]
+            m = RateMeasurement([p.L for p in points], [f[cols].to_numpy() for f in frames],
+                                NormOfMean(ref=tuple(float(r) for r in ref)), "depth L",
+                                f"|mean f^K (n={p0.n}) - f^K_NFD {variant.nfd} "
+                                f"(L={p0.ref_depth})|, noise-bias corrected", paired=True,
+                                reference_error=[float(f["ref_err"].iloc[0]) for f in frames])
+            particles = None
+        return replace(m, notes=noise_budget(m, self.claimed(variant).band, particles))
 
-    def derived(self, variant: NFDVariant) -> Derived:
+    def derived(self, variant: NFDVariant | ControlVariant) -> Derived:
         """Power counting of model A1 under depth-muP (docs/theory.md s3, s7): the weak error of
         an Euler-Maruyama scheme, L^-1 (depth reading: each NFD variant of its own SDE); against
         the GIA limit also the (b) terms the GIA drops, Theta(1): no convergence."""
@@ -208,6 +343,13 @@ class NFDDepthError(Claim):
         from infdepth.theory.parameterization import preset
         name = "depth_mup"
         r = derive_a1(preset(name))
+        if isinstance(variant, ControlVariant):
+            q = r["output_update"].order
+            e = q.limit_exponent("L")
+            return Derived(exponent_value(e), (
+                f"[{name}] control: E f^K_L = f^0 + Delta f, Delta f = output_update = {q} "
+                f"(f_init = {r['f_init'].order} -> 0 width first): tends to the depth limit's "
+                f"non-zero output, slope {fmt_rational(e)}"))
         e, why = weak_depth_error(r)
         nfd = "covariance" if variant.reading == "depth" else variant.nfd
         if e is None:
