@@ -206,36 +206,64 @@ def noise_budget(m: RateMeasurement, band: tuple[float, float],
                  particles: int | None = None) -> tuple[str, ...]:
     """Notes: per size the signal, its bootstrap standard error, the reference error and the
     signal-to-noise ratio; then what would decide ``m`` against ``band`` -- the seeds at which
-    the CI half-width reaches the distance to the nearest band edge and, for particle seeds of
-    ``particles`` particles, the particles per seed at the present seeds (an estimate assuming an
-    ``P^-1/2`` Monte Carlo error; module docstring)."""
+    the CI half-width reaches the distance to the nearest band edge (:func:`seeds_to_decide`)
+    and, for particle seeds of ``particles`` particles, the particles per seed at the present
+    seeds (an estimate assuming an ``P^-1/2`` Monte Carlo error; module docstring). A refused
+    fit (too few sizes above the noise floor) is budgeted in two parts: the seeds that lift every
+    size above the floor (the standard error ~ 1/sqrt(seeds); the reference error does not
+    shrink with them), and those that decide the fit made with every size (floor 0)."""
     fit = m.fit()
+    S = min(len(a) for a in m.samples)
     ref = list(m.reference_error) if m.reference_error is not None else [0.0] * len(fit.sizes)
-    rows = []
+    rows, lift, lost = [], [S], []
     for L, e, se, r in zip(fit.sizes, fit.errors, fit.stderr, ref):
         snr = signal_to_noise(e, math.hypot(se, r) if math.isfinite(se) else se)
         rows.append(f"L={L:g}: signal {e:.3g}, se {se:.2g}, ref err {r:.2g}, SNR {snr:.3g}")
+        if not (math.isfinite(e) and e > 0):
+            lost.append(f"L={L:g}")           # corrected to 0: under the noise, no estimate
+        elif math.isfinite(se) and snr < m.noise_floor_factor:
+            target = (e / m.noise_floor_factor) ** 2 - r ** 2
+            lift.append(int(math.ceil(S * se ** 2 / target)) if target > 0 else math.inf)
     out = ["noise budget (signal = corrected statistic): " + "; ".join(rows)]
-    S = min(len(a) for a in m.samples)
+
+    def seeds_and_particles(n: int) -> str:
+        txt = f"about {n} seeds"
+        if particles:
+            txt += (f" at {particles} particles, or {S} seeds of about "
+                    f"{int(math.ceil(particles * n / S))} particles each (estimate: Monte Carlo "
+                    f"error ~ P^-1/2)")
+        return txt
+
+    edge = f"the claimed band [{band[0]:g}, {band[1]:g}]"
     if fit.refused:
-        return tuple(out + ["budget to decide: the fit was refused (too few depths above the "
-                            "noise floor): raise the signal-to-noise of the largest depths "
-                            "first"])
+        if math.inf in lift:
+            return tuple(out + ["budget to decide: the fit was refused and the reference error "
+                                "alone keeps a size under the noise floor: a more accurate "
+                                "reference is needed before more seeds help"])
+        if lost:
+            return tuple(out + [f"budget to decide: the fit was refused; the corrected signal "
+                                f"at {', '.join(lost)} is 0 (under the noise), so the seeds "
+                                f"that would resolve it cannot be estimated from these data; "
+                                f"the other sizes clear the floor at about {max(lift)} seeds"])
+        full = replace(m, noise_floor_factor=0.0).fit()
+        n = seeds_to_decide(full, band, S) if not full.refused else None
+        need = max(max(lift), n or 0)
+        return tuple(out + [f"budget to decide against {edge}: the fit was refused (sizes under "
+                            f"the noise floor); every size clears the floor at about "
+                            f"{max(lift)} seeds, and the fit with every size (slope "
+                            f"{full.slope:+.3f}, CI half-width "
+                            f"{(full.ci_high - full.ci_low) / 2:.3f}) "
+                            + (f"would decide at about {n} seeds" if n else
+                               "sits on a band edge") + f": in all {seeds_and_particles(need)}"])
     n = seeds_to_decide(fit, band, S)
     half = (fit.ci_high - fit.ci_low) / 2
-    head = (f"budget to decide against the claimed band [{band[0]:g}, {band[1]:g}]: CI "
-            f"half-width {half:.3f} at {S} seeds")
+    head = f"budget to decide against {edge}: CI half-width {half:.3f} at {S} seeds"
     if n is None:
         return tuple(out + [head + "; the slope sits on a band edge: no seed count decides it"])
     if n <= S:
         return tuple(out + [head + f" already clears the nearest edge (about {n} seeds "
                             f"would do)"])
-    more = f"; about {n} seeds would decide it"
-    if particles:
-        more += (f" at {particles} particles, or {S} seeds of about "
-                 f"{int(math.ceil(particles * n / S))} particles each (estimate: Monte Carlo "
-                 f"error ~ P^-1/2)")
-    return tuple(out + [head + more])
+    return tuple(out + [head + f"; it would be decided by {seeds_and_particles(n)}"])
 
 
 class NFDDepthError(Claim):

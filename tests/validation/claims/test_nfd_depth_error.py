@@ -178,9 +178,38 @@ def test_noise_limited_budget_names_seeds_and_particles():
     assert ev.status == "inconclusive (noise-limited)"
     n = int(ev.advice.split()[1])
     assert n > 6
-    assert m.notes[1].endswith(f"about {n} seeds would decide it at 1000 particles, or 6 seeds "
-                               f"of about {int(np.ceil(1000 * n / 6))} particles each "
+    assert m.notes[1].endswith(f"it would be decided by about {n} seeds at 1000 particles, or "
+                               f"6 seeds of about {int(np.ceil(1000 * n / 6))} particles each "
                                f"(estimate: Monte Carlo error ~ P^-1/2)")
+
+
+def test_refused_fit_budget_names_seeds_and_particles():
+    """The largest depth under the noise floor (refused fit): the budget lifts it above the
+    floor (SNR ~ sqrt(seeds)) and decides the fit made with every depth."""
+    depths = (2, 4, 8)
+    rng = np.random.default_rng(1)
+    pts = [NFDSweepPoint(act="tanh", variant="covariance", K=3, depths=(L, 2 * L, 16),
+                         n_particles=4096, n_seeds=6) for L in depths]
+    z = rng.standard_normal((6, 3))
+    z = (z - z.mean(axis=0)) / z.std(axis=0, ddof=1)    # exact seed mean 0.4/L, std 0.1 at L=8
+    frames = [pd.DataFrame({f"diff_{i}": 0.4 / L + (0.1 if L == 8 else 0.001) * z[:, i]
+                            for i in range(3)}) for L in depths]
+    m = CLAIM.measure(CLAIM.primary, pts, frames)
+    ev = m.evaluate(CLAIM.claimed(CLAIM.primary))
+    assert ev.status == "inconclusive" and ev.used == (True, True, False)
+    note = m.notes[1]
+    assert note.startswith("budget to decide against the claimed band [-1.15, -0.85]: the fit "
+                           "was refused (sizes under the noise floor); every size clears the "
+                           "floor at about ")
+    lift = int(note.split("floor at about ")[1].split()[0])
+    assert lift > 6 and "particles each (estimate: Monte Carlo error ~ P^-1/2)" in note
+    need = int(note.split("in all about ")[1].split()[0])
+    assert need >= lift
+    assert f"6 seeds of about {int(np.ceil(4096 * need / 6))} particles each" in note
+    # a signal corrected to 0 (under the noise) gives no estimate, and the note says so
+    frames[-1] = frames[-1] + 0.1 * z                   # std 0.2: mean under the noise
+    note = CLAIM.measure(CLAIM.primary, pts, frames).notes[1]
+    assert "the corrected signal at L=8 is 0 (under the noise)" in note
 
 
 def test_control_on_synthetic_data_is_refuted():
