@@ -22,50 +22,52 @@ Two point types, :class:`NFDSweepPoint` and :class:`NetworkPoint`. NFD solves an
 trainings are cached in-process (``lru_cache``): a variant's depth points share one solve, and
 the gia and covariance network points share one engine run.
 
-Statistics, intervals, pairing (docs/theory.md s9; from the structure of the data and the
-calibration suite, before these data were seen). Every statistic here is the norm of a noisy
-seed mean, biased upward by the noise (``E|mean|^2 = |mu|^2 + tr(Sigma)/S``) exactly where the
-error is small (large L), which flattens the fitted slope; so each is
-:class:`~infdepth.validation.noise_budget.NormOfMean`, the norm with the noise term removed from
-its square. Not 1-D, so the interval is ``boot_t`` (bootstrap standard error over seeds with a
-``t_{S-1}`` quantile and the factor ``sqrt(S/(S-1))``).
+Statistics, intervals, pairing (docs/theory.md s9; chosen from the structure of the data and
+the calibration suite before these data were seen). Every statistic is the norm of a noisy seed
+mean, biased upward by the noise (``E|mean|^2 = |mu|^2 + tr(Sigma)/S``) where the error is small
+(large L), which flattens the slope: each is a
+:class:`~infdepth.validation.noise_budget.NormOfMean` (noise term removed from the square). Not
+1-D, so the interval is ``boot_t`` (bootstrap standard error, ``t_{S-1}`` quantile).
 
-* ``depth/*`` -- ``NormOfMean()`` of the per-seed Cauchy differences; **paired** across depths
-  (every depth is on the same Brownian path of each particle seed). No reference error: the
-  Cauchy partner at 2L is part of the statistic (its slope is the error's at first order).
-* ``network/*`` -- ``NormOfMean(ref=reference)`` of the network outputs; **paired** across
-  depths (the engine draws block l's matrix from the same stream at every depth, and ``U``,
-  ``v`` are shared, :mod:`infdepth.numerics.engine.rng`). **Reference error**, per point (column
-  ``ref_err`` of the frame, passed as ``reference_error``): the NFD reference at ``ref_depth`` is
-  itself approximate, by its depth error -- estimated by the Cauchy difference
-  ``|E f_{ref/2} - E f_ref|`` of the same solve (``NormOfMean`` of the per-seed differences; at
-  first order in 1/L it equals the reference's own error), column ``ref_err_depth`` -- and by
-  its Monte Carlo error -- the standard error of the reference's seed mean, std over particle
-  seeds / sqrt(seeds), rms over the outputs (the first-order change of the norm along the
-  signal's direction), column ``ref_err_mc``. They add in quadrature: ``ref_err``. The fitter
-  adds it in quadrature to the seed noise in the noise floor and the signal-to-noise ratio.
+* ``depth/*`` -- ``NormOfMean()`` of the per-seed Cauchy differences, **paired** across depths
+  (one Brownian path per particle seed). No reference error: the partner at 2L is part of the
+  statistic.
+* ``network/*`` -- ``NormOfMean(ref=reference)`` of the network outputs, **paired** across
+  depths (block l's matrix is drawn from the same stream at every depth, ``U``, ``v`` shared:
+  :mod:`infdepth.numerics.engine.rng`). **Reference error** per point (frame column ``ref_err``,
+  passed as ``reference_error``): the reference's depth error, estimated by the Cauchy
+  difference ``|E f_{ref/2} - E f_ref|`` of the same solve (corrected; at first order in 1/L it
+  equals the reference's own error; ``ref_err_depth``), and its Monte Carlo error, the standard
+  error of its seed mean, rms over outputs (the first-order change of the norm along the
+  signal's direction; ``ref_err_mc``), in quadrature.
 
-Negative control (declared with the claim): ``control/output``, the norm of the seed-mean output
-``|E f^K_L|`` of the covariance NFD at depth L itself (``NormOfMean()`` of the per-seed outputs,
-columns ``f_i`` of the depth points, paired). It converges to the non-zero output of the depth
-limit (derived slope 0), so it must come out refuted against the claimed ``-1 +- 0.15``. It
-reads the same points as ``depth/covariance``.
+Negative control (declared with the claim): ``control/output``, ``|E f^K_L|`` of the covariance
+NFD itself at depth L (``NormOfMean()`` of the outputs ``f_i`` stored by the depth points,
+paired, the ``depth/covariance`` points): it tends to the depth limit's non-zero output (derived
+slope 0), so it must come out refuted against ``-1 +- 0.15``.
 
-Noise budget. Every rate variant's notes carry the budget per depth -- the signal (the
-corrected statistic), its bootstrap standard error, the reference error and the signal-to-noise
-ratio ``signal / sqrt(se^2 + ref_err^2)`` -- and what would decide the row against the claimed
-band: the seeds at which the CI half-width (~ 1/sqrt(seeds)) would shrink to the distance
-between the slope and the nearest band edge (the version-2 rule's advice,
-:func:`~infdepth.validation.verdict.seeds_to_decide`) and, for the NFD particle readings, the
-equivalent particles per seed at the present seed count, ``P x seeds_needed / S`` -- an
-estimate, assuming the Monte Carlo error of one seed scales as ``P^-1/2`` (so the CI half-width
-as ``(S P)^-1/2``). The smoke-suite budget of ``depth/covariance`` is in the claim's page
-(docs/claims/nfd_depth_error.md).
+Noise budget: every row's notes give per depth the signal (corrected statistic), its bootstrap
+standard error, the reference error and the SNR ``signal / sqrt(se^2 + ref_err^2)``, and the
+budget that would decide the row (:func:`noise_budget`). ``depth/covariance``, standard suite
+(16384 particles x 8 seeds; seed noise only, reference error 0):
+
+    L        2        4        8        16       32
+    signal   2.07e-3  1.74e-3  7.96e-4  5.11e-4  3.74e-4
+    se       4.4e-4   2.7e-4   1.4e-4   7.3e-5   9.7e-5
+    SNR      4.7      6.4      5.5      7.0      3.9
+
+slope -0.671 [-0.880, -0.462], inconclusive (noise-limited); the rule's advice: about 11 seeds
+of 16384 particles, i.e. 8 seeds of about 22528 particles each (an estimate, assuming a Monte
+Carlo error ~ P^-1/2). Smoke suite (4096 x 6): signal 1.71e-3, 1.54e-3, 9.91e-4 at L = 2, 4, 8,
+se 3.8e-4, 3.0e-4, 5.0e-4, SNR 4.5, 5.2, 2.0: L=8 under the floor, fit refused; every depth
+clears it at about 7 seeds and the fit with every depth decides at about 53 seeds of 4096
+particles, or 6 seeds of about 36182 particles each (same estimate).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -73,9 +75,6 @@ import pandas as pd
 
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import ETA, task_tensors
-
-import math
-from dataclasses import replace
 
 from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean, signal_to_noise
@@ -87,9 +86,8 @@ from .engine_common import TrainedPoint
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
 CONTROLS: tuple[str, ...] = ("output",)
-#: version of the point frames' columns: 2 adds the depth-L outputs ``f_i`` to the depth points
-#: and the reference error ``ref_err*`` to the network points (a field of the points, so frames
-#: stored under version 1 are not reused)
+#: the frames' columns (a point field: version-1 frames are not reused): 2 adds the depth-L
+#: outputs ``f_i`` to the depth points, the reference error ``ref_err*`` to the network points
 FRAME_VERSION = 2
 
 
@@ -204,18 +202,15 @@ def reference_error(f: dict, ref_depth: int) -> tuple[float, float]:
 
 def noise_budget(m: RateMeasurement, band: tuple[float, float],
                  particles: int | None = None) -> tuple[str, ...]:
-    """Notes: per size the signal, its bootstrap standard error, the reference error and the
-    signal-to-noise ratio; then what would decide ``m`` against ``band`` -- the seeds at which
-    the CI half-width reaches the distance to the nearest band edge (:func:`seeds_to_decide`)
-    and, for particle seeds of ``particles`` particles, the particles per seed at the present
-    seeds (an estimate assuming an ``P^-1/2`` Monte Carlo error; module docstring). A refused
-    fit (too few sizes above the noise floor) is budgeted in two parts: the seeds that lift every
-    size above the floor (the standard error ~ 1/sqrt(seeds); the reference error does not
-    shrink with them), and those that decide the fit made with every size (floor 0)."""
+    """Notes: per size the signal, its standard error, the reference error and the SNR; then the
+    seeds that would decide ``m`` against ``band`` (:func:`seeds_to_decide`) and, with
+    ``particles``, the particles per seed at the present seeds (estimate, Monte Carlo error ~
+    ``P^-1/2``). A refused fit: the seeds that lift every size above the noise floor (se ~
+    seeds^-1/2; the reference error does not shrink) and those deciding the fit of every size."""
     fit = m.fit()
     S = min(len(a) for a in m.samples)
     ref = list(m.reference_error) if m.reference_error is not None else [0.0] * len(fit.sizes)
-    rows, lift, lost = [], [S], []
+    rows, lift, lost, ref_bound = [], [S], [], []
     for L, e, se, r in zip(fit.sizes, fit.errors, fit.stderr, ref):
         snr = signal_to_noise(e, math.hypot(se, r) if math.isfinite(se) else se)
         rows.append(f"L={L:g}: signal {e:.3g}, se {se:.2g}, ref err {r:.2g}, SNR {snr:.3g}")
@@ -223,7 +218,10 @@ def noise_budget(m: RateMeasurement, band: tuple[float, float],
             lost.append(f"L={L:g}")           # corrected to 0: under the noise, no estimate
         elif math.isfinite(se) and snr < m.noise_floor_factor:
             target = (e / m.noise_floor_factor) ** 2 - r ** 2
-            lift.append(int(math.ceil(S * se ** 2 / target)) if target > 0 else math.inf)
+            if target > 0:
+                lift.append(int(math.ceil(S * se ** 2 / target)))
+            else:
+                ref_bound.append(f"L={L:g}")  # the reference error alone is above the floor
     out = ["noise budget (signal = corrected statistic): " + "; ".join(rows)]
 
     def seeds_and_particles(n: int) -> str:
@@ -235,16 +233,17 @@ def noise_budget(m: RateMeasurement, band: tuple[float, float],
         return txt
 
     edge = f"the claimed band [{band[0]:g}, {band[1]:g}]"
-    if fit.refused:
-        if math.inf in lift:
-            return tuple(out + ["budget to decide: the fit was refused and the reference error "
-                                "alone keeps a size under the noise floor: a more accurate "
-                                "reference is needed before more seeds help"])
+    if fit.refused and (lost or ref_bound):
+        why = []
+        if ref_bound:
+            why.append(f"the reference error alone keeps {', '.join(ref_bound)} under the noise "
+                       f"floor (a more accurate reference is needed before more seeds help)")
         if lost:
-            return tuple(out + [f"budget to decide: the fit was refused; the corrected signal "
-                                f"at {', '.join(lost)} is 0 (under the noise), so the seeds "
-                                f"that would resolve it cannot be estimated from these data; "
-                                f"the other sizes clear the floor at about {max(lift)} seeds"])
+            why.append(f"the corrected signal at {', '.join(lost)} is 0 (under the noise), so "
+                       f"the seeds that would resolve it cannot be estimated from these data")
+        return tuple(out + ["budget to decide: the fit was refused; " + "; ".join(why)
+                            + f"; the other sizes clear the floor at about {max(lift)} seeds"])
+    if fit.refused:
         full = replace(m, noise_floor_factor=0.0).fit()
         n = seeds_to_decide(full, band, S) if not full.refused else None
         need = max(max(lift), n or 0)
