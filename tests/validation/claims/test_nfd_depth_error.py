@@ -162,6 +162,11 @@ def test_network_reading_of_the_claimed_rate_with_its_reference_error():
     ev = CLAIM.measure(v, npts, frames(0.02)).evaluate(CLAIM.claimed(v))
     assert ev.used == (True, True, True, False)
     assert any("reference 0.02" in n for n in ev.notes)
+    # with three depths that leaves two: refused, and the budget names the reference as the limit
+    m = CLAIM.measure(v, npts[1:], frames(0.02)[1:])
+    assert m.evaluate(CLAIM.claimed(v)).status == "inconclusive"
+    assert m.notes[1].startswith("budget to decide: the fit was refused; the reference error "
+                                 "alone keeps L=16 under the noise floor")
 
 
 def test_noise_limited_budget_names_seeds_and_particles():
