@@ -15,9 +15,30 @@ seed-mean curve (parabola in ``log loss`` through the grid minimum; edge and cli
 Measured quantity: the drift of the optimum, the slope of ``log2 eta*(L)`` on ``log2 L`` in
 **log2 units per doubling of depth**. Since ``log eta* / log L`` has the same slope, the rate
 fitter's log-log fit of the positive statistic ``eta* = 2**x*`` on ``L`` (statistic =
-:func:`optimal_lr` on the per-seed curves, seeds resampled by bootstrap, paired across depths
-because seed ``s`` shares its input layer, readout and first blocks at every depth) *is* the
-drift fit. The measurement's notes name flagged optima.
+:func:`optimal_lr` on the per-seed curves) *is* the drift fit. The measurement's notes name
+flagged optima.
+
+Statistic, interval, pairing (docs/theory.md s9; from the structure of the data and the
+calibration suite, before these data were seen): the statistic is the fitted optimum of the
+seed-mean curve, a function of all seeds' whole curves (not one value per seed), so the
+fitter's interval is ``boot_t`` (bootstrap standard error over seeds with a ``t_{S-1}``
+quantile and the factor ``sqrt(S/(S-1))``; the calibrated choice for every statistic that is
+not a geometric mean of 1-D values). **Paired** across depths: seed ``s`` shares its input
+layer, readout and first blocks at every depth (engine streams), so the bootstrap resamples the
+same seeds at every depth. No reference, hence no reference error.
+
+Negative control (declared with the claim): ``control/sp``, one-layer blocks under the preset
+``sp`` (standard parameterization: no muP or depth scaling), whose optimal LR drifts with depth.
+``derived`` applies the same rule as to the variants: ``derive_a1(preset("sp"))`` gives
+one-step updates up to ``drift_accumulated ~ L^(7/2)`` at fixed n, so ``eta* ~ L^(-7/2)``, a
+drift of -3.5 log2 per doubling; it must come out refuted against the transfer band
+``[-0.25, 0.25]``. Its LR grid is the suite's, extended **downward** because the calculus says
+the sp optimum leaves it: over the sweep's ``log2(L_max/L_min)`` doublings the derived drift
+moves the optimum by ``3.5 log2(L_max/L_min)`` octaves (7 in the smoke suite), more than the
+grid spans (4 to 6 octaves), so an optimum inside the grid at the shallowest depth would leave
+it below. The control's grid therefore starts ``|derived| log2(L_max/L_min)`` octaves (rounded
+up to a grid step) below the suite's, same step and top (:meth:`DepthHPTransfer.control_grid`);
+decided from ``derived``, not from data.
 
 Claimed (tolerance choice: a shift of less than a quarter octave per doubling of depth counts as
 "transfer", :data:`TRANSFER_TOL`): band ``[-0.25, +0.25]`` for ``one_layer/depth_mup``,
@@ -47,7 +68,8 @@ from ..measurements import Claimed, RateMeasurement
 from infdepth.theory.exponents_core import fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 
-__all__ = ["CLAIM", "TRANSFER_TOL", "TransferVariant", "TransferSweep", "TransferPoint",
+__all__ = ["CLAIM", "TRANSFER_TOL", "TransferVariant", "ControlVariant", "TransferSweep",
+           "TransferPoint",
            "Optimum", "fit_optimum", "seed_curves", "mean_curve", "optimal_lr",
            "per_depth_optima"]
 
@@ -61,6 +83,8 @@ _FLAGS = {"edge_low": "at the low end of the LR grid (true optimum lower)",
           "edge_high": "at the high end of the LR grid (true optimum higher)",
           "cliff": "next to a divergent LR (optimum within one grid step above)",
           "none": "undefined: every LR diverged"}
+#: presets of the negative controls (one-layer blocks)
+CONTROLS: tuple[str, ...] = ("sp",)
 #: one-step updates linear in eta (docs/theory.md s7)
 _LR_LINEAR = ("input_update", "drift_accumulated", "readout_output_update", "internal_update")
 
@@ -76,6 +100,28 @@ class TransferVariant(Variant):
         if (self.block, self.parameterization) not in PAIRS:
             raise ValueError(f"unknown variant {self.label!r} of depth_hp_transfer; allowed: "
                              f"{', '.join(f'{b}/{p}' for b, p in PAIRS)}")
+
+
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """Negative control ``control/<preset>``: one-layer blocks under ``preset`` (``sp``), whose
+    optimal LR drifts with depth (must come out refuted against the transfer band)."""
+
+    allowed = {"preset": CONTROLS}
+
+    preset: str
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.preset}"
+
+    @property
+    def block(self) -> str:
+        return "one_layer"
+
+    @property
+    def parameterization(self) -> str:
+        return self.preset
 
 
 @dataclass(frozen=True)
@@ -132,6 +178,7 @@ class DepthHPTransfer(Claim):
                               log2_etas=_grid(-1.0, 5.0, 0.25)),
     }
     primary = TransferVariant("one_layer", "depth_mup")
+    controls = (ControlVariant("sp"),)
     figures = (FigureSpec("transfer", "depth_hp_transfer",
                           "[NFD] learning-rate transfer across depth (digits, full-batch GD)"),)
 
@@ -139,13 +186,27 @@ class DepthHPTransfer(Claim):
                  ) -> tuple[TransferVariant, ...]:
         return tuple(TransferVariant(b, p) for b, p in PAIRS)
 
-    def points(self, variant: TransferVariant, sweep: TransferSweep, overrides: Overrides,
-               run: RunFields) -> list[TransferPoint]:
+    def points(self, variant: TransferVariant | ControlVariant, sweep: TransferSweep,
+               overrides: Overrides, run: RunFields) -> list[TransferPoint]:
+        depths = size_sweep(overrides.depths, sweep.depths)
+        grid = (self.control_grid(variant, sweep.log2_etas, depths)
+                if isinstance(variant, ControlVariant) else sweep.log2_etas)
         return [TransferPoint(block=variant.block, parameterization=variant.parameterization,
                               act=overrides.activation(sweep.act), n=overrides.width(sweep.n),
-                              L=L, K=sweep.K, n_seeds=sweep.seeds, log2_etas=sweep.log2_etas,
+                              L=L, K=sweep.K, n_seeds=sweep.seeds, log2_etas=grid,
                               n_train=sweep.n_train, **run.run_fields())
-                for L in size_sweep(overrides.depths, sweep.depths)]
+                for L in depths]
+
+    def control_grid(self, variant: ControlVariant, log2_etas: tuple[float, ...],
+                     depths) -> tuple[float, ...]:
+        """The suite's uniform grid extended beyond its end in the direction of the control's
+        derived drift by ``|derived| log2(max L / min L)`` octaves, rounded up to a grid step
+        (module docstring): where the calculus says the optimum goes over the sweep."""
+        d = self.derived(variant).exponent or 0.0
+        lo, hi = log2_etas[0], log2_etas[-1]
+        step = log2_etas[1] - log2_etas[0]
+        k = math.ceil(abs(d) * math.log2(max(depths) / min(depths)) / step - 1e-9)
+        return _grid(lo - k * step, hi, step) if d < 0 else _grid(lo, hi + k * step, step)
 
     def compute(self, point: TransferPoint) -> pd.DataFrame:
         """One row per (learning rate, seed): ``log2_eta, eta, seed, loss_init, loss,
@@ -171,9 +232,10 @@ class DepthHPTransfer(Claim):
         return pd.DataFrame(rows, columns=["log2_eta", "eta", "seed", "loss_init", "loss",
                                            "diverged"])
 
-    def measure(self, variant: TransferVariant, points, frames) -> RateMeasurement:
-        """Fitted ``eta*`` per depth from the per-seed curves ``(S, G)`` (paired bootstrap);
-        notes name the depths whose optimum is flagged."""
+    def measure(self, variant: TransferVariant | ControlVariant, points, frames
+                ) -> RateMeasurement:
+        """Fitted ``eta*`` per depth from the per-seed curves ``(S, G)`` (``boot_t``, paired
+        across depths); notes name the depths whose optimum is flagged."""
         grids, samples = zip(*(seed_curves(f) for f in frames))
         if any(not np.array_equal(g, grids[0]) for g in grids):
             raise ValueError("every depth of a variant must use the same learning-rate grid")
@@ -185,19 +247,21 @@ class DepthHPTransfer(Claim):
                 notes.append(f"L={L:g}: optimum {_FLAGS[o.flag]}")
         notes.append("slope = drift of log2(eta*) per doubling of L (log-log fit of eta* on L)")
         p = points[0]
+        what = "control (sp): " if isinstance(variant, ControlVariant) else ""
         return RateMeasurement(sizes, list(samples), optimal_lr(grids[0]), "depth L",
-                               f"fitted optimal LR eta* (slope = log2 drift per doubling of L; "
-                               f"loss after K={p.K} GD steps, n={p.n}, {p.n_train} digits)",
+                               f"{what}fitted optimal LR eta* (slope = log2 drift per doubling "
+                               f"of L; loss after K={p.K} GD steps, n={p.n}, {p.n_train} digits)",
                                paired=True, notes=tuple(notes))
 
-    def claimed(self, variant: TransferVariant) -> Claimed:
+    def claimed(self, variant: TransferVariant | ControlVariant) -> Claimed:
+        """The transfer band (the control's too); ``two_layer/depth_mup``: an upward drift."""
         if variant == TransferVariant("two_layer", "depth_mup"):
             return Claimed(None, (self.tolerance, math.inf),
                            f"drifts (upward, >= +{self.tolerance:g} log2/doubling)")
         return Claimed(0.0, (-self.tolerance, self.tolerance),
                        f"~0 shift (|drift| <= {self.tolerance:g} log2/doubling)")
 
-    def derived(self, variant: TransferVariant) -> Derived:
+    def derived(self, variant: TransferVariant | ControlVariant) -> Derived:
         """``-e``: the largest stable eta keeps the fastest one-step update Theta(1)."""
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.exponents_a2 import derive_a2

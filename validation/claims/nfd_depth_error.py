@@ -21,12 +21,54 @@ Two readings, each against both NFD variants (``covariance``, the default, and `
 Two point types, :class:`NFDSweepPoint` and :class:`NetworkPoint`. NFD solves and network
 trainings are cached in-process (``lru_cache``): a variant's depth points share one solve, and
 the gia and covariance network points share one engine run.
+
+Statistics, intervals, pairing (docs/theory.md s9; chosen from the structure of the data and
+the calibration suite before these data were seen). Every statistic is the norm of a noisy seed
+mean, biased upward by the noise (``E|mean|^2 = |mu|^2 + tr(Sigma)/S``) where the error is small
+(large L), which flattens the slope: each is a
+:class:`~infdepth.validation.noise_budget.NormOfMean` (noise term removed from the square). Not
+1-D, so the interval is ``boot_t`` (bootstrap standard error, ``t_{S-1}`` quantile).
+
+* ``depth/*`` -- ``NormOfMean()`` of the per-seed Cauchy differences, **paired** across depths
+  (one Brownian path per particle seed). No reference error: the partner at 2L is part of the
+  statistic.
+* ``network/*`` -- ``NormOfMean(ref=reference)`` of the network outputs, **paired** across
+  depths (block l's matrix is drawn from the same stream at every depth, ``U``, ``v`` shared:
+  :mod:`infdepth.numerics.engine.rng`). **Reference error** per point (frame column ``ref_err``,
+  passed as ``reference_error``): the reference's depth error, estimated by the Cauchy
+  difference ``|E f_{ref/2} - E f_ref|`` of the same solve (corrected; at first order in 1/L it
+  equals the reference's own error; ``ref_err_depth``), and its Monte Carlo error, the standard
+  error of its seed mean, rms over outputs (the first-order change of the norm along the
+  signal's direction; ``ref_err_mc``), in quadrature.
+
+Negative control (declared with the claim): ``control/output``, ``|E f^K_L|`` of the covariance
+NFD itself at depth L (``NormOfMean()`` of the outputs ``f_i`` stored by the depth points,
+paired, the ``depth/covariance`` points): it tends to the depth limit's non-zero output (derived
+slope 0), so it must come out refuted against ``-1 +- 0.15``.
+
+Noise budget: every row's notes give per depth the signal (corrected statistic), its bootstrap
+standard error, the reference error and the SNR ``signal / sqrt(se^2 + ref_err^2)``, and the
+budget that would decide the row (:func:`noise_budget`). ``depth/covariance``, standard suite
+(16384 particles x 8 seeds; seed noise only, reference error 0):
+
+    L        2        4        8        16       32
+    signal   2.07e-3  1.74e-3  7.96e-4  5.11e-4  3.74e-4
+    se       4.4e-4   2.7e-4   1.4e-4   7.3e-5   9.7e-5
+    SNR      4.7      6.4      5.5      7.0      3.9
+
+slope -0.671 [-0.880, -0.462], inconclusive (noise-limited); the rule's advice: about 11 seeds
+of 16384 particles, i.e. 8 seeds of about 22528 particles each (an estimate, assuming a Monte
+Carlo error ~ P^-1/2). Smoke suite (4096 x 6): signal 1.71e-3, 1.54e-3, 9.91e-4 at L = 2, 4, 8,
+se 3.8e-4, 3.0e-4, 5.0e-4, SNR 4.5, 5.2, 2.0: L=8 under the floor, fit refused; every depth
+clears it at about 7 seeds and the fit with every depth decides at about 53 seeds of 4096
+particles, or 6 seeds of about 36182 particles each (same estimate).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache, partial
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -35,12 +77,18 @@ from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import ETA, task_tensors
 
 from ..measurements import RateMeasurement
-from infdepth.theory.exponents_core import weak_depth_error
+from ..noise_budget import NormOfMean, signal_to_noise
+from ..verdict import seeds_to_decide
+from infdepth.theory.exponents_core import exponent_value, weak_depth_error
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 from .engine_common import TrainedPoint
 
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
+CONTROLS: tuple[str, ...] = ("output",)
+#: the frames' columns (a point field: version-1 frames are not reused): 2 adds the depth-L
+#: outputs ``f_i`` to the depth points, the reference error ``ref_err*`` to the network points
+FRAME_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -66,8 +114,24 @@ class NFDVariant(Variant):
 
 
 @dataclass(frozen=True)
+class ControlVariant(Variant):
+    """Negative control ``control/<name>``: ``output`` = the norm of the seed-mean output of the
+    covariance NFD at depth L, which converges to a non-zero limit (must come out refuted)."""
+
+    allowed = {"name": CONTROLS}
+
+    name: str
+    nfd: str = "covariance"
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
+
+
+@dataclass(frozen=True)
 class NFDSweepPoint(RunFields):
-    """NFD solutions at ``depths`` = (L, 2L, finest), on one Brownian path per particle seed."""
+    """NFD solutions at ``depths`` = (L, 2L, finest), on one Brownian path per particle seed;
+    ``frame_version``: the frame's columns (:data:`FRAME_VERSION`)."""
 
     act: str
     variant: str
@@ -76,16 +140,19 @@ class NFDSweepPoint(RunFields):
     n_particles: int
     n_seeds: int
     eta: float = ETA
+    frame_version: int = FRAME_VERSION
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkPoint(TrainedPoint):
-    """The finite network at (n, L) and the NFD reference it is compared with."""
+    """The finite network at (n, L) and the NFD reference it is compared with;
+    ``frame_version``: the frame's columns (:data:`FRAME_VERSION`)."""
 
     nfd_variant: str
     ref_depth: int
     ref_particles: int
     ref_seeds: int
+    frame_version: int = FRAME_VERSION
 
 
 @lru_cache(maxsize=8)
@@ -120,10 +187,82 @@ def _train_network(act: str, n: int, L: int, K: int, n_seeds: int, eta: float,
     return train_a1(cfg, X, y, X).f_eval[:, -1, :].cpu().numpy()
 
 
-def _norm_of_mean(a: np.ndarray, ref: np.ndarray | None = None) -> float:
-    m = a.mean(axis=0)
-    return float(np.linalg.norm(m if ref is None else m - ref))
+def reference_error(f: dict, ref_depth: int) -> tuple[float, float]:
+    """``(depth error, Monte Carlo error)`` of the seed-mean NFD output at ``ref_depth`` from one
+    solve ``f`` ({L: (seeds, E)}, every dyadic depth): the noise-corrected norm of the mean
+    Cauchy difference ``f_{ref/2} - f_ref`` (at first order in 1/L, the reference's own depth
+    error), and the standard error of the seed mean (std over seeds / sqrt(seeds)), rms over the
+    outputs."""
+    top = f[ref_depth]
+    depth = NormOfMean()(f[ref_depth // 2] - top)
+    S = top.shape[0]
+    mc = float(np.sqrt(np.mean(top.var(axis=0, ddof=1) / S))) if S > 1 else math.nan
+    return depth, mc
 
+
+def noise_budget(m: RateMeasurement, band: tuple[float, float],
+                 particles: int | None = None) -> tuple[str, ...]:
+    """Notes: per size the signal, its standard error, the reference error and the SNR; then the
+    seeds that would decide ``m`` against ``band`` (:func:`seeds_to_decide`) and, with
+    ``particles``, the particles per seed at the present seeds (estimate, Monte Carlo error ~
+    ``P^-1/2``). A refused fit: the seeds that lift every size above the noise floor (se ~
+    seeds^-1/2; the reference error does not shrink) and those deciding the fit of every size."""
+    fit = m.fit()
+    S = min(len(a) for a in m.samples)
+    ref = list(m.reference_error) if m.reference_error is not None else [0.0] * len(fit.sizes)
+    rows, lift, lost, ref_bound = [], [S], [], []
+    for L, e, se, r in zip(fit.sizes, fit.errors, fit.stderr, ref):
+        snr = signal_to_noise(e, math.hypot(se, r) if math.isfinite(se) else se)
+        rows.append(f"L={L:g}: signal {e:.3g}, se {se:.2g}, ref err {r:.2g}, SNR {snr:.3g}")
+        if not (math.isfinite(e) and e > 0):
+            lost.append(f"L={L:g}")           # corrected to 0: under the noise, no estimate
+        elif math.isfinite(se) and snr < m.noise_floor_factor:
+            target = (e / m.noise_floor_factor) ** 2 - r ** 2
+            if target > 0:
+                lift.append(int(math.ceil(S * se ** 2 / target)))
+            else:
+                ref_bound.append(f"L={L:g}")  # the reference error alone is above the floor
+    out = ["noise budget (signal = corrected statistic): " + "; ".join(rows)]
+
+    def seeds_and_particles(n: int) -> str:
+        txt = f"about {n} seeds"
+        if particles:
+            txt += (f" at {particles} particles, or {S} seeds of about "
+                    f"{int(math.ceil(particles * n / S))} particles each (estimate: Monte Carlo "
+                    f"error ~ P^-1/2)")
+        return txt
+
+    edge = f"the claimed band [{band[0]:g}, {band[1]:g}]"
+    if fit.refused and (lost or ref_bound):
+        why = []
+        if ref_bound:
+            why.append(f"the reference error alone keeps {', '.join(ref_bound)} under the noise "
+                       f"floor (a more accurate reference is needed before more seeds help)")
+        if lost:
+            why.append(f"the corrected signal at {', '.join(lost)} is 0 (under the noise), so "
+                       f"the seeds that would resolve it cannot be estimated from these data")
+        return tuple(out + ["budget to decide: the fit was refused; " + "; ".join(why)
+                            + f"; the other sizes clear the floor at about {max(lift)} seeds"])
+    if fit.refused:
+        full = replace(m, noise_floor_factor=0.0).fit()
+        n = seeds_to_decide(full, band, S) if not full.refused else None
+        need = max(max(lift), n or 0)
+        return tuple(out + [f"budget to decide against {edge}: the fit was refused (sizes under "
+                            f"the noise floor); every size clears the floor at about "
+                            f"{max(lift)} seeds, and the fit with every size (slope "
+                            f"{full.slope:+.3f}, CI half-width "
+                            f"{(full.ci_high - full.ci_low) / 2:.3f}) "
+                            + (f"would decide at about {n} seeds" if n else
+                               "sits on a band edge") + f": in all {seeds_and_particles(need)}"])
+    n = seeds_to_decide(fit, band, S)
+    half = (fit.ci_high - fit.ci_low) / 2
+    head = f"budget to decide against {edge}: CI half-width {half:.3f} at {S} seeds"
+    if n is None:
+        return tuple(out + [head + "; the slope sits on a band edge: no seed count decides it"])
+    if n <= S:
+        return tuple(out + [head + f" already clears the nearest edge (about {n} seeds "
+                            f"would do)"])
+    return tuple(out + [head + f"; it would be decided by {seeds_and_particles(n)}"])
 
 
 class NFDDepthError(Claim):
@@ -139,6 +278,7 @@ class NFDDepthError(Claim):
         "full": Sweep("tanh", 5, (2, 4, 8, 16, 32, 64), 65536, 16, 2048, 64, 128),
     }
     primary = NFDVariant("depth", "covariance")
+    controls = (ControlVariant("output"),)
     figures = (FigureSpec("rate", "nfd_depth_error",
                           "[NFD] trained network and NFD depth-L vs limit (claimed O(1/L))",
                           ylabel="output error (depth: NFD Cauchy difference; network: engine "
@@ -147,11 +287,11 @@ class NFDDepthError(Claim):
     def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[NFDVariant, ...]:
         return tuple(NFDVariant(r, v) for r in READINGS for v in NFD_VARIANTS)
 
-    def points(self, variant: NFDVariant, sweep: Sweep, overrides: Overrides,
+    def points(self, variant: NFDVariant | ControlVariant, sweep: Sweep, overrides: Overrides,
                run: RunFields) -> list[NFDSweepPoint] | list[NetworkPoint]:
         act = overrides.activation(sweep.act)
         depths = size_sweep(overrides.depths, sweep.depths)
-        if variant.reading == "depth":
+        if isinstance(variant, ControlVariant) or variant.reading == "depth":
             # one point per depth L holding the pair (L, 2L); all share the finest grid 2*max(L)
             top = 2 * max(depths)
             return [NFDSweepPoint(act=act, variant=variant.nfd, K=sweep.K, depths=(L, 2 * L, top),
@@ -164,9 +304,11 @@ class NFDDepthError(Claim):
                              **run.run_fields()) for L in depths]
 
     def compute(self, point: NFDSweepPoint | NetworkPoint) -> pd.DataFrame:
-        """Depth point: one row per particle seed, ``diff_i`` = f^K_L - f^K_2L on eval input i.
-        Network point: one row per network seed, ``f_i`` = f^K on eval input i and ``ref_i`` =
-        the NFD reference (seed mean at ``ref_depth``), repeated."""
+        """Depth point: one row per particle seed, ``diff_i`` = f^K_L - f^K_2L and ``f_i`` =
+        f^K_L on eval input i. Network point: one row per network seed, ``f_i`` = f^K on eval
+        input i, ``ref_i`` = the NFD reference (seed mean at ``ref_depth``) and its error
+        ``ref_err_depth``, ``ref_err_mc``, ``ref_err`` (:func:`reference_error`, in quadrature),
+        repeated."""
         p = point
         if isinstance(p, NFDSweepPoint):
             L, L2, top = p.depths
@@ -175,31 +317,51 @@ class NFDDepthError(Claim):
             rows = {"seed": np.arange(p.n_seeds)}
             for i in range(f[L].shape[1]):
                 rows[f"diff_{i}"] = f[L][:, i] - f[L2][:, i]
+            for i in range(f[L].shape[1]):
+                rows[f"f_{i}"] = f[L][:, i]
             return pd.DataFrame(rows)
         f = _train_network(p.act, p.n, p.L, p.K, p.n_seeds, p.eta, p.parameterization, p.device,
                            p.dtype, p.base_seed)
-        ref = _solve(p.act, p.nfd_variant, p.K, p.ref_depth, p.ref_particles, p.ref_seeds, p.eta,
-                     p.device, p.dtype, p.base_seed)[p.ref_depth].mean(axis=0)
-        return pd.DataFrame({"seed": np.arange(p.n_seeds),
+        sol = _solve(p.act, p.nfd_variant, p.K, p.ref_depth, p.ref_particles, p.ref_seeds, p.eta,
+                     p.device, p.dtype, p.base_seed)
+        ref = sol[p.ref_depth].mean(axis=0)
+        depth_err, mc_err = reference_error(sol, p.ref_depth)
+        S = p.n_seeds
+        return pd.DataFrame({"seed": np.arange(S),
                              **{f"f_{i}": f[:, i] for i in range(f.shape[1])},
-                             **{f"ref_{i}": np.full(p.n_seeds, ref[i]) for i in range(len(ref))}})
+                             **{f"ref_{i}": np.full(S, ref[i]) for i in range(len(ref))},
+                             "ref_err_depth": np.full(S, depth_err),
+                             "ref_err_mc": np.full(S, mc_err),
+                             "ref_err": np.full(S, math.hypot(depth_err, mc_err))})
 
-    def measure(self, variant: NFDVariant, points, frames) -> RateMeasurement:
-        if variant.reading == "depth":
-            cols = [c for c in frames[0].columns if c.startswith("diff_")]
-            return RateMeasurement([p.depths[0] for p in points],
-                                   [f[cols].to_numpy() for f in frames], _norm_of_mean,
-                                   "depth L", f"|E f^K_L - E f^K_2L| (NFD {variant.nfd}, "
-                                   f"infinite width)", paired=True)
-        p0 = points[0]
-        ref = frames[0][[c for c in frames[0].columns if c.startswith("ref_")]].to_numpy()[0]
-        cols = [c for c in frames[0].columns if c.startswith("f_")]
-        return RateMeasurement([p.L for p in points], [f[cols].to_numpy() for f in frames],
-                               partial(_norm_of_mean, ref=ref), "depth L",
-                               f"|mean f^K (n={p0.n}) - f^K_NFD {variant.nfd} "
-                               f"(L={p0.ref_depth})|")
+    def measure(self, variant: NFDVariant | ControlVariant, points, frames) -> RateMeasurement:
+        """``NormOfMean`` (noise-bias corrected), paired across depths; the network reading
+        carries the reference's error; every variant's notes carry its noise budget (module
+        docstring)."""
+        if isinstance(variant, ControlVariant) or variant.reading == "depth":
+            control = isinstance(variant, ControlVariant)
+            prefix = "f_" if control else "diff_"
+            cols = [c for c in frames[0].columns if c.startswith(prefix)]
+            what = (f"control: |E f^K_L| (NFD {variant.nfd}, infinite width)" if control else
+                    f"|E f^K_L - E f^K_2L| (NFD {variant.nfd}, infinite width)")
+            m = RateMeasurement([p.depths[0] for p in points],
+                                [f[cols].to_numpy() for f in frames], NormOfMean(), "depth L",
+                                what + ", noise-bias corrected", paired=True)
+            particles = points[0].n_particles
+        else:
+            p0 = points[0]
+            ref = frames[0][[c for c in frames[0].columns if c.startswith("ref_")
+                             and c[4:].isdigit()]].to_numpy()[0]
+            cols = [c for c in frames[0].columns if c.startswith("f_")]
+            m = RateMeasurement([p.L for p in points], [f[cols].to_numpy() for f in frames],
+                                NormOfMean(ref=tuple(float(r) for r in ref)), "depth L",
+                                f"|mean f^K (n={p0.n}) - f^K_NFD {variant.nfd} "
+                                f"(L={p0.ref_depth})|, noise-bias corrected", paired=True,
+                                reference_error=[float(f["ref_err"].iloc[0]) for f in frames])
+            particles = None
+        return replace(m, notes=noise_budget(m, self.claimed(variant).band, particles))
 
-    def derived(self, variant: NFDVariant) -> Derived:
+    def derived(self, variant: NFDVariant | ControlVariant) -> Derived:
         """Power counting of model A1 under depth-muP (docs/theory.md s3, s7): the weak error of
         an Euler-Maruyama scheme, L^-1 (depth reading: each NFD variant of its own SDE); against
         the GIA limit also the (b) terms the GIA drops, Theta(1): no convergence."""
@@ -208,6 +370,13 @@ class NFDDepthError(Claim):
         from infdepth.theory.parameterization import preset
         name = "depth_mup"
         r = derive_a1(preset(name))
+        if isinstance(variant, ControlVariant):
+            q = r["output_update"].order
+            e = q.limit_exponent("L")
+            return Derived(exponent_value(e), (
+                f"[{name}] control: E f^K_L = f^0 + Delta f, Delta f = output_update = {q} "
+                f"(f_init = {r['f_init'].order} -> 0 width first): tends to the depth limit's "
+                f"non-zero output, slope {fmt_rational(e)}"))
         e, why = weak_depth_error(r)
         nfd = "covariance" if variant.reading == "depth" else variant.nfd
         if e is None:

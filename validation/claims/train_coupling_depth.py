@@ -22,6 +22,21 @@ All six variants share one sweep of points (one frame holds every level and dire
 finite width the coupling also has an O(n^-1/2) init-like part (it is in (c), and at step 0 it is
 all of (a)); ``init_coupling_width`` reports it. The exponent calculus derives slope 0 for every
 level under depth-muP (see :meth:`TrainCouplingDepth.derived`).
+
+Statistic, interval, pairing (docs/theory.md s9; from the structure of the data and the
+calibration suite, before these data were seen): one positive value per seed and depth,
+summarised by the **geometric mean** over seeds, so the interval is ``log_t`` (exact
+t-interval of the log-slope). **Paired** across depths: the engine draws every tensor of a seed
+from its own stream, block l's matrix is the same at every depth L, and ``U``, ``v`` are
+shared (:mod:`infdepth.numerics.engine.rng`), so seed s at one depth and seed s at another are
+not independent draws; the interval is then the t-interval of the per-seed slopes. No
+reference, hence no reference error.
+
+Negative control (declared with the claim): ``control/block_b``, the per-block mean of level
+(b) forward (``cpl_fwd_block_mean_b``: per-block rms, averaged over blocks), geometric mean,
+paired, on the same points. Per block, level (b) is ``r^2 Gammat = L^-1`` (the exponent
+calculus), so it must come out refuted against the claimed ``-2 +- 0.15``: a measurement that
+can tell the per-block order -1 from -2.
 """
 
 from __future__ import annotations
@@ -34,6 +49,7 @@ import pandas as pd
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import task_tensors
 
+from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
@@ -41,6 +57,7 @@ from .engine_common import DepthSweep, TrainedPoint
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
 DIRECTIONS: tuple[str, ...] = ("forward", "backward")
+CONTROLS: tuple[str, ...] = ("block_b",)
 _LEVEL_TEXT = {"a": "level (a), full term", "b": "level (b), leading Gamma term",
                "c": "level (c) = (a) - (b)"}
 
@@ -53,6 +70,24 @@ class LevelVariant(Variant):
 
     level: str
     direction: str
+
+
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """Negative control ``control/<name>``: ``block_b`` = the per-block mean of level (b)
+    forward, ``L^-1`` per block (must come out refuted against ``-2``)."""
+
+    allowed = {"name": CONTROLS}
+
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
+
+
+#: frame column of each control
+CONTROL_COLUMN = {"block_b": "cpl_fwd_block_mean_b"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +118,7 @@ class TrainCouplingDepth(Claim):
         "full": DepthSweep("tanh", 2048, (2, 4, 8, 16, 32, 64, 128), 16, 5),
     }
     primary = LevelVariant("a", "forward")
+    controls = (ControlVariant("block_b"),)
     figures = (FigureSpec("rate", "train_coupling_depth",
                           "[NFD] accumulated reused-weight coupling after training vs depth "
                           "(claimed O(L^-2))", ylabel="accumulated coupling (rms)"),)
@@ -90,7 +126,8 @@ class TrainCouplingDepth(Claim):
     def variants(self, sweep: DepthSweep, overrides: Overrides) -> tuple[LevelVariant, ...]:
         return tuple(LevelVariant(lv, d) for lv in LEVELS for d in DIRECTIONS)
 
-    def points(self, variant: LevelVariant, sweep: DepthSweep, overrides: Overrides,
+    def points(self, variant: LevelVariant | ControlVariant, sweep: DepthSweep,
+               overrides: Overrides,
                run: RunFields) -> list[TrainCouplingPoint]:
         return sweep.points(TrainCouplingPoint, overrides, run)
 
@@ -119,22 +156,37 @@ class TrainCouplingDepth(Claim):
         out["gamma_fwd_prev"] = gf[:, k, :, k - 1, 0].mean(1) if k > 0 else np.nan
         return pd.DataFrame(out)
 
-    def measure(self, variant: LevelVariant, points, frames) -> RateMeasurement:
-        col, p = column(variant.level, variant.direction), points[0]
-        return RateMeasurement([q.L for q in points], [f[col].to_numpy() for f in frames], None,
-                               "depth L", f"accumulated coupling, {_LEVEL_TEXT[variant.level]}, "
-                               f"{variant.direction} (n={p.n}, step {p.K - 1})", column=col)
+    def measure(self, variant: LevelVariant | ControlVariant, points, frames
+                ) -> RateMeasurement:
+        """Geometric mean over seeds, paired across depths (module docstring)."""
+        p = points[0]
+        if isinstance(variant, ControlVariant):
+            col = CONTROL_COLUMN[variant.name]
+            what = "control: per-block mean of level (b), forward"
+        else:
+            col = column(variant.level, variant.direction)
+            what = f"accumulated coupling, {_LEVEL_TEXT[variant.level]}, {variant.direction}"
+        return RateMeasurement([q.L for q in points], [f[col].to_numpy() for f in frames],
+                               geometric_mean, "depth L", f"{what} (n={p.n}, step {p.K - 1}), "
+                               f"geometric mean", paired=True, column=col)
 
-    def derived(self, variant: LevelVariant) -> Derived:
+    def derived(self, variant: LevelVariant | ControlVariant) -> Derived:
         """Power counting of model A1 under depth-muP (docs/theory.md s4, s7). Level (b) is
         ``(beta^2/L) Gamma`` per block with ``Gamma = O(1)`` after one step, coherent over
         blocks: O(1) accumulated, not O(L^-2). Level (c) vanishes at infinite width (Stein's
         lemma is exact for Gaussian ``W^0``) and is ``n^-1/2`` rms, flat in L, at finite width.
-        No level gives L^-2 accumulated."""
+        No level gives L^-2 accumulated. The control: level (b) per block, ``L^-1``."""
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.parameterization import preset
         name = "depth_mup"
         r = derive_a1(preset(name))
+        if isinstance(variant, ControlVariant):
+            fwd, bwd = r["coupling_b_forward_per_block"], r["coupling_b_per_block"]
+            e = fwd.order.exponent("L")
+            return Derived(exponent_value(e), (
+                f"[{name}] control: level (b) per block, forward twin r^2 Gammat = {fwd.order} "
+                f"(backward r^2 Gamma = {bwd.order}), Gamma, Gammat = O(1): slope "
+                f"{fmt_exponent(e)} per block"))
         b_pb, b_acc = r["coupling_b_per_block"].order, r["coupling_b_accumulated"].order
         c_pb, c_acc = r["coupling_c_per_block"].order, r["coupling_c_accumulated"].order
         common = (f"[{name}] per block (b) r^2 Gamma = {b_pb} with Gamma = "

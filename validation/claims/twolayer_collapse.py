@@ -12,6 +12,21 @@ is the seed mean at each depth, in two readings (variants):
 
 Figures: the rate plot of both readings and the derived regime map of two-layer blocks (theory
 only, docs/theory.md s5, s7).
+
+Statistic, interval, pairing (docs/theory.md s9; from the structure of the data and the
+calibration suite, before these data were seen): one positive value per seed and depth, so the
+statistic is the **geometric mean** over seeds and the interval ``log_t`` (exact t-interval of
+the log-slope). **Paired** across depths: the engine draws each tensor of a seed from its own
+stream, so block l's matrices ``W1_l``, ``W2_l`` are the same at every depth and ``U``, ``v`` are
+shared (:mod:`infdepth.numerics.engine.rng`); the interval is the t-interval of the per-seed
+slopes. No reference, hence no reference error.
+
+Negative control (declared with the claim): ``control/mup``, the first layer's own update
+(``du_weight``) under the preset ``mup`` (muP, no depth scaling of the branches or the learning
+rates), same sweep, geometric mean, paired; new points. Under muP the first layer's update
+grows with depth (``derive_a2(preset("mup"))["internal_update"]``, width first: ``L^2``), so it
+must come out refuted against the claimed ``-1/2 +- 0.15``. If muP training diverges at some
+depth, that depth is excluded with a note (not tuned away).
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from infdepth.run_fields import RunFields
 
+from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
@@ -30,6 +46,7 @@ if TYPE_CHECKING:
     from .twolayer_point import TwoLayerPoint
 
 READINGS: tuple[str, ...] = ("weight", "total")
+CONTROLS: tuple[str, ...] = ("mup",)
 _COLUMN = {"weight": "du_weight", "total": "du_total"}
 _WHAT = {"weight": "m1 (W1^K - W1^0) phi(h)", "total": "u^K - u^0"}
 
@@ -41,6 +58,20 @@ class ReadingVariant(Variant):
     allowed = {"reading": READINGS}
 
     reading: str
+
+
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """Negative control ``control/<preset>``: the first layer's own update under ``preset``
+    (``mup``: no depth scaling), which must come out refuted against the claimed -1/2."""
+
+    allowed = {"preset": CONTROLS}
+
+    preset: str
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.preset}"
 
 
 class TwoLayerCollapse(Claim):
@@ -56,6 +87,7 @@ class TwoLayerCollapse(Claim):
         "full": DepthSweep(act="tanh", n=1024, depths=(4, 8, 16, 32, 64, 128), seeds=16, K=5),
     }
     primary = ReadingVariant("weight")
+    controls = (ControlVariant("mup"),)
     figures = (
         FigureSpec("rate", "twolayer_collapse",
                    "[NFD] two-layer blocks, depth-muP: first-layer feature update vs depth "
@@ -68,25 +100,43 @@ class TwoLayerCollapse(Claim):
     def variants(self, sweep: DepthSweep, overrides: Overrides) -> tuple[ReadingVariant, ...]:
         return tuple(ReadingVariant(r) for r in READINGS)
 
-    def points(self, variant: ReadingVariant, sweep: DepthSweep, overrides: Overrides,
-               run: RunFields) -> list[TwoLayerPoint]:
+    def points(self, variant: ReadingVariant | ControlVariant, sweep: DepthSweep,
+               overrides: Overrides, run: RunFields) -> list[TwoLayerPoint]:
         from .twolayer_point import sweep_points
-        return sweep_points(sweep, overrides, run, "depth_mup")
+        preset = variant.preset if isinstance(variant, ControlVariant) else "depth_mup"
+        return sweep_points(sweep, overrides, run, preset)
 
     def compute(self, point: TwoLayerPoint):
         from .twolayer_point import compute_point
         return compute_point(point)
 
-    def measure(self, variant: ReadingVariant, points, frames) -> RateMeasurement:
-        col = _COLUMN[variant.reading]
-        return RateMeasurement([p.L for p in points], [f[col].to_numpy() for f in frames], None,
-                               "depth L", f"rms {_WHAT[variant.reading]}, block mean "
-                               f"(depth-muP, n={points[0].n})", column=col)
+    def measure(self, variant: ReadingVariant | ControlVariant, points, frames
+                ) -> RateMeasurement:
+        """Geometric mean over seeds, paired across depths (module docstring)."""
+        n = points[0].n
+        if isinstance(variant, ControlVariant):
+            col = "du_weight"
+            what = f"control: rms {_WHAT['weight']}, block mean ({variant.preset}, n={n})"
+        else:
+            col = _COLUMN[variant.reading]
+            what = f"rms {_WHAT[variant.reading]}, block mean (depth-muP, n={n})"
+        return RateMeasurement([p.L for p in points], [f[col].to_numpy() for f in frames],
+                               geometric_mean, "depth L", f"{what}, geometric mean",
+                               paired=True, column=col)
 
-    def derived(self, variant: ReadingVariant) -> Derived:
-        """The calculus's order of the first layer's change under depth-muP (Model A2)."""
+    def derived(self, variant: ReadingVariant | ControlVariant) -> Derived:
+        """The calculus's order of the first layer's change under depth-muP (Model A2); for the
+        control, its own update under the control's preset, width first (the [NFD] order of
+        limits, docs/theory.md s3; the sweep has L << n)."""
         from infdepth.theory.exponents_a2 import derive_a2
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.parameterization import preset
+        if isinstance(variant, ControlVariant):
+            q = derive_a2(preset(variant.preset))["internal_update"]
+            e = q.limit_exponent("L")
+            return Derived(exponent_value(e), (
+                f"[{variant.preset}] control: {q.derivation}; width first: slope "
+                f"{fmt_exponent(e)} (at fixed n, L >> n: {fmt_exponent(q.exponent('L'))})"))
         r = derive_a2(preset("depth_mup"))
         total = r["internal_update_total"]
         if variant.reading == "weight":

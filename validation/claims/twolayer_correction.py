@@ -13,6 +13,20 @@ Variants ``<quantity>/<setting>``: setting ``gamma=<g>`` (``depth_mup_corrected`
 ``completep``. Claimed slope 0 in L for both quantities (tolerance band +-0.15). The exponent
 calculus (docs/theory.md s5, s7) disagrees for ``dh``: gamma = 1/2 restores ``Delta u = O(1)``
 but the drift through ``W2 W2^T`` makes the stream's change grow like ``L^gamma``.
+
+Statistic, interval, pairing (docs/theory.md s9; from the structure of the data and the
+calibration suite, before these data were seen): one positive value per seed and depth, so the
+statistic is the **geometric mean** over seeds and the interval ``log_t`` (exact t-interval of
+the log-slope). **Paired** across depths: the engine draws each tensor of a seed from its own
+stream, so block l's matrices are the same at every depth and ``U``, ``v`` are shared
+(:mod:`infdepth.numerics.engine.rng`); the interval is the t-interval of the per-seed slopes. No
+reference, hence no reference error.
+
+Negative control (declared with the claim): ``control/gamma=0``, ``du`` without the correction,
+i.e. under plain depth-muP. Its points are built exactly as ``twolayer_collapse``'s depth-muP
+points (:func:`.twolayer_point.sweep_points` with ``"depth_mup"``), so the results store
+computes them once for both claims. The exponent calculus derives ``L^-1/2`` (the collapse), so
+it must come out refuted against the claimed ``0 +- 0.15``.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from infdepth.run_fields import RunFields
 
+from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, Derived, FigureSpec, Overrides, Variant
@@ -84,6 +99,20 @@ class CorrectionVariant(Variant):
         return f"{self.quantity}/{self.setting.label}"
 
 
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """Negative control ``control/gamma=0``: ``du`` under plain depth-muP (no correction), the
+    same points as ``twolayer_collapse``'s; must come out refuted against the claimed 0."""
+
+    allowed = {"name": ("gamma=0",)}
+
+    name: str = "gamma=0"
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
+
+
 _G05, _G025, _G075, _CP = Setting(0.5), Setting(0.25), Setting(0.75), Setting(None)
 
 
@@ -103,6 +132,7 @@ class TwoLayerCorrection(Claim):
                                 K=5, settings=(_G05, _G025, _G075, _CP)),
     }
     primary = CorrectionVariant("du", _G05)
+    controls = (ControlVariant(),)
     figures = (FigureSpec("rate", "twolayer_correction",
                           "[NFD] two-layer blocks with depth-aware LR correction: updates vs "
                           "depth (claimed flat)",
@@ -113,9 +143,11 @@ class TwoLayerCorrection(Claim):
                  ) -> tuple[CorrectionVariant, ...]:
         return tuple(CorrectionVariant(q, s) for s in sweep.settings for q in QUANTITIES)
 
-    def points(self, variant: CorrectionVariant, sweep: CorrectionSweep, overrides: Overrides,
-               run: RunFields) -> list[TwoLayerPoint]:
+    def points(self, variant: CorrectionVariant | ControlVariant, sweep: CorrectionSweep,
+               overrides: Overrides, run: RunFields) -> list[TwoLayerPoint]:
         from .twolayer_point import sweep_points
+        if isinstance(variant, ControlVariant):      # = twolayer_collapse's depth-muP points
+            return sweep_points(sweep, overrides, run, "depth_mup")
         s = variant.setting
         return sweep_points(sweep, overrides, run, s.parameterization, s.gamma)
 
@@ -123,16 +155,28 @@ class TwoLayerCorrection(Claim):
         from .twolayer_point import compute_point
         return compute_point(point)
 
-    def measure(self, variant: CorrectionVariant, points, frames) -> RateMeasurement:
-        col = _COLUMN[variant.quantity]
-        return RateMeasurement([p.L for p in points], [f[col].to_numpy() for f in frames], None,
-                               "depth L", f"rms {_WHAT[variant.quantity]} "
-                               f"({variant.setting.label}, n={points[0].n})", column=col)
+    def measure(self, variant: CorrectionVariant | ControlVariant, points, frames
+                ) -> RateMeasurement:
+        """Geometric mean over seeds, paired across depths (module docstring)."""
+        n = points[0].n
+        if isinstance(variant, ControlVariant):
+            col, what = _COLUMN["du"], f"control: rms {_WHAT['du']} (depth_mup, n={n})"
+        else:
+            col = _COLUMN[variant.quantity]
+            what = f"rms {_WHAT[variant.quantity]} ({variant.setting.label}, n={n})"
+        return RateMeasurement([p.L for p in points], [f[col].to_numpy() for f in frames],
+                               geometric_mean, "depth L", f"{what}, geometric mean",
+                               paired=True, column=col)
 
-    def derived(self, variant: CorrectionVariant) -> Derived:
-        """The calculus's order of ``du`` / ``dh`` under the setting (Model A2)."""
+    def derived(self, variant: CorrectionVariant | ControlVariant) -> Derived:
+        """The calculus's order of ``du`` / ``dh`` under the setting (Model A2); the control's
+        ``du`` under plain depth-muP."""
         from infdepth.theory.exponents_a2 import derive_a2
         from infdepth.theory.parameterization import preset
+        if isinstance(variant, ControlVariant):
+            q = derive_a2(preset("depth_mup"))["internal_update"]
+            return Derived(exponent_value(q.exponent("L")),
+                           f"[depth_mup] control, no correction: {q.derivation}")
         name = "internal_update" if variant.quantity == "du" else "stream_update"
         if variant.setting.gamma is None:
             r = derive_a2(preset("completep"))

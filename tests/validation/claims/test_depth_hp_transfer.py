@@ -1,5 +1,5 @@
-"""Claim depth_hp_transfer: drift fit, divergence handling, tiny compute, variants and the
-transfer figure fed from the claim's tables. The data set: tests/numerics/test_datasets.py; the
+"""Claim depth_hp_transfer: drift fit, divergence handling, tiny compute, variants, the negative
+control control/sp and the transfer figure fed from the claim's tables. The data set: tests/numerics/test_datasets.py; the
 optimum fit: tests/validation/test_lr_optimum.py."""
 
 import math
@@ -33,7 +33,8 @@ def _curve(x_star, grid=GRID, curv=0.7, base=0.05):
 
 
 # -- drift fit --------------------------------------------------------------------------------
-def _frames(depths, slope, x0=1.0, seeds=6, noise=0.05, diverge_above=None, rng_seed=0):
+def _frames(depths, slope, x0=1.0, seeds=6, noise=0.05, diverge_above=None, rng_seed=0,
+            grid=GRID, parameterization="depth_mup"):
     """Synthetic points: per seed a parabola in log2 LR with minimum at
     x0 + slope * log2(L) + noise; LRs above ``diverge_above`` diverge (inf)."""
     rng = np.random.default_rng(rng_seed)
@@ -42,16 +43,16 @@ def _frames(depths, slope, x0=1.0, seeds=6, noise=0.05, diverge_above=None, rng_
         rows = []
         for s in range(seeds):
             xs = x0 + slope * math.log2(L) + noise * rng.standard_normal()
-            loss = _curve(xs)
+            loss = _curve(xs, grid)
             if diverge_above is not None:
-                loss = np.where(GRID > diverge_above, np.inf, loss)
-            for x, v in zip(GRID, loss):
+                loss = np.where(grid > diverge_above, np.inf, loss)
+            for x, v in zip(grid, loss):
                 rows.append((x, 2.0 ** x, s, 0.5, v, not np.isfinite(v)))
         frames.append(pd.DataFrame(rows, columns=["log2_eta", "eta", "seed", "loss_init",
                                                   "loss", "diverged"]))
-        pts.append(hp.TransferPoint(block="one_layer", parameterization="depth_mup",
+        pts.append(hp.TransferPoint(block="one_layer", parameterization=parameterization,
                                     act="tanh", n=8, L=L, K=2, n_seeds=seeds,
-                                    log2_etas=tuple(GRID)))
+                                    log2_etas=tuple(grid)))
     return pts, frames
 
 
@@ -102,6 +103,7 @@ def test_measurement_is_what_the_plain_runner_fits():
     ev = m.evaluate(C.claimed(_v("one_layer/depth_mup")))
     assert ev.slope == pytest.approx(r.slope)
     assert m.paired and list(m.sizes) == [2, 4, 8] and m.column is None
+    assert ev.method == "boot_t"       # the optimum of the seed-mean curve is not 1-D
     # the verdict row carries the fit's notes, then the claim's (flagged optima, drift units)
     assert ev.notes[-1].startswith("slope = drift of log2(eta*) per doubling of L")
     assert ev.notes[-len(m.notes):] == m.notes
@@ -138,6 +140,54 @@ def test_variants_points_claims_derived():
     assert C.derived(_v("one_layer/depth_mup")).exponent == 0.0
     assert C.derived(_v("two_layer/depth_mup_corrected")).exponent == -0.5
     assert C.derived(_v("two_layer/completep")).exponent == 0.0  # every layer maximal: flat
+
+
+# -- negative control -------------------------------------------------------------------------
+SP = hp.ControlVariant("sp")
+
+
+def test_control_declared_with_the_claim():
+    assert C.controls == (SP,) and SP.label == "control/sp" and C.role(SP) == "control"
+    assert (SP.block, SP.parameterization) == ("one_layer", "sp")
+    assert variant_labels(C, "smoke") == LABELS         # a control is not one of the variants
+    assert [v.label for v in C.suite_variants(C.sweep("smoke"), Overrides())] == \
+        LABELS + ["control/sp"]
+    assert C.claimed(SP).band == (-0.25, 0.25)
+    d = C.derived(SP)
+    assert d.exponent == -3.5 and d.text.startswith("[one_layer, sp] one-step updates")
+    assert "drift_accumulated L^(7/2)" in d.text
+    with pytest.raises(ValueError, match="allowed: sp"):
+        hp.ControlVariant("mup")
+
+
+def test_control_grid_extends_downward_by_the_derived_drift():
+    """|derived| x log2(Lmax/Lmin) octaves below the suite's grid, same step and top."""
+    pts = C.points(SP, C.sweep("smoke"), Overrides(), RunFields())
+    assert [p.L for p in pts] == [2, 4, 8]
+    assert {(p.block, p.parameterization) for p in pts} == {("one_layer", "sp")}
+    assert pts[0].log2_etas == tuple(np.arange(-7.0, 4.01, 0.5))      # 3.5 x 2 doublings
+    std = C.points(SP, C.sweep("standard"), Overrides(), RunFields())[0].log2_etas
+    assert (std[0], std[-1], std[1] - std[0]) == (-15.0, 5.0, 0.5)      # 3.5 x 4 doublings
+    assert C.control_grid(SP, (0.0, 1.0, 2.0), (2, 4)) == (-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0)
+    pts = C.points(SP, C.sweep("smoke"), Overrides(depths=(4, 8)), RunFields())
+    assert pts[0].log2_etas[0] == -3.5                                 # one doubling
+
+
+def test_control_on_synthetic_data_is_refuted():
+    """An optimum drifting at the derived -3.5 log2 per doubling, inside the control's grid: the
+    control is refuted against the transfer band and agrees with the derived band."""
+    grid = np.asarray(C.control_grid(SP, tuple(GRID), (2, 4, 8)))
+    pts, frames = _frames((2, 4, 8), -3.5, x0=5.0, grid=grid, parameterization="sp")
+    m = C.measure(SP, pts, frames)
+    assert m.paired and m.error_label.startswith("control (sp): fitted optimal LR")
+    assert not [n for n in m.notes if n.startswith("L=")]              # no flagged optimum
+    d = C.derived(SP)
+    ev = m.evaluate(C.claimed(SP), (d.exponent - 0.25, d.exponent + 0.25))
+    assert ev.method == "boot_t" and ev.slope == pytest.approx(-3.5, abs=0.1)
+    assert ev.status == "refuted" and ev.status_derived == "confirmed"
+    # the primary on data of the claimed rate (no drift) is confirmed
+    ev = C.measure(C.primary, *_frames((2, 4, 8, 16), 0.0)).evaluate(C.claimed(C.primary))
+    assert ev.method == "boot_t" and ev.status == "confirmed"
 
 
 # -- tiny compute -----------------------------------------------------------------------------

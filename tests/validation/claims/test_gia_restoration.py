@@ -8,9 +8,10 @@ import pytest
 
 from helpers import variant_labels
 from infdepth.run_fields import RunFields
-from infdepth.validation.claims import TOLERANCE, Overrides
+from infdepth.validation.claims import TOLERANCE, Overrides, gia_restoration
 from infdepth.validation.claims.gia_restoration import (CLAIM, GiaPoint,
                                                         ParameterizationVariant, per_seed_gap)
+from infdepth.validation.intervals import geometric_mean
 
 DMUP, MUP, SP = (ParameterizationVariant(p) for p in ("depth_mup", "mup", "sp"))
 
@@ -19,6 +20,8 @@ def test_variant_labels_per_suite():
     for suite in ("smoke", "standard", "full"):
         assert variant_labels(CLAIM, suite) == ["depth_mup", "mup", "sp"]
     assert CLAIM.primary == DMUP and CLAIM.role(MUP) == "exploratory"
+    assert CLAIM.controls == ()      # qualitative: mup and sp carry the contrast (docstring)
+    assert "Negative control: none" in gia_restoration.__doc__
 
 
 def test_points_carry_the_parameterization():
@@ -58,13 +61,14 @@ def test_gia_claim_bands():
     assert CLAIM.claimed(DMUP).text == "decreasing in L"
 
 
-def _frames(depths, gap_of_L, seeds=8, diverge_at=None):
+def _frames(depths, gap_of_L, seeds=8, diverge_at=None, seed_scatter=0.0):
     rng = np.random.default_rng(2)
+    per_seed = np.exp(seed_scatter * rng.standard_normal(seeds))  # shared across depths
     out = []
     for L in depths:
         rows = []
         for s in range(seeds):
-            d = gap_of_L(L) * (1 + 0.05 * rng.standard_normal())
+            d = gap_of_L(L) * per_seed[s] * (1 + 0.05 * rng.standard_normal())
             r = np.array([1.0, 0.8, 0.6, 0.5])
             i = r + np.array([0.0, d, d, d])
             if L == diverge_at:
@@ -79,10 +83,13 @@ def test_measure_recovers_known_slope_and_excludes_divergence():
     depths = (2, 4, 8, 16, 32)
     pts = [GiaPoint(act="tanh", parameterization="depth_mup", n=32, L=L, K=3, n_seeds=8)
            for L in depths]
-    m = CLAIM.measure(DMUP, pts, _frames(depths, lambda L: 0.3 / L))
+    m = CLAIM.measure(DMUP, pts, _frames(depths, lambda L: 0.3 / L, seed_scatter=0.5))
     assert list(m.sizes) == list(depths) and "n=32, K=3" in m.error_label
+    assert m.statistic is geometric_mean and m.paired
     ev = m.evaluate(CLAIM.claimed(DMUP))
+    assert ev.method == "log_t" and "paired across sizes" in ev.notes[-1]
     assert ev.slope == pytest.approx(-1.0, abs=0.03) and ev.status == "confirmed"
+    assert ev.ci_high - ev.ci_low < 0.1     # the per-seed factor cancels in the paired slopes
     assert CLAIM.measure(MUP, pts, _frames(depths, lambda L: 0.3 / L)).evaluate(
         CLAIM.claimed(MUP)).status == "refuted"
     m = CLAIM.measure(MUP, pts, _frames(depths, lambda L: 0.1, diverge_at=32))
@@ -91,6 +98,7 @@ def test_measure_recovers_known_slope_and_excludes_divergence():
     assert ev.used == (True, True, True, True, False)
     assert any("size 32: excluded, divergent" in n for n in ev.notes)
     assert ev.slope == pytest.approx(0.0, abs=0.05) and ev.status == "confirmed"
+    assert ev.method == "log_t"
 
 
 def test_derived_per_parameterization():

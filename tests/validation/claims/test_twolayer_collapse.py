@@ -1,4 +1,7 @@
-"""Claim twolayer_collapse and the two-layer point it shares with twolayer_correction."""
+"""Claim twolayer_collapse and the two-layer point it shares with twolayer_correction; the
+geometric-mean paired statistic and the negative control control/mup."""
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,9 +13,11 @@ from infdepth.validation.claims import (CLAIM_IDS, SUITE_NAMES, Overrides, check
                                         get_claim)
 from infdepth.validation.claims import twolayer_collapse as tc
 from infdepth.validation.claims.twolayer_point import TwoLayerPoint, compute_point
+from infdepth.validation.intervals import geometric_mean
 
 C = tc.CLAIM
 RUN = RunFields()
+MUP = tc.ControlVariant("mup")
 
 
 def test_registry_primary_and_claim_row():
@@ -20,6 +25,8 @@ def test_registry_primary_and_claim_row():
     assert "twolayer_point" not in CLAIM_IDS  # shared point module, not a claim
     assert C.primary == tc.ReadingVariant("weight") and C.role(C.primary) == "primary"
     assert C.role(tc.ReadingVariant("total")) == "exploratory"
+    assert C.controls == (MUP,) and C.role(MUP) == "control" and MUP.label == "control/mup"
+    assert C.claimed(MUP).band == pytest.approx((-0.65, -0.35))
     cl = C.claimed(tc.ReadingVariant("total"))
     assert cl.slope == -0.5 and cl.band == pytest.approx((-0.65, -0.35))
 
@@ -29,9 +36,16 @@ def test_variant_labels(suite):
     assert variant_labels(C, suite) == ["weight", "total"]
 
 
+def test_suite_runs_the_control_last():
+    assert [v.label for v in C.suite_variants(C.sweep("smoke"), Overrides())] == [
+        "weight", "total", "control/mup"]
+
+
 def test_bad_variant_names_the_allowed_readings():
     with pytest.raises(ValueError, match="allowed: weight, total"):
         tc.ReadingVariant("both")
+    with pytest.raises(ValueError, match="allowed: mup"):
+        tc.ControlVariant("sp")
     with pytest.raises(ValueError, match="unknown suite"):
         C.sweep("huge")
 
@@ -50,6 +64,15 @@ def test_points_of_the_smoke_suite_and_overrides():
     q = C.points(C.primary, C.sweep("standard"), ov, run)
     assert [p.L for p in q] == [2, 6] and {(p.act, p.n) for p in q} == {("erf", 32)}
     assert q[0].run_fields() == run.run_fields()
+    # the control: the same sweep under muP (new points)
+    cp = C.points(MUP, C.sweep("smoke"), Overrides(), RUN)
+    assert [(p.L, p.n, p.K, p.n_seeds) for p in cp] == [(p.L, p.n, p.K, p.n_seeds) for p in pts]
+    assert {(p.parameterization, p.gamma) for p in cp} == {("mup", None)}
+
+
+def test_tiny_mup_control_point():
+    f = C.compute(TwoLayerPoint(act="tanh", parameterization="mup", n=16, L=4, K=2, n_seeds=2))
+    assert list(f.columns) == ["seed", "du_weight", "du_total", "dh_L"] and len(f) == 2
 
 
 def test_first_layer_update_statistic():
@@ -93,9 +116,11 @@ def _frames(depths, slope_w, slope_t, seeds=6, noise=0.02, rng_seed=0):
 def test_measure_recovers_known_slopes_and_verdicts():
     pts, frames = _frames((4, 8, 16, 32, 64), -0.5, 0.0)
     w = C.measure(tc.ReadingVariant("weight"), pts, frames)
-    assert w.column == "du_weight" and list(w.sizes) == [4, 8, 16, 32, 64] and not w.paired
+    assert w.column == "du_weight" and list(w.sizes) == [4, 8, 16, 32, 64] and w.paired
+    assert w.statistic is geometric_mean
     assert "m1 (W1^K - W1^0) phi(h)" in w.error_label and "n=64" in w.error_label
     ev = w.evaluate(C.claimed(C.primary))
+    assert ev.method == "log_t" and "paired across sizes" in ev.notes[-1]
     assert ev.slope == pytest.approx(-0.5, abs=0.03) and ev.status == "confirmed"
     t = C.measure(tc.ReadingVariant("total"), pts, frames)
     assert t.column == "du_total" and "u^K - u^0" in t.error_label
@@ -103,7 +128,28 @@ def test_measure_recovers_known_slopes_and_verdicts():
     assert ev.slope == pytest.approx(0.0, abs=0.03) and ev.status == "refuted"
 
 
+def test_control_on_synthetic_data_is_refuted():
+    """A first-layer update growing like L^2 (the derived muP order) is refuted against the
+    claimed -1/2 and agrees with the derived band; a divergent depth is excluded, not fatal."""
+    pts, frames = _frames((4, 8, 16, 32), 2.0, 0.0, noise=0.1)
+    pts = [replace(p, parameterization="mup") for p in pts]
+    d = C.derived(MUP)
+    m = C.measure(MUP, pts, frames)
+    assert m.column == "du_weight" and m.paired and "control" in m.error_label
+    assert "mup, n=64" in m.error_label
+    ev = m.evaluate(C.claimed(MUP), (d.exponent - 0.15, d.exponent + 0.15))
+    assert ev.method == "log_t" and ev.slope == pytest.approx(2.0, abs=0.05)
+    assert ev.status == "refuted" and ev.status_derived == "confirmed"
+    pts, frames = _frames((4, 8, 16, 32, 64), 2.0, 0.0, noise=0.1)
+    frames[-1].loc[0, "du_weight"] = np.nan                    # one seed diverged at L=64
+    ev = C.measure(MUP, pts, frames).evaluate(C.claimed(MUP))
+    assert ev.used == (True, True, True, True, False) and ev.status == "refuted"
+
+
 def test_derived():
+    c = C.derived(MUP)
+    assert c.exponent == 2.0 and c.text.startswith("[mup] control: internal_update")
+    assert "width first: slope 2 (at fixed n, L >> n: 3)" in c.text
     w = C.derived(tc.ReadingVariant("weight"))
     assert w.exponent == -0.5 and w.text.startswith("[depth_mup] internal_update")
     t = C.derived(tc.ReadingVariant("total"))

@@ -1,4 +1,5 @@
-"""Claim twolayer_correction: typed settings and variants, shared points, measure, derived."""
+"""Claim twolayer_correction: typed settings and variants, shared points, measure, derived, the
+negative control control/gamma=0."""
 
 import numpy as np
 import pandas as pd
@@ -10,11 +11,13 @@ from infdepth.validation.claims import Overrides, get_claim
 from infdepth.validation.claims import twolayer_collapse as tc
 from infdepth.validation.claims import twolayer_correction as tcor
 from infdepth.validation.claims.twolayer_point import TwoLayerPoint
+from infdepth.validation.intervals import geometric_mean
 
 C = tcor.CLAIM
 RUN = RunFields()
 V = tcor.CorrectionVariant
 S = tcor.Setting
+G0 = tcor.ControlVariant()
 
 
 def test_variant_labels_per_suite():
@@ -32,6 +35,19 @@ def test_primary_and_claim_row():
     assert C.primary.label == "du/gamma=0.5" and C.role(V("du", S(0.5))) == "primary"
     assert C.role(V("dh", S(0.5))) == "exploratory"
     assert C.claimed(V("dh", S(None))).band == pytest.approx((-0.15, 0.15))
+    assert C.controls == (G0,) and G0.label == "control/gamma=0" and C.role(G0) == "control"
+    assert C.claimed(G0).band == pytest.approx((-0.15, 0.15))
+    assert [v.label for v in C.suite_variants(C.sweep("smoke"), Overrides())][-1] == \
+        "control/gamma=0"
+
+
+def test_control_points_are_twolayer_collapses_depth_mup_points():
+    for suite in ("smoke", "standard", "full"):
+        assert C.points(G0, C.sweep(suite), Overrides(), RUN) == \
+            tc.CLAIM.points(tc.CLAIM.primary, tc.CLAIM.sweep(suite), Overrides(), RUN)
+    ov = Overrides(depths=(2, 4, 8), widths=(32,))
+    assert C.points(G0, C.sweep("smoke"), ov, RUN) == \
+        tc.CLAIM.points(tc.CLAIM.primary, tc.CLAIM.sweep("smoke"), ov, RUN)
 
 
 def test_bad_variants_name_the_allowed_values():
@@ -43,6 +59,8 @@ def test_bad_variants_name_the_allowed_values():
         S("0.5")
     with pytest.raises(ValueError, match="allowed"):
         V("du", 0.5)
+    with pytest.raises(ValueError, match="allowed: gamma=0"):
+        tcor.ControlVariant("gamma=1")
 
 
 def test_points_share_configs_with_twolayer_collapse():
@@ -84,16 +102,36 @@ def test_measure_recovers_known_slopes_and_verdicts():
     pts, frames = _frames((4, 8, 16, 32, 64), 0.0, 0.5)
     du = C.measure(V("du", S(0.5)), pts, frames)
     assert du.column == "du_weight" and list(du.sizes) == [4, 8, 16, 32, 64]
-    assert du.error_label == "rms m1 (W1^K - W1^0) phi(h), block mean (gamma=0.5, n=64)"
+    assert du.error_label == ("rms m1 (W1^K - W1^0) phi(h), block mean (gamma=0.5, n=64), "
+                              "geometric mean")
+    assert du.statistic is geometric_mean and du.paired
     ev = du.evaluate(C.claimed(C.primary))
+    assert ev.method == "log_t" and "paired across sizes" in ev.notes[-1]
     assert ev.slope == pytest.approx(0.0, abs=0.03) and ev.status == "confirmed"
     dh = C.measure(V("dh", S(0.5)), pts, frames)
-    assert dh.column == "dh_L" and dh.error_label == "rms h^K_L - h^0_L (gamma=0.5, n=64)"
+    assert dh.column == "dh_L" and dh.error_label == ("rms h^K_L - h^0_L (gamma=0.5, n=64), "
+                                                      "geometric mean")
     ev = dh.evaluate(C.claimed(V("dh", S(0.5))))
     assert ev.slope == pytest.approx(0.5, abs=0.03) and ev.status == "refuted"
 
 
+def test_control_on_synthetic_data_is_refuted():
+    """The collapse du ~ L^-1/2 (the derived depth-muP order) is refuted against the claimed 0
+    and agrees with the derived band."""
+    pts, frames = _frames((4, 8, 16, 32), -0.5, 0.0)
+    d = C.derived(G0)
+    m = C.measure(G0, pts, frames)
+    assert m.column == "du_weight" and m.paired and m.statistic is geometric_mean
+    assert m.error_label.startswith("control: rms m1 (W1^K - W1^0) phi(h), block mean "
+                                    "(depth_mup, n=64)")
+    ev = m.evaluate(C.claimed(G0), (d.exponent - 0.15, d.exponent + 0.15))
+    assert ev.slope == pytest.approx(-0.5, abs=0.03)
+    assert ev.status == "refuted" and ev.status_derived == "confirmed"
+
+
 def test_derived():
+    g0 = C.derived(G0)
+    assert g0.exponent == -0.5 and g0.text.startswith("[depth_mup] control, no correction")
     assert C.derived(V("du", S(0.5))).exponent == 0.0
     dh = C.derived(V("dh", S(0.5)))
     assert dh.exponent == 0.5 and dh.text.startswith("[gamma=0.5] rms Delta h_L")
