@@ -25,6 +25,23 @@ at steps ``0..K`` for one of three kinds (:class:`ReferenceSpec`):
 ``"coupled"``) and returns it with the reference; :func:`errors_to_reference` reduces the pair to
 per-seed rms errors.
 
+**The reference's own error** (:func:`reference_error`, docs/theory.md s9 "Noise budget"): per
+seed, an estimate of how far the reference's ``f_K`` is from the true limit's, which a claim adds
+in quadrature to its seed noise. ``"exact"``: 0 (the integrator's rtol 1e-10 is below every
+fitted error). ``"mean_ode"``: two extra solves, both cheap next to a sweep --
+
+* Monte Carlo: the same solve with an independent particle draw (``particle_seed`` 1 instead of
+  0); two independent draws differ by ``sqrt(2)`` times one draw's error, so
+  ``mc = rms_outputs(f_K(draw 0) - f_K(draw 1)) / sqrt(2)`` (RQMC draws are i.i.d.
+  randomizations, :func:`~infdepth.numerics.mean_ode.draw_particles`);
+* depth: the same particles at ``2 Ls``; with the scheme's order ``q``
+  (:data:`~infdepth.numerics.mean_ode.SCHEME_ORDER`) the error of the base is
+  ``e(Ls) = C Ls^-q`` and ``f(Ls) - f(2Ls) = e(Ls) (1 - 2^-q)``, so (Richardson)
+  ``depth = rms_outputs(f_K(Ls) - f_K(2Ls)) / (1 - 2^-q)``;
+
+combined in quadrature, ``sqrt(mc^2 + depth^2)``. ``"coupled"``: no estimate (its noise largely
+cancels in the difference, see above): ``ValueError``.
+
 Caching: a reference does not depend on the finite network's L and M (except through the
 coupled network's slicing), so each kind is computed once per (reference settings, config
 without L and M, data) and kept in an ``lru_cache``; the data tensors enter the key by value
@@ -41,12 +58,12 @@ import torch
 
 from .hidden_width import HWConfig, HWResult, init_weights, train_hw
 from .hw_observables import per_seed_rms
-from .mean_ode import MeanODEConfig, solve_mean_ode
+from .mean_ode import SCHEME_ORDER, MeanODEConfig, solve_mean_ode
 from .mean_ode_linear import solve_mean_ode_linear
 
 __all__ = ["REFERENCE_KINDS", "ReferenceSpec", "check_reference", "mean_ode_config",
-           "reference_trajectories", "slice_coupled", "train_against_reference",
-           "errors_to_reference"]
+           "reference_trajectories", "reference_error", "slice_coupled",
+           "train_against_reference", "errors_to_reference"]
 
 REFERENCE_KINDS = ("exact", "mean_ode", "coupled")
 
@@ -151,6 +168,41 @@ def reference_trajectories(spec: ReferenceSpec, cfg: HWConfig, X: torch.Tensor,
         return ref["f"], ref["h_L"], None
     r = _coupled(replace(cfg, L=spec.L_ref, M=spec.M_ref), Xk, Yk)
     return r.f.cpu().numpy(), r.h_L.cpu().numpy(), r.init
+
+
+@lru_cache(maxsize=4)
+def _mean_ode_error(spec: ReferenceSpec, cfg: HWConfig, X: TensorKey,
+                    Y: TensorKey) -> dict[str, np.ndarray]:
+    base = _mean_ode(spec, cfg, X, Y).f[:, -1]
+    mcfg = mean_ode_config(spec, cfg)
+    other = solve_mean_ode(replace(mcfg, particle_seed=mcfg.particle_seed + 1), X.tensor,
+                           Y.tensor).f[:, -1]
+    fine = solve_mean_ode(replace(mcfg, Ls=2 * mcfg.Ls), X.tensor, Y.tensor).f[:, -1]
+    mc = per_seed_rms((base - other).cpu().double().numpy()) / np.sqrt(2.0)
+    depth = (per_seed_rms((base - fine).cpu().double().numpy())
+             / (1.0 - 2.0 ** -SCHEME_ORDER[spec.scheme]))
+    out = {"ref_err": np.sqrt(mc ** 2 + depth ** 2), "ref_err_mc": mc, "ref_err_depth": depth}
+    for a in out.values():
+        a.setflags(write=False)
+    return out
+
+
+def reference_error(spec: ReferenceSpec, cfg: HWConfig, X: torch.Tensor,
+                    Y: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per-seed estimates (S,) of the reference's own error on ``f_K`` (module docstring, "The
+    reference's own error"): ``ref_err`` (the total, Monte Carlo and depth parts in quadrature),
+    ``ref_err_mc``, ``ref_err_depth``. ``"exact"``: zeros; ``"mean_ode"``: one solve with the
+    next particle seed and one at ``2 Ls``, cached like the reference (``cfg.L``, ``cfg.M`` do
+    not enter); ``"coupled"``: ``ValueError``. The arrays are read-only (shared by the cache)."""
+    check_reference(spec, cfg)
+    if spec.kind == "exact":
+        z = np.zeros(cfg.n_seeds)
+        return {"ref_err": z, "ref_err_mc": z, "ref_err_depth": z}
+    if spec.kind == "coupled":
+        raise ValueError("no estimate of the coupled reference's own error; allowed kinds: "
+                         "exact, mean_ode")
+    return _mean_ode_error(replace(spec, L_ref=0, M_ref=0), replace(cfg, L=1, M=1),
+                           TensorKey(X), TensorKey(Y))
 
 
 def slice_coupled(weights: dict[str, torch.Tensor], L: int, M: int) -> dict[str, torch.Tensor]:

@@ -13,10 +13,16 @@ own scales in :meth:`HWPhase.compute`. ``D`` is fixed (5): the map is over the L
 Sweep. For every grid point, networks with ``L = M = m`` (``LM = m^2``) trained for K full-batch
 GD steps on the typical data (tanh, eta0 = 0.5, K = 15: ``hw_rate_lm``'s tanh settings). Per
 seed: relative movement ``|Z_K - Z_0|/|Z_0|`` of u and v together (``movement``), rms over inputs
-and outputs of ``f_K - f_0`` (``output_change``) and of ``f_0`` (``output_init``). Their medians
-over seeds (heavy tails near instability) are fitted against ``LM`` with a seed bootstrap
-**paired** across sizes (seed ``i`` has the same ``W_in``, ``W_out`` and unit streams at every
-m), without the noise floor: these are magnitudes, not errors to a limit.
+and outputs of ``f_K - f_0`` (``output_change``) and of ``f_0`` (``output_init``).
+
+Statistic and interval (docs/theory.md s9): one positive value per seed and size, heavy-tailed
+near instability, summarised by the **geometric mean** over seeds (the typical value, the median
+of a log-normal; it replaces the median), whose log-slope against ``LM`` has the exact
+t-interval ``log_t`` the calibration suite selected for one positive value per seed. **Paired**
+across sizes (seed ``i`` has the same ``W_in``, ``W_out`` and unit streams at every m): the
+interval is formed from per-seed slopes. A divergent seed (non-finite value) makes its point's
+geometric mean NaN, so the point stays divergent and the cell counts unstable. No noise floor
+and no reference error: these are magnitudes, not errors to a limit.
 
 Measured regime of a cell (a :class:`~infdepth.validation.measurements.RegimeMap`, band
 ``TOLERANCE``): each slope is read as a sign ``+ - 0 ?`` (a quantity non-finite at some size, i.e.
@@ -33,6 +39,13 @@ and every cell that may be maximal has ``s`` within +-TOLERANCE of -1; refuted w
 maximal at another scale or no cell within the band may be maximal; inconclusive otherwise.
 ``map/step1`` -- the same networks after the first step (added after data were seen).
 ``maximal/movement``, ``maximal/output`` -- slopes in LM at ``s = -1, q = 1`` (claimed 0).
+
+Negative control ``control/lazy_cell`` (declared with the claim, run in every suite, on the
+map's own points: no extra compute): the movement slope in LM at the cell :data:`CONTROL_CELL`
+``(s, q) = (-1.5, +0.5)``, present in every suite's grid, where the calculus puts the unit
+movement at ``(LM)^(q+s) = (LM)^-1`` (:func:`derived_cell`; the cell's function change vanishes
+too, ``(LM)^-1.5``: trivial). Read against the maximal band ``0 +- TOLERANCE``, it must be
+refuted.
 """
 
 from __future__ import annotations
@@ -46,18 +59,21 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..intervals import geometric_mean
 from ..measurements import Claimed, MapCell, MapSummary, RateMeasurement, RegimeMap
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
 from .hw_common import HWRunFields
 
 #: the cell singled out by the claim: residual scale sqrt(D)/(LM), raw LR D LM
 MAXIMAL = (-1.0, 1.0)
+#: the negative control's cell: movement (LM)^(q+s) = (LM)^-1 (in every suite's grid)
+CONTROL_CELL = (-1.5, 0.5)
 QUANTITIES = ("movement", "output_change", "output_init")
 #: base learning rate and steps (choice: hw_rate_lm's tanh settings)
 ETA0, K = 0.5, 15
-_LABELS = {"movement": "median relative movement |Z_k - Z_0|/|Z_0| of u, v",
-           "output_change": "median rms output change f_k - f_0",
-           "output_init": "median rms initial output f_0"}
+_LABELS = {"movement": "geometric mean relative movement |Z_k - Z_0|/|Z_0| of u, v",
+           "output_change": "geometric mean rms output change f_k - f_0",
+           "output_init": "geometric mean rms initial output f_0"}
 
 
 def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
@@ -76,17 +92,20 @@ class Sweep:
 
 @dataclass(frozen=True)
 class PhaseVariant(Variant):
-    """``reading="map"`` with ``horizon`` ``"K"`` | ``"step1"``, or ``reading="maximal"`` with
-    ``quantity`` ``"movement"`` | ``"output"`` (the claimed cell alone)."""
+    """``reading="map"`` with ``horizon`` ``"K"`` | ``"step1"``, ``reading="maximal"`` with
+    ``quantity`` ``"movement"`` | ``"output"`` (the claimed cell alone), or the negative control
+    ``reading="control"``, ``detail="lazy_cell"``."""
 
     reading: str
     detail: str
 
     def __post_init__(self):
-        ok = {"map": ("K", "step1"), "maximal": ("movement", "output")}
+        ok = {"map": ("K", "step1"), "maximal": ("movement", "output"),
+              "control": ("lazy_cell",)}
         if self.detail not in ok.get(self.reading, ()):
             raise ValueError(f"unknown hw_phase variant {self.reading}/{self.detail}; allowed: "
-                             "map, map/step1, maximal/movement, maximal/output")
+                             "map, map/step1, maximal/movement, maximal/output, "
+                             "control/lazy_cell")
 
     @property
     def label(self) -> str:
@@ -191,12 +210,6 @@ def derived_cell(s: float, q: float) -> dict[str, Any]:
             "derived_noise": r["noise_L"], "derived_regime": r["regime"]}
 
 
-def _median(a: np.ndarray) -> float:
-    """Median over seeds; NaN when any seed is non-finite (a divergent size stays visible)."""
-    a = np.asarray(a, dtype=float)
-    return float(np.median(a)) if np.isfinite(a).all() else math.nan
-
-
 class HWPhase(Claim):
     id = "hw_phase"
     source = "HW"
@@ -211,6 +224,7 @@ class HWPhase(Claim):
                       _grid(-0.5, 2.5, 0.25)),
     }
     primary = PhaseVariant("map", "K")
+    controls = (PhaseVariant("control", "lazy_cell"),)
     after_data = {"map/step1": "the one-step map was added after the standard run showed the "
                                "K-step saturation at two cells; neither is tuned to the other"}
     figures = (
@@ -219,7 +233,7 @@ class HWPhase(Claim):
         FigureSpec("rate", "hw_phase_maximal",
                    "[HW] at sqrt(D)/(LM): movement and output change vs LM",
                    select=lambda v: v.startswith("maximal/"),
-                   ylabel="median movement / output change (see legend)"),
+                   ylabel="geometric mean movement / output change (see legend)"),
     )
 
     def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[PhaseVariant, ...]:
@@ -229,7 +243,7 @@ class HWPhase(Claim):
     def points(self, variant: PhaseVariant, sweep: Sweep, overrides: Overrides,
                run) -> list[HWPhasePoint]:
         cells = ([(a, b) for a in sweep.scale for b in sweep.lr] if variant.reading == "map"
-                 else [MAXIMAL])
+                 else [CONTROL_CELL] if variant.reading == "control" else [MAXIMAL])
         sizes = tuple(overrides.depths or overrides.widths or sweep.m)
         return [HWPhasePoint(scale_exponent=a, lr_exponent=b, L=m, M=m, n_seeds=sweep.seeds,
                              act=overrides.activation("tanh"), **run.run_fields())
@@ -267,13 +281,13 @@ class HWPhase(Claim):
         col = f"{quantity}_1" if horizon == "step1" and quantity != "output_init" else quantity
         k = p.K if horizon == "K" else 1
         return RateMeasurement([q.LM for q in pts], [f[col].to_numpy() for f in frames],
-                               _median, "hidden width LM (L = M)",
+                               geometric_mean, "hidden width LM (L = M)",
                                f"{_LABELS[quantity]} after k={k} step(s) at residual scale "
                                f"sqrt(D)(LM)^{p.scale_exponent:g}, LR D(LM)^{p.lr_exponent:g} "
                                f"({p.act})", paired=True, noise_floor_factor=0.0, column=col)
 
     def measure(self, variant: PhaseVariant, points, frames) -> RateMeasurement | RegimeMap:
-        if variant.reading == "maximal":
+        if variant.reading in ("maximal", "control"):
             qty = "output_change" if variant.detail == "output" else "movement"
             return self.quantity_of(points, frames, qty, "K")
         by_cell: dict[tuple[float, float], list[int]] = {}
@@ -293,9 +307,19 @@ class HWPhase(Claim):
         if variant.reading == "map":
             return Claimed.around(MAXIMAL[0], TOLERANCE,
                                   "maximal only at sqrt(D)/(LM) (scale exponent -1)")
+        if variant.reading == "control":
+            return Claimed.around(0.0, TOLERANCE, "Theta(1) movement in LM (the maximal band)")
         return Claimed.around(0.0, TOLERANCE, "Theta(1) in LM at sqrt(D)/(LM)")
 
     def derived(self, variant: PhaseVariant) -> Derived:
+        if variant.reading == "control":
+            s, q = CONTROL_CELL
+            d = derived_cell(s, q)
+            return Derived(d["derived_movement"], f"[hw_regime_map] at scale sqrt(D) (LM)^{s:g}, "
+                           f"LR D (LM)^{q:g}: unit movement (LM)^(q+s) = "
+                           f"(LM)^{d['derived_movement']:g}, function change "
+                           f"(LM)^{d['derived_output_change']:g}, regime "
+                           f"{d['derived_regime']}")
         if variant.reading == "maximal":
             d = derived_cell(*MAXIMAL)
             key = "derived_movement" if variant.detail == "movement" else "derived_output_change"

@@ -5,28 +5,53 @@ fixed L, and -1 in L at large M (the Euler bias). The full design is docs/claims
 Measured per seed (``<act>/L``, ``<act>/M``, ``<act>/LM``): rms over inputs and outputs of
 ``f_K(finite) - f_K(reference)``, network and reference sharing ``W_in``, ``W_out`` and the data
 (:func:`~infdepth.validation.claims.hw_common.compute_errors`). References: the exact linear Mean
-ODE (``linear``); the particle Mean-ODE solver (``tanh``; sizes :data:`ODE_REFERENCE`, its error
-~5e-4 at the standard sizes, well below the fitted errors), the coupled large network being the
-selectable fallback (``hw_common.TANH_REFERENCE``). ``LM`` is the diagonal L = M, where both
-error terms are powers of LM. Statistic: the median over seeds, with ``/mean`` twins. Bootstrap
-**paired** across sizes (seed ``i`` has the same readout and unit streams at every size; measured
-correlation 0.6-0.8). In the L and M sweeps the Euler bias is not separated: at fixed L = 16 the
-M-independent bias flattens the slope at the largest M (see :meth:`HWRateLM.derived`).
+ODE (``linear``); the particle Mean-ODE solver (``tanh``; sizes :data:`ODE_REFERENCE`), the
+coupled large network being the selectable fallback (``hw_common.TANH_REFERENCE``). ``LM`` is the
+diagonal L = M, where both error terms are powers of LM. In the L and M sweeps the Euler bias is
+not separated: at fixed L = 16 the M-independent bias flattens the slope at the largest M (see
+:meth:`HWRateLM.derived`).
+
+**Statistic and interval** (docs/theory.md s9). One positive error per seed and size, heavy-tailed
+over seeds (seeds whose limit trajectory nears the edge of stability amplify the noise) and
+close to log-normal: the unmarked variants (``linear/L`` ...) use the **geometric mean** over
+seeds -- the typical error, the median of a log-normal -- whose log-slope has the exact t-interval
+``log_t`` the calibration suite selected for this data structure. It replaces the median, chosen
+earlier after a trial with the mean gave a wide CI (the percentile bootstrap used then
+undercovers with few seeds). The ``/mean`` twins keep the arithmetic mean (``boot_t``).
+**Paired** across sizes: seed ``i`` has the same ``W_in``, ``W_out``, reference and unit streams
+at every size (measured correlation 0.6-0.8), so the interval is formed from per-seed slopes.
+
+**Reference error.** The exact linear Mean ODE: 0. The Mean-ODE solver (tanh): its own error on
+``f_K`` per seed, Monte Carlo (a second independent particle draw) and depth (Richardson from one
+solve at 2 Ls) in quadrature (:func:`~infdepth.numerics.hw_reference.reference_error`), stored
+as the column ``ref_err`` and summarised by the variant's statistic per size; the fitter adds it
+in quadrature to the seed noise in the noise floor and the signal-to-noise ratio. The coupled
+fallback has no estimate (``None``).
 
 **The Euler bias** (``linear/bias``, ``tanh/bias``; claimed -1 in L): every seed shares one
 ``W_in``, ``W_out`` and differs only in its units, so the rms over inputs and outputs of the
 **seed-mean signed error** isolates ``bias_L + E[second-order terms]``
-(:mod:`infdepth.numerics.hw_bias`). Linear: signed error to the exact Mean ODE, with the M =
-infinity Euler scheme's own error stored beside it (``euler_err``). Tanh: the Cauchy difference
-``f_K(L, M) - f_K(2L, M/2)`` on the same L M units (mean ``bias_L - bias_2L``, same exponent).
-M and the seed counts of :data:`BIAS_SUITES` come from measured noise budgets (the Monte-Carlo
-error of the mean about 0.1 of the bias at the largest L; the linear second-order rest falls like
-1/M, ~1% at M = 1024), written per L into the verdict's notes; ``--widths`` is ignored there.
+(:mod:`infdepth.numerics.hw_bias`). That statistic is the rms of a noisy mean, biased upward by
+the Monte Carlo error of the mean; it is estimated with the noise bias removed from its square
+(:class:`~infdepth.validation.noise_budget.NormOfMean` with ``rms=True``, ``boot_t``, paired).
+Linear: signed error to the exact Mean ODE, with the M = infinity Euler scheme's own error
+stored beside it (``euler_err``). Tanh: the Cauchy difference ``f_K(L, M) - f_K(2L, M/2)`` on the
+same L M units (mean ``bias_L - bias_2L``, same exponent); the partner's noise is inside the
+measured difference, so no reference error is added (0 for both). M and the seed counts of
+:data:`BIAS_SUITES` come from measured noise budgets (the Monte-Carlo error of the mean about
+0.1 of the bias at the largest L; the linear second-order rest falls like 1/M, ~1% at M =
+1024), written per L into the verdict's notes with the floor of the corrected estimate;
+``--widths`` is ignored there.
+
+**Negative control** ``control/wrong_limit`` (declared with the claim, run in every suite): the
+``linear/L`` networks compared with the exact linear Mean ODE of another residual scale (alpha =
+1.25 in the reference only). The error then tends to the O(1) distance between the two limits
+(derived slope 0), which a fit must refute against the claimed -1/2.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -34,12 +59,19 @@ import pandas as pd
 from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import Claimed, RateMeasurement
+from ..noise_budget import NormOfMean
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import (ACT_SETTINGS, STATISTICS, HWNetworkPoint, compute_errors,
-                        error_points, reference_text, twin_suffix)
+from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, HWNetworkPoint, HWPoint,
+                        compute_errors, error_points, reference_errors, reference_text,
+                        twin_suffix)
 
 AXES = ("L", "M", "LM", "bias")
 BIAS_CLAIMED = -1.0
+#: the statistic of the bias variants: rms over inputs x outputs of the seed mean of the signed
+#: errors, the noise bias tr(Sigma)/S removed from its square
+BIAS_STATISTIC = NormOfMean(rms=True)
+#: residual scale of the wrong limit of ``control/wrong_limit`` (the reference only)
+WRONG_ALPHA = 1.25
 
 
 @dataclass(frozen=True)
@@ -71,17 +103,38 @@ class RateVariant(Variant):
 
     act: str
     axis: str                           # L | M | LM | bias
-    statistic: str = "median"           # median | mean (bias: the statistic is a seed mean)
+    statistic: str = "geometric_mean"   # geometric_mean | mean (bias: NormOfMean of the seeds)
 
     def __post_init__(self):
         super().__post_init__()
-        if self.axis == "bias" and self.statistic != "median":
+        if self.axis == "bias" and self.statistic != "geometric_mean":
             raise ValueError(f"bad hw_rate_lm variant {self!r}; allowed: "
                              "<linear|tanh>/<L|M|LM>[/mean] or <linear|tanh>/bias")
 
     @property
     def label(self) -> str:
         return f"{self.act}/{self.axis}" + twin_suffix(self.statistic)
+
+
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """The negative control ``control/wrong_limit`` (module docstring)."""
+
+    allowed = {"name": ("wrong_limit",)}
+
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HWWrongLimitPoint(HWPoint):
+    """A ``linear/L`` point (the same networks) whose reference is the exact linear Mean ODE at
+    residual scale ``ref_alpha`` instead of the network's ``alpha``."""
+
+    ref_alpha: float = WRONG_ALPHA
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,13 +160,20 @@ def bias_samples(frame: pd.DataFrame, col: str = "err") -> np.ndarray:
 
 
 def budget_notes(points, frames) -> tuple[str, ...]:
-    """The noise budget per L (:func:`~infdepth.numerics.hw_bias.bias_statistics`)."""
+    """The noise budget per L (:func:`~infdepth.numerics.hw_bias.bias_statistics`) and the floor
+    of the corrected estimate (:data:`BIAS_STATISTIC`): its square is the square of the
+    uncorrected seed-mean rms minus the squared Monte Carlo error of the mean, so it reads 0
+    where the bias is below the MC error, and it is resolved (kept by the fitter) only above
+    twice its bootstrap standard error."""
     from infdepth.numerics.hw_bias import bias_statistics
     notes = []
     for p, fr in zip(points, frames):
-        r = bias_statistics(bias_samples(fr), bias_samples(fr, "euler_err")[0])
+        a = bias_samples(fr)
+        r = bias_statistics(a, bias_samples(fr, "euler_err")[0])
         t = (f"L={p.L}: seed-mean error {r['bias']:.3g}; MC error of the mean {r['mc_se']:.3g} "
-             f"({r['mc_se'] / r['bias']:.2f} of it; per-seed noise {r['seed_noise']:.3g})")
+             f"({r['mc_se'] / r['bias']:.2f} of it; per-seed noise {r['seed_noise']:.3g}); "
+             f"corrected estimate {BIAS_STATISTIC(a):.3g} (floor: 0 below the MC error "
+             f"{r['mc_se']:.3g})")
         if np.isfinite(r["euler"]):
             t += (f"; M=inf Euler scheme {r['euler']:.3g}, second-order rest E[err]-Euler "
                   f"{r['second']:.3g} ({r['second'] / r['bias']:.2f} of it, resolution "
@@ -143,6 +203,7 @@ class HWRateLM(Claim):
                                      "tanh": BiasSweep((2, 4, 8, 16, 32, 64), 512, 128)}),
     }
     primary = RateVariant("linear", "L")
+    controls = (ControlVariant("wrong_limit"),)
     figures = (
         FigureSpec("rate", "hw_rate_lm", "[HW] output error to the Neural Mean ODE after K "
                    "steps vs L and vs M", select=lambda v: not v.endswith("/bias"),
@@ -152,7 +213,8 @@ class HWRateLM(Claim):
                    ylabel="rms of the seed-mean signed error (linear: vs exact Mean ODE; tanh: "
                           "Cauchy L vs 2L)"),
         FigureSpec("depth_as_width", "hw_depth_as_width", "[HW] depth acts as width: error vs "
-                   "L*M", select=lambda v: not v.endswith(("/mean", "/bias"))),
+                   "L*M", select=lambda v: not (v.endswith(("/mean", "/bias"))
+                                                or v.startswith("control/"))),
     )
 
     def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[RateVariant, ...]:
@@ -164,7 +226,11 @@ class HWRateLM(Claim):
         return tuple(out) + tuple(RateVariant(a, "bias") for a in sweep.bias
                                   if overrides.keeps(a))
 
-    def points(self, variant: RateVariant, sweep: Sweep, overrides: Overrides, run):
+    def points(self, variant: RateVariant | ControlVariant, sweep: Sweep, overrides: Overrides,
+               run):
+        if isinstance(variant, ControlVariant):      # the linear/L networks, wrong reference
+            return [HWWrongLimitPoint(**{f.name: getattr(p, f.name) for f in fields(p)})
+                    for p in self.points(RateVariant("linear", "L"), sweep, overrides, run)]
         act, st = variant.act, ACT_SETTINGS[variant.act]
         if variant.axis == "bias":
             if act not in sweep.bias:
@@ -185,8 +251,11 @@ class HWRateLM(Claim):
                             coupled=(sweep.L_ref, sweep.M_ref))
 
     def compute(self, p) -> pd.DataFrame:
-        """Per seed errors to the reference (rate points); for a bias point, tidy rows (seed, x,
-        o) of the signed error ``err`` and the M = infinity Euler scheme's ``euler_err``."""
+        """Per seed errors to the reference (rate points; for the control, to the exact Mean
+        ODE at ``ref_alpha``); for a bias point, tidy rows (seed, x, o) of the signed error
+        ``err`` and the M = infinity Euler scheme's ``euler_err``."""
+        if isinstance(p, HWWrongLimitPoint):
+            return compute_wrong_limit(p)
         if not isinstance(p, HWBiasPoint):
             return compute_errors(p)
         from infdepth.numerics.hw_bias import bias_errors, euler_estimate
@@ -199,38 +268,53 @@ class HWRateLM(Claim):
                              "err": e.ravel(),
                              "euler_err": np.broadcast_to(eul, e.shape).ravel()})
 
-    def measure(self, variant: RateVariant, points, frames) -> RateMeasurement:
+    def measure(self, variant: RateVariant | ControlVariant, points, frames) -> RateMeasurement:
         p = points[0]
+        if isinstance(variant, ControlVariant):
+            return RateMeasurement(
+                [q.L for q in points], [f["out_err"].to_numpy() for f in frames],
+                STATISTICS["geometric_mean"], "depth L",
+                f"geometric mean rms output error after K={p.K} steps vs the exact Mean ODE at "
+                f"alpha={p.ref_alpha:g} (networks at alpha={p.alpha:g}; linear, M={p.M})",
+                paired=True, column="out_err", reference_error=[0.0] * len(points))
         if variant.axis == "bias":
-            from infdepth.numerics.hw_bias import seed_mean_rms
             what = ("f_K - f_ref vs exact Mean ODE" if p.reference == "exact"
                     else "f_K(L, M) - f_K(2L, M/2) on shared units (Cauchy)")
             return RateMeasurement(
-                [q.L for q in points], [bias_samples(f) for f in frames], seed_mean_rms,
-                "depth L", f"rms of the seed-mean signed error {what} after K={p.K} steps "
-                f"({p.act}, M={p.M}, {p.n_seeds} seeds sharing W_in, W_out)", paired=True,
-                notes=budget_notes(points, frames))
+                [q.L for q in points], [bias_samples(f) for f in frames], BIAS_STATISTIC,
+                "depth L", f"rms of the seed-mean signed error {what} after K={p.K} steps, "
+                f"noise bias removed ({p.act}, M={p.M}, {p.n_seeds} seeds sharing W_in, W_out)",
+                paired=True, notes=budget_notes(points, frames),
+                reference_error=[0.0] * len(points))
         fixed = {"L": f"M={p.M}", "M": f"L={p.L}", "LM": "L = M"}[variant.axis]
         sizes = [q.L * q.M if variant.axis == "LM" else getattr(q, variant.axis)
                  for q in points]
         size_label = {"L": "depth L", "M": "hidden width M",
                       "LM": "hidden width LM (L = M)"}[variant.axis]
-        return RateMeasurement(sizes, [f["out_err"].to_numpy() for f in frames],
-                               STATISTICS[variant.statistic], size_label,
-                               f"{variant.statistic} rms output error after K={p.K} steps vs "
-                               f"{reference_text(p)} ({variant.act}, {fixed})", paired=True,
-                               column="out_err")
+        stat = STATISTICS[variant.statistic]
+        return RateMeasurement(sizes, [f["out_err"].to_numpy() for f in frames], stat,
+                               size_label,
+                               f"{STATISTIC_TEXT[variant.statistic]} rms output error after "
+                               f"K={p.K} steps vs {reference_text(p)} ({variant.act}, {fixed})",
+                               paired=True, column="out_err",
+                               reference_error=reference_errors(points, frames, stat))
 
-    def claimed(self, variant: RateVariant) -> Claimed:
-        if variant.axis == "bias":
+    def claimed(self, variant: RateVariant | ControlVariant) -> Claimed:
+        if isinstance(variant, RateVariant) and variant.axis == "bias":
             return Claimed.around(BIAS_CLAIMED, TOLERANCE, "-1 in L at large M (Euler bias)")
         return super().claimed(variant)
 
-    def derived(self, variant: RateVariant) -> Derived:
+    def derived(self, variant: RateVariant | ControlVariant) -> Derived:
         from infdepth.theory.exponents_hw import derive_hw
         from infdepth.theory.parameterization import preset
         r = derive_hw(preset("hw_mlu"))
         noise, bias = r["noise_output"].order, r["euler_bias"].order
+        if isinstance(variant, ControlVariant):
+            return Derived(0.0, f"[hw_mlu] the networks (alpha = 1) converge to their own Mean "
+                           f"ODE at the rate of the noise {noise} + bias {bias}, but the "
+                           f"reference is the Mean ODE at alpha = {WRONG_ALPHA:g}, a different "
+                           "limit (its drift and learning rate scale with alpha): the error "
+                           "tends to the O(1) distance between the two limits, slope 0 in L")
         if variant.axis == "bias":
             e = bias.exponent("L")
             text = (f"[hw_mlu] at large M the noise {noise} falls below the Euler bias of the "
@@ -256,6 +340,22 @@ class HWRateLM(Claim):
         e = (noise + bias).exponent("L")
         return Derived(float(e), head + f": slope {fmt_exponent(e)} in L at fixed M (the noise "
                        "dominates as L grows)")
+
+
+def compute_wrong_limit(p: HWWrongLimitPoint) -> pd.DataFrame:
+    """One row per seed: the errors of :func:`~infdepth.validation.claims.hw_common.
+    compute_errors` for the networks of ``p``, the reference being the exact linear Mean ODE at
+    residual scale ``p.ref_alpha`` (same ``W_in``, ``W_out``, data and base rate)."""
+    from infdepth.numerics.hidden_width import train_hw
+    from infdepth.numerics.hw_reference import (ReferenceSpec, errors_to_reference,
+                                                reference_trajectories)
+    X, Y = p.data()
+    cfg = p.config()
+    f_ref, h_ref, _ = reference_trajectories(ReferenceSpec("exact"),
+                                             replace(cfg, alpha=p.ref_alpha), X, Y)
+    r = train_hw(cfg, X, Y)
+    return pd.DataFrame({"seed": np.arange(p.n_seeds),
+                         **errors_to_reference(r, f_ref, h_ref, Y)})
 
 
 CLAIM = HWRateLM()

@@ -5,8 +5,20 @@ Measured per seed: rms over inputs and embedding coordinates of ``h_L`` after K 
 the **exact** linear-activation Mean ODE (:mod:`infdepth.numerics.mean_ode_linear`), at fixed L
 and M (``linear/embedding``), and the same at step 0 (``linear/embedding_init``: the init noise
 alone, before training can amplify it differently at each D). Settings as ``hw_rate_lm``'s linear
-variants (eta = 0.2, K = 15; median over seeds, ``/mean`` twins). ``W_in`` and ``W_out`` are
-redrawn for every D (different shapes), so the sizes are not paired.
+variants (eta = 0.2, K = 15).
+
+**Statistic and interval** (docs/theory.md s9): one positive error per seed and size, heavy-tailed
+over seeds like ``hw_rate_lm``'s: the unmarked variants use the **geometric mean** over seeds
+(the typical error; the median of a log-normal), whose log-slope has the exact t-interval
+``log_t`` the calibration suite selected for this data structure; it replaces the median. The
+``/mean`` twins keep the arithmetic mean (``boot_t``). **Not paired**: ``W_in`` and ``W_out``
+are redrawn for every D (different shapes), so the sizes are independent (Welch degrees of
+freedom). **Reference error**: 0 (the exact linear Mean ODE).
+
+**Negative control** ``control/output`` (declared with the claim, run in every suite, on the
+primary's points: no extra compute): the rms *output* error ``out_err`` vs D. The readout
+``W_out^T h / D`` averages the per-coordinate noise over D coordinates, so the output noise is
+``D^0`` (``derive_hw(preset("hw_mlu"))["noise_output"]``): it must be refuted against +1/2.
 """
 
 from __future__ import annotations
@@ -19,8 +31,8 @@ from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import RateMeasurement
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import (STATISTICS, FixedSizeSweep, compute_errors, error_points,
-                        twin_suffix)
+from .hw_common import (STATISTIC_TEXT, STATISTICS, FixedSizeSweep, compute_errors,
+                        error_points, twin_suffix)
 
 
 @dataclass(frozen=True)
@@ -35,12 +47,25 @@ class SqrtDVariant(Variant):
     allowed = {"horizon": ("K", "init"), "statistic": STATISTICS}
 
     horizon: str = "K"
-    statistic: str = "median"
+    statistic: str = "geometric_mean"
 
     @property
     def label(self) -> str:
         return ("linear/embedding" + ("_init" if self.horizon == "init" else "")
                 + twin_suffix(self.statistic))
+
+
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """The negative control ``control/output`` (module docstring)."""
+
+    allowed = {"name": ("output",)}
+
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
 
 
 class HWSqrtD(Claim):
@@ -54,6 +79,7 @@ class HWSqrtD(Claim):
               "standard": Sweep(24, 32, 32, (4, 8, 16, 32)),
               "full": Sweep(64, 64, 64, (4, 8, 16, 32, 64, 128))}
     primary = SqrtDVariant("K")
+    controls = (ControlVariant("output"),)
     figures = (FigureSpec("rate", "hw_sqrt_d", "[HW] per-coordinate embedding error vs "
                           "embedding dimension D at fixed LM",
                           ylabel="error (see legend per variant)"),)
@@ -61,9 +87,11 @@ class HWSqrtD(Claim):
     def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[SqrtDVariant, ...]:
         if not overrides.keeps("linear"):
             return ()
-        return tuple(SqrtDVariant(h, s) for h in ("K", "init") for s in ("median", "mean"))
+        return tuple(SqrtDVariant(h, s) for h in ("K", "init") for s in STATISTICS)
 
-    def points(self, variant: SqrtDVariant, sweep: Sweep, overrides: Overrides, run):
+    def points(self, variant: SqrtDVariant | ControlVariant, sweep: Sweep,
+               overrides: Overrides, run):
+        """The D sweep at fixed L, M (the control reads the same points)."""
         sizes = [(overrides.depth(sweep.L), sweep.M)]
         return [p for D in size_sweep(overrides.widths, sweep.D_sweep)
                 for p in error_points("linear", sizes, D=D, seeds=sweep.seeds, run=run, ode={})]
@@ -72,18 +100,35 @@ class HWSqrtD(Claim):
         """One row per seed (the columns of ``hw_rate_lm``'s rate points: ``emb_err``, ...)."""
         return compute_errors(p)
 
-    def measure(self, variant: SqrtDVariant, points, frames) -> RateMeasurement:
-        p, init = points[0], variant.horizon == "init"
+    def measure(self, variant: SqrtDVariant | ControlVariant, points, frames
+                ) -> RateMeasurement:
+        p = points[0]
+        zero = [0.0] * len(points)            # the exact linear Mean ODE: no reference error
+        if isinstance(variant, ControlVariant):
+            return RateMeasurement([q.D for q in points],
+                                   [f["out_err"].to_numpy() for f in frames],
+                                   STATISTICS["geometric_mean"], "embedding dimension D",
+                                   f"geometric mean rms output error after K={p.K} steps vs "
+                                   f"exact Mean ODE (linear, L={p.L}, M={p.M})",
+                                   column="out_err", reference_error=zero)
+        init = variant.horizon == "init"
         col = "emb_err_init" if init else "emb_err"
         when = "at init" if init else f"after K={p.K} steps"
         return RateMeasurement([q.D for q in points], [f[col].to_numpy() for f in frames],
                                STATISTICS[variant.statistic], "embedding dimension D",
-                               f"{variant.statistic} rms per-coordinate embedding error {when}"
-                               f" vs exact Mean ODE (linear, L={p.L}, M={p.M})", column=col)
+                               f"{STATISTIC_TEXT[variant.statistic]} rms per-coordinate "
+                               f"embedding error {when} vs exact Mean ODE (linear, L={p.L}, "
+                               f"M={p.M})", column=col, reference_error=zero)
 
-    def derived(self, variant: SqrtDVariant) -> Derived:
+    def derived(self, variant: SqrtDVariant | ControlVariant) -> Derived:
         from infdepth.theory.exponents_hw import derive_hw
         from infdepth.theory.parameterization import preset
+        if isinstance(variant, ControlVariant):
+            q = derive_hw(preset("hw_mlu"))["noise_output"]
+            e = q.exponent("D")
+            return Derived(float(e), f"[hw_mlu] {q.derivation}: the readout W_out^T h/D "
+                                     f"averages the per-coordinate noise over the D "
+                                     f"coordinates, slope {fmt_exponent(e)} in D")
         q = derive_hw(preset("hw_mlu"))["noise_embedding"]
         e = q.exponent("D")
         return Derived(float(e), f"[hw_mlu] {q.derivation}: slope {fmt_exponent(e)} in D per "

@@ -7,10 +7,25 @@ Measured, at fixed L, for a variant ``<activation>/<statistic>``:
 
 with T the output kernel ``phi(h_L)^T phi(h_L)/n`` (``output``) or the gradient moments
 ``|g_0|^2/n`` per input (``grad``), and T_inf the exact infinite-width depth-L recursion (same L,
-so no depth error enters). The finite-width noise of one seed is O(n^-1/2) and would hide the
-O(1/n) bias, so the number of seeds grows like n (noise/bias ratio constant across the sweep;
-docs/theory.md s9 "separate the error terms"); the bootstrap resamples seeds, and points whose
-bias is within the noise floor are refused by the fitter.
+so no depth error enters: reference error 0). The finite-width noise of one seed is O(n^-1/2) and
+would hide the O(1/n) bias, so the number of seeds grows like n (noise/bias ratio constant
+across the sweep; docs/theory.md s9 "separate the error terms").
+
+**Statistic and interval** (docs/theory.md s9, "Noise budget"): the statistic is the norm of a
+noisy seed mean, biased upward by the noise, ``E|mean - T_inf|^2 = |bias|^2 + tr(Sigma)/S``;
+it is estimated with that noise bias removed from its square
+(:class:`~infdepth.validation.noise_budget.NormOfMean` with ``ref = T_inf``, the Frobenius
+weights and ``scale = 1/|W T_inf|``), and its slope interval is ``boot_t`` (the calibration
+suite's choice for every statistic that is not a geometric mean of one value per seed). Seeds
+are independent per width (**unpaired**: every width draws its own weights); points whose
+corrected bias is within twice its standard error are refused by the fitter.
+
+**Negative control** ``control/noise`` (declared with the claim, run in every suite, on the
+primary's points): one seed's relative deviation from the reference,
+``|W (T_s - T_inf)| / |W T_inf|`` -- the fluctuation, O(n^-1/2) by the central limit theorem
+(a seed's kernel is an average over n units), its O(1/n) bias being smaller -- one positive
+value per seed, summarised by the geometric mean (``log_t``, unpaired). It must be refuted
+against -1.
 
 One point per width evaluates every activation of the suite on the same weight draws
 (:func:`~infdepth.numerics.finite_width_init.sample_init_moments_by_act`): a seed's weights are
@@ -20,7 +35,6 @@ drawn once, not once per activation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -28,7 +42,9 @@ import pandas as pd
 from infdepth.numerics.inputs import DEFAULT_INPUTS
 from infdepth.run_fields import RunFields
 
+from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
+from ..noise_budget import NormOfMean
 from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 
 STATISTICS = ("output", "grad")
@@ -48,6 +64,22 @@ class WidthVariant(Variant):
 
     activation: str
     statistic: str
+
+
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """The negative control ``control/noise`` (module docstring) of ``activation``/``statistic``
+    (the primary's)."""
+
+    allowed = {"name": ("noise",), "statistic": STATISTICS}
+
+    name: str
+    activation: str = "tanh"
+    statistic: str = "output"
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -77,10 +109,22 @@ def reference_vector(point: WidthPoint, activation: str, stat: str) -> tuple[lis
     return names, np.asarray([rec.output[a, b] for a in range(p) for b in range(a, p)])
 
 
-def relative_bias(sample: np.ndarray, ref: np.ndarray, weight: np.ndarray) -> float:
-    """|| W (mean(sample) - ref) || / || W ref ||, W = sqrt(multiplicity) of matrix entries."""
-    diff = (sample.mean(axis=0) - ref) * weight
-    return float(np.linalg.norm(diff) / np.linalg.norm(ref * weight))
+def frobenius_weight(names: list[str], stat: str) -> np.ndarray:
+    """``W``: sqrt(multiplicity) of the stored entries in the Frobenius norm of the full matrix
+    (an off-diagonal kernel entry ``out_ab``, a < b, appears twice); 1 for the gradient moments."""
+    return np.array([1.0 if stat == "grad" or n[-1] == n[-2] else np.sqrt(2.0) for n in names])
+
+
+def bias_statistic(ref: np.ndarray, weight: np.ndarray) -> NormOfMean:
+    """``|W (mean_seeds T_s - ref)| / |W ref|`` with the noise bias removed from its square
+    (module docstring)."""
+    return NormOfMean(ref=tuple(float(r) for r in ref), weight=tuple(float(w) for w in weight),
+                      scale=float(1.0 / np.linalg.norm(ref * weight)))
+
+
+def seed_deviations(sample: np.ndarray, ref: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Per seed (S,): ``|W (T_s - ref)| / |W ref|`` of the rows ``T_s`` of ``sample``."""
+    return np.linalg.norm((sample - ref) * weight, axis=1) / np.linalg.norm(ref * weight)
 
 
 class InitWidth(Claim):
@@ -98,6 +142,7 @@ class InitWidth(Claim):
                        "erf/grad"), 4, (4, 8, 16, 32, 64, 128), 4000),
     }
     primary = WidthVariant("tanh", "output")
+    controls = (ControlVariant("noise"),)
     figures = (FigureSpec("rate", "init_width", "[NFD] init: finite-width bias vs width "
                           "(claimed O(1/n))"),)
 
@@ -106,10 +151,13 @@ class InitWidth(Claim):
             return tuple(WidthVariant(a, s) for a in overrides.activations for s in STATISTICS)
         return tuple(WidthVariant(*v.split("/")) for v in sweep.variants)
 
-    def points(self, variant: WidthVariant, sweep: Sweep, overrides: Overrides,
+    def points(self, variant: WidthVariant | ControlVariant, sweep: Sweep, overrides: Overrides,
                run: RunFields) -> list[WidthPoint]:
-        """Widths of the suite (or ``--widths``); depth ``--depths``' first value if given."""
-        acts = tuple(dict.fromkeys(v.activation for v in self.variants(sweep, overrides)))
+        """Widths of the suite (or ``--widths``); depth ``--depths``' first value if given. One
+        point per width holds every activation of the suite's variants (the control reads the
+        same points; its activation is added only when ``--activations`` leaves it out)."""
+        acts = tuple(dict.fromkeys([v.activation for v in self.variants(sweep, overrides)]
+                                   + [variant.activation]))
         L = overrides.depths[0] if overrides.depths else sweep.L
         return [WidthPoint(activations=acts, n=n, L=L, n_seeds=sweep.seeds_per_width * n,
                            **run.run_fields())
@@ -138,20 +186,30 @@ class InitWidth(Claim):
             parts.append(pd.DataFrame(cols))
         return pd.concat(parts, ignore_index=True)
 
-    def measure(self, variant: WidthVariant, points, frames) -> RateMeasurement:
+    def measure(self, variant: WidthVariant | ControlVariant, points, frames
+                ) -> RateMeasurement:
         stat = variant.statistic
         names, ref = reference_vector(points[0], variant.activation, stat)
-        # off-diagonal kernel entries appear twice in the Frobenius norm of the full matrix
-        weight = np.array([1.0 if stat == "grad" or n[-1] == n[-2] else np.sqrt(2.0)
-                           for n in names])
+        weight = frobenius_weight(names, stat)
         samples = [f.loc[f["activation"] == variant.activation, names].to_numpy()
                    for f in frames]
-        label = ("rel. bias of mean output kernel" if stat == "output"
-                 else "rel. bias of mean gradient moment")
-        return RateMeasurement([p.n for p in points], samples,
-                               partial(relative_bias, ref=ref, weight=weight), "width n", label)
+        what = "output kernel" if stat == "output" else "gradient moment"
+        zero = [0.0] * len(points)            # the exact recursion: no reference error
+        if isinstance(variant, ControlVariant):
+            return RateMeasurement([p.n for p in points],
+                                   [seed_deviations(a, ref, weight) for a in samples],
+                                   geometric_mean, "width n",
+                                   f"geometric mean over seeds of one seed's rel. deviation of "
+                                   f"the {what} ({variant.activation})", reference_error=zero)
+        return RateMeasurement([p.n for p in points], samples, bias_statistic(ref, weight),
+                               "width n", f"rel. bias of mean {what}, noise bias removed",
+                               reference_error=zero)
 
-    def derived(self, variant: WidthVariant) -> Derived:
+    def derived(self, variant: WidthVariant | ControlVariant) -> Derived:
+        if isinstance(variant, ControlVariant):
+            return Derived(-0.5, "one seed's kernel is an average over n units: its deviation "
+                                 "from the limit is the CLT fluctuation O(n^-1/2) (the O(1/n) "
+                                 "bias is smaller), slope -1/2 in n")
         from infdepth.theory.width_bias import finite_width_bias_exponent
         res = finite_width_bias_exponent(variant.activation)
         return Derived(res.exponent, res.explanation)

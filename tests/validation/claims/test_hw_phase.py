@@ -1,5 +1,6 @@
-"""Claim ``hw_phase``: the regime classification of measured slopes, the map verdict, the mapping
-of phase points onto Model B, and the runner/figure plumbing of the per-cell table."""
+"""Claim ``hw_phase``: the regime classification of measured slopes (geometric means over seeds,
+paired log-slope intervals), the map verdict, the mapping of phase points onto Model B, the
+negative control ``control/lazy_cell``, and the runner/figure plumbing of the per-cell table."""
 
 import json
 import math
@@ -12,9 +13,11 @@ import pytest
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims import hw_phase as hp
+from infdepth.validation.intervals import geometric_mean
 
 CLAIM = hp.CLAIM
 MAP, STEP1 = hp.PhaseVariant("map", "K"), hp.PhaseVariant("map", "step1")
+CONTROL = hp.PhaseVariant("control", "lazy_cell")
 
 
 def _signs(m, o, i="0"):
@@ -158,10 +161,12 @@ def test_runner_stores_table_and_figures_draw_it(tmp_path, monkeypatch):
     from infdepth.validation.tables import table_path
     tiny = hp.Sweep(2, (2, 4, 8), (-1.0,), (0.5, 1.0))
     monkeypatch.setitem(hp.HWPhase.suites, "smoke", tiny)
+    monkeypatch.setattr(hp, "CONTROL_CELL", (-1.0, 0.5))    # a cell of the tiny grid
     store = ResultsStore(tmp_path)
     recs = run_claim(CLAIM, "smoke", store)
     assert [r.variant for r in recs] == ["map", "map/step1", "maximal/movement",
-                                         "maximal/output"]
+                                         "maximal/output", "control/lazy_cell"]
+    assert recs[-1].role == "control" and recs[-1].method == "log_t"
     assert len(recs[0].table) == len(recs[1].table) == 2 and recs[0].kind == "map"
     assert recs[0].status in ("confirmed", "refuted", "inconclusive")
     save_verdicts(store, recs)
@@ -200,7 +205,43 @@ def test_the_map_verdict_is_the_maps_own_not_a_band_check():
 
 
 def test_bad_variant_is_named():
-    with pytest.raises(ValueError, match="allowed: map, map/step1"):
+    with pytest.raises(ValueError, match="allowed: map, map/step1, maximal/movement, "
+                                         "maximal/output, control/lazy_cell"):
         hp.PhaseVariant("maps", "K")
     with pytest.raises(ValueError, match="allowed"):
         replace(MAP, detail="output")
+
+
+def test_cell_statistic_is_the_geometric_mean_paired_log_t():
+    pts, frames = _synthetic({(-1.0, 1.0): (0.0, 0.0, 0.0)})
+    m = CLAIM.quantity_of(pts, frames, "movement", "K")
+    assert m.statistic is geometric_mean and m.paired and m.noise_floor_factor == 0.0
+    assert m.fit().method == "log_t" and m.error_label.startswith("geometric mean")
+    frames[1].loc[2, "movement"] = np.nan            # a divergent seed: the point is divergent
+    assert math.isnan(CLAIM.quantity_of(pts, frames, "movement", "K").fit().errors[1])
+
+
+def test_control_cell_is_in_every_grid_and_reads_the_maps_points():
+    assert CONTROL.label == "control/lazy_cell" and CLAIM.role(CONTROL) == "control"
+    assert CLAIM.controls == (CONTROL,)
+    for suite in ("smoke", "standard", "full"):
+        sw = CLAIM.sweep(suite)
+        assert hp.CONTROL_CELL[0] in sw.scale and hp.CONTROL_CELL[1] in sw.lr
+        ctrl = CLAIM.points(CONTROL, sw, Overrides(), RunFields())
+        grid = CLAIM.points(MAP, sw, Overrides(), RunFields())
+        assert ctrl and all(p in grid for p in ctrl)            # no extra compute
+        assert {(p.scale_exponent, p.lr_exponent) for p in ctrl} == {hp.CONTROL_CELL}
+    d = CLAIM.derived(CONTROL)
+    assert d.exponent == -1.0 and "(LM)^(q+s) = (LM)^-1" in d.text
+    assert CLAIM.claimed(CONTROL).band == pytest.approx((-0.15, 0.15))
+
+
+def test_control_is_refuted_on_synthetic_data():
+    """Movement (LM)^-1 at the control cell (the calculus's exponent): refuted against the
+    maximal band 0 +- 0.15."""
+    pts, frames = _synthetic({hp.CONTROL_CELL: (-1.0, -1.5, 0.0)}, seeds=8, noise=0.3)
+    m = CLAIM.measure(CONTROL, pts, frames)
+    assert m.column == "movement" and m.paired
+    ev = m.evaluate(CLAIM.claimed(CONTROL))
+    assert ev.method == "log_t" and ev.status == "refuted"
+    assert ev.slope == pytest.approx(-1.0, abs=0.1)

@@ -1,6 +1,7 @@
-"""Claim ``hw_rate_lm`` (docs/theory.md s6, s8, s9): variants (L, M, LM sweeps with median/mean
-twins; the Euler-bias variants), points and their cache keys, bias points end to end, the
-measurements, a tiny runner sweep and the figures that split the bias variants."""
+"""Claim ``hw_rate_lm`` (docs/theory.md s6, s8, s9): variants (L, M, LM sweeps with
+geometric-mean/mean twins; the Euler-bias variants; the negative control), points and their cache
+keys, bias points end to end, the measurements (statistics, intervals, pairing, reference
+errors), a tiny runner sweep and the figures that split the bias variants."""
 
 from __future__ import annotations
 
@@ -20,17 +21,20 @@ from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides, hw_common
 from infdepth.validation.claims import hw_rate_lm as hw
 from infdepth.validation.claims.hw_common import HWODEPoint, HWPoint
+from infdepth.validation.intervals import geometric_mean
+from infdepth.validation.noise_budget import NormOfMean
 
 CLAIM = hw.CLAIM
 RUN = RunFields()
 V = hw.RateVariant
+CONTROL = hw.ControlVariant("wrong_limit")
 
 torch.set_num_threads(1)
 
 
 def _points(label, suite, overrides=Overrides()):
     act, axis, *stat = label.split("/")
-    v = V(act, axis, stat[0] if stat else "median")
+    v = V(act, axis, stat[0] if stat else "geometric_mean")
     assert v.label == label
     return CLAIM.points(v, CLAIM.sweep(suite), overrides, RUN)
 
@@ -154,15 +158,34 @@ def test_bias_measurement_and_noise_budget_notes():
     pts = [_point(L=L) for L in (2, 4)]
     frames = [CLAIM.compute(p) for p in pts]
     m = CLAIM.measure(V("linear", "bias"), pts, frames)
-    assert m.paired and m.statistic is hb.seed_mean_rms and list(m.sizes) == [2, 4]
+    assert m.paired and m.statistic is hw.BIAS_STATISTIC and list(m.sizes) == [2, 4]
     assert m.samples[0].shape == (4, 50) and "vs exact Mean ODE" in m.error_label
+    assert list(m.reference_error) == [0.0, 0.0]
     assert len(m.notes) == 2
     for p, note, fr in zip(pts, m.notes, frames):
-        r = hb.bias_statistics(hw.bias_samples(fr), hw.bias_samples(fr, "euler_err")[0])
+        a = hw.bias_samples(fr)
+        r = hb.bias_statistics(a, hw.bias_samples(fr, "euler_err")[0])
         assert r["bias"] > 0 and r["mc_se"] > 0 and r["euler"] > 0
         assert note.startswith(f"L={p.L}: seed-mean error {r['bias']:.3g}; MC error of the "
                                f"mean {r['mc_se']:.3g}")
+        assert f"corrected estimate {hw.BIAS_STATISTIC(a):.3g} (floor: 0 below the MC " in note
         assert "M=inf Euler scheme" in note and "second-order rest" in note
+
+
+def test_bias_statistic_is_the_seed_mean_rms_with_the_noise_bias_removed():
+    """NormOfMean(rms=True): rms over columns of the seed mean, its square less the squared
+    Monte Carlo error of the mean (bias_statistics' mc_se); 0 when the noise exceeds it."""
+    assert isinstance(hw.BIAS_STATISTIC, NormOfMean) and hw.BIAS_STATISTIC.rms
+    assert hw.BIAS_STATISTIC.corrected
+    rng = np.random.default_rng(3)
+    a = 0.2 + rng.standard_normal((16, 50))
+    r = hb.bias_statistics(a)
+    assert hw.BIAS_STATISTIC(a) == pytest.approx(np.sqrt(r["bias"] ** 2 - r["mc_se"] ** 2))
+    assert hb.seed_mean_rms(a) == pytest.approx(r["bias"])
+    assert hw.BIAS_STATISTIC(rng.standard_normal((4, 50)) * 1e-3 + 0.0) >= 0.0
+    # signal far below the noise: the corrected estimate is about 0, the raw one is the noise
+    noise = rng.standard_normal((64, 50))
+    assert hw.BIAS_STATISTIC(noise) < 0.5 * hb.seed_mean_rms(noise)
 
 
 # -- tiny points of every sweep type ----------------------------------------------------------
@@ -189,16 +212,20 @@ def test_rate_points_run_on_tiny_sizes(label):
 def test_runner_on_a_tiny_bias_sweep(tmp_path, monkeypatch):
     from infdepth.validation.results_store import ResultsStore
     from infdepth.validation.runner import run_claim
-    tiny = dataclasses.replace(CLAIM.suites["smoke"], variants=(),
-                               bias={"linear": hw.BiasSweep((2, 4, 8), 16, 8)})
+    tiny = dataclasses.replace(CLAIM.suites["smoke"], variants=(), seeds=3, L_sweep=(2, 4, 8),
+                               M_fixed=4, bias={"linear": hw.BiasSweep((2, 4, 8), 64, 32)})
     monkeypatch.setitem(hw.HWRateLM.suites, "smoke", tiny)
-    (r,) = run_claim(CLAIM, "smoke", ResultsStore(tmp_path))
+    r, c = run_claim(CLAIM, "smoke", ResultsStore(tmp_path))
     assert r.variant == "linear/bias" and r.claimed == -1.0 and r.derived == -1.0
     assert r.role == "exploratory"
     assert r.method == "boot_t" and r.sizes == [2.0, 4.0, 8.0] and len(r.pairwise) == 2
-    assert r.status in STATUSES
+    assert r.status in STATUSES and r.reference_error == [0.0] * 3
     assert sum("MC error of the mean" in n for n in r.notes) == 3
     assert "K=15" in r.error_label and "L=" not in r.error_label
+    # the negative control runs after the claim's variants
+    assert (c.variant, c.role, c.claimed, c.derived) == ("control/wrong_limit", "control", -0.5,
+                                                         0.0)
+    assert c.method == "log_t" and c.sizes == [2.0, 4.0, 8.0] and c.status in STATUSES
 
 
 def test_figures_split_the_bias_variants(tmp_path, monkeypatch):
@@ -229,7 +256,7 @@ def test_figures_split_the_bias_variants(tmp_path, monkeypatch):
     store = ResultsStore(tmp_path)
     recs = run_claim(CLAIM, "smoke", store)
     assert [r.variant for r in recs] == ["linear/L", "linear/L/mean", "linear/M",
-                                         "linear/M/mean", "linear/bias"]
+                                         "linear/M/mean", "linear/bias", "control/wrong_limit"]
     assert recs[0].measured == pytest.approx(-0.5, abs=0.1)
     paths = make_figures(store, [r.to_dict() for r in recs], tmp_path / "figures")["hw_rate_lm"]
     assert sorted(p.name for p in paths) == [
@@ -240,3 +267,112 @@ def test_figures_split_the_bias_variants(tmp_path, monkeypatch):
     assert not specs["hw_rate_lm"].wants("linear/bias") and specs["hw_rate_lm"].wants("linear/L")
     assert specs["hw_rate_lm_bias"].wants("tanh/bias")
     assert not specs["hw_depth_as_width"].wants("linear/L/mean")
+    assert not specs["hw_depth_as_width"].wants("control/wrong_limit")
+
+
+# -- statistics, intervals, reference errors ------------------------------------------------
+
+def _paired(sizes, law, seeds=16, scatter=0.3, seed=0):
+    """Per-seed errors ``law(size) * z_i`` with the same log-normal factor ``z_i`` of seed i at
+    every size plus a small independent part (paired seeds)."""
+    rng = np.random.default_rng(seed)
+    z = np.exp(scatter * rng.standard_normal(seeds))
+    return [law(s) * z * np.exp(0.05 * rng.standard_normal(seeds)) for s in sizes]
+
+
+def test_typical_error_is_the_geometric_mean_paired_log_t():
+    """Synthetic per-seed errors of the claimed rate (L^-1/2, heavy log-normal scatter, paired):
+    the geometric mean with the paired log-slope t-interval confirms; the /mean twin is boot_t."""
+    pts = _points("linear/L", "smoke")
+    samples = _paired([p.L for p in pts], lambda L: 0.3 * L ** -0.5)
+    frames = [pd.DataFrame({"out_err": a}) for a in samples]
+    m = CLAIM.measure(V("linear", "L"), pts, frames)
+    assert m.statistic is geometric_mean and m.paired and list(m.reference_error) == [0.0] * 6
+    assert m.error_label.startswith("geometric mean rms output error")
+    ev = m.evaluate(CLAIM.claimed(V("linear", "L")))
+    assert ev.method == "log_t" and ev.status == "confirmed"
+    assert ev.slope == pytest.approx(-0.5, abs=0.05)
+    twin = CLAIM.measure(V("linear", "L", "mean"), pts, frames)
+    assert twin.statistic is hw_common.mean and twin.fit().method == "boot_t"
+
+
+def test_reference_errors_per_size():
+    """Exact linear Mean ODE: 0; Mean-ODE solver: the variant's statistic of the stored
+    per-seed estimates; coupled fallback (or a table without the column): None."""
+    lin = _points("linear/L", "smoke")[:2]
+    frames = [pd.DataFrame({"out_err": [0.1, 0.2]})] * 2
+    assert hw_common.reference_errors(lin, frames, geometric_mean) == [0.0, 0.0]
+    ode = _points("tanh/L", "smoke")[:2]
+    withref = [pd.DataFrame({"out_err": [0.1, 0.2], "ref_err": [1e-3, 4e-3]})] * 2
+    assert hw_common.reference_errors(ode, withref, geometric_mean) == \
+        pytest.approx([2e-3, 2e-3])
+    assert hw_common.reference_errors(ode, withref, hw_common.mean) == \
+        pytest.approx([2.5e-3, 2.5e-3])
+    assert hw_common.reference_errors(ode, frames, geometric_mean) is None
+    cpl = [HWPoint(act="tanh", D=5, L=4, M=4, K=2, eta=0.5, n_seeds=2, L_ref=8, M_ref=8)]
+    assert hw_common.reference_errors(cpl, frames[:1], geometric_mean) is None
+    m = CLAIM.measure(V("tanh", "L"), ode, withref)
+    assert list(m.reference_error) == pytest.approx([2e-3, 2e-3])
+
+
+def test_tanh_points_store_the_solver_error():
+    """An HWODEPoint's table carries the Mean-ODE solver's own error per seed
+    (numerics.hw_reference.reference_error); the field changes the cache key."""
+    from infdepth.numerics.hw_reference import reference_error
+    from infdepth.validation.results_store import config_hash
+    p = HWODEPoint(act="tanh", D=5, L=4, M=4, K=2, eta=0.5, n_seeds=2, ref_Ls=4, ref_P=256)
+    f = CLAIM.compute(p)
+    e = reference_error(hw_common.reference_spec(p), p.config(), *p.data())
+    for k in ("ref_err", "ref_err_mc", "ref_err_depth"):
+        np.testing.assert_array_equal(f[k], e[k])
+    assert "ref_err" not in CLAIM.compute(dataclasses.replace(p, ref_error=False))
+    assert config_hash(p) != config_hash(dataclasses.replace(p, ref_error=False))
+
+
+# -- the negative control -----------------------------------------------------------------------
+
+def test_control_is_declared_and_reads_the_linear_L_networks():
+    assert CONTROL.label == "control/wrong_limit" and CLAIM.role(CONTROL) == "control"
+    assert CLAIM.controls == (CONTROL,)
+    assert CLAIM.suite_variants(CLAIM.sweep("smoke"), Overrides())[-1] == CONTROL
+    pts = CLAIM.points(CONTROL, CLAIM.sweep("smoke"), Overrides(), RUN)
+    base = _points("linear/L", "smoke")
+    assert all(type(p) is hw.HWWrongLimitPoint and p.ref_alpha == 1.25 for p in pts)
+    assert [HWPoint(**{f.name: getattr(p, f.name) for f in dataclasses.fields(HWPoint)})
+            for p in pts] == base                            # the linear/L networks
+    assert CLAIM.claimed(CONTROL).band == pytest.approx((-0.65, -0.35))
+    d = CLAIM.derived(CONTROL)
+    assert d.exponent == 0.0 and "different limit" in d.text
+
+
+def test_control_compares_with_the_mean_ode_at_another_alpha():
+    """compute: the networks at alpha = 1 against the exact Mean ODE at alpha = 1.25 (same
+    W_in, W_out, data, base rate): a limit that starts where the right one does (f_0 =
+    W_out^T W_in x / D at any alpha) and moves away from it with the steps."""
+    from infdepth.numerics.hidden_width import train_hw
+    from infdepth.numerics.hw_reference import (ReferenceSpec, errors_to_reference,
+                                                reference_trajectories)
+    p = hw.HWWrongLimitPoint(act="linear", D=5, L=4, M=8, K=3, eta=0.2, n_seeds=3)
+    f = CLAIM.compute(p)
+    X, Y = p.data()
+    cfg = p.config()
+    f_ref, h_ref, _ = reference_trajectories(ReferenceSpec("exact"),
+                                             dataclasses.replace(cfg, alpha=1.25), X, Y)
+    want = errors_to_reference(train_hw(cfg, X, Y), f_ref, h_ref, Y)
+    np.testing.assert_allclose(f["out_err"], want["out_err"], rtol=1e-12)
+    right, _, _ = reference_trajectories(ReferenceSpec("exact"), cfg, X, Y)
+    np.testing.assert_allclose(f_ref[:, 0], right[:, 0], rtol=1e-12)
+    gap = np.sqrt(((f_ref - right) ** 2).mean(axis=(0, 2, 3)))        # rms per step
+    assert gap[1] < 1e-12 and np.all(np.diff(gap[1:]) > 0) and gap[-1] > 1e-4
+
+
+def test_control_is_refuted_on_synthetic_data():
+    """An error that tends to a constant (the distance between the two limits) plus the
+    finite-size part (LM)^-1/2: refuted against -1/2 (geometric mean, paired, log_t)."""
+    pts = CLAIM.points(CONTROL, CLAIM.sweep("smoke"), Overrides(), RUN)
+    samples = _paired([p.L for p in pts], lambda L: 0.05 + 0.1 * (16 * L) ** -0.5)
+    m = CLAIM.measure(CONTROL, pts, [pd.DataFrame({"out_err": a}) for a in samples])
+    assert m.statistic is geometric_mean and m.paired and m.column == "out_err"
+    ev = m.evaluate(CLAIM.claimed(CONTROL))
+    assert ev.method == "log_t" and ev.status == "refuted"
+    assert "alpha=1.25" in m.error_label

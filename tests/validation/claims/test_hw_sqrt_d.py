@@ -1,5 +1,6 @@
 """Claim ``hw_sqrt_d`` (docs/theory.md s6, s8): variants, points over D at fixed L and M, a tiny
-point end to end (exact linear Mean-ODE reference), the measurement of either horizon."""
+point end to end (exact linear Mean-ODE reference), the measurement of either horizon (geometric
+mean, unpaired, log_t), the negative control ``control/output``."""
 
 import dataclasses
 import math
@@ -13,7 +14,10 @@ from helpers import variant_labels
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims.hw_common import HWPoint
-from infdepth.validation.claims.hw_sqrt_d import CLAIM, SqrtDVariant
+from infdepth.validation.claims.hw_sqrt_d import CLAIM, ControlVariant, SqrtDVariant
+from infdepth.validation.intervals import geometric_mean
+
+CONTROL = ControlVariant("output")
 
 torch.set_num_threads(1)
 
@@ -55,14 +59,47 @@ def test_claim_runs_on_tiny_points():
     assert CLAIM.compute(small[0]).equals(frames[0])       # pure
 
 
-def test_measure_recovers_sqrt_D():
-    Ds = (4, 8, 16, 32)
-    pts = [HWPoint(act="linear", D=D, L=16, M=16, K=15, eta=0.2, n_seeds=32) for D in Ds]
+def _synthetic(Ds=(4, 8, 16, 32), seeds=32):
+    """Independent seeds per D (unpaired), log-normal scatter: embedding error 0.1 sqrt(D)
+    after K steps, 0.1 at init, output error 0.05 (flat in D)."""
+    pts = [HWPoint(act="linear", D=D, L=16, M=16, K=15, eta=0.2, n_seeds=seeds) for D in Ds]
     rng = np.random.default_rng(0)
-    frames = [pd.DataFrame({"emb_err": 0.1 * D ** 0.5 * np.exp(0.05 * rng.standard_normal(32)),
-                            "emb_err_init": np.full(32, 0.1)}) for D in Ds]
-    ev = CLAIM.measure(CLAIM.primary, pts, frames).evaluate(CLAIM.claimed(CLAIM.primary))
-    assert ev.slope == pytest.approx(0.5, abs=0.03) and ev.status == "confirmed"
+    z = lambda: np.exp(0.1 * rng.standard_normal(seeds))  # noqa: E731
+    frames = [pd.DataFrame({"emb_err": 0.1 * D ** 0.5 * z(), "emb_err_init": 0.1 * z(),
+                            "out_err": 0.05 * z()}) for D in Ds]
+    return pts, frames
+
+
+def test_measure_recovers_sqrt_D():
+    pts, frames = _synthetic()
+    m = CLAIM.measure(CLAIM.primary, pts, frames)
+    assert m.statistic is geometric_mean and not m.paired
+    assert list(m.reference_error) == [0.0] * 4 and m.error_label.startswith("geometric mean")
+    ev = m.evaluate(CLAIM.claimed(CLAIM.primary))
+    assert ev.method == "log_t" and ev.slope == pytest.approx(0.5, abs=0.1)
+    assert ev.status == "confirmed"
     init = SqrtDVariant("init")
     ev = CLAIM.measure(init, pts, frames).evaluate(CLAIM.claimed(init))
-    assert ev.slope == pytest.approx(0.0, abs=1e-9) and ev.status == "refuted"
+    assert ev.slope == pytest.approx(0.0, abs=0.1)
+    assert ev.ci_high < CLAIM.claimed(init).band[0]         # CI below the band
+    twin = SqrtDVariant("K", "mean")
+    assert twin.label == "linear/embedding/mean"
+    ev = CLAIM.measure(twin, pts, frames).evaluate(CLAIM.claimed(twin))
+    assert ev.method == "boot_t"
+
+
+def test_output_control_is_refuted_on_synthetic_data():
+    """control/output: the output error, flat in D (the readout averages the noise over D):
+    refuted against +1/2; derived 0 from the calculus; on the primary's points."""
+    assert CONTROL.label == "control/output" and CLAIM.role(CONTROL) == "control"
+    sw = CLAIM.sweep("smoke")
+    assert CONTROL in CLAIM.suite_variants(sw, Overrides())
+    assert CLAIM.points(CONTROL, sw, Overrides(), RunFields()) == \
+        CLAIM.points(CLAIM.primary, sw, Overrides(), RunFields())
+    pts, frames = _synthetic()
+    m = CLAIM.measure(CONTROL, pts, frames)
+    assert m.statistic is geometric_mean and not m.paired and m.column == "out_err"
+    ev = m.evaluate(CLAIM.claimed(CONTROL))
+    assert ev.method == "log_t" and ev.status == "refuted"
+    d = CLAIM.derived(CONTROL)
+    assert d.exponent == 0.0 and "noise_output" in d.text
