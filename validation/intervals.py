@@ -81,6 +81,8 @@ def _log_t(x: np.ndarray, samples: Sequence[np.ndarray], paired: bool, level: fl
     v = np.array([lg.var(ddof=1) / lg.size for lg in logs])
     slope = float(w @ np.array([lg.mean() for lg in logs]))
     var = float(w ** 2 @ v)
+    if var == 0:                     # no scatter at any size: the slope is exact
+        return Interval(slope, slope, "log_t", 0.0, math.inf)
     dof = var ** 2 / float(np.sum((w ** 2 * v) ** 2 / np.array([lg.size - 1 for lg in logs])))
     se = math.sqrt(var)
     t = float(stats.t.ppf(q, dof))

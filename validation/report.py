@@ -250,7 +250,8 @@ def write_report(verdicts: list[dict[str, Any]], figures: dict[str, list[Path]],
     if calibration is not None and len(calibration):
         cal_rows = [[r.problem, str(r.seeds), r.method, f"{r.coverage:.3f} ± {r.coverage_se:.3f}",
                      f"{r.false_refutation:.3f}", f"{r.false_confirmation:.3f}",
-                     "confirmed" if (r.coverage_ok and r.refutation_ok) else "refuted"]
+                     ("confirmed" if (r.coverage_ok and r.refutation_ok) else "refuted")
+                     if getattr(r, "target", True) else "n/a (no suite uses it)"]
                     for r in calibration.itertuples()]
         parts += ["<h2>Calibration of the fitting pipeline</h2>",
                   "<p>Synthetic problems of known slope shaped like the claims' data "

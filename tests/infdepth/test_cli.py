@@ -16,12 +16,14 @@ def test_validate_json_figs_report(tmp_path, capsys):
     js = tmp_path / "v.json"
     assert main(["validate", *TINY, "--out", str(out), "--json", str(js)]) == 0
     rows = json.loads(js.read_text())
-    assert {r["variant"] for r in rows} == {"relu", "tanh", "erf"}
+    assert {r["variant"] for r in rows} == {"relu", "tanh", "erf", "control/short_horizon"}
     for r in rows:
         assert set(r) == {"id", "variant", "role", "claimed", "derived", "measured", "ci_low",
                           "ci_high", "status", "status_derived", "settled", "advice"}
-        assert r["role"] == ("primary" if r["variant"] == "relu" else "exploratory")
-        assert r["claimed"] == -1.0 and r["derived"] == -1.0
+        control = r["variant"] == "control/short_horizon"
+        assert r["role"] == ("primary" if r["variant"] == "relu" else
+                             "control" if control else "exploratory")
+        assert r["claimed"] == -1.0 and r["derived"] == (-0.5 if control else -1.0)
         assert r["ci_low"] <= r["measured"] <= r["ci_high"]
         assert r["status"] in {"confirmed", "refuted", "inconclusive"}
     assert (out / "figures" / "init_kernel_depth.png").exists()

@@ -223,9 +223,10 @@ def test_check_request_and_run_validate_names(store):
 def test_run_saves_the_verdicts_of_a_real_claim(store):
     recs = run(["init_kernel_depth"], "smoke", store,
                overrides=Overrides(activations=("relu",), depths=(4, 8, 16)))
-    assert [(r.id, r.variant, r.role) for r in recs] == [("init_kernel_depth", "relu",
-                                                          "primary")]
-    assert [r.variant for r in load_verdicts(store)] == ["relu"]
+    assert [(r.id, r.variant, r.role) for r in recs] == [
+        ("init_kernel_depth", "relu", "primary"),
+        ("init_kernel_depth", "control/short_horizon", "control")]
+    assert [r.variant for r in load_verdicts(store)] == ["relu", "control/short_horizon"]
 
 
 def test_workers_compute_the_same_tables(tmp_path):
@@ -244,7 +245,7 @@ def test_workers_compute_the_same_tables(tmp_path):
     assert [strip(r) for r in parallel] == [strip(r) for r in serial]
     pd.testing.assert_frame_equal(par_store.get_table(table_path(c.id, "tanh")),
                                   ResultsStore(tmp_path / "a").get_table(table_path(c.id, "tanh")))
-    assert len(par_store.entries()) == 3
+    assert len(par_store.entries()) == 6              # tanh and the control, 3 depths each
 
 
 def test_claimed_of_a_qualitative_claim_has_no_band():
