@@ -30,6 +30,7 @@ Problems (per seed ``j`` and size ``s``; ``z`` standard normal):
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -194,7 +195,7 @@ def calibrate(problems: Iterable[Problem] = PROBLEMS, seed_counts: Sequence[int]
 
 def _calibrate_one(p: Problem, S: int, reps: int, rng_seed: int, n_boot: int, method: str,
                    progress) -> dict:
-    rng = np.random.default_rng([rng_seed, S, len(p.name)])
+    rng = np.random.default_rng([rng_seed, S, zlib.crc32(p.name.encode())])
     out = []
     label = f"{p.name} (S={S})"
     for r in range(reps):

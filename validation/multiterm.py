@@ -81,9 +81,10 @@ def _design(model: Model, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> np.
     nT = len(model.terms)
     logc = theta[:nT]
     k = nT
-    out = 0.0
+    n = len(next(iter(X.values())))
+    out = np.zeros(n)
     for i, t in enumerate(model.terms):
-        lp = logc[i]
+        lp = np.full(n, logc[i])
         for v, p in t.exponents.items():
             if v in t.free:
                 p = theta[k]

@@ -51,27 +51,22 @@ measured difference, so no reference error is added (0 for both). M and the seed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
-import numpy as np
 import pandas as pd
 
 from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import Claimed, RateMeasurement
-from ..noise_budget import NormOfMean
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, HWNetworkPoint, HWPoint,
-                        compute_errors, error_points, reference_errors, reference_text,
-                        twin_suffix)
+from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, compute_errors, error_points,
+                        reference_errors, reference_text, twin_suffix)
+from .hw_rate_parts import (BIAS_STATISTIC, JOINT_BANDS, WRONG_ALPHA, HWBiasPoint,
+                            HWWrongLimitPoint, bias_samples, budget_notes, compute_bias,
+                            compute_wrong_limit, joint_measurement)
 
 AXES = ("L", "M", "LM", "bias")
 BIAS_CLAIMED = -1.0
-#: the statistic of the bias variants: rms over inputs x outputs of the seed mean of the signed
-#: errors, the noise bias tr(Sigma)/S removed from its square
-BIAS_STATISTIC = NormOfMean(rms=True)
-#: residual scale of the wrong limit of ``control/wrong_limit`` (the reference only)
-WRONG_ALPHA = 1.25
 
 
 @dataclass(frozen=True)
@@ -117,6 +112,21 @@ class RateVariant(Variant):
 
 
 @dataclass(frozen=True)
+class JointVariant(Variant):
+    """``<act>/joint``: the two-term model ``a/L + b sqrt(D/(LM))`` fitted over every network
+    of the activation's L-, M- and diagonal sweeps at once (exponents free, compared with a
+    single power law and the noise term alone; :mod:`.hw_rate_parts`)."""
+
+    allowed = {"act": ACT_SETTINGS}
+
+    act: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.act}/joint"
+
+
+@dataclass(frozen=True)
 class ControlVariant(Variant):
     """The negative control ``control/wrong_limit`` (module docstring)."""
 
@@ -129,57 +139,11 @@ class ControlVariant(Variant):
         return f"control/{self.name}"
 
 
-@dataclass(frozen=True, kw_only=True)
-class HWWrongLimitPoint(HWPoint):
-    """A ``linear/L`` point (the same networks) whose reference is the exact linear Mean ODE at
-    residual scale ``ref_alpha`` instead of the network's ``alpha``."""
-
-    ref_alpha: float = WRONG_ALPHA
-
-
-@dataclass(frozen=True, kw_only=True)
-class HWBiasPoint(HWNetworkPoint):
-    """One depth L of an Euler-bias sweep: ``n_seeds`` networks sharing ``W_in``, ``W_out``;
-    ``reference`` is ``"exact"`` (linear Mean ODE) or ``"cauchy"`` (the depth-2L network on the
-    same units, :func:`~infdepth.numerics.hw_bias.bias_errors`)."""
-
-    reference: str
-
-
 _VARIANTS = ("linear/L", "linear/M", "linear/LM", "tanh/L", "tanh/M", "tanh/LM")
 #: Mean-ODE solver sizes per suite. Measured (tanh, eta 0.5, K 15, 8 seeds): (16, 8192): depth
 #: error 2.2e-4, particle spread 1.1e-3; (16, 32768): 2.2e-4 and 4.6e-4.
 ODE_REFERENCE = {"smoke": {"Ls": 16, "P": 8192}, "standard": {"Ls": 16, "P": 32768},
                  "full": {"Ls": 32, "P": 65536}}
-
-
-def bias_samples(frame: pd.DataFrame, col: str = "err") -> np.ndarray:
-    """``(S, N d_out)`` array of a bias point's column, one row per seed."""
-    f = frame.sort_values(["seed", "x", "o"])
-    return f[col].to_numpy().reshape(f["seed"].nunique(), -1)
-
-
-def budget_notes(points, frames) -> tuple[str, ...]:
-    """The noise budget per L (:func:`~infdepth.numerics.hw_bias.bias_statistics`) and the floor
-    of the corrected estimate (:data:`BIAS_STATISTIC`): its square is the square of the
-    uncorrected seed-mean rms minus the squared Monte Carlo error of the mean, so it reads 0
-    where the bias is below the MC error, and it is resolved (kept by the fitter) only above
-    twice its bootstrap standard error."""
-    from infdepth.numerics.hw_bias import bias_statistics
-    notes = []
-    for p, fr in zip(points, frames):
-        a = bias_samples(fr)
-        r = bias_statistics(a, bias_samples(fr, "euler_err")[0])
-        t = (f"L={p.L}: seed-mean error {r['bias']:.3g}; MC error of the mean {r['mc_se']:.3g} "
-             f"({r['mc_se'] / r['bias']:.2f} of it; per-seed noise {r['seed_noise']:.3g}); "
-             f"corrected estimate {BIAS_STATISTIC(a):.3g} (floor: 0 below the MC error "
-             f"{r['mc_se']:.3g})")
-        if np.isfinite(r["euler"]):
-            t += (f"; M=inf Euler scheme {r['euler']:.3g}, second-order rest E[err]-Euler "
-                  f"{r['second']:.3g} ({r['second'] / r['bias']:.2f} of it, resolution "
-                  f"~{r['mc_se']:.2g})")
-        notes.append(t)
-    return tuple(notes)
 
 
 class HWRateLM(Claim):
@@ -206,28 +170,33 @@ class HWRateLM(Claim):
     controls = (ControlVariant("wrong_limit"),)
     figures = (
         FigureSpec("rate", "hw_rate_lm", "[HW] output error to the Neural Mean ODE after K "
-                   "steps vs L and vs M", select=lambda v: not v.endswith("/bias"),
+                   "steps vs L and vs M", select=lambda v: not v.endswith(("/bias", "/joint")),
                    ylabel="error (see legend per variant)"),
         FigureSpec("rate", "hw_rate_lm_bias", "[HW] Euler bias of the Mean ODE at large M: "
                    "seed-mean error vs L", select=lambda v: v.endswith("/bias"),
                    ylabel="rms of the seed-mean signed error (linear: vs exact Mean ODE; tanh: "
                           "Cauchy L vs 2L)"),
         FigureSpec("depth_as_width", "hw_depth_as_width", "[HW] depth acts as width: error vs "
-                   "L*M", select=lambda v: not (v.endswith(("/mean", "/bias"))
+                   "L*M", select=lambda v: not (v.endswith(("/mean", "/bias", "/joint"))
                                                 or v.startswith("control/"))),
     )
 
-    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[RateVariant, ...]:
-        out = []
+    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[Variant, ...]:
+        out: list[Variant] = []
         for v in sweep.variants:
             act, axis = v.split("/")
             if overrides.keeps(act):
                 out += [RateVariant(act, axis), RateVariant(act, axis, "mean")]
-        return tuple(out) + tuple(RateVariant(a, "bias") for a in sweep.bias
-                                  if overrides.keeps(a))
+        joint = [JointVariant(a) for a in ACT_SETTINGS if overrides.keeps(a)
+                 and all(f"{a}/{x}" in sweep.variants for x in ("L", "M", "LM"))]
+        return tuple(out) + tuple(joint) + tuple(RateVariant(a, "bias") for a in sweep.bias
+                                                 if overrides.keeps(a))
 
     def points(self, variant: RateVariant | ControlVariant, sweep: Sweep, overrides: Overrides,
                run):
+        if isinstance(variant, JointVariant):        # every network of the three sweeps
+            return [p for axis in ("L", "M", "LM")
+                    for p in self.points(RateVariant(variant.act, axis), sweep, overrides, run)]
         if isinstance(variant, ControlVariant):      # the linear/L networks, wrong reference
             return [HWWrongLimitPoint(**{f.name: getattr(p, f.name) for f in fields(p)})
                     for p in self.points(RateVariant("linear", "L"), sweep, overrides, run)]
@@ -256,20 +225,12 @@ class HWRateLM(Claim):
         ``err`` and the M = infinity Euler scheme's ``euler_err``."""
         if isinstance(p, HWWrongLimitPoint):
             return compute_wrong_limit(p)
-        if not isinstance(p, HWBiasPoint):
-            return compute_errors(p)
-        from infdepth.numerics.hw_bias import bias_errors, euler_estimate
-        X, Y = p.data()
-        e = bias_errors(p.reference, p.config(), X, Y)
-        eul = euler_estimate(p.reference, p.config(), X, Y)
-        S, N, O = e.shape
-        seed, x, o = np.meshgrid(np.arange(S), np.arange(N), np.arange(O), indexing="ij")
-        return pd.DataFrame({"seed": seed.ravel(), "x": x.ravel(), "o": o.ravel(),
-                             "err": e.ravel(),
-                             "euler_err": np.broadcast_to(eul, e.shape).ravel()})
+        return compute_bias(p) if isinstance(p, HWBiasPoint) else compute_errors(p)
 
-    def measure(self, variant: RateVariant | ControlVariant, points, frames) -> RateMeasurement:
+    def measure(self, variant, points, frames):
         p = points[0]
+        if isinstance(variant, JointVariant):
+            return joint_measurement(points, frames, STATISTICS["geometric_mean"])
         if isinstance(variant, ControlVariant):
             return RateMeasurement(
                 [q.L for q in points], [f["out_err"].to_numpy() for f in frames],
@@ -302,6 +263,9 @@ class HWRateLM(Claim):
     def claimed(self, variant: RateVariant | ControlVariant) -> Claimed:
         if isinstance(variant, RateVariant) and variant.axis == "bias":
             return Claimed.around(BIAS_CLAIMED, TOLERANCE, "-1 in L at large M (Euler bias)")
+        if isinstance(variant, JointVariant):
+            lo, hi = JOINT_BANDS["noise.LM"]
+            return Claimed(-0.5, (lo, hi), "a/L + b sqrt(D/(LM)): -1 in L and -1/2 in LM")
         return super().claimed(variant)
 
     def derived(self, variant: RateVariant | ControlVariant) -> Derived:
@@ -309,6 +273,12 @@ class HWRateLM(Claim):
         from infdepth.theory.parameterization import preset
         r = derive_hw(preset("hw_mlu"))
         noise, bias = r["noise_output"].order, r["euler_bias"].order
+        if isinstance(variant, JointVariant):
+            return Derived(float(noise.exponent("M")),
+                           f"[hw_mlu] output error = Euler bias {bias} + noise {noise}: the sum "
+                           f"of a term in L alone (exponent {fmt_exponent(bias.exponent('L'))}) "
+                           f"and one in L M (exponent {fmt_exponent(noise.exponent('M'))} in "
+                           "LM), fitted jointly")
         if isinstance(variant, ControlVariant):
             return Derived(0.0, f"[hw_mlu] the networks (alpha = 1) converge to their own Mean "
                            f"ODE at the rate of the noise {noise} + bias {bias}, but the "
@@ -340,22 +310,6 @@ class HWRateLM(Claim):
         e = (noise + bias).exponent("L")
         return Derived(float(e), head + f": slope {fmt_exponent(e)} in L at fixed M (the noise "
                        "dominates as L grows)")
-
-
-def compute_wrong_limit(p: HWWrongLimitPoint) -> pd.DataFrame:
-    """One row per seed: the errors of :func:`~infdepth.validation.claims.hw_common.
-    compute_errors` for the networks of ``p``, the reference being the exact linear Mean ODE at
-    residual scale ``p.ref_alpha`` (same ``W_in``, ``W_out``, data and base rate)."""
-    from infdepth.numerics.hidden_width import train_hw
-    from infdepth.numerics.hw_reference import (ReferenceSpec, errors_to_reference,
-                                                reference_trajectories)
-    X, Y = p.data()
-    cfg = p.config()
-    f_ref, h_ref, _ = reference_trajectories(ReferenceSpec("exact"),
-                                             replace(cfg, alpha=p.ref_alpha), X, Y)
-    r = train_hw(cfg, X, Y)
-    return pd.DataFrame({"seed": np.arange(p.n_seeds),
-                         **errors_to_reference(r, f_ref, h_ref, Y)})
 
 
 CLAIM = HWRateLM()

@@ -73,19 +73,23 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import ETA, task_tensors
+from infdepth.run_fields import RunFields
 
-from ..measurements import RateMeasurement
-from ..noise_budget import NormOfMean, signal_to_noise
-from ..verdict import seeds_to_decide
 from infdepth.theory.exponents_core import exponent_value, weak_depth_error
-from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+
+from ..budget_notes import noise_budget_notes
+from ..measurements import JointMeasurement, RateMeasurement
+from ..multiterm import Model, Term
+from ..noise_budget import NormOfMean
+from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
 from .engine_common import TrainedPoint
 
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
 CONTROLS: tuple[str, ...] = ("output",)
+#: the accepted depth exponent of the joint fit: the claim's -1 +- TOLERANCE
+JOINT_BAND = (-1.0 - TOLERANCE, -1.0 + TOLERANCE)
 #: the frames' columns (a point field: version-1 frames are not reused): 2 adds the depth-L
 #: outputs ``f_i`` to the depth points, the reference error ``ref_err*`` to the network points
 FRAME_VERSION = 2
@@ -111,6 +115,22 @@ class NFDVariant(Variant):
 
     reading: str
     nfd: str
+
+
+@dataclass(frozen=True)
+class JointVariant(Variant):
+    """``network/<nfd>/joint``: the network's error fitted as ``a L^p + c`` -- the depth term and
+    a floor ``c`` standing for the finite width and the reference's own error, which do not
+    shrink with L at fixed n and particles -- compared with ``a L^p`` and ``c`` alone
+    (:mod:`infdepth.validation.multiterm`; the same points as ``network/<nfd>``)."""
+
+    allowed = {"nfd": NFD_VARIANTS}
+
+    nfd: str
+
+    @property
+    def label(self) -> str:
+        return f"network/{self.nfd}/joint"
 
 
 @dataclass(frozen=True)
@@ -200,71 +220,6 @@ def reference_error(f: dict, ref_depth: int) -> tuple[float, float]:
     return depth, mc
 
 
-def noise_budget(m: RateMeasurement, band: tuple[float, float],
-                 particles: int | None = None) -> tuple[str, ...]:
-    """Notes: per size the signal, its standard error, the reference error and the SNR; then the
-    seeds that would decide ``m`` against ``band`` (:func:`seeds_to_decide`) and, with
-    ``particles``, the particles per seed at the present seeds (estimate, Monte Carlo error ~
-    ``P^-1/2``). A refused fit: the seeds that lift every size above the noise floor (se ~
-    seeds^-1/2; the reference error does not shrink) and those deciding the fit of every size."""
-    fit = m.fit()
-    S = min(len(a) for a in m.samples)
-    ref = list(m.reference_error) if m.reference_error is not None else [0.0] * len(fit.sizes)
-    rows, lift, lost, ref_bound = [], [S], [], []
-    for L, e, se, r in zip(fit.sizes, fit.errors, fit.stderr, ref):
-        snr = signal_to_noise(e, math.hypot(se, r) if math.isfinite(se) else se)
-        rows.append(f"L={L:g}: signal {e:.3g}, se {se:.2g}, ref err {r:.2g}, SNR {snr:.3g}")
-        if not (math.isfinite(e) and e > 0):
-            lost.append(f"L={L:g}")           # corrected to 0: under the noise, no estimate
-        elif math.isfinite(se) and snr < m.noise_floor_factor:
-            target = (e / m.noise_floor_factor) ** 2 - r ** 2
-            if target > 0:
-                lift.append(int(math.ceil(S * se ** 2 / target)))
-            else:
-                ref_bound.append(f"L={L:g}")  # the reference error alone is above the floor
-    out = ["noise budget (signal = corrected statistic): " + "; ".join(rows)]
-
-    def seeds_and_particles(n: int) -> str:
-        txt = f"about {n} seeds"
-        if particles:
-            txt += (f" at {particles} particles, or {S} seeds of about "
-                    f"{int(math.ceil(particles * n / S))} particles each (estimate: Monte Carlo "
-                    f"error ~ P^-1/2)")
-        return txt
-
-    edge = f"the claimed band [{band[0]:g}, {band[1]:g}]"
-    if fit.refused and (lost or ref_bound):
-        why = []
-        if ref_bound:
-            why.append(f"the reference error alone keeps {', '.join(ref_bound)} under the noise "
-                       f"floor (a more accurate reference is needed before more seeds help)")
-        if lost:
-            why.append(f"the corrected signal at {', '.join(lost)} is 0 (under the noise), so "
-                       f"the seeds that would resolve it cannot be estimated from these data")
-        return tuple(out + ["budget to decide: the fit was refused; " + "; ".join(why)
-                            + f"; the other sizes clear the floor at about {max(lift)} seeds"])
-    if fit.refused:
-        full = replace(m, noise_floor_factor=0.0).fit()
-        n = seeds_to_decide(full, band, S) if not full.refused else None
-        need = max(max(lift), n or 0)
-        return tuple(out + [f"budget to decide against {edge}: the fit was refused (sizes under "
-                            f"the noise floor); every size clears the floor at about "
-                            f"{max(lift)} seeds, and the fit with every size (slope "
-                            f"{full.slope:+.3f}, CI half-width "
-                            f"{(full.ci_high - full.ci_low) / 2:.3f}) "
-                            + (f"would decide at about {n} seeds" if n else
-                               "sits on a band edge") + f": in all {seeds_and_particles(need)}"])
-    n = seeds_to_decide(fit, band, S)
-    half = (fit.ci_high - fit.ci_low) / 2
-    head = f"budget to decide against {edge}: CI half-width {half:.3f} at {S} seeds"
-    if n is None:
-        return tuple(out + [head + "; the slope sits on a band edge: no seed count decides it"])
-    if n <= S:
-        return tuple(out + [head + f" already clears the nearest edge (about {n} seeds "
-                            f"would do)"])
-    return tuple(out + [head + f"; it would be decided by {seeds_and_particles(n)}"])
-
-
 class NFDDepthError(Claim):
     id = "nfd_depth_error"
     source = "NFD"
@@ -284,11 +239,14 @@ class NFDDepthError(Claim):
                           ylabel="output error (depth: NFD Cauchy difference; network: engine "
                                  "vs NFD)"),)
 
-    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[NFDVariant, ...]:
-        return tuple(NFDVariant(r, v) for r in READINGS for v in NFD_VARIANTS)
+    def variants(self, sweep: Sweep, overrides: Overrides) -> tuple[Variant, ...]:
+        return (tuple(NFDVariant(r, v) for r in READINGS for v in NFD_VARIANTS)
+                + tuple(JointVariant(v) for v in NFD_VARIANTS))
 
-    def points(self, variant: NFDVariant | ControlVariant, sweep: Sweep, overrides: Overrides,
+    def points(self, variant: Variant, sweep: Sweep, overrides: Overrides,
                run: RunFields) -> list[NFDSweepPoint] | list[NetworkPoint]:
+        if isinstance(variant, JointVariant):
+            return self.points(NFDVariant("network", variant.nfd), sweep, overrides, run)
         act = overrides.activation(sweep.act)
         depths = size_sweep(overrides.depths, sweep.depths)
         if isinstance(variant, ControlVariant) or variant.reading == "depth":
@@ -334,10 +292,28 @@ class NFDDepthError(Claim):
                              "ref_err_mc": np.full(S, mc_err),
                              "ref_err": np.full(S, math.hypot(depth_err, mc_err))})
 
-    def measure(self, variant: NFDVariant | ControlVariant, points, frames) -> RateMeasurement:
+    @staticmethod
+    def joint(points, frames) -> JointMeasurement:
+        """``a L^p + c`` (free p) against ``a L^p`` and ``c`` alone, on the network points."""
+        ref = frames[0][[c for c in frames[0].columns if c.startswith("ref_")
+                         and c[4:].isdigit()]].to_numpy()[0]
+        cols = [c for c in frames[0].columns if c.startswith("f_")]
+        depth = Term("depth", {"L": -1.0}, ("L",))
+        models = (Model("a L^p + c", (depth, Term("floor", {}))), Model("a L^p", (depth,)),
+                  Model("c", (Term("floor", {}),)))
+        p0 = points[0]
+        return JointMeasurement({"L": [p.L for p in points]}, [f[cols].to_numpy() for f in frames],
+                                NormOfMean(ref=tuple(float(r) for r in ref)), [0] * len(points),
+                                models, "depth.L", {"depth.L": JOINT_BAND}, size_label="depth L",
+                                error_label=f"|mean f^K (n={p0.n}) - f^K_NFD {p0.nfd_variant}| as "
+                                            "a L^p + floor")
+
+    def measure(self, variant: Variant, points, frames):
         """``NormOfMean`` (noise-bias corrected), paired across depths; the network reading
         carries the reference's error; every variant's notes carry its noise budget (module
         docstring)."""
+        if isinstance(variant, JointVariant):
+            return self.joint(points, frames)
         if isinstance(variant, ControlVariant) or variant.reading == "depth":
             control = isinstance(variant, ControlVariant)
             prefix = "f_" if control else "diff_"
@@ -359,15 +335,17 @@ class NFDDepthError(Claim):
                                 f"(L={p0.ref_depth})|, noise-bias corrected", paired=True,
                                 reference_error=[float(f["ref_err"].iloc[0]) for f in frames])
             particles = None
-        return replace(m, notes=noise_budget(m, self.claimed(variant).band, particles))
+        return replace(m, notes=noise_budget_notes(m, self.claimed(variant).band, particles))
 
-    def derived(self, variant: NFDVariant | ControlVariant) -> Derived:
+    def derived(self, variant: Variant) -> Derived:
         """Power counting of model A1 under depth-muP (docs/theory.md s3, s7): the weak error of
         an Euler-Maruyama scheme, L^-1 (depth reading: each NFD variant of its own SDE); against
         the GIA limit also the (b) terms the GIA drops, Theta(1): no convergence."""
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.exponents_core import fmt_rational
         from infdepth.theory.parameterization import preset
+        if isinstance(variant, JointVariant):
+            return self.derived(NFDVariant("network", variant.nfd))
         name = "depth_mup"
         r = derive_a1(preset(name))
         if isinstance(variant, ControlVariant):
@@ -392,8 +370,8 @@ class NFDDepthError(Claim):
             value, text = float(e), (f"[{name}] vs the covariance NFD (keeps the Gamma terms): "
                                      f"{why}. Assumes smooth activation (relu's kink may lower "
                                      f"the order)")
-        if variant.reading == "depth":
-            text = f"Euler-Maruyama of the {variant.nfd} NFD SDE, weak order 1: {text}"
+        if variant.reading == "depth":     # each NFD variant against its own SDE
+            text = f"Euler-Maruyama of the {variant.nfd} NFD SDE, weak order 1: [{name}] {why}"
         return Derived(value, text)
 
 

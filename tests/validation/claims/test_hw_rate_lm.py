@@ -49,7 +49,9 @@ def _point(**kw) -> hw.HWBiasPoint:
 def test_variant_labels_and_primary():
     assert variant_labels(CLAIM, "smoke") == ["linear/L", "linear/L/mean", "linear/M",
                                               "linear/M/mean", "linear/LM", "linear/LM/mean",
-                                              "tanh/L", "tanh/L/mean", "linear/bias"]
+                                              "tanh/L", "tanh/L/mean", "linear/joint",
+                                              "linear/bias"]
+    assert {"linear/joint", "tanh/joint"} <= set(variant_labels(CLAIM, "standard"))
     assert CLAIM.primary == V("linear", "L") and CLAIM.role(V("linear", "L", "mean")) \
         == "exploratory"
     with pytest.raises(ValueError, match="unknown hw_rate_lm act 'relu'; allowed: linear, tanh"):
@@ -376,3 +378,24 @@ def test_control_is_refuted_on_synthetic_data():
     ev = m.evaluate(CLAIM.claimed(CONTROL))
     assert ev.method == "log_t" and ev.status == "refuted"
     assert "alpha=1.25" in m.error_label
+
+
+def test_joint_variant_fits_the_two_terms_over_the_three_sweeps():
+    """Synthetic errors a/L + b/sqrt(LM) on the networks of the L-, M- and L = M sweeps: the
+    joint fit finds exponents -1 (L) and -1/2 (LM) and confirms; the points are the union of the
+    three sweeps (the (16, 16) network once)."""
+    from infdepth.run_fields import RunFields
+    from infdepth.validation.claims.hw_rate_lm import JointVariant
+    sweep = CLAIM.sweep("standard")
+    v = JointVariant("linear")
+    pts = CLAIM.points(v, sweep, Overrides(), RunFields())
+    assert len(pts) == len(sweep.L_sweep) + len(sweep.M_sweep) + len(sweep.LM_sweep)
+    rng = np.random.default_rng(4)
+    frames = [pd.DataFrame({"out_err": (0.5 / p.L + 0.3 / np.sqrt(p.L * p.M))
+                            * np.exp(0.2 * rng.standard_normal(p.n_seeds))}) for p in pts]
+    m = CLAIM.measure(v, pts, frames)
+    assert len(m.samples) == len({(p.L, p.M) for p in pts})
+    ev = m.evaluate(CLAIM.claimed(v))
+    assert ev.kind == "joint" and ev.status == "confirmed", ev.reason
+    assert ev.ci_low <= -0.5 <= ev.ci_high
+    assert CLAIM.derived(v).exponent == -0.5 and CLAIM.role(v) == "exploratory"

@@ -19,7 +19,8 @@ CONTROL = ControlVariant("output")
 
 
 def test_variant_labels_per_suite():
-    want = ["depth/covariance", "depth/gia", "network/covariance", "network/gia"]
+    want = ["depth/covariance", "depth/gia", "network/covariance", "network/gia",
+            "network/covariance/joint", "network/gia/joint"]
     for suite in ("smoke", "standard", "full"):
         assert variant_labels(CLAIM, suite) == want
     assert CLAIM.primary.label == "depth/covariance"
@@ -241,8 +242,9 @@ def test_control_on_synthetic_data_is_refuted():
 def test_derived_per_variant():
     dc, dg = (CLAIM.derived(NFDVariant("depth", v)) for v in ("covariance", "gia"))
     assert dc.exponent == dg.exponent == -1.0
-    assert dg.text.startswith("Euler-Maruyama of the gia NFD SDE, weak order 1: [depth_mup] vs "
-                              "the covariance NFD")
+    assert dg.text.startswith("Euler-Maruyama of the gia NFD SDE, weak order 1: [depth_mup] "
+                              "Euler-Maruyama step")
+    assert "covariance" not in dg.text
     assert CLAIM.derived(NFDVariant("network", "covariance")).exponent == -1.0
     ng = CLAIM.derived(NFDVariant("network", "gia"))
     assert ng.exponent == 0.0 and ng.text.endswith("(does not converge)")
@@ -257,3 +259,25 @@ def test_bad_variant_message():
         NFDVariant("width", "gia")
     with pytest.raises(ValueError, match="allowed: output"):
         ControlVariant("kernel")
+
+
+def test_joint_variant_separates_the_depth_term_from_the_floor():
+    """Synthetic network errors a/L + c (a floor from width and reference): the joint fit finds
+    the depth exponent -1 where a single power law would flatten, on the network points."""
+    from infdepth.run_fields import RunFields
+    from infdepth.validation.claims.nfd_depth_error import JointVariant
+    v = JointVariant("covariance")
+    sweep = CLAIM.sweep("full")
+    pts = CLAIM.points(v, sweep, Overrides(), RunFields())
+    assert pts == CLAIM.points(NFDVariant("network", "covariance"), sweep, Overrides(), RunFields())
+    rng = np.random.default_rng(1)
+    frames = []
+    for p in pts:
+        mean = np.array([0.04 / p.L + 0.004, 0.0, 0.0])
+        f = mean + 1e-4 * rng.standard_normal((64, 3))
+        frames.append(pd.DataFrame({**{f"f_{i}": f[:, i] for i in range(3)},
+                                    **{f"ref_{i}": np.zeros(64) for i in range(3)}}))
+    ev = CLAIM.measure(v, pts, frames).evaluate(CLAIM.claimed(v))
+    assert ev.kind == "joint" and ev.ci_low <= -1.0 <= ev.ci_high, ev.reason
+    assert ev.notes[0].startswith("a L^p + c:")
+    assert CLAIM.derived(v).exponent == -1.0
