@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["plt", "VariantView", "save", "fmt_slope", "fmt_ci", "wrap"]
+__all__ = ["plt", "VariantView", "with_summary", "save", "fmt_slope", "fmt_ci", "wrap"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class VariantView:
     @property
     def label(self) -> str:
         return self.record["variant"]
+
+
+def with_summary(views, column: str) -> list[VariantView]:
+    """The views whose summary table exists, is not empty and holds ``column``."""
+    return [v for v in views if v.summary is not None and not v.summary.empty
+            and column in v.summary.columns]
 
 
 def save(fig, out_dir: Path, stem: str) -> list[Path]:

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch, Rectangle
 
-from .common import VariantView, plt, save
+from .common import VariantView, plt, save, with_summary
 
 REGIMES = ("maximal", "lazy", "trivial", "unstable", "inconclusive")
 COLORS = ("#a1d99b", "#fdd49e", "#9ecae1", "#fc9272", "#d9d9d9")
@@ -71,8 +71,7 @@ def plot_phase_maps(panels: Sequence[tuple[str, "object", bool]], title: str):
 
 
 def make(spec, views: Sequence[VariantView], out_dir: Path) -> list[Path]:
-    maps = [v for v in views if v.summary is not None and not v.summary.empty
-            and "regime" in v.summary.columns]
+    maps = with_summary(views, "regime")
     if not maps:
         return []
     panels = [("derived (exponent calculus)", maps[0].summary, True)]

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .common import VariantView, fmt_ci, fmt_slope, plt, save, wrap
+from .common import VariantView, fmt_ci, fmt_slope, plt, save, with_summary, wrap
 
 
 def plot_rate(views: Sequence[VariantView], title: str, ylabel: str | None = None):
@@ -75,8 +75,7 @@ def plot_rate(views: Sequence[VariantView], title: str, ylabel: str | None = Non
 
 
 def make(spec, views: Sequence[VariantView], out_dir: Path) -> list[Path]:
-    views = [v for v in views if v.summary is not None and not v.summary.empty
-             and "size" in v.summary.columns]
+    views = with_summary(views, "size")
     if not views:
         return []
     return save(plot_rate(views, spec.title, spec.ylabel), out_dir, spec.stem)

@@ -24,7 +24,7 @@ from .rate_fit import RateFit, fit_rate
 from .noise_budget import signal_to_noise
 from .verdict import decide
 
-__all__ = ["Claimed", "Evaluation", "RateMeasurement", "MapCell", "MapSummary", "RegimeMap",
+__all__ = ["Claimed", "DecisionFields", "Evaluation", "RateMeasurement", "MapCell", "MapSummary", "RegimeMap",
            "JointMeasurement", "slope_sign"]
 
 
@@ -43,8 +43,23 @@ class Claimed:
         return cls(slope, (slope - tolerance, slope + tolerance), text)
 
 
-@dataclass(frozen=True)
-class Evaluation:
+@dataclass(kw_only=True)
+class DecisionFields:
+    """What the version-2 rule (:func:`~infdepth.validation.verdict.decide`) adds to a row: the
+    status against the derived band, the reasons, what would decide an undecided row, and
+    whether the rate settled and a refutation was robust. Shared by :class:`Evaluation` and the
+    runner's verdict record."""
+
+    status_derived: str = "n/a"
+    reason: str = ""
+    reason_derived: str = ""
+    advice: str = ""
+    settled: bool | None = None
+    robust: bool | None = None
+
+
+@dataclass
+class Evaluation(DecisionFields):
     """One verdict row's measured part: fitted slope and CI, per-size summary, status, notes,
     and (for a map) the per-cell rows."""
 
@@ -65,14 +80,6 @@ class Evaluation:
     error_label: str = ""
     kind: str = "rate"
     seed_column: str | None = None
-    #: version-2 rule (:func:`~infdepth.validation.verdict.decide`): against the derived band,
-    #: the reasons and what would decide an undecided row, settled / robust
-    status_derived: str = "n/a"
-    reason: str = ""
-    reason_derived: str = ""
-    advice: str = ""
-    settled: bool | None = None
-    robust: bool | None = None
     #: the noise budget: per size, the signal-to-noise ratio and the reference's own error
     snr: tuple[float, ...] = ()
     reference_error: tuple[float, ...] = ()

@@ -151,9 +151,9 @@ def fit_model(model: Model, X: Mapping[str, Sequence[float]], samples: Sequence[
     for j in range(m):
         keep = np.arange(m) != j
         th_j, _ = _solve(model, {v: x[keep] for v, x in Xo.items()}, y[ok][keep])
+        one = {v: x[j:j + 1] for v, x in Xo.items()}
         with np.errstate(all="ignore"):
-            loo.append(float(y[ok][j] - np.log(_design(model, th_j, {v: x[j:j + 1]
-                                                                       for v, x in Xo.items()})[0])))
+            loo.append(float(y[ok][j] - np.log(_design(model, th_j, one)[0])))
     groups = list(range(n)) if groups is None else list(groups)
     rng = np.random.default_rng(rng_seed)
     reps = []

@@ -6,8 +6,8 @@ Layout under the results folder ``root``::
     points/<hash>.parquet  the tidy table of one experiment point
     <name>.json            small JSON artifacts (e.g. verdicts.json), see ``put_json``
 
-The key of a point is :func:`config_hash` of its frozen config (docs/design.md "Core contracts": same
-config, same numbers). Every file is written atomically -- to a temporary file in the same
+The key of a point is :func:`config_hash` of its frozen config (docs/design.md "Core
+contracts": same config, same numbers). Every file is written atomically -- to a temporary file in the same
 folder, flushed and fsync'ed, then ``os.replace``'d over the target -- so readers only ever see
 complete files, a rerun reuses finished points, and an interrupted sweep resumes because each
 finished point is already on disk. Manifest updates are read-modify-write under an exclusive

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from infdepth.run_fields import RunFields
 
 from .claims import CLAIM_IDS, SUITE_NAMES, Claim, Overrides, get_claim
-from .measurements import Evaluation, RateMeasurement
+from .measurements import DecisionFields, Evaluation, RateMeasurement
 from .results_store import ResultsStore
 from .tables import raw_table, summary_table, table_path
 
@@ -33,7 +33,7 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass
-class VerdictRecord:
+class VerdictRecord(DecisionFields):
     """One row of the verdict table: claimed vs derived vs measured (docs/theory.md s8)."""
 
     id: str
@@ -54,13 +54,6 @@ class VerdictRecord:
     role: str = "exploratory"
     kind: str = "rate"
     seed_column: str | None = None
-    #: version 2 of the rule: status against the derived band, why, what would decide it
-    status_derived: str = "n/a"
-    reason: str = ""
-    reason_derived: str = ""
-    advice: str = ""
-    settled: bool | None = None
-    robust: bool | None = None
     interval: str = ""
     seeds: int = 0
     snr: list[float | None] = field(default_factory=list)
@@ -153,8 +146,8 @@ def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float,
         derived_text=der.text, measured=_num(ev.slope), ci_low=_num(ev.ci_low),
         ci_high=_num(ev.ci_high), status=ev.status, tolerance=claim.tolerance, suite=suite,
         band=[_band_end(b) for b in claimed.band],
-        role=claim.role(variant), kind=ev.kind, seed_column=ev.seed_column, size_label=ev.size_label,
-        error_label=ev.error_label, sizes=[float(s) for s in ev.sizes],
+        role=claim.role(variant), kind=ev.kind, seed_column=ev.seed_column,
+        size_label=ev.size_label, error_label=ev.error_label, sizes=[float(s) for s in ev.sizes],
         errors=[_num(e) for e in ev.errors], stderr=[_num(e) for e in ev.stderr],
         used=[bool(u) for u in ev.used], pairwise=[_num(p) for p in ev.pairwise],
         intercept=_num(ev.intercept), method=ev.method, notes=notes, seconds=seconds,

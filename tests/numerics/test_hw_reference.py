@@ -102,21 +102,32 @@ def test_errors_to_reference_by_hand():
     np.testing.assert_allclose(e["loss_ref_K"], ref_loss, rtol=1e-14)
 
 
+def _solver_reference(L: int, M: int, P: int):
+    """The Mean-ODE reference spec (Ls = 4) of a tiny tanh config, its error estimate, and a
+    function giving the solver's final outputs with some fields replaced."""
+    from infdepth.numerics.mean_ode import solve_mean_ode
+    X, Y = hw_data()
+    cfg = HWConfig(act="tanh", D=5, L=L, M=M, K=2, eta=0.5, n_seeds=2)
+    spec = hr.ReferenceSpec("mean_ode", Ls=4, P=P)
+    m = hr.mean_ode_config(spec, cfg)
+
+    def final(**changes) -> np.ndarray:
+        return solve_mean_ode(dataclasses.replace(m, **changes), X, Y).f[:, -1].numpy()
+
+    return cfg, spec, hr.reference_error(spec, cfg, X, Y), final, (X, Y)
+
+
+def _rms(a: np.ndarray) -> np.ndarray:
+    return np.sqrt((a ** 2).reshape(a.shape[0], -1).mean(axis=1))
+
+
 def test_reference_error_of_the_mean_ode_solver_by_hand():
     """Monte Carlo part: a second particle draw, rms difference / sqrt(2); depth part: the same
     particles at 2 Ls, difference / (1 - 2^-2) (Heun); in quadrature; cached across L, M."""
-    from infdepth.numerics.mean_ode import solve_mean_ode
-    X, Y = hw_data()
-    cfg = HWConfig(act="tanh", D=5, L=8, M=8, K=2, eta=0.5, n_seeds=2)
-    spec = hr.ReferenceSpec("mean_ode", Ls=4, P=256)
-    e = hr.reference_error(spec, cfg, X, Y)
-    m = hr.mean_ode_config(spec, cfg)
-    f0 = solve_mean_ode(m, X, Y).f[:, -1].numpy()
-    f1 = solve_mean_ode(dataclasses.replace(m, particle_seed=1), X, Y).f[:, -1].numpy()
-    f2 = solve_mean_ode(dataclasses.replace(m, Ls=8), X, Y).f[:, -1].numpy()
-    rms = lambda a: np.sqrt((a ** 2).reshape(2, -1).mean(axis=1))  # noqa: E731
-    np.testing.assert_allclose(e["ref_err_mc"], rms(f0 - f1) / np.sqrt(2), rtol=1e-12)
-    np.testing.assert_allclose(e["ref_err_depth"], rms(f0 - f2) / 0.75, rtol=1e-12)
+    cfg, spec, e, final, (X, Y) = _solver_reference(8, 8, 256)
+    f0, f1, f2 = final(), final(particle_seed=1), final(Ls=8)
+    np.testing.assert_allclose(e["ref_err_mc"], _rms(f0 - f1) / np.sqrt(2), rtol=1e-12)
+    np.testing.assert_allclose(e["ref_err_depth"], _rms(f0 - f2) / 0.75, rtol=1e-12)
     np.testing.assert_allclose(e["ref_err"], np.hypot(e["ref_err_mc"], e["ref_err_depth"]),
                                rtol=1e-14)
     assert e["ref_err"].shape == (2,) and np.all(e["ref_err_mc"] > 0)
@@ -128,16 +139,8 @@ def test_reference_error_of_the_mean_ode_solver_by_hand():
 def test_reference_error_estimates_the_true_depth_error():
     """Richardson with the scheme's order: at fixed particles the estimated depth error of the
     base solve is the distance to a much finer solve (Ls = 64) within 5%."""
-    from infdepth.numerics.mean_ode import solve_mean_ode
-    X, Y = hw_data()
-    cfg = HWConfig(act="tanh", D=5, L=1, M=1, K=2, eta=0.5, n_seeds=2)
-    spec = hr.ReferenceSpec("mean_ode", Ls=4, P=128)
-    e = hr.reference_error(spec, cfg, X, Y)
-    m = hr.mean_ode_config(spec, cfg)
-    f0 = solve_mean_ode(m, X, Y).f[:, -1].numpy()
-    far = solve_mean_ode(dataclasses.replace(m, Ls=64), X, Y).f[:, -1].numpy()
-    true = np.sqrt(((f0 - far) ** 2).reshape(2, -1).mean(axis=1))
-    np.testing.assert_allclose(e["ref_err_depth"], true, rtol=0.05)
+    _, _, e, final, _ = _solver_reference(1, 1, 128)
+    np.testing.assert_allclose(e["ref_err_depth"], _rms(final() - final(Ls=64)), rtol=0.05)
 
 
 def test_reference_error_of_the_exact_and_coupled_references():

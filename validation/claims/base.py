@@ -31,7 +31,7 @@ from infdepth.validators import choice
 
 from ..measurements import Claimed, RateMeasurement, RegimeMap
 
-__all__ = ["Claim", "Variant", "Claimed", "Derived", "FigureSpec", "Overrides",
+__all__ = ["Claim", "Variant", "ControlVariant", "Claimed", "Derived", "FigureSpec", "Overrides",
            "check_overrides", "SUITE_NAMES", "TOLERANCE", "FIGURE_KINDS"]
 
 #: the suites every claim defines: smoke (CI sanity), standard (the default), full
@@ -69,6 +69,18 @@ class Variant:
     def label(self) -> str:
         """The field values joined with "/" (a subclass with a special label overrides it)."""
         return "/".join(str(getattr(self, f.name)) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class ControlVariant(Variant):
+    """A negative control (docs/theory.md s9), labelled ``control/<name>``. A claim uses it as it
+    is, or subclasses it to add the fields its control needs (and the names it allows)."""
+
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"control/{self.name}"
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ from ..lr_optimum import (Optimum, fit_optimum, mean_curve, optimal_lr, per_dept
                           seed_curves)
 from ..measurements import Claimed, RateMeasurement
 from infdepth.theory.exponents_core import fmt_exponent
-from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
+                   ControlVariant as BaseControl)
 
 __all__ = ["CLAIM", "TRANSFER_TOL", "TransferVariant", "ControlVariant", "TransferSweep",
            "TransferPoint",
@@ -103,25 +104,20 @@ class TransferVariant(Variant):
 
 
 @dataclass(frozen=True)
-class ControlVariant(Variant):
-    """Negative control ``control/<preset>``: one-layer blocks under ``preset`` (``sp``), whose
-    optimal LR drifts with depth (must come out refuted against the transfer band)."""
+class ControlVariant(BaseControl):
+    """Negative control ``control/<preset>``: one-layer blocks under the preset ``name``
+    (``sp``), whose optimal LR drifts with depth (must come out refuted against the transfer
+    band)."""
 
-    allowed = {"preset": CONTROLS}
-
-    preset: str
+    allowed = {"name": CONTROLS}
 
     @property
-    def label(self) -> str:
-        return f"control/{self.preset}"
+    def preset(self) -> str:
+        return self.name
 
     @property
     def block(self) -> str:
         return "one_layer"
-
-    @property
-    def parameterization(self) -> str:
-        return self.preset
 
 
 @dataclass(frozen=True)
@@ -277,7 +273,8 @@ class DepthHPTransfer(Claim):
         txt = ", ".join(f"{k} L^({fmt_exponent(e)})" for k, e in es.items())
         return Derived(float(-top), (
             f"[{token}, {r.parameterization}] one-step updates are linear in eta: {txt}; the "
-            f"largest stable (assumed optimal) eta scales as L^({fmt_exponent(-top)}) to keep the fastest "
+            f"largest stable (assumed optimal) eta scales as L^({fmt_exponent(-top)}) to keep "
+            f"the fastest "
             f"one Theta(1)"))
 
 

@@ -38,7 +38,8 @@ from infdepth.theory.exponents_core import fmt_exponent
 
 from ..intervals import geometric_mean
 from ..measurements import Claimed, RateMeasurement
-from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
+from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant,
+                   ControlVariant as BaseControl)
 from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint
 
 QUANTITIES = {"movement": ("movement", "relative movement |Z_K - Z_0|/|Z_0| of u, v", -1.0,
@@ -66,17 +67,11 @@ class LazyVariant(Variant):
 
 
 @dataclass(frozen=True)
-class ControlVariant(Variant):
+class ControlVariant(BaseControl):
     """The negative control ``control/hw_mlu_rate`` (module docstring)."""
 
     allowed = {"name": ("hw_mlu_rate",)}
-
-    name: str
     act: str = "tanh"
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
 
 
 #: the parameterizations of the points: the claim's preset, and the control's fixed raw rate

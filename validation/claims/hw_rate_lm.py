@@ -58,7 +58,8 @@ import pandas as pd
 from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import Claimed, RateMeasurement
-from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import (TOLERANCE, Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant,
+                   size_sweep)
 from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, compute_errors, error_points,
                         reference_errors, reference_text, twin_suffix)
 from .hw_rate_parts import (BIAS_STATISTIC, JOINT_BANDS, WRONG_ALPHA, HWBiasPoint,
@@ -126,19 +127,6 @@ class JointVariant(Variant):
         return f"{self.act}/joint"
 
 
-@dataclass(frozen=True)
-class ControlVariant(Variant):
-    """The negative control ``control/wrong_limit`` (module docstring)."""
-
-    allowed = {"name": ("wrong_limit",)}
-
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
-
-
 _VARIANTS = ("linear/L", "linear/M", "linear/LM", "tanh/L", "tanh/M", "tanh/LM")
 #: Mean-ODE solver sizes per suite. Measured (tanh, eta 0.5, K 15, 8 seeds): (16, 8192): depth
 #: error 2.2e-4, particle spread 1.1e-3; (16, 32768): 2.2e-4 and 4.6e-4.
@@ -156,15 +144,18 @@ class HWRateLM(Claim):
     suites = {
         "smoke": Sweep(("linear/L", "linear/M", "linear/LM", "tanh/L"), 24, 5,
                        (4, 8, 16, 32, 64, 128), 16, (4, 8, 16, 32), (4, 8, 16, 32, 64, 128), 16,
-                       512, 64, ODE_REFERENCE["smoke"], {"linear": BiasSweep((2, 4, 8, 16), 512, 128)}),
+                       512, 64, ODE_REFERENCE["smoke"],
+                       {"linear": BiasSweep((2, 4, 8, 16), 512, 128)}),
         "standard": Sweep(_VARIANTS, 32, 5, (4, 8, 16, 32, 64, 128, 256), 16,
                           (4, 8, 16, 32, 64), (4, 8, 16, 32, 64, 128), 16, 512, 128,
-                          ODE_REFERENCE["standard"], {"linear": BiasSweep((2, 4, 8, 16, 32), 1024, 256),
-                                             "tanh": BiasSweep((2, 4, 8, 16, 32), 256, 64)}),
+                          ODE_REFERENCE["standard"],
+                          {"linear": BiasSweep((2, 4, 8, 16, 32), 1024, 256),
+                           "tanh": BiasSweep((2, 4, 8, 16, 32), 256, 64)}),
         "full": Sweep(_VARIANTS, 64, 5, (4, 8, 16, 32, 64, 128, 256), 16,
                       (4, 8, 16, 32, 64, 128), (4, 8, 16, 32, 64, 128, 256), 16, 2048, 256,
-                      ODE_REFERENCE["full"], {"linear": BiasSweep((2, 4, 8, 16, 32, 64), 2048, 256),
-                                     "tanh": BiasSweep((2, 4, 8, 16, 32, 64), 512, 128)}),
+                      ODE_REFERENCE["full"],
+                      {"linear": BiasSweep((2, 4, 8, 16, 32, 64), 2048, 256),
+                       "tanh": BiasSweep((2, 4, 8, 16, 32, 64), 512, 128)}),
     }
     primary = RateVariant("linear", "L")
     controls = (ControlVariant("wrong_limit"),)

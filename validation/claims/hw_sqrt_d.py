@@ -30,7 +30,7 @@ import pandas as pd
 from infdepth.theory.exponents_core import fmt_exponent
 
 from ..measurements import RateMeasurement
-from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant, size_sweep
 from .hw_common import (STATISTIC_TEXT, STATISTICS, FixedSizeSweep, compute_errors,
                         error_points, twin_suffix)
 
@@ -53,19 +53,6 @@ class SqrtDVariant(Variant):
     def label(self) -> str:
         return ("linear/embedding" + ("_init" if self.horizon == "init" else "")
                 + twin_suffix(self.statistic))
-
-
-@dataclass(frozen=True)
-class ControlVariant(Variant):
-    """The negative control ``control/output`` (module docstring)."""
-
-    allowed = {"name": ("output",)}
-
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
 
 
 class HWSqrtD(Claim):

@@ -56,7 +56,8 @@ from ..intervals import BatchStatistic, geometric_mean
 from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean
 from infdepth.theory.exponents_core import fmt_exponent
-from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
+                   ControlVariant as BaseControl)
 from .engine_common import EnginePoint
 
 READINGS: tuple[str, ...] = ("rms", "moment")
@@ -91,18 +92,12 @@ class CouplingVariant(Variant):
 
 
 @dataclass(frozen=True)
-class ControlVariant(Variant):
+class ControlVariant(BaseControl):
     """Negative control ``control/<name>`` at depth ``L``: ``gradient_moment`` = ``E|g_0|^2/n``
     of the reused run, which has a non-zero limit in n (must come out refuted)."""
 
     allowed = {"name": CONTROLS}
-
-    name: str
     L: int = 4
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,7 +229,8 @@ class InitCouplingWidth(Claim):
             return Derived(float(e), base + f": slope {fmt_exponent(e)} in n for the rms")
         e = ms.exponent("n")
         return Derived(float(e), base + f"; its mean square and its effect on seed-averaged "
-                       f"second moments are {ms.order}: slope {fmt_exponent(e)} in n (the rms reading "
+                       f"second moments are {ms.order}: slope {fmt_exponent(e)} in n (the rms "
+                       f"reading "
                        f"gives -1/2)")
 
 

@@ -30,7 +30,8 @@ from infdepth.numerics.inputs import DEFAULT_INPUTS
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
-from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
+                   ControlVariant as BaseControl)
 
 
 @dataclass(frozen=True)
@@ -45,17 +46,11 @@ class ActivationVariant(Variant):
 
 
 @dataclass(frozen=True)
-class ControlVariant(Variant):
+class ControlVariant(BaseControl):
     """The negative control ``control/short_horizon`` (module docstring) for ``activation``."""
 
     allowed = {"name": ("short_horizon",)}
-
-    name: str
     activation: str = "relu"
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
 
 
 @dataclass(frozen=True)

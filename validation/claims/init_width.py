@@ -45,7 +45,8 @@ from infdepth.run_fields import RunFields
 from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean
-from .base import Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
+                   ControlVariant as BaseControl)
 
 STATISTICS = ("output", "grad")
 
@@ -67,19 +68,13 @@ class WidthVariant(Variant):
 
 
 @dataclass(frozen=True)
-class ControlVariant(Variant):
+class ControlVariant(BaseControl):
     """The negative control ``control/noise`` (module docstring) of ``activation``/``statistic``
     (the primary's)."""
 
     allowed = {"name": ("noise",), "statistic": STATISTICS}
-
-    name: str
     activation: str = "tanh"
     statistic: str = "output"
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
 
 
 @dataclass(frozen=True)

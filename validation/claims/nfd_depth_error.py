@@ -68,12 +68,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from infdepth.numerics.training_task import ETA, task_tensors
+from infdepth.numerics.training_task import ETA
 from infdepth.run_fields import RunFields
 
 from infdepth.theory.exponents_core import exponent_value, weak_depth_error
@@ -82,8 +81,10 @@ from ..budget_notes import noise_budget_notes
 from ..measurements import JointMeasurement, RateMeasurement
 from ..multiterm import Model, Term
 from ..noise_budget import NormOfMean
-from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep
+from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
+                   ControlVariant as BaseControl)
 from .engine_common import TrainedPoint
+from .nfd_depth_parts import _solve, _train_network, reference_error
 
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
@@ -134,18 +135,12 @@ class JointVariant(Variant):
 
 
 @dataclass(frozen=True)
-class ControlVariant(Variant):
+class ControlVariant(BaseControl):
     """Negative control ``control/<name>``: ``output`` = the norm of the seed-mean output of the
     covariance NFD at depth L, which converges to a non-zero limit (must come out refuted)."""
 
     allowed = {"name": CONTROLS}
-
-    name: str
     nfd: str = "covariance"
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -173,51 +168,6 @@ class NetworkPoint(TrainedPoint):
     ref_particles: int
     ref_seeds: int
     frame_version: int = FRAME_VERSION
-
-
-@lru_cache(maxsize=8)
-def _solve(act: str, variant: str, K: int, top: int, n_particles: int, n_seeds: int, eta: float,
-           device: str, dtype: str, base_seed: int = 0) -> dict:
-    """All dyadic depths up to ``top`` on shared noise: {L: array (seeds, E)} of f^K_eval."""
-    import torch
-
-    from infdepth.device import torch_threads
-    from infdepth.numerics.nfd_solver import NFDConfig, solve_nfd_seeds
-    X, y = task_tensors(dtype=getattr(torch, dtype), device=device)
-    depths = tuple(2 ** k for k in range(1, int(np.log2(top)) + 1))
-    cfg = NFDConfig(K=K, eta=eta, act=act, variant=variant, n_particles=n_particles,
-                    base_seed=base_seed)
-    with torch_threads(1 if device == "cpu" else torch.get_num_threads()):
-        res = solve_nfd_seeds(cfg, X, y, X, depths=depths, seeds=range(n_seeds))
-    return {L: np.array([r.f_eval[-1].cpu().numpy() for r in rs]) for L, rs in res.items()}
-
-
-@lru_cache(maxsize=16)
-def _train_network(act: str, n: int, L: int, K: int, n_seeds: int, eta: float,
-                   parameterization: str, device: str, dtype: str,
-                   base_seed: int = 0) -> np.ndarray:
-    """f^K on the eval inputs, (seeds, E), of the reused-W^T network. Cached in-process: the
-    gia and covariance network points share the same engine run."""
-    import torch
-
-    from infdepth.numerics.engine import A1Config, train_a1
-    X, y = task_tensors(dtype=getattr(torch, dtype), device=device)
-    cfg = A1Config(n=n, L=L, K=K, eta=eta, parameterization=parameterization, act=act,
-                   mode="reused", n_seeds=n_seeds, base_seed=base_seed)
-    return train_a1(cfg, X, y, X).f_eval[:, -1, :].cpu().numpy()
-
-
-def reference_error(f: dict, ref_depth: int) -> tuple[float, float]:
-    """``(depth error, Monte Carlo error)`` of the seed-mean NFD output at ``ref_depth`` from one
-    solve ``f`` ({L: (seeds, E)}, every dyadic depth): the noise-corrected norm of the mean
-    Cauchy difference ``f_{ref/2} - f_ref`` (at first order in 1/L, the reference's own depth
-    error), and the standard error of the seed mean (std over seeds / sqrt(seeds)), rms over the
-    outputs."""
-    top = f[ref_depth]
-    depth = NormOfMean()(f[ref_depth // 2] - top)
-    S = top.shape[0]
-    mc = float(np.sqrt(np.mean(top.var(axis=0, ddof=1) / S))) if S > 1 else math.nan
-    return depth, mc
 
 
 class NFDDepthError(Claim):

@@ -52,7 +52,7 @@ from infdepth.numerics.training_task import task_tensors
 from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
-from .base import Claim, Derived, FigureSpec, Overrides, Variant
+from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep, TrainedPoint
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
@@ -70,20 +70,6 @@ class LevelVariant(Variant):
 
     level: str
     direction: str
-
-
-@dataclass(frozen=True)
-class ControlVariant(Variant):
-    """Negative control ``control/<name>``: ``block_b`` = the per-block mean of level (b)
-    forward, ``L^-1`` per block (must come out refuted against ``-2``)."""
-
-    allowed = {"name": CONTROLS}
-
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
 
 
 #: frame column of each control
@@ -204,10 +190,12 @@ class TrainCouplingDepth(Claim):
             return Derived(exponent_value(e), f"level (b): slope {fmt_exponent(e)}. " + common)
         if variant.level == "c":
             e = c_acc.exponent("L")
-            return Derived(exponent_value(e), f"level (c): slope {fmt_exponent(e)} in L at fixed n (rms n^-1/2 "
+            return Derived(exponent_value(e), f"level (c): slope {fmt_exponent(e)} in L at fixed "
+                           f"n (rms n^-1/2 "
                            f"L^({fmt_exponent(e)})). " + common)
         e = r["coupling_a_accumulated"].order.exponent("L")
-        return Derived(exponent_value(e), f"level (a) = (b) + (c): slope {fmt_exponent(e)} in L at fixed n. "
+        return Derived(exponent_value(e), f"level (a) = (b) + (c): slope {fmt_exponent(e)} in L "
+                       f"at fixed n. "
                        + common)
 
 

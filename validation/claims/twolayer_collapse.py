@@ -39,7 +39,7 @@ from infdepth.run_fields import RunFields
 from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value
-from .base import Claim, Derived, FigureSpec, Overrides, Variant
+from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep
 
 if TYPE_CHECKING:
@@ -58,20 +58,6 @@ class ReadingVariant(Variant):
     allowed = {"reading": READINGS}
 
     reading: str
-
-
-@dataclass(frozen=True)
-class ControlVariant(Variant):
-    """Negative control ``control/<preset>``: the first layer's own update under ``preset``
-    (``mup``: no depth scaling), which must come out refuted against the claimed -1/2."""
-
-    allowed = {"preset": CONTROLS}
-
-    preset: str
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.preset}"
 
 
 class TwoLayerCollapse(Claim):
@@ -103,7 +89,7 @@ class TwoLayerCollapse(Claim):
     def points(self, variant: ReadingVariant | ControlVariant, sweep: DepthSweep,
                overrides: Overrides, run: RunFields) -> list[TwoLayerPoint]:
         from .twolayer_point import sweep_points
-        preset = variant.preset if isinstance(variant, ControlVariant) else "depth_mup"
+        preset = variant.name if isinstance(variant, ControlVariant) else "depth_mup"
         return sweep_points(sweep, overrides, run, preset)
 
     def compute(self, point: TwoLayerPoint):
@@ -116,7 +102,7 @@ class TwoLayerCollapse(Claim):
         n = points[0].n
         if isinstance(variant, ControlVariant):
             col = "du_weight"
-            what = f"control: rms {_WHAT['weight']}, block mean ({variant.preset}, n={n})"
+            what = f"control: rms {_WHAT['weight']}, block mean ({variant.name}, n={n})"
         else:
             col = _COLUMN[variant.reading]
             what = f"rms {_WHAT[variant.reading]}, block mean (depth-muP, n={n})"
@@ -132,10 +118,10 @@ class TwoLayerCollapse(Claim):
         from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.parameterization import preset
         if isinstance(variant, ControlVariant):
-            q = derive_a2(preset(variant.preset))["internal_update"]
+            q = derive_a2(preset(variant.name))["internal_update"]
             e = q.limit_exponent("L")
             return Derived(exponent_value(e), (
-                f"[{variant.preset}] control: {q.derivation}; width first: slope "
+                f"[{variant.name}] control: {q.derivation}; width first: slope "
                 f"{fmt_exponent(e)} (at fixed n, L >> n: {fmt_exponent(q.exponent('L'))})"))
         r = derive_a2(preset("depth_mup"))
         total = r["internal_update_total"]

@@ -40,7 +40,7 @@ from infdepth.run_fields import RunFields
 from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
-from .base import Claim, Derived, FigureSpec, Overrides, Variant
+from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep
 
 if TYPE_CHECKING:
@@ -99,20 +99,6 @@ class CorrectionVariant(Variant):
         return f"{self.quantity}/{self.setting.label}"
 
 
-@dataclass(frozen=True)
-class ControlVariant(Variant):
-    """Negative control ``control/gamma=0``: ``du`` under plain depth-muP (no correction), the
-    same points as ``twolayer_collapse``'s; must come out refuted against the claimed 0."""
-
-    allowed = {"name": ("gamma=0",)}
-
-    name: str = "gamma=0"
-
-    @property
-    def label(self) -> str:
-        return f"control/{self.name}"
-
-
 _G05, _G025, _G075, _CP = Setting(0.5), Setting(0.25), Setting(0.75), Setting(None)
 
 
@@ -132,7 +118,7 @@ class TwoLayerCorrection(Claim):
                                 K=5, settings=(_G05, _G025, _G075, _CP)),
     }
     primary = CorrectionVariant("du", _G05)
-    controls = (ControlVariant(),)
+    controls = (ControlVariant("gamma=0"),)
     figures = (FigureSpec("rate", "twolayer_correction",
                           "[NFD] two-layer blocks with depth-aware LR correction: updates vs "
                           "depth (claimed flat)",

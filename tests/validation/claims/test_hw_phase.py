@@ -13,6 +13,7 @@ import pytest
 from infdepth.run_fields import RunFields
 from infdepth.validation.claims import Overrides
 from infdepth.validation.claims import hw_phase as hp
+from infdepth.validation.claims import hw_phase_rules as rules
 from infdepth.validation.intervals import geometric_mean
 
 CLAIM = hp.CLAIM
@@ -36,14 +37,14 @@ def _signs(m, o, i="0"):
     (_signs("-", "0", "?"), "inconclusive"),
 ])
 def test_classify(signs, regime):
-    assert hp.classify(signs) == regime
+    assert rules.classify(signs) == regime
 
 
 def test_may_be_maximal():
-    assert hp.may_be_maximal(_signs("?", "0"))
-    assert hp.may_be_maximal(_signs("0", "0", "?"))
-    assert not hp.may_be_maximal(_signs("-", "0", "?"))   # movement surely decays: not maximal
-    assert not hp.may_be_maximal(_signs("0", "0", "+"))
+    assert rules.may_be_maximal(_signs("?", "0"))
+    assert rules.may_be_maximal(_signs("0", "0", "?"))
+    assert not rules.may_be_maximal(_signs("-", "0", "?"))   # movement surely decays: not maximal
+    assert not rules.may_be_maximal(_signs("0", "0", "+"))
 
 
 def _synthetic(cells, seeds=12, m_values=(4, 8, 16, 32), noise=0.02, seed=0):
@@ -98,21 +99,21 @@ def _row(s, q, regime, maybe=None, derived=None):
 
 def test_map_verdicts():
     ok = [_row(-1.0, 1.0, "maximal"), _row(-1.5, 1.0, "trivial"), _row(-0.5, 0.0, "lazy")]
-    s = hp.summarize(ok)
+    s = rules.summarize(ok)
     assert s.status == "confirmed" and s.value == -1.0
     assert (s.low, s.high) == (-1.0, -1.0)
     # another scale measured maximal: the "only" of the claim fails
     bad = ok + [_row(-0.5, 0.5, "maximal", derived="unstable")]
-    s = hp.summarize(bad)
+    s = rules.summarize(bad)
     assert s.status == "refuted" and s.high == -0.5
     assert any(n.startswith("(s=-0.5, q=+0.5): measured maximal") for n in s.notes)
     # nothing maximal anywhere near the claimed scale
-    assert hp.summarize([_row(-1.0, 1.0, "trivial"), _row(-1.5, 1.0, "trivial")]
+    assert rules.summarize([_row(-1.0, 1.0, "trivial"), _row(-1.5, 1.0, "trivial")]
                         ).status == "refuted"
     # a cell at another scale cannot be excluded: undecided
     und = ok + [_row(-0.5, 0.5, "inconclusive", maybe=True)]
-    assert hp.summarize(und).status == "inconclusive"
-    assert math.isnan(hp.summarize([_row(-1.0, 1.0, "inconclusive", maybe=True)]).value)
+    assert rules.summarize(und).status == "inconclusive"
+    assert math.isnan(rules.summarize([_row(-1.0, 1.0, "inconclusive", maybe=True)]).value)
 
 
 def test_phase_point_maps_onto_model_b():
@@ -194,7 +195,7 @@ def test_the_map_verdict_is_the_maps_own_not_a_band_check():
     from types import SimpleNamespace
 
     from infdepth.validation.verdict import band_verdict
-    undecided = hp.summarize([_row(-1.0, 1.0, "inconclusive", maybe=True),
+    undecided = rules.summarize([_row(-1.0, 1.0, "inconclusive", maybe=True),
                               _row(-1.5, 1.0, "trivial")])
     assert undecided.status == "inconclusive" and (undecided.low, undecided.high) == (-1, -1)
     as_fit = SimpleNamespace(refused=False, ci_low=undecided.low, ci_high=undecided.high)
