@@ -112,7 +112,7 @@ class ControlVariant(BaseControl):
     allowed = {"name": CONTROLS}
 
     @property
-    def preset(self) -> str:
+    def parameterization(self) -> str:
         return self.name
 
     @property
