@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .rate_fit import RateFit, fit_rate
-from .noise_budget import signal_to_noise
+from .noise_budget import NormOfMean, signal_to_noise
 from .verdict import decide
 
 __all__ = ["Claimed", "DecisionFields", "Evaluation", "RateMeasurement", "MapCell", "MapSummary", "RegimeMap",
@@ -168,13 +168,35 @@ class RateMeasurement:
                     for e, s, r in zip(fit.errors, fit.stderr, ref or [0.0] * len(fit.errors)))
         return Evaluation.of_fit(
             fit, d.status, size_label=self.size_label, error_label=self.error_label,
-            notes=self.notes, seed_column=self.column,
+            notes=self.notes + norm_of_mean_caveat(self.statistic, S),
+            seed_column=self.column,
             status_derived=dd.status if dd else "n/a", reason=d.reason,
             reason_derived=dd.reason if dd else "", advice=d.advice, settled=d.settled,
             robust=d.robust, snr=snr, reference_error=ref, seeds=S,
             tail_slope=tail.slope if tail else math.nan,
             tail_ci=(tail.ci_low, tail.ci_high) if tail else (math.nan, math.nan),
             half_slope=half.slope if half else math.nan)
+
+
+#: with fewer seeds than this, the 95% interval of a norm of a noisy mean holds its level only when
+#: the signal clears the noise (calibration problems ``noisy_mean_norm`` vs
+#: ``noisy_mean_norm_low_snr``, docs/theory.md s9)
+CALIBRATED_NORM_SEEDS = 16
+
+
+def norm_of_mean_caveat(statistic, seeds: int) -> tuple[str, ...]:
+    """The caveat a row carries when its statistic is a norm of a noisy mean
+    (:class:`NormOfMean`) over fewer than ``CALIBRATED_NORM_SEEDS`` seeds. The calibration
+    suite finds such intervals at their level when the true signal-to-noise at the largest size
+    is about 2 or more, but under it (about 0.91 at 8 seeds) when it is about 1; the data of one
+    row cannot tell the two apart (a noise-inflated norm looks like signal), so every such row
+    says so."""
+    if not isinstance(statistic, NormOfMean) or seeds >= CALIBRATED_NORM_SEEDS:
+        return ()
+    return (f"norm of a noisy mean over {seeds} < {CALIBRATED_NORM_SEEDS} seeds: the 95% CI "
+            f"holds its level when the true signal-to-noise is about 2 or more, and is narrower "
+            f"(calibration: coverage about 0.91 at 8 seeds) when it is about 1 "
+            f"(noisy_mean_norm_low_snr)",)
 
 
 def slope_sign(fit: RateFit, tol: float, diverged: bool = False) -> str:

@@ -121,3 +121,19 @@ def test_regime_map_evaluation_is_the_claims_summary():
     # the claim's summary decides, not a band check of its range
     undecided = _map(cells, lambda rows: MapSummary("inconclusive", 1.0, 1.0, 1.0))
     assert undecided.evaluate(Claimed.around(1.0, 0.15, "x")).status == "inconclusive"
+
+
+
+@pytest.mark.parametrize("seeds, statistic, flagged", [
+    (8, "norm", True), (16, "norm", False), (8, "mean-of-norms", False)])
+def test_norm_of_mean_rows_with_few_seeds_carry_the_calibration_caveat(seeds, statistic,
+                                                                       flagged):
+    from infdepth.validation.noise_budget import NormOfMean
+    rng = np.random.default_rng(7)
+    sizes = [2.0, 4.0, 8.0, 16.0, 32.0]
+    samples = [s ** -1.0 + 0.01 * rng.standard_normal((seeds, 3)) for s in sizes]
+    stat = (NormOfMean() if statistic == "norm"
+            else (lambda a: float(np.linalg.norm(a, axis=1).mean())))
+    m = RateMeasurement(sizes, samples, stat, "L", "err", paired=False)
+    ev = m.evaluate(Claimed.around(-1.0, 0.15, "-1"))
+    assert any("norm of a noisy mean over" in n for n in ev.notes) is flagged
