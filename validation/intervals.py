@@ -30,7 +30,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["METHODS", "Interval", "BatchStatistic", "geometric_mean", "ols_slope",
-           "slope_interval"]
+           "resample_statistic", "slope_interval"]
 
 METHODS: tuple[str, ...] = ("log_t", "studentized", "boot_t", "bca", "percentile", "ols_t")
 Statistic = Callable[[np.ndarray], float]
@@ -103,6 +103,24 @@ class BatchStatistic:
 
     def leave_one_out(self, a: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+
+def resample_statistic(stat: Statistic | None, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``stat`` of every resample ``a[idx[b]]`` (``idx``: (B, S) seed-row indices) -> (B,).
+    ``None`` is the mean over seeds and trailing axes (rows of equal length: the mean of the
+    per-seed means, gathered in blocks of ~4M values); the geometric mean of positive 1-D values
+    and a :class:`BatchStatistic` run vectorized; any other callable row by row."""
+    if stat is None:
+        per_seed = a.reshape(a.shape[0], -1).mean(axis=1) if a.ndim > 1 else a
+        per_seed = per_seed.astype(float, copy=False)
+        out = np.empty(idx.shape[0], dtype=float)
+        step = max(1, (1 << 22) // max(1, idx.shape[1]))
+        for start in range(0, idx.shape[0], step):
+            out[start:start + step] = per_seed[idx[start:start + step]].mean(axis=1)
+        return out
+    if stat is geometric_mean and a.ndim == 1 and np.all(a > 0):
+        return np.exp(np.log(a)[idx].mean(axis=1))
+    return _batch(stat, a[idx])
 
 
 def _batch(stat: Statistic, a: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as _stats
 
-from .intervals import METHODS, BatchStatistic, geometric_mean, slope_interval
+from .intervals import METHODS, geometric_mean, resample_statistic, slope_interval
 
 __all__ = ["RateFit", "fit_rate"]
 
@@ -141,27 +141,6 @@ def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     a = float(y.mean() - b * xm)
     r = y - (a + b * x)
     return b, a, float(r @ r)
-
-
-def _boot_default(arr: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Vectorized default statistic on resamples: ``idx`` is ``(n_boot, S)`` row indices.
-
-    Rows of equal length, so the mean of a resample is the mean of its per-seed means.
-    """
-    per_seed = arr.reshape(arr.shape[0], -1).mean(axis=1) if arr.ndim > 1 else arr
-    per_seed = per_seed.astype(float, copy=False)
-    out = np.empty(idx.shape[0], dtype=float)
-    step = max(1, (1 << 22) // max(1, idx.shape[1]))  # cap the gathered block at ~4M values
-    for start in range(0, idx.shape[0], step):
-        out[start:start + step] = per_seed[idx[start:start + step]].mean(axis=1)
-    return out
-
-
-def _boot_generic(arr: np.ndarray, idx: np.ndarray, statistic: Callable) -> np.ndarray:
-    out = np.empty(idx.shape[0], dtype=float)
-    for b in range(idx.shape[0]):
-        out[b] = float(statistic(arr[idx[b]]))
-    return out
 
 
 def fit_rate(
@@ -340,14 +319,7 @@ def fit_rate(
         if not candidate[i]:
             continue
         with np.errstate(all="ignore"):
-            if statistic is None:
-                boot[:, i] = _boot_default(a, idx)
-            elif statistic is geometric_mean and a.ndim == 1 and np.all(a > 0):
-                boot[:, i] = np.exp(np.log(a)[idx].mean(axis=1))
-            elif isinstance(statistic, BatchStatistic):
-                boot[:, i] = statistic.batch(a[idx].reshape(n_boot, a.shape[0], -1))
-            else:
-                boot[:, i] = _boot_generic(a, idx, statistic)
+            boot[:, i] = resample_statistic(statistic, a, idx)
         finite = np.isfinite(boot[:, i])
         stderr[i] = float(np.std(boot[finite, i], ddof=1)) if finite.sum() > 1 else math.nan
         noise = math.hypot(stderr[i], ref_err[i]) if math.isfinite(stderr[i]) else math.nan
