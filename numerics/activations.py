@@ -12,7 +12,7 @@ trapezoid rule's step).
 **Adding an activation** is one entry here plus its derivation in theory: ``phi_expr`` /
 ``dphi_expr`` (and, for a closed form, ``phiphi_expr`` / ``dphidphi_expr`` with their symbolic
 checks and a regenerated ``theory/generated``) in ``theory/gaussian_expectations.py``, whose
-``ACTIVATIONS`` must list the same names in the same order (``tests/test_activations.py``
+``ACTIVATIONS`` must list the same names in the same order (``tests/numerics/test_activations.py``
 checks both, and that every ``phi``/``phi'`` here agrees with the lambdified SymPy
 expressions).
 

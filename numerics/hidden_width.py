@@ -20,7 +20,7 @@ The backward pass is written by hand (docs/theory.md s6, adjoint ``g_l = dloss/d
     dloss/du_{j,l} = (1/D) sum_x c sigma'(p_{j,l}(x)) (v_{j,l} . g_l(x)) h_{l-1}(x)
     g_{l-1} = g_l + (1/D) sum_j c sigma'(p_{j,l}) (v_{j,l} . g_l) u_{j,l}
 
-and checked against autograd in ``tests/test_hidden_width.py``.
+and checked against autograd in ``tests/numerics/test_hidden_width.py``.
 
 Randomness: one ``torch.Generator`` per (stream, base seed, seed index) (:mod:`infdepth.seeding`),
 streams ``hw/W_in``, ``hw/W_out``, ``hw/u``, ``hw/v``: a seed's weights do not depend on how many

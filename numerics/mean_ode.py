@@ -58,8 +58,8 @@ The [HW] network's own error at ``L M = 2048`` is about 1e-2.
 ...) are evaluated here in batched form: the generated ``*_coefficient`` functions are applied
 elementwise to the ``(S, N, P)`` arrays of ``sigma(p)``, ``sigma'(p)``, ``v . b`` and contracted
 with the vector they multiply by ``bmm`` (:data:`~infdepth.theory.generated.mean_ode_2lp.
-DIRECTIONS`); ``tests/test_mean_ode.py`` checks this against the vector functions particle by
-particle.
+DIRECTIONS`); ``tests/numerics/test_mean_ode.py`` checks this against the vector functions
+particle by particle.
 
 Memory: ``u``, ``v`` dominate (``2 S nodes P D`` numbers), plus ``O(S N P)`` temporaries per
 node; :func:`memory_bytes` estimates it and :func:`solve_mean_ode` refuses sizes above

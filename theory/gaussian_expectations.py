@@ -19,7 +19,7 @@ form: :func:`phiphi_expr` refuses it and the numerics integrate it by quadrature
 (``infdepth.numerics.gaussian_kernels``).
 
 Every closed form is *verified symbolically* by :func:`verify` (SymPy integration against the
-Gaussian density, no numbers involved); ``tests/test_gaussian_expectations.py`` runs it. The
+Gaussian density, no numbers involved); ``tests/theory/test_gaussian_expectations.py`` runs it. The
 checks, per activation:
 
 * Price's theorem ``d/ds12 E[phi(u) phi(v)] = E[phi'(u) phi'(v)]`` (differentiate the closed form);

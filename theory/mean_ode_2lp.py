@@ -133,7 +133,7 @@ def derive_finite_step(n_comp: int = 3, n_units: int = 2, n_inputs: int = 2,
     update of a unit does not depend on L or M; the per-input updates add up to the update
     along the gradient of ``sum_x g_l(x) . h_l(x)`` (a consistency check of the summation: with
     the adjoint ``g_l`` fixed, both sides are the same chain rule, so it is not an independent
-    check of the full-batch loss -- that is ``tests/test_mean_ode.py``'s autograd test of one
+    check of the full-batch loss -- that is ``tests/numerics/test_mean_ode.py``'s autograd test of one
     unit's update on the finite network). The units' shares are isolated by setting the other units' ``v`` to 0
     (the block is additive over units).
     """
