@@ -105,6 +105,11 @@ class BatchStatistic:
         raise NotImplementedError
 
 
+#: a resample block gathers at most this many values (a claim with 64000 seeds of 6 columns
+#: would otherwise gather 2000 x 64000 x 6 values at once)
+_BLOCK_VALUES = 1 << 22
+
+
 def resample_statistic(stat: Statistic | None, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``stat`` of every resample ``a[idx[b]]`` (``idx``: (B, S) seed-row indices) -> (B,).
     ``None`` is the mean over seeds and trailing axes (rows of equal length: the mean of the
@@ -114,13 +119,25 @@ def resample_statistic(stat: Statistic | None, a: np.ndarray, idx: np.ndarray) -
         per_seed = a.reshape(a.shape[0], -1).mean(axis=1) if a.ndim > 1 else a
         per_seed = per_seed.astype(float, copy=False)
         out = np.empty(idx.shape[0], dtype=float)
-        step = max(1, (1 << 22) // max(1, idx.shape[1]))
+        step = max(1, _BLOCK_VALUES // max(1, idx.shape[1]))
         for start in range(0, idx.shape[0], step):
             out[start:start + step] = per_seed[idx[start:start + step]].mean(axis=1)
         return out
     if stat is geometric_mean and a.ndim == 1 and np.all(a > 0):
         return np.exp(np.log(a)[idx].mean(axis=1))
-    return _batch(stat, a[idx])
+    return _batch_at(stat, a, idx)
+
+
+def _batch_at(stat: Statistic, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``stat`` of every resample ``a[idx[b]]``, gathered in blocks of resamples of at most
+    ``_BLOCK_VALUES`` values (each resample is evaluated on its own: the blocks change the
+    memory, not the numbers)."""
+    B, S = idx.shape
+    width = int(np.prod(a.shape[1:], dtype=np.int64)) if a.ndim > 1 else 1
+    step = max(1, _BLOCK_VALUES // max(1, S * width))
+    if step >= B:
+        return _batch(stat, a[idx])
+    return np.concatenate([_batch(stat, a[idx[s:s + step]]) for s in range(0, B, step)])
 
 
 def _batch(stat: Statistic, a: np.ndarray) -> np.ndarray:
@@ -204,7 +221,7 @@ def _bca(x, samples, stat, paired, level, n_boot, rng) -> Interval:
 def _percentile(x, samples, stat, paired, level, n_boot, rng) -> Interval:
     idx = _resample_index([len(a) for a in samples], paired, n_boot, rng)
     with np.errstate(all="ignore"):
-        logs = np.stack([np.log(_batch(stat, a[i])) for a, i in zip(samples, idx)], axis=1)
+        logs = np.stack([np.log(_batch_at(stat, a, i)) for a, i in zip(samples, idx)], axis=1)
     sl = ols_slope(x, logs)
     sl = sl[np.isfinite(sl)]
     if sl.size < 10:
@@ -220,7 +237,7 @@ def _boot_t(x, samples, stat, paired, level, n_boot, rng) -> Interval:
     slope = _slope_of(x, samples, stat)
     idx = _resample_index([len(a) for a in samples], paired, n_boot, rng)
     with np.errstate(all="ignore"):
-        logs = np.stack([np.log(_batch(stat, a[i])) for a, i in zip(samples, idx)], axis=1)
+        logs = np.stack([np.log(_batch_at(stat, a, i)) for a, i in zip(samples, idx)], axis=1)
     sl = ols_slope(x, logs)
     sl = sl[np.isfinite(sl)]
     S = min(len(a) for a in samples)

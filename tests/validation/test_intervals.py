@@ -1,0 +1,26 @@
+"""Resampled statistics gathered in blocks give the numbers of the unblocked computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from infdepth.validation import intervals
+from infdepth.validation.intervals import geometric_mean, resample_statistic
+from infdepth.validation.noise_budget import NormOfMean
+
+
+@pytest.mark.parametrize("stat", [None, NormOfMean(), geometric_mean, lambda a: float(a.max())])
+def test_blocks_do_not_change_the_resampled_statistic(stat, monkeypatch):
+    rng = np.random.default_rng(3)
+    a = rng.lognormal(size=(50, 3)) if stat is not geometric_mean else rng.lognormal(size=50)
+    idx = rng.integers(0, 50, size=(64, 50))
+    whole = resample_statistic(stat, a, idx)
+    monkeypatch.setattr(intervals, "_BLOCK_VALUES", 7)       # one resample per block
+    blocked = resample_statistic(stat, a, idx)
+    assert blocked.shape == (64,)
+    np.testing.assert_array_equal(blocked, whole)
+    # and each entry is the statistic of its own resample
+    one = stat if stat is not None else np.mean
+    ref = NormOfMean()(a[idx[5]]) if isinstance(stat, NormOfMean) else float(one(a[idx[5]]))
+    assert blocked[5] == pytest.approx(ref, rel=1e-12)
