@@ -104,6 +104,12 @@ class BatchStatistic:
     def leave_one_out(self, a: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def from_counts(self, a: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
+        """The statistic of resamples of the seed rows of ``a`` (S, ...) given by how often each
+        row is drawn, ``counts`` (B, S) -> (B,), without gathering the rows (a matrix product);
+        ``None`` when a subclass has no such form (the rows are then gathered)."""
+        return None
+
 
 #: a resample block gathers at most this many values (a claim with 64000 seeds of 6 columns
 #: would otherwise gather 2000 x 64000 x 6 values at once)
@@ -129,15 +135,29 @@ def resample_statistic(stat: Statistic | None, a: np.ndarray, idx: np.ndarray) -
 
 
 def _batch_at(stat: Statistic, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``stat`` of every resample ``a[idx[b]]``, gathered in blocks of resamples of at most
+    """``stat`` of every resample ``a[idx[b]]``, in blocks of resamples of at most
     ``_BLOCK_VALUES`` values (each resample is evaluated on its own: the blocks change the
-    memory, not the numbers)."""
+    memory, not the numbers): from the row counts where the statistic has that form
+    (:meth:`BatchStatistic.from_counts`), else by gathering the rows."""
     B, S = idx.shape
+    if isinstance(stat, BatchStatistic):                # a matrix product of row counts
+        step = max(1, _BLOCK_VALUES // max(1, S))
+        first = stat.from_counts(a, _counts(idx[:step], S))
+        if first is not None:
+            return np.concatenate([first] + [stat.from_counts(a, _counts(idx[s:s + step], S))
+                                             for s in range(step, B, step)])
     width = int(np.prod(a.shape[1:], dtype=np.int64)) if a.ndim > 1 else 1
     step = max(1, _BLOCK_VALUES // max(1, S * width))
     if step >= B:
         return _batch(stat, a[idx])
     return np.concatenate([_batch(stat, a[idx[s:s + step]]) for s in range(0, B, step)])
+
+
+def _counts(idx: np.ndarray, S: int) -> np.ndarray:
+    """How often each of the ``S`` rows is drawn in each resample of ``idx`` (b, S) -> (b, S)."""
+    b = idx.shape[0]
+    flat = (np.arange(b)[:, None] * S + idx).ravel()
+    return np.bincount(flat, minlength=b * S).reshape(b, S).astype(float)
 
 
 def _batch(stat: Statistic, a: np.ndarray) -> np.ndarray:

@@ -78,6 +78,22 @@ class NormOfMean(BatchStatistic):
             sq = sq - np.sum(w ** 2 * a.var(axis=1, ddof=1), axis=-1) / S
         return self._finish(sq, C)
 
+    def from_counts(self, a: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The statistic of each resample given by its row counts ``counts`` (B, S): the
+        resample means and variances are products ``counts @ rows`` (rows centred on their mean
+        first, so the variance does not lose digits)."""
+        a = _rows(a)
+        S, C = a.shape
+        ref, w = self._cols(C)
+        shift = a.mean(axis=0)
+        d = a - shift
+        md = counts @ d / S                                  # (B, C) resample mean - shift
+        sq = np.sum((w * (md + shift - ref)) ** 2, axis=-1)
+        if self.corrected and S > 1:
+            var = (counts @ (d * d) / S - md ** 2) * (S / (S - 1))
+            sq = sq - np.sum(w ** 2 * var, axis=-1) / S
+        return self._finish(sq, C)
+
     def leave_one_out(self, a: np.ndarray) -> np.ndarray:
         """The statistic of every leave-one-seed-out subset of each resample ``a`` (B, S, C):
         (B, S), from the running sums (no loop over seeds)."""

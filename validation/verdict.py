@@ -149,9 +149,13 @@ def decide(fit: RateFit, band: tuple[float, float], *, tail: RateFit | None = No
             width = (fit.ci_high - fit.ci_low) / 2
             if moved > width:
                 n = seeds_to_decide(fit, band, seeds) if seeds else None
+                if seeds and (n is None or n <= seeds):   # the CI is narrow enough already
+                    advice = f"a rerun with {2 * seeds} seeds would test the refutation again"
+                else:
+                    advice = f"about {n} seeds" if n else ""
                 return Decision(NOISE_LIMITED, f"refutation not robust: doubling the seeds "
                                 f"moved the slope by {moved:.3f} > the half-width {width:.3f}",
-                                f"about {n} seeds" if n else "", settled, robust=False)
+                                advice, settled, robust=False)
             return Decision("refuted", f"CI outside the band; robust (doubling the seeds "
                             f"moved the slope by {moved:.3f} <= {width:.3f})", "", settled,
                             robust=True)

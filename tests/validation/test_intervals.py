@@ -19,8 +19,18 @@ def test_blocks_do_not_change_the_resampled_statistic(stat, monkeypatch):
     monkeypatch.setattr(intervals, "_BLOCK_VALUES", 7)       # one resample per block
     blocked = resample_statistic(stat, a, idx)
     assert blocked.shape == (64,)
-    np.testing.assert_array_equal(blocked, whole)
+    np.testing.assert_allclose(blocked, whole, rtol=1e-12, atol=1e-15)
     # and each entry is the statistic of its own resample
     one = stat if stat is not None else np.mean
     ref = NormOfMean()(a[idx[5]]) if isinstance(stat, NormOfMean) else float(one(a[idx[5]]))
     assert blocked[5] == pytest.approx(ref, rel=1e-12)
+
+
+def test_norm_of_mean_from_counts_is_the_gathered_statistic():
+    rng = np.random.default_rng(4)
+    a = 5.0 + rng.standard_normal((40, 4))                   # mean far from 0: no lost digits
+    idx = rng.integers(0, 40, size=(30, 40))
+    stat = NormOfMean(ref=(5.0, 5.0, 5.0, 5.0))
+    gathered = stat.batch(a[idx])
+    counts = np.stack([np.bincount(i, minlength=40) for i in idx]).astype(float)
+    np.testing.assert_allclose(stat.from_counts(a, counts), gathered, rtol=1e-10, atol=1e-13)

@@ -46,3 +46,23 @@ def test_one_sided_bands():
     assert band_verdict(fit, -math.inf, -0.15) == "confirmed"
     assert band_verdict(fit, -0.15, math.inf) == "refuted"
     assert band_verdict(_fit_with_ci(-0.3, 0.1), -math.inf, -0.15) == "inconclusive"
+
+
+def test_decide_rule_version_2():
+    from infdepth.validation.verdict import NOISE_LIMITED, NOT_SETTLED, decide
+    band = (-1.15, -0.85)
+    fit = _fit_with_ci(-0.51, -0.49)
+    # a refutation that halving the seeds barely moves is robust
+    d = decide(fit, band, half=_fit_with_ci(-0.515, -0.495), seeds=8)
+    assert d.status == "refuted" and d.robust is True
+    # moved by more than the half-width: noise-limited; a CI this narrow needs no more seeds
+    # to clear the band, so the advice is a rerun, not a seed count below the present one
+    d = decide(fit, band, half=_fit_with_ci(-0.49, -0.45), seeds=8)
+    assert d.status == NOISE_LIMITED and d.robust is False
+    assert "rerun with 16 seeds" in d.advice
+    # the tail of the sweep agrees with the band while the whole sweep refutes: not settled
+    d = decide(fit, band, tail=_fit_with_ci(-1.1, -0.9), seeds=8)
+    assert d.status == NOT_SETTLED and d.settled is False
+    # a CI straddling a band edge is noise-limited
+    d = decide(_fit_with_ci(-0.95, -0.75), band, seeds=8)
+    assert d.status == NOISE_LIMITED
