@@ -40,13 +40,13 @@ def results_block(rows: list[dict[str, Any]], *, commit: str, date: str) -> str:
     suites = sorted({r.get("suite", "?") for r in rows})
     lines = [BEGIN, f"Suite `{', '.join(suites)}`, commit `{commit}`, {date} "
              f"(`infdepth validate --claims {rows[0]['id']} --suite {suites[0]}`).", "",
-             "| variant | role | claimed | derived | measured | 95% CI | status |",
-             "|---|---|---|---|---|---|---|"]
+             "| variant | role | claimed | derived | measured | 95% CI | status | vs derived |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         claimed = r.get("claimed_text") or _slope(r.get("claimed"))
         lines.append(f"| `{r['variant']}` | {r.get('role', 'exploratory')} | {claimed} | "
                      f"{_slope(r.get('derived'))} | {_slope(r.get('measured'))} | {_ci(r)} | "
-                     f"{r['status']} |")
+                     f"{r['status']} | {r.get('status_derived', 'n/a')} |")
     lines.append(END)
     return "\n".join(lines)
 
