@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from infdepth.atomic_io import atomic_write_text
 from infdepth.validators import positive_int
 
 EXIT_BAD_INPUT = 2
@@ -21,8 +22,8 @@ class UsageError(ValueError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="infdepth", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="infdepth", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     d = sub.add_parser("derive", help="regenerate theory/generated (or --check it is fresh)")
     d.add_argument("--check", action="store_true",
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open_store(out: str):
+    if not out.strip():
+        raise UsageError("--out: empty folder name; give a results folder (default: ./results)")
     from infdepth.validation.results_store import ResultsStore, ResultsStoreError
     try:
         return ResultsStore(Path(out))
@@ -155,14 +158,14 @@ def _cmd_validate(args) -> int:
         positive_int("--workers", args.workers)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    json_path = Path(args.json_path) if args.json_path else None
-    if json_path is not None and not json_path.parent.exists():
-        raise UsageError(f"--json: folder '{json_path.parent}' does not exist")
+    json_path = _json_target(args.json_path) if args.json_path is not None else None
     store = _open_store(args.out)
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
+                               TimeRemainingColumn)
     with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), transient=False) as prog:
+                  MofNCompleteColumn(), TimeElapsedColumn(), "eta", TimeRemainingColumn(),
+                  transient=False) as prog:
         tasks: dict[str, int] = {}
 
         def progress(label: str, done: int, total: int) -> None:
@@ -178,11 +181,31 @@ def _cmd_validate(args) -> int:
         _draw(store)
     if json_path is not None:
         try:
-            json_path.write_text(json.dumps([r.summary() for r in records], indent=2) + "\n")
+            atomic_write_text(json_path, json.dumps([r.summary() for r in records], indent=2)
+                              + "\n")
         except OSError as exc:
             raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
     print(f"results in {store.root}")
     return 0
+
+
+def _json_target(path: str) -> Path:
+    """The ``--json`` path, checked before any work: its folder exists, is a folder and is
+    writable, and the path itself is not a folder."""
+    import os
+    p = Path(path)
+    if not path.strip():
+        raise UsageError("--json: empty path; give a file path such as verdicts.json")
+    parent = p.parent
+    if not parent.exists():
+        raise UsageError(f"--json: folder '{parent}' does not exist")
+    if not parent.is_dir():
+        raise UsageError(f"--json: '{parent}' is a file, not a folder")
+    if p.is_dir():
+        raise UsageError(f"--json: '{p}' is a folder; give a file path")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--json: folder '{parent}' is not writable")
+    return p
 
 
 def _draw(store) -> dict:
@@ -262,12 +285,25 @@ def _cmd_calibrate(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    from infdepth.numerics.bench_cli import cmd_bench     # imports torch: only when asked
+    return cmd_bench(args)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (``infdepth <command>: error: ...``, exit 2)
+    instead of a usage block."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from infdepth.numerics.bench_cli import cmd_bench
     handler = {"derive": _cmd_derive, "validate": _cmd_validate, "figs": _cmd_figs,
                "calibrate": _cmd_calibrate,
-               "report": _cmd_report, "bench": cmd_bench}[args.command]
+               "report": _cmd_report, "bench": _cmd_bench}[args.command]
     try:
         return handler(args)
     except UsageError as exc:

@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from infdepth.atomic_io import atomic_write  # noqa: E402
+
 __all__ = ["plt", "VariantView", "with_summary", "save", "fmt_slope", "fmt_ci", "wrap"]
 
 
@@ -40,13 +42,17 @@ def with_summary(views, column: str) -> list[VariantView]:
 
 
 def save(fig, out_dir: Path, stem: str) -> list[Path]:
-    """Write ``<stem>.png`` (150 dpi) and ``<stem>.pdf`` under ``out_dir``; close the figure."""
+    """Write ``<stem>.png`` (150 dpi) and ``<stem>.pdf`` under ``out_dir`` atomically
+    (:func:`infdepth.atomic_io.atomic_write`); close the figure."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    plt.close(fig)
+    try:    # atomically: a failed write (a full disk) leaves no truncated figure
+        atomic_write(paths[0], lambda f: fig.savefig(f, format="png", dpi=150,
+                                                     bbox_inches="tight"))
+        atomic_write(paths[1], lambda f: fig.savefig(f, format="pdf", bbox_inches="tight"))
+    finally:
+        plt.close(fig)
     return paths
 
 

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from infdepth.atomic_io import atomic_write_text
+
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 _BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
 
@@ -67,6 +69,6 @@ def update_claim_pages(verdicts: list[dict[str, Any]], docs_dir: Path, *,
         if not _BLOCK.search(text):
             raise ValueError(f"'{page}' has no {BEGIN} ... {END} block to fill")
         block = results_block([r for r in verdicts if r["id"] == cid], commit=commit, date=date)
-        page.write_text(_BLOCK.sub(lambda _: block, text))
+        atomic_write_text(page, _BLOCK.sub(lambda _: block, text))
         written.append(page)
     return written

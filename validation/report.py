@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from infdepth.atomic_io import atomic_write_text
+
 from .claims import CLAIM_IDS, get_claim
 
 RULE = (
@@ -232,7 +234,7 @@ def write_report(verdicts: list[dict[str, Any]], figures: dict[str, list[Path]],
                        ""]
     md += ["## Provenance", ""] + [f"- {k}: {v}" for k, v in prov]
     md_path = out_dir / "report.md"
-    md_path.write_text("\n".join(md) + "\n")
+    atomic_write_text(md_path, "\n".join(md) + "\n")
 
     def esc(s: str) -> str:
         return html.escape(str(s))
@@ -288,5 +290,5 @@ def write_report(verdicts: list[dict[str, Any]], figures: dict[str, list[Path]],
                                                        for k, v in prov) + "</ul>")
     parts.append("</body></html>")
     html_path = out_dir / "report.html"
-    html_path.write_text("\n".join(parts))
+    atomic_write_text(html_path, "\n".join(parts))
     return md_path, html_path

@@ -31,6 +31,8 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
+from infdepth.atomic_io import TMP_PREFIX, atomic_write
+
 try:  # POSIX only; without it manifest updates are still atomic but not serialized.
     import fcntl as _fcntl
 except ImportError:  # pragma: no cover
@@ -41,7 +43,6 @@ __all__ = ["ResultsStore", "ResultsStoreError", "canonical_config", "config_hash
 MANIFEST_NAME = "manifest.json"
 POINTS_DIR = "points"
 _LOCK_NAME = ".manifest.lock"
-_TMP_PREFIX = ".tmp-"
 
 
 class ResultsStoreError(ValueError):
@@ -133,35 +134,6 @@ def _read_parquet(path: Path, what: str, remedy: str) -> pd.DataFrame | None:
         raise ResultsStoreError(f"cannot read {what} '{path}': {e}; {remedy}") from None
 
 
-# --------------------------------------------------------------------------------------------
-# atomic writes
-# --------------------------------------------------------------------------------------------
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _atomic_write(target: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write ``target`` via a temp file in the same folder, fsync, ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + target.name + ".", suffix=".tmp",
-                               dir=target.parent)
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
 class ResultsStore:
     """Parquet tables plus a JSON manifest under ``root`` (docs/design.md "Results store").
 
@@ -179,7 +151,7 @@ class ResultsStore:
         self.manifest_path = self.root / MANIFEST_NAME
         try:
             self.points_dir.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=_TMP_PREFIX + "probe.", dir=self.points_dir)
+            fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX + "probe.", dir=self.points_dir)
             os.close(fd)
             os.unlink(probe)
         except OSError as e:
@@ -235,7 +207,7 @@ class ResultsStore:
             manifest = self._read_manifest()
             manifest[key] = entry
             text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False) + "\n"
-            _atomic_write(self.manifest_path, lambda f: f.write(text), mode="w")
+            atomic_write(self.manifest_path, lambda f: f.write(text), mode="w")
 
     def entries(self) -> list[dict[str, Any]]:
         """Manifest rows, oldest first: each ``{"hash", "config", "file", "rows", "written",
@@ -279,7 +251,7 @@ class ResultsStore:
             json.dumps(entry, allow_nan=False)  # validate before touching the disk
         except (TypeError, ValueError) as e:
             raise TypeError(f"meta must be JSON-serializable (no NaN): {e}") from None
-        _atomic_write(path, lambda f: df.to_parquet(f))
+        atomic_write(path, lambda f: df.to_parquet(f))
         self._update_manifest(key, entry)
         return key
 
@@ -324,7 +296,7 @@ class ResultsStore:
         atomically, creating folders as needed."""
         path = self._table_path(relpath)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, lambda f: df.to_parquet(f, index=False))
+        atomic_write(path, lambda f: df.to_parquet(f, index=False))
         return path
 
     def get_table(self, relpath: str) -> pd.DataFrame | None:
@@ -348,7 +320,7 @@ class ResultsStore:
         missing). ``obj`` must be strict JSON (NaN not allowed: use ``None``)."""
         path = self._json_path(name)
         text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
-        _atomic_write(path, lambda f: f.write(text), mode="w")
+        atomic_write(path, lambda f: f.write(text), mode="w")
         return path
 
     def get_json(self, name: str) -> Any | None:

@@ -48,6 +48,9 @@ def test_validate_json_figs_report(tmp_path, capsys):
     (["validate", "--widths", "-8", "16"], "width must be a positive integer, got -8"),
     (["validate", "--suite", "huge"], "unknown suite 'huge'; allowed: smoke, standard, full"),
     (["validate", "--device", "tpu"], "unknown device 'tpu'; allowed: cpu, cuda"),
+    (["validate", "--out", ""], "--out: empty folder name"),
+    (["validate", "--json", "/", "--claims", "init_kernel_depth"], "is a folder; give a file"),
+    (["validate", "--json", "/no/such/folder/v.json"], "folder '/no/such/folder' does not exist"),
 ])
 def test_bad_input_one_line_exit_2(argv, needle, capsys):
     assert main(argv) == 2
@@ -98,3 +101,23 @@ def test_console_script_entry_point(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "infdepth.cli", "validate", "--claims", "x"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_json_under_a_file_is_refused_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    out = tmp_path / "res"
+    assert main(["validate", *TINY, "--out", str(out), "--json", str(blocker / "v.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a file, not a folder" in err and len(err.splitlines()) == 1
+    assert not (out / "points").exists() or not any((out / "points").iterdir())
+
+
+@pytest.mark.parametrize("argv", [["validate", "--bogus"], ["nosuchcommand"],
+                                  ["validate", "--workers", "two"]])
+def test_argparse_errors_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "error:" in err
