@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 from infdepth.atomic_io import atomic_write_text
+from infdepth.errors import InfdepthError
 from infdepth.validators import positive_int
 
 EXIT_BAD_INPUT = 2
 
 
-class UsageError(ValueError):
+class UsageError(InfdepthError):
     """Bad command-line input; reported as one line with exit status 2."""
 
 
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                "report": _cmd_report, "bench": _cmd_bench}[args.command]
     try:
         return handler(args)
-    except UsageError as exc:
+    except InfdepthError as exc:          # bad input or a damaged results folder: one line
         print(f"infdepth {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -25,6 +25,7 @@ import math
 import os
 import tempfile
 import threading
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -32,6 +33,7 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 from infdepth.atomic_io import TMP_PREFIX, atomic_write
+from infdepth.errors import InfdepthError
 
 try:  # POSIX only; without it manifest updates are still atomic but not serialized.
     import fcntl as _fcntl
@@ -45,7 +47,7 @@ POINTS_DIR = "points"
 _LOCK_NAME = ".manifest.lock"
 
 
-class ResultsStoreError(ValueError):
+class ResultsStoreError(InfdepthError):
     """The results folder cannot be used (unwritable path, corrupt manifest or point file)."""
 
 
@@ -230,6 +232,21 @@ class ResultsStore:
         return _read_parquet(self.path_for(config), "results point",
                              "delete it to recompute the point")
 
+    def get_or_repair(self, config: Any) -> pd.DataFrame | None:
+        """:meth:`get`, except that an unreadable point file (a truncated write of an older
+        version, a damaged disk) -- which holds no result -- is kept aside as
+        ``<hash>.parquet.corrupt`` with a warning, and ``None`` returned so the point is
+        recomputed."""
+        try:
+            return self.get(config)
+        except ResultsStoreError:
+            bad = self.path_for(config)
+            aside = bad.with_name(bad.name + ".corrupt")
+            os.replace(bad, aside)
+            warnings.warn(f"results point '{bad}' was unreadable; kept as '{aside.name}' and "
+                          f"recomputed", stacklevel=2)
+            return None
+
     def put(self, config: Any, df: pd.DataFrame, meta: dict[str, Any] | None = None) -> str:
         """Store ``df`` as the table of ``config`` (atomically) and record it in the manifest.
 
@@ -258,11 +275,13 @@ class ResultsStore:
     def get_or_compute(self, config: Any, fn: Callable[[], pd.DataFrame],
                        meta: dict[str, Any] | None = None) -> pd.DataFrame:
         """The stored table of ``config``; if absent, ``fn()`` is computed, stored, and returned.
+        An unreadable point file is kept aside as ``<hash>.parquet.corrupt`` (with a warning)
+        and the point recomputed.
 
         The returned frame is always the one read back from disk, so a first run and a rerun
         give identical frames.
         """
-        df = self.get(config)
+        df = self.get_or_repair(config)
         if df is not None:
             key = config_hash(config)
             if key not in self._read_manifest():  # crash between table and manifest writes

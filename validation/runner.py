@@ -170,7 +170,7 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields =
         pts = claim.points(variant, sweep, overrides, run)
         label = f"{claim.id} [{variant.label}]"
         meta = {"claim": claim.id, "variant": variant.label}
-        frames: list[Any] = [store.get(p) for p in pts]
+        frames: list[Any] = [store.get_or_repair(p) for p in pts]
         todo = [i for i, f in enumerate(frames) if f is None]
         done = len(pts) - len(todo)
         if progress:

@@ -121,3 +121,10 @@ def test_argparse_errors_are_one_line(argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error:" in err
+
+
+def test_corrupt_verdicts_file_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "verdicts.json").write_text("{bad")
+    assert main(["report", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "verdicts.json' is corrupt" in err and len(err.splitlines()) == 1

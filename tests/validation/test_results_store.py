@@ -313,3 +313,17 @@ def test_corrupt_point_file_raises_store_error(tmp_path):
     store.path_for({"a": 1}).write_bytes(b"garbage")
     with pytest.raises(ResultsStoreError, match="parquet"):
         store.get({"a": 1})
+
+
+def test_an_unreadable_point_is_kept_aside_and_recomputed(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.put({"a": 1}, pd.DataFrame({"a": [1]}))
+    path = store.path_for({"a": 1})
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])                     # a truncated write
+    with pytest.warns(UserWarning, match="unreadable; kept as"):
+        df = store.get_or_compute({"a": 1}, lambda: pd.DataFrame({"a": [2]}))
+    assert df["a"].tolist() == [2]
+    aside = path.with_name(path.name + ".corrupt")
+    assert aside.read_bytes() == good[: len(good) // 2]          # nothing is thrown away
+    assert store.get({"a": 1})["a"].tolist() == [2]
