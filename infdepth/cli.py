@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -193,7 +194,6 @@ def _cmd_validate(args) -> int:
 def _json_target(path: str) -> Path:
     """The ``--json`` path, checked before any work: its folder exists, is a folder and is
     writable, and the path itself is not a folder."""
-    import os
     p = Path(path)
     if not path.strip():
         raise UsageError("--json: empty path; give a file path such as verdicts.json")

@@ -201,7 +201,7 @@ def derive_a1(p: Parameterization) -> ExponentResult:
     q["drift_accumulated"] = quantity("drift_accumulated", dacc, f"L·({drift})",
                                       "s2: blocks drift coherently")
     dh = base["dh0"] + dacc
-    q["stream_update"] = quantity("stream_update", dh, f"input_update + drift_accumulated",
+    q["stream_update"] = quantity("stream_update", dh, "input_update + drift_accumulated",
                                   "s2: Delta h_l / H at depth-time t = l/L")
     sens = gamma * N_ * H * A
     q["output_sensitivity"] = quantity(

@@ -134,7 +134,7 @@ def derive_hw(p: Parameterization) -> ExponentResult:
     q["output_update"] = quantity("output_update", df,
                                   f"m_out·s_out·D·Delta h = ({wo.m})·({wo.s})·D·({dacc * H})",
                                   "s6: Delta h along b ~ W_out: coherent readout")
-    q["euler_bias"] = quantity("euler_bias", drift / dacc, f"drift_per_block/drift_accumulated",
+    q["euler_bias"] = quantity("euler_bias", drift / dacc, "drift_per_block/drift_accumulated",
                                "s6: forward Euler step of the Mean ODE, weak order 1")
     used = {s for g in p.group_names for k in ("multiplier", "init_std", "lr")
             for s, e in p.exponents(g, k).items() if e != 0}

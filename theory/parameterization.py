@@ -22,7 +22,6 @@ the ``1/D`` of the inner product on ``u``), ``W_out``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import sympy as sp
 

@@ -29,7 +29,6 @@ Per-block statistics (``block_stats[name]``: ``(S, K+1, L+1)``, block 0 = the in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -1,7 +1,8 @@
 """What the claims on engine runs share (docs/theory.md s2, s4, s5). Not a claim module: the depth
-sweep of ``gia_restoration``, ``train_coupling_depth`` and the two-layer claims, and the bases of
+sweep of ``gia_restoration``, ``train_coupling_depth`` and the two-layer claims, the bases of
 the point dataclasses of Model A1/A2 runs (:func:`infdepth.numerics.engine.train_a1`): the run
-settings on top of the run fields, keyword-only like them."""
+settings on top of the run fields, keyword-only like them, and the rate measurement of a
+per-seed column over the depth sweep (:func:`depth_rate`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from infdepth.numerics.training_task import ETA
 from infdepth.run_fields import RunFields
 
+from ..intervals import geometric_mean
+from ..measurements import RateMeasurement
 from .base import Overrides, size_sweep
 
 
@@ -53,3 +56,12 @@ class DepthSweep:
         return [point_type(act=act, n=n, L=L, K=self.K, n_seeds=self.seeds, **fields,
                            **run.run_fields())
                 for L in size_sweep(overrides.depths, self.depths)]
+
+
+def depth_rate(points, frames, column: str, what: str) -> RateMeasurement:
+    """The per-seed values of ``column`` over a depth sweep, summarised by their geometric mean
+    and paired across depths (seed ``i`` is the same draw at every depth; docs/theory.md s9);
+    ``what`` describes the quantity (", geometric mean" is appended)."""
+    return RateMeasurement([p.L for p in points], [f[column].to_numpy() for f in frames],
+                           geometric_mean, "depth L", f"{what}, geometric mean", paired=True,
+                           column=column)

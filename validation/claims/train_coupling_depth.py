@@ -49,11 +49,10 @@ import pandas as pd
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import task_tensors
 
-from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
-from .engine_common import DepthSweep, TrainedPoint
+from .engine_common import DepthSweep, TrainedPoint, depth_rate
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
 DIRECTIONS: tuple[str, ...] = ("forward", "backward")
@@ -152,9 +151,7 @@ class TrainCouplingDepth(Claim):
         else:
             col = column(variant.level, variant.direction)
             what = f"accumulated coupling, {_LEVEL_TEXT[variant.level]}, {variant.direction}"
-        return RateMeasurement([q.L for q in points], [f[col].to_numpy() for f in frames],
-                               geometric_mean, "depth L", f"{what} (n={p.n}, step {p.K - 1}), "
-                               f"geometric mean", paired=True, column=col)
+        return depth_rate(points, frames, col, f"{what} (n={p.n}, step {p.K - 1})")
 
     def derived(self, variant: LevelVariant | ControlVariant) -> Derived:
         """Power counting of model A1 under depth-muP (docs/theory.md s4, s7). Level (b) is

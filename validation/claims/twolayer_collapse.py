@@ -36,11 +36,10 @@ from typing import TYPE_CHECKING
 
 from infdepth.run_fields import RunFields
 
-from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
-from .engine_common import DepthSweep
+from .engine_common import DepthSweep, depth_rate
 
 if TYPE_CHECKING:
     from .twolayer_point import TwoLayerPoint
@@ -106,9 +105,7 @@ class TwoLayerCollapse(Claim):
         else:
             col = _COLUMN[variant.reading]
             what = f"rms {_WHAT[variant.reading]}, block mean (depth-muP, n={n})"
-        return RateMeasurement([p.L for p in points], [f[col].to_numpy() for f in frames],
-                               geometric_mean, "depth L", f"{what}, geometric mean",
-                               paired=True, column=col)
+        return depth_rate(points, frames, col, what)
 
     def derived(self, variant: ReadingVariant | ControlVariant) -> Derived:
         """The calculus's order of the first layer's change under depth-muP (Model A2); for the

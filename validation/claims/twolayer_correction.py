@@ -37,11 +37,10 @@ from typing import TYPE_CHECKING
 
 from infdepth.run_fields import RunFields
 
-from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
-from .engine_common import DepthSweep
+from .engine_common import DepthSweep, depth_rate
 
 if TYPE_CHECKING:
     from .twolayer_point import TwoLayerPoint
@@ -150,9 +149,7 @@ class TwoLayerCorrection(Claim):
         else:
             col = _COLUMN[variant.quantity]
             what = f"rms {_WHAT[variant.quantity]} ({variant.setting.label}, n={n})"
-        return RateMeasurement([p.L for p in points], [f[col].to_numpy() for f in frames],
-                               geometric_mean, "depth L", f"{what}, geometric mean",
-                               paired=True, column=col)
+        return depth_rate(points, frames, col, what)
 
     def derived(self, variant: CorrectionVariant | ControlVariant) -> Derived:
         """The calculus's order of ``du`` / ``dh`` under the setting (Model A2); the control's
