@@ -1,6 +1,6 @@
 """Atomic, group-readable output files (docs/design.md "Results store").
 
-Every file the toolkit writes -- point tables, the manifest, ``verdicts.json``, figures, the
+Every file the toolkit writes -- point tables, the index, ``verdicts.json``, figures, the
 report, the claim pages -- goes through :func:`atomic_write`: the content is written to a
 temporary file in the target's folder, flushed and fsync'ed, given the permissions a plain
 ``open`` would give (``0o666`` less the process umask, so a shared results folder stays

@@ -38,7 +38,29 @@ def _parser() -> argparse.ArgumentParser:
                    "implemented); see 'infdepth validate --list'")
     v.add_argument("--list", action="store_true", help="list the claims and exit")
     v.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
-    v.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    v.add_argument("--workers", type=int, default=1, help="worker processes: 1 computes in "
+                   "this process (the default), N > 1 starts a local Dask cluster of N "
+                   "single-threaded workers")
+    v.add_argument("--scheduler", metavar="ADDR", help="serial | local | a Dask scheduler "
+                   "address such as tcp://host:8786 (an existing cluster)")
+    s = v.add_argument_group("SLURM (through dask-jobqueue)")
+    s.add_argument("--slurm", action="store_true", help="compute on SLURM jobs of Dask workers")
+    s.add_argument("--slurm-cores", type=int, default=4, metavar="C",
+                   help="workers (cores) per job (default 4)")
+    s.add_argument("--slurm-memory", default="16GB", metavar="MEM",
+                   help="memory per job (default 16GB)")
+    s.add_argument("--slurm-walltime", default="02:00:00", metavar="HH:MM:SS",
+                   help="wall time per job (default 02:00:00)")
+    s.add_argument("--slurm-queue", metavar="PARTITION", help="partition (default: the site's)")
+    s.add_argument("--slurm-account", metavar="ACCOUNT", help="account to charge")
+    s.add_argument("--slurm-jobs", type=int, default=1, metavar="J",
+                   help="jobs at once (default 1); with --slurm-adaptive the most jobs")
+    s.add_argument("--slurm-adaptive", action="store_true",
+                   help="scale between 0 and --slurm-jobs jobs as the pending points need")
+    s.add_argument("--slurm-extra", nargs="+", default=[], metavar="DIRECTIVE",
+                   help="extra #SBATCH directives, e.g. --gres=gpu:1")
+    s.add_argument("--slurm-job-script", action="store_true",
+                   help="print the job script the SLURM options give, and exit")
     v.add_argument("--out", default="results", help="results folder (default: ./results)")
     v.add_argument("--json", dest="json_path", metavar="PATH",
                    help="also write the verdict table as JSON to PATH")
@@ -156,10 +178,12 @@ def _cmd_validate(args) -> int:
             widths=tuple(args.widths) if args.widths else None))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    try:
-        positive_int("--workers", args.workers)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    scheduler = _scheduler_spec(args)
+    if args.slurm_job_script:
+        from infdepth.validation.scheduler import slurm_cluster
+        with slurm_cluster(scheduler.slurm) as cluster:
+            print(cluster.job_script())
+        return 0
     json_path = _json_target(args.json_path) if args.json_path is not None else None
     store = _open_store(args.out)
 
@@ -176,8 +200,7 @@ def _cmd_validate(args) -> int:
             prog.update(tasks[label], completed=done)
 
         records = run(ids, args.suite, store, run=RunFields(device=args.device),
-                      workers=args.workers,
-                      overrides=overrides, progress=progress)
+                      scheduler=scheduler, overrides=overrides, progress=progress)
     _print_table(records)
     if not args.no_figs:
         _draw(store)
@@ -189,6 +212,22 @@ def _cmd_validate(args) -> int:
             raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
     print(f"results in {store.root}")
     return 0
+
+
+def _scheduler_spec(args):
+    """The :class:`SchedulerSpec` of the validate options (bad values: one line, exit 2)."""
+    from infdepth.validation.scheduler import SchedulerSpec, SlurmSpec
+    try:
+        positive_int("--workers", args.workers)
+        slurm = None
+        if args.slurm or args.slurm_job_script:
+            slurm = SlurmSpec(cores=args.slurm_cores, memory=args.slurm_memory,
+                              walltime=args.slurm_walltime, queue=args.slurm_queue,
+                              account=args.slurm_account, jobs=args.slurm_jobs,
+                              adaptive=args.slurm_adaptive, extra=tuple(args.slurm_extra))
+        return SchedulerSpec.from_options(args.workers, args.scheduler, slurm)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _json_target(path: str) -> Path:

@@ -12,6 +12,7 @@ from infdepth.run_fields import RunFields
 
 from .claims import Overrides, check_overrides
 from .results_store import ResultsStore
+from .scheduler import SchedulerSpec
 from .runner import VerdictRecord, run
 from .tables import table_path
 
@@ -20,15 +21,19 @@ def validate(claims: Iterable[str] | None = None, suite: str = "standard",
              out: str | os.PathLike[str] = "results", *, device: str = "cpu",
              dtype: str = "float64", activations: Iterable[str] | None = None,
              depths: Iterable[int] | None = None, widths: Iterable[int] | None = None,
-             figures: bool = True) -> list[VerdictRecord]:
+             figures: bool = True, workers: int = 1, scheduler: str | None = None
+             ) -> list[VerdictRecord]:
     """Run ``claims`` (default: all) on ``suite`` into the results folder ``out`` (finished points
-    are reused), draw their figures, and return the verdict records (``infdepth validate``)."""
+    are reused), draw their figures, and return the verdict records (``infdepth validate``).
+    ``workers`` > 1 computes the points on a local Dask cluster of that many processes;
+    ``scheduler`` (``"tcp://host:port"``) on an existing one."""
     overrides = check_overrides(Overrides(
         activations=tuple(activations) if activations else None,
         depths=tuple(depths) if depths else None, widths=tuple(widths) if widths else None))
     store = ResultsStore(out)
     records = run(claims, suite, store, run=RunFields(device=device, dtype=dtype),
-                  overrides=overrides)
+                  overrides=overrides,
+                  scheduler=SchedulerSpec.from_options(workers, scheduler))
     if figures:
         from infdepth.paper_figs import make_figures
         make_figures(store, [r.to_dict() for r in records])

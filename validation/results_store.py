@@ -1,17 +1,27 @@
-"""Results store: one Parquet table per experiment point plus a JSON manifest (docs/design.md).
+"""Results store: one self-describing Parquet file per experiment point (docs/design.md).
 
 Layout under the results folder ``root``::
 
-    manifest.json          {hash: {"config", "file", "rows", "written", "meta"}}
-    points/<hash>.parquet  the tidy table of one experiment point
-    <name>.json            small JSON artifacts (e.g. verdicts.json), see ``put_json``
+    points/<claim>/<hash>.parquet   one experiment point: its table, its config as columns, and
+                                    metadata (hash, canonical config, provenance), see
+                                    :mod:`~infdepth.validation.point_files`
+    points/<claim>/0-schema.parquet an empty table with the union of the folder's columns, so
+                                    ``pd.read_parquet('points/<claim>')`` returns every column
+    index.json                      {hash: {"file", "claim", "rows", "config", "written",
+                                    "meta", "provenance"}}, rebuilt from the point files
+                                    whenever it is missing, damaged or out of date
+    <name>.json                     small JSON artifacts (e.g. verdicts.json), see ``put_json``
+    tables/...                      the tidy per-claim tables (``put_table``)
 
 The key of a point is :func:`config_hash` of its frozen config (docs/design.md "Core
-contracts": same config, same numbers). Every file is written atomically -- to a temporary file in the same
-folder, flushed and fsync'ed, then ``os.replace``'d over the target -- so readers only ever see
-complete files, a rerun reuses finished points, and an interrupted sweep resumes because each
-finished point is already on disk. Manifest updates are read-modify-write under an exclusive
-``flock`` on ``.manifest.lock`` (where ``fcntl`` exists) so parallel workers do not lose entries.
+contracts": same config, same numbers). The point files are the record: each is written
+atomically (:mod:`infdepth.atomic_io`) by whichever process computed it, so many writers (jobs
+on a cluster sharing a filesystem, two ``infdepth validate`` runs) can share one folder without
+a manifest to contend for or lose; the index is only a cache of the files' metadata. Read-merge-
+write updates (the folder schema, the index, ``verdicts.json``) run under an exclusive
+``flock`` on a lock file in ``.locks/`` (where ``fcntl`` exists). A point file is checked
+against the config asked for: an unreadable file is kept aside as ``<hash>.parquet.corrupt``, a
+file of another point as ``<hash>.parquet.foreign``, and the point recomputed.
 """
 
 from __future__ import annotations
@@ -23,10 +33,11 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 import threading
+import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -35,16 +46,23 @@ import pandas as pd
 from infdepth.atomic_io import TMP_PREFIX, atomic_write
 from infdepth.errors import InfdepthError
 
-try:  # POSIX only; without it manifest updates are still atomic but not serialized.
+from .point_files import (ForeignPointError, PointFileError, read_point, read_point_meta,
+                          write_point)
+
+try:  # POSIX only; without it updates are still atomic but not serialized.
     import fcntl as _fcntl
 except ImportError:  # pragma: no cover
     _fcntl = None
 
 __all__ = ["ResultsStore", "ResultsStoreError", "canonical_config", "config_hash"]
 
-MANIFEST_NAME = "manifest.json"
+INDEX_NAME = "index.json"
 POINTS_DIR = "points"
-_LOCK_NAME = ".manifest.lock"
+LOCKS_DIR = ".locks"
+SCHEMA_FILE = "0-schema.parquet"  # sorts before every <hash>.parquet: read first by pyarrow
+DEFAULT_GROUP = "other"
+_POINT_NAME = re.compile(r"^[0-9a-f]{16}\.parquet$")
+_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class ResultsStoreError(InfdepthError):
@@ -125,24 +143,13 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(_dumps(canonical_config(config)).encode("utf-8")).hexdigest()[:16]
 
 
-def _read_parquet(path: Path, what: str, remedy: str) -> pd.DataFrame | None:
-    """The Parquet table at ``path``, ``None`` if there is none; a damaged file raises
-    :class:`ResultsStoreError` naming ``what`` it is and the ``remedy``."""
-    try:
-        return pd.read_parquet(path)
-    except FileNotFoundError:
-        return None
-    except Exception as e:  # pyarrow raises its own error types for a damaged file
-        raise ResultsStoreError(f"cannot read {what} '{path}': {e}; {remedy}") from None
 
 
 class ResultsStore:
-    """Parquet tables plus a JSON manifest under ``root`` (docs/design.md "Results store").
+    """Self-describing point files plus an index under ``root`` (module docstring).
 
     ``root`` is created if needed; a path that cannot be created or written raises
-    :class:`ResultsStoreError` naming it. A point's Parquet file is the record that it is
-    finished (it is written before the manifest), so ``has``/``get`` look at the file and
-    ``get_or_compute`` repairs a manifest entry lost to a crash between the two writes.
+    :class:`ResultsStoreError` naming it.
     """
 
     _thread_lock = threading.Lock()
@@ -150,9 +157,10 @@ class ResultsStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.points_dir = self.root / POINTS_DIR
-        self.manifest_path = self.root / MANIFEST_NAME
+        self.index_path = self.root / INDEX_NAME
         try:
             self.points_dir.mkdir(parents=True, exist_ok=True)
+            (self.root / LOCKS_DIR).mkdir(exist_ok=True)
             fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX + "probe.", dir=self.points_dir)
             os.close(fd)
             os.unlink(probe)
@@ -162,143 +170,199 @@ class ResultsStore:
                 reason = "exists and is not a directory"
             raise ResultsStoreError(f"cannot write to results folder '{self.root}': {reason}") \
                 from None
-        self._read_manifest()  # fail early on a corrupt manifest
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
 
-    # -- manifest ---------------------------------------------------------------------------
-    def _read_manifest(self) -> dict[str, dict[str, Any]]:
-        try:
-            text = self.manifest_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
-        except OSError as e:
-            raise ResultsStoreError(
-                f"cannot read results manifest '{self.manifest_path}': {e.strerror}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ResultsStoreError(
-                f"results manifest '{self.manifest_path}' is corrupt (invalid JSON: {e.msg} at "
-                f"line {e.lineno} column {e.colno}); repair or delete it -- the point files "
-                f"under '{self.points_dir}' are intact"
-            ) from None
-        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise ResultsStoreError(
-                f"results manifest '{self.manifest_path}' is corrupt: expected an object "
-                "mapping config hashes to entries"
-            )
-        return data
-
+    # -- locks ------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _manifest_lock(self) -> Iterator[None]:
+    def lock(self, name: str) -> Iterator[None]:
+        """Exclusive lock ``name`` across threads and processes (``flock`` on
+        ``.locks/<name>.lock``): for read-merge-write updates of shared files."""
         with self._thread_lock:
             if _fcntl is None:  # pragma: no cover
                 yield
                 return
-            with open(self.root / _LOCK_NAME, "a+") as lock:
-                _fcntl.flock(lock.fileno(), _fcntl.LOCK_EX)
+            with open(self.root / LOCKS_DIR / f"{name}.lock", "a+") as fh:
+                _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX)
                 try:
                     yield
                 finally:
-                    _fcntl.flock(lock.fileno(), _fcntl.LOCK_UN)
-
-    def _update_manifest(self, key: str, entry: dict[str, Any]) -> None:
-        with self._manifest_lock():
-            manifest = self._read_manifest()
-            manifest[key] = entry
-            text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False) + "\n"
-            atomic_write(self.manifest_path, lambda f: f.write(text), mode="w")
-
-    def entries(self) -> list[dict[str, Any]]:
-        """Manifest rows, oldest first: each ``{"hash", "config", "file", "rows", "written",
-        "meta"}``."""
-        rows = [{"hash": h, **e} for h, e in self._read_manifest().items()]
-        rows.sort(key=lambda r: (str(r.get("written", "")), r["hash"]))
-        return rows
+                    _fcntl.flock(fh.fileno(), _fcntl.LOCK_UN)
 
     # -- points -----------------------------------------------------------------------------
-    def path_for(self, config: Any) -> Path:
-        """Path of the Parquet file of ``config`` (whether or not it exists)."""
-        return self.points_dir / f"{config_hash(config)}.parquet"
+    @staticmethod
+    def _group(meta: dict[str, Any] | None) -> str:
+        group = str((meta or {}).get("claim") or DEFAULT_GROUP)
+        if not _GROUP_NAME.match(group):
+            raise ValueError(f"invalid point group {group!r}: letters, digits, '_', '.', '-'")
+        return group
+
+    def _point_files(self) -> list[Path]:
+        return sorted(p for p in self.points_dir.glob("*/*.parquet") if _POINT_NAME.match(p.name))
+
+    def path_for(self, config: Any, group: str | None = None) -> Path:
+        """Path of the point file of ``config``: the existing file in any group folder, else
+        where ``put`` with ``group`` (a claim id) would write it."""
+        key = config_hash(config)
+        if group is not None:
+            own = self.points_dir / group / f"{key}.parquet"
+            if own.is_file():
+                return own
+        found = sorted(self.points_dir.glob(f"*/{key}.parquet"))
+        if found:
+            return found[0]
+        return self.points_dir / (group or DEFAULT_GROUP) / f"{key}.parquet"
 
     def has(self, config: Any) -> bool:
-        """Whether the point ``config`` is finished (its table is on disk)."""
+        """Whether a file for the point ``config`` is on disk (not yet checked)."""
         return self.path_for(config).is_file()
 
     def get(self, config: Any) -> pd.DataFrame | None:
-        """The stored table of ``config``, or ``None`` if the point is not finished."""
-        return _read_parquet(self.path_for(config), "results point",
-                             "delete it to recompute the point")
+        """The stored table of ``config``, or ``None`` if the point is not finished; a damaged
+        file or one holding another point raises :class:`ResultsStoreError`."""
+        path = self.path_for(config)
+        try:
+            df, _ = read_point(path, config_hash(config), canonical_config(config))
+        except FileNotFoundError:
+            return None
+        except PointFileError as e:
+            raise ResultsStoreError(f"{e}; delete it to recompute the point") from None
+        return df
 
     def get_or_repair(self, config: Any) -> pd.DataFrame | None:
-        """:meth:`get`, except that an unreadable point file (a truncated write of an older
-        version, a damaged disk) -- which holds no result -- is kept aside as
-        ``<hash>.parquet.corrupt`` with a warning, and ``None`` returned so the point is
-        recomputed."""
+        """:meth:`get`, except that a file that holds no usable result -- unreadable (a
+        truncated write of an older version, a damaged disk) or another point's table (a bad
+        copy or merge) -- is kept aside as ``<hash>.parquet.corrupt`` or ``.foreign`` with a
+        warning, and ``None`` returned so that the point is recomputed."""
+        path = self.path_for(config)
         try:
-            return self.get(config)
-        except ResultsStoreError:
-            bad = self.path_for(config)
-            aside = bad.with_name(bad.name + ".corrupt")
-            os.replace(bad, aside)
-            warnings.warn(f"results point '{bad}' was unreadable; kept as '{aside.name}' and "
-                          f"recomputed", stacklevel=2)
+            df, _ = read_point(path, config_hash(config), canonical_config(config))
+        except FileNotFoundError:
             return None
+        except PointFileError as e:
+            kind = "foreign" if isinstance(e, ForeignPointError) else "corrupt"
+            aside = path.with_name(f"{path.name}.{kind}")
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(path, aside)
+            warnings.warn(f"{e}; kept as '{aside.name}' and recomputed", stacklevel=2)
+            return None
+        return df
 
-    def put(self, config: Any, df: pd.DataFrame, meta: dict[str, Any] | None = None) -> str:
-        """Store ``df`` as the table of ``config`` (atomically) and record it in the manifest.
-
-        ``meta`` (JSON-able, e.g. wall time, device, package version) is kept in the manifest.
-        Returns the config hash. An existing table of the same config is replaced.
-        """
+    def put(self, config: Any, df: pd.DataFrame, meta: dict[str, Any] | None = None,
+            provenance: dict[str, Any] | None = None) -> str:
+        """Store ``df`` as the table of ``config`` (atomically) in the folder of
+        ``meta["claim"]``; return the config hash. ``meta`` (JSON-able) and ``provenance``
+        (:func:`infdepth.provenance.provenance`; computed here when not given) are kept in
+        the file's metadata. An existing file of the same config is replaced."""
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"put expects a pandas DataFrame, got {type(df).__name__}")
         key = config_hash(config)
-        path = self.points_dir / f"{key}.parquet"
-        entry = {
-            "config": canonical_config(config),
-            "file": f"{POINTS_DIR}/{key}.parquet",
-            "rows": int(len(df)),
-            "written": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-            "meta": meta,
-        }
+        canonical = canonical_config(config)
         try:
-            json.dumps(entry, allow_nan=False)  # validate before touching the disk
+            json.dumps(meta, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise TypeError(f"meta must be JSON-serializable (no NaN): {e}") from None
-        atomic_write(path, lambda f: df.to_parquet(f))
-        self._update_manifest(key, entry)
+        group = self._group(meta)
+        path = self.path_for(config, group)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if provenance is None:
+            from infdepth.provenance import provenance as _prov
+            provenance = _prov(config)
+        schema = write_point(path, config, key, canonical, df, meta, provenance)
+        self._merge_schema(path.parent, schema)
         return key
+
+    def _merge_schema(self, folder: Path, schema: Any) -> None:
+        """Widen ``folder/0-schema.parquet`` (an empty table) to the union of its columns."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        target = folder / SCHEMA_FILE
+        with self.lock(f"schema-{folder.name}"):
+            try:
+                old = pq.read_schema(target).remove_metadata()
+            except FileNotFoundError:
+                old = None
+            except Exception:  # damaged: rebuilt from this file, widened by later ones
+                old = None
+            try:
+                union = schema if old is None else pa.unify_schemas(
+                    [old, schema], promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                warnings.warn(f"point columns of '{folder}' have conflicting types ({e}); "
+                              f"'{SCHEMA_FILE}' keeps the first", stacklevel=3)
+                return
+            if old is not None and union.equals(old):
+                return
+            atomic_write(target, lambda f: pq.write_table(union.empty_table(), f))
 
     def get_or_compute(self, config: Any, fn: Callable[[], pd.DataFrame],
                        meta: dict[str, Any] | None = None) -> pd.DataFrame:
-        """The stored table of ``config``; if absent, ``fn()`` is computed, stored, and returned.
-        An unreadable point file is kept aside as ``<hash>.parquet.corrupt`` (with a warning)
-        and the point recomputed.
-
-        The returned frame is always the one read back from disk, so a first run and a rerun
-        give identical frames.
+        """The stored table of ``config``; if absent (or kept aside by :meth:`get_or_repair`),
+        ``fn()`` is computed, stored with its wall time, and returned. The returned frame is
+        always the one read back from disk, so a first run and a rerun give identical frames.
         """
         df = self.get_or_repair(config)
         if df is not None:
-            key = config_hash(config)
-            if key not in self._read_manifest():  # crash between table and manifest writes
-                self._update_manifest(key, {
-                    "config": canonical_config(config),
-                    "file": f"{POINTS_DIR}/{key}.parquet",
-                    "rows": int(len(df)),
-                    "written": datetime.fromtimestamp(
-                        self.path_for(config).stat().st_mtime, timezone.utc
-                    ).isoformat(timespec="microseconds"),
-                    "meta": meta,
-                })
             return df
-        self.put(config, fn(), meta)
-        out = self.get(config)
-        assert out is not None
-        return out
+        from infdepth.provenance import provenance
+        t0 = time.perf_counter()
+        out = fn()
+        self.put(config, out, meta, provenance(config, time.perf_counter() - t0))
+        back = self.get(config)
+        assert back is not None
+        return back
+
+    # -- index ------------------------------------------------------------------------------
+    def _scan(self) -> dict[str, dict[str, Any]]:
+        index: dict[str, dict[str, Any]] = {}
+        for path in self._point_files():
+            try:
+                meta = read_point_meta(path)
+            except (PointFileError, FileNotFoundError):
+                continue  # repaired when the point is next asked for
+            rel = path.relative_to(self.root).as_posix()
+            rows = None
+            with contextlib.suppress(Exception):
+                import pyarrow.parquet as pq
+                rows = int(pq.read_metadata(path).num_rows)
+            index[path.stem] = {"file": rel, "claim": path.parent.name, "rows": rows,
+                                "config": meta.get("config"), "written": meta.get("written"),
+                                "meta": meta.get("meta"), "provenance": meta.get("provenance")}
+        return index
+
+    def _read_index(self) -> dict[str, dict[str, Any]] | None:
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            return None
+        return data
+
+    def write_index(self) -> dict[str, dict[str, Any]]:
+        """Rebuild ``index.json`` from the point files (under the index lock) and return it."""
+        with self.lock("index"):
+            index = self._scan()
+            text = json.dumps(index, indent=1, sort_keys=True, allow_nan=False) + "\n"
+            atomic_write(self.index_path, lambda f: f.write(text), mode="w")
+        return index
+
+    def index(self) -> dict[str, dict[str, Any]]:
+        """``index.json``, rebuilt first when it is missing, damaged (not JSON, not a mapping of
+        entries, reset to ``{}``) or does not list exactly the point files on disk."""
+        index = self._read_index()
+        on_disk = {p.relative_to(self.root).as_posix() for p in self._point_files()}
+        if index is None or {e.get("file") for e in index.values()} != on_disk:
+            index = self.write_index()
+        return index
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Index rows, oldest first: each ``{"hash", "file", "claim", "rows", "config",
+        "written", "meta", "provenance"}``."""
+        rows = [{"hash": h, **e} for h, e in self.index().items()]
+        rows.sort(key=lambda r: (str(r.get("written", "")), r["hash"]))
+        return rows
 
     # -- tables of analysis (tidy per-claim tables, written atomically) ---------------------
     def _table_path(self, relpath: str) -> Path:
@@ -320,8 +384,14 @@ class ResultsStore:
 
     def get_table(self, relpath: str) -> pd.DataFrame | None:
         """The table at ``root/relpath``, or ``None`` if it does not exist."""
-        return _read_parquet(self._table_path(relpath), "table",
-                             "rerun 'infdepth validate' to rewrite it")
+        path = self._table_path(relpath)
+        try:
+            return pd.read_parquet(path)
+        except FileNotFoundError:
+            return None
+        except Exception as e:  # pyarrow raises its own error types for a damaged file
+            raise ResultsStoreError(f"cannot read table '{path}': {e}; rerun 'infdepth "
+                                    "validate' to rewrite it") from None
 
     # -- small JSON artifacts ---------------------------------------------------------------
     def _json_path(self, name: str) -> Path:
@@ -330,8 +400,8 @@ class ResultsStore:
                              "'verdicts.json'")
         if not name.endswith(".json"):
             name += ".json"
-        if name == MANIFEST_NAME:
-            raise ValueError(f"{MANIFEST_NAME!r} is reserved for the results manifest")
+        if name == INDEX_NAME:
+            raise ValueError(f"{INDEX_NAME!r} is reserved for the results index")
         return self.root / name
 
     def put_json(self, name: str, obj: Any) -> Path:
@@ -343,7 +413,8 @@ class ResultsStore:
         return path
 
     def get_json(self, name: str) -> Any | None:
-        """The JSON artifact ``name``, or ``None`` if it does not exist."""
+        """The JSON artifact ``name``, or ``None`` if it does not exist; a damaged file raises
+        :class:`ResultsStoreError`."""
         path = self._json_path(name)
         try:
             text = path.read_text(encoding="utf-8")
@@ -355,3 +426,20 @@ class ResultsStore:
             raise ResultsStoreError(
                 f"results file '{path}' is corrupt (invalid JSON: {e.msg} at line {e.lineno})"
             ) from None
+
+    def update_json(self, name: str, merge: Callable[[Any | None], Any]) -> Any:
+        """Read-merge-write ``root/<name>`` under its lock: ``merge(old)`` returns the new
+        content. A damaged file is kept aside as ``<name>.corrupt`` (with a warning) and
+        ``merge(None)`` written, so the caller's new rows are never lost to an old bad file."""
+        path = self._json_path(name)
+        with self.lock(f"json-{path.stem}"):
+            try:
+                old = self.get_json(name)
+            except ResultsStoreError as e:
+                aside = path.with_name(path.name + ".corrupt")
+                os.replace(path, aside)
+                warnings.warn(f"{e}; kept as '{aside.name}' and rewritten", stacklevel=2)
+                old = None
+            new = merge(old)
+            self.put_json(name, new)
+        return new

@@ -6,29 +6,33 @@ For each requested claim (``validation/claims/<id>.py``) and each variant its su
 1. ``claim.points(variant, sweep, overrides, run)`` lists the sweep's frozen point configs;
 2. each point is computed once by ``claim.compute`` and stored
    (:meth:`ResultsStore.get_or_compute`): a rerun reuses finished points, an interrupted sweep
-   resumes;
+   resumes; the pending points of all requested claims are computed at once, serially or on a
+   Dask cluster (:mod:`~infdepth.validation.sweep`, :mod:`~infdepth.validation.scheduler`);
 3. ``claim.measure`` turns the points' tables into a measurement, whose ``evaluate`` fits it and
    compares it with ``claim.claimed(variant)``; ``claim.derived(variant)`` asks the theory layer;
 4. the variant's tidy tables are written (:mod:`infdepth.validation.tables`) and every verdict is
-   merged into ``verdicts.json`` (atomically).
+   merged into ``verdicts.json`` (atomically, under a lock).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from infdepth.run_fields import RunFields
 
 from .claims import CLAIM_IDS, SUITE_NAMES, Claim, Overrides, get_claim
 from .measurements import DecisionFields, Evaluation, RateMeasurement
-from .results_store import ResultsStore
+from .results_store import ResultsStore, config_hash
+from .scheduler import SchedulerSpec, open_client
+from .sweep import PointTask, run_tasks
 from .tables import raw_table, summary_table, table_path
 
 VERDICTS_FILE = "verdicts.json"
+ALL_POINTS = "all points"
+MEASURING = "measuring"
 Progress = Callable[[str, int, int], None]
 
 
@@ -120,12 +124,6 @@ def check_request(claims: Iterable[str] | None, suite: str) -> tuple[str, ...]:
     return ids
 
 
-def _compute_point(claim_id: str, point: Any):
-    import torch  # each worker process keeps to one thread
-    torch.set_num_threads(1)
-    return get_claim(claim_id).compute(point)
-
-
 def derived_band(claim: Claim, exponent: float | None) -> tuple[float, float] | None:
     """The band around the derived exponent (the claim's tolerance); ``None`` without one."""
     if exponent is None or not math.isfinite(exponent):
@@ -159,38 +157,83 @@ def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float,
         half_slope=_num(ev.half_slope), device=run.device, dtype=run.dtype)
 
 
-def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields = RunFields(),
-              workers: int = 1, overrides: Overrides = Overrides(),
-              progress: Progress | None = None) -> list[VerdictRecord]:
-    """Run every variant of one claim; write its tables; return its verdict records."""
+@dataclass
+class _VariantPlan:
+    claim: Claim
+    variant: Any
+    points: list[Any]
+    keys: list[str]
+
+
+def _plan(claim: Claim, suite: str, overrides: Overrides, run: RunFields) -> list[_VariantPlan]:
     sweep = claim.sweep(suite)
-    records = []
+    out = []
     for variant in claim.suite_variants(sweep, overrides):
+        pts = list(claim.points(variant, sweep, overrides, run))
+        out.append(_VariantPlan(claim, variant, pts, [config_hash(p) for p in pts]))
+    return out
+
+
+def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
+               run: RunFields = RunFields(), workers: int = 1,
+               scheduler: SchedulerSpec | None = None, overrides: Overrides = Overrides(),
+               progress: Progress | None = None) -> list[VerdictRecord]:
+    """Run every variant of ``claims``: compute all their pending points at once (serially,
+    or on the Dask cluster of ``scheduler``; default: serial for one worker, a local cluster
+    of ``workers`` processes otherwise), then measure each variant, write its tables and
+    return its verdict records.
+
+    ``progress(label, done, total)`` reports points per claim (label = claim id), over all
+    claims (label ``all points``) and the variants measured (label ``measuring``).
+    """
+    spec = scheduler or SchedulerSpec.from_options(workers)
+    plans = [vp for claim in claims for vp in _plan(claim, suite, overrides, run)]
+    # every distinct point once: its first (claim, variant) owns it
+    owner: dict[str, tuple[Claim, Any]] = {}
+    for vp in plans:
+        for key, pt in zip(vp.keys, vp.points):
+            owner.setdefault(key, (vp.claim, pt))
+    claim_keys: dict[str, set[str]] = {}
+    for vp in plans:
+        claim_keys.setdefault(vp.claim.id, set()).update(vp.keys)
+    pending = [PointTask(c.id, key, pt) for key, (c, pt) in owner.items()
+               if store.get_or_repair(pt) is None]
+    todo = {t.key for t in pending}
+    done = {cid: len(keys - todo) for cid, keys in claim_keys.items()}
+    totals = {cid: len(keys) for cid, keys in claim_keys.items()}
+    n_done, n_all = sum(1 for k in owner if k not in todo), len(owner)
+
+    def report(cid: str | None) -> None:
+        if progress is None:
+            return
+        if cid is not None:
+            progress(cid, done[cid], totals[cid])
+        progress(ALL_POINTS, n_done, n_all)
+
+    for cid in claim_keys:
+        report(cid)
+    seconds: dict[str, float] = {}
+
+    def on_done(task: PointTask, secs: float) -> None:
+        nonlocal n_done
+        seconds[task.key] = secs
+        n_done += 1
+        for cid, keys in claim_keys.items():
+            if task.key in keys:
+                done[cid] += 1
+                report(cid)
+
+    if pending:
+        with open_client(spec) as client:
+            run_tasks(pending, store, client, on_done=on_done,
+                      compute=lambda t: owner[t.key][0].compute(t.point))
+    records = []
+    charged: set[str] = set()
+    for i, vp in enumerate(plans):
         t0 = time.perf_counter()
-        pts = claim.points(variant, sweep, overrides, run)
-        label = f"{claim.id} [{variant.label}]"
-        meta = {"claim": claim.id, "variant": variant.label}
-        frames: list[Any] = [store.get_or_repair(p) for p in pts]
-        todo = [i for i, f in enumerate(frames) if f is None]
-        done = len(pts) - len(todo)
-        if progress:
-            progress(label, done, len(pts))
-        if workers > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futs = {i: pool.submit(_compute_point, claim.id, pts[i]) for i in todo}
-                for i in todo:
-                    store.put(pts[i], futs[i].result(), meta=meta)
-                    frames[i] = store.get(pts[i])
-                    done += 1
-                    if progress:
-                        progress(label, done, len(pts))
-        else:
-            for i in todo:
-                frames[i] = store.get_or_compute(pts[i], lambda p=pts[i]: claim.compute(p),
-                                                 meta=meta)
-                done += 1
-                if progress:
-                    progress(label, done, len(pts))
+        claim, variant, pts = vp.claim, vp.variant, vp.points
+        meta = {"claim": claim.id}
+        frames = [store.get_or_compute(p, lambda p=p: claim.compute(p), meta=meta) for p in pts]
         m = claim.measure(variant, pts, frames)
         ev = m.evaluate(claim.claimed(variant),
                         derived_band(claim, claim.derived(variant).exponent))
@@ -198,18 +241,35 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, *, run: RunFields =
         store.put_table(table_path(claim.id, variant.label),
                         raw_table(variant.label, claim.role(variant), pts, frames, sizes))
         store.put_table(table_path(claim.id, variant.label, summary=True), summary_table(ev))
-        records.append(_record(claim, variant, suite, ev, time.perf_counter() - t0, run))
+        own = set(vp.keys) - charged
+        charged |= own
+        secs = time.perf_counter() - t0 + sum(seconds.get(k, 0.0) for k in own)
+        records.append(_record(claim, variant, suite, ev, secs, run))
+        if progress:
+            progress(MEASURING, i + 1, len(plans))
     return records
 
 
+def run_claim(claim: Claim, suite: str, store: ResultsStore, **kwargs: Any
+              ) -> list[VerdictRecord]:
+    """:func:`run_claims` of one claim."""
+    return run_claims([claim], suite, store, **kwargs)
+
+
 def save_verdicts(store: ResultsStore, records: list[VerdictRecord]) -> None:
-    """Merge ``records`` into ``verdicts.json`` (a rerun of a claim replaces all its rows)."""
-    old = store.get_json(VERDICTS_FILE) or []
+    """Merge ``records`` into ``verdicts.json`` (a rerun of a claim replaces all its rows),
+    read-merge-write under the file's lock, so concurrent runs into one folder lose no rows;
+    a damaged file is kept aside as ``verdicts.json.corrupt`` and the new rows written."""
     rerun_ids = {r.id for r in records}
-    rows = [r for r in old if r["id"] not in rerun_ids] + [r.to_dict() for r in records]
     order = {cid: i for i, cid in enumerate(CLAIM_IDS)}
-    rows.sort(key=lambda r: order.get(r["id"], len(order)))
-    store.put_json(VERDICTS_FILE, rows)
+
+    def merge(old: Any) -> list[dict[str, Any]]:
+        kept = [r for r in old if isinstance(r, dict) and r.get("id") not in rerun_ids] \
+            if isinstance(old, list) else []
+        rows = kept + [r.to_dict() for r in records]
+        rows.sort(key=lambda r: order.get(r["id"], len(order)))
+        return rows
+    store.update_json(VERDICTS_FILE, merge)
 
 
 def load_verdicts(store: ResultsStore) -> list[VerdictRecord]:
@@ -217,12 +277,14 @@ def load_verdicts(store: ResultsStore) -> list[VerdictRecord]:
 
 
 def run(claims: Iterable[str] | None, suite: str, store: ResultsStore, *,
-        run: RunFields = RunFields(), workers: int = 1, overrides: Overrides = Overrides(),
-        progress: Progress | None = None) -> list[VerdictRecord]:
-    """Run the requested claims (default: all) and save their verdicts."""
-    records: list[VerdictRecord] = []
-    for cid in check_request(claims, suite):
-        records.extend(run_claim(get_claim(cid), suite, store, run=run, workers=workers,
-                                 overrides=overrides, progress=progress))
+        run: RunFields = RunFields(), workers: int = 1, scheduler: SchedulerSpec | None = None,
+        overrides: Overrides = Overrides(), progress: Progress | None = None
+        ) -> list[VerdictRecord]:
+    """Run the requested claims (default: all), save their verdicts, refresh the index."""
+    ids = check_request(claims, suite)
+    records = run_claims([get_claim(cid) for cid in ids], suite, store, run=run,
+                         workers=workers, scheduler=scheduler, overrides=overrides,
+                         progress=progress)
     save_verdicts(store, records)
+    store.write_index()
     return records

@@ -38,7 +38,7 @@ def table_path(claim_id: str, label: str, summary: bool = False) -> str:
     return f"{TABLES_DIR}/{claim_id}/{slug(label)}{'.summary' if summary else ''}.parquet"
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
     """A config value as a Parquet cell: scalars as they are, everything else as JSON."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -49,7 +49,7 @@ def _cell(value: Any) -> Any:
 
 def config_columns(point: Any) -> dict[str, Any]:
     """The fields of a point config as table columns (non-scalars JSON-encoded)."""
-    return {f.name: _cell(getattr(point, f.name)) for f in dataclasses.fields(point)}
+    return {f.name: cell(getattr(point, f.name)) for f in dataclasses.fields(point)}
 
 
 def raw_table(label: str, role: str, points: Sequence[Any], frames: Sequence[pd.DataFrame],

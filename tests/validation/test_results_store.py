@@ -137,7 +137,7 @@ def test_put_get_round_trip_preserves_dtypes(tmp_path):
     cfg = Point()
     df = tidy_frame()
     assert not store.has(cfg) and store.get(cfg) is None
-    key = store.put(cfg, df, meta={"device": "cpu", "seconds": 1.5})
+    key = store.put(cfg, df, meta={"claim": "init_width", "seconds": 1.5})
     assert key == config_hash(cfg)
     assert store.has(cfg)
     back = store.get(cfg)
@@ -152,15 +152,71 @@ def test_put_get_round_trip_preserves_dtypes(tmp_path):
 
     [entry] = store.entries()
     assert entry["hash"] == key
-    assert entry["file"] == f"points/{key}.parquet"
+    assert entry["file"] == f"points/init_width/{key}.parquet" and entry["claim"] == "init_width"
     assert entry["rows"] == 5
-    assert entry["meta"] == {"device": "cpu", "seconds": 1.5}
+    assert entry["meta"] == {"claim": "init_width", "seconds": 1.5}
     assert entry["config"] == canonical_config(cfg)
     assert entry["config"]["inner"]["act"] == {"__enum__": "Act.RELU"}
     assert "T" in entry["written"]
     assert (tmp_path / "results" / entry["file"]).is_file()
-    manifest = json.loads((tmp_path / "results" / "manifest.json").read_text())
-    assert set(manifest) == {key}
+    index = json.loads((tmp_path / "results" / "index.json").read_text())
+    assert set(index) == {key}
+
+
+def test_a_point_file_carries_its_config_and_provenance(tmp_path):
+    """The file alone says what it is: config columns beside the numbers, the hash, the
+    canonical config and the provenance in its metadata."""
+    import pyarrow.parquet as pq
+
+    from infdepth.provenance import package_versions
+    store = ResultsStore(tmp_path)
+    cfg = Point(L=16)
+    store.get_or_compute(cfg, tidy_frame, meta={"claim": "c"})
+    path = store.path_for(cfg)
+    raw = pd.read_parquet(path)
+    assert {"L", "n", "model", "dtype", "error"} <= set(raw.columns)
+    assert raw["L"].tolist() == [16] * 5 and raw["dtype"].tolist() == ["float64"] * 5
+    meta = json.loads(pq.read_schema(path).metadata[b"infdepth"])
+    assert meta["hash"] == config_hash(cfg) and meta["config"] == canonical_config(cfg)
+    prov = meta["provenance"]
+    assert prov["versions"] == package_versions() and prov["versions"]["pandas"] == pd.__version__
+    assert prov["dtype"] == "float64" and prov["device"] == "cpu" and prov["host"]
+    assert prov["seconds"] >= 0 and prov["commit"]
+    assert list(store.get(cfg).columns) == list(tidy_frame().columns)  # config not mixed in
+
+
+def test_reading_a_claim_folder_returns_every_column(tmp_path):
+    """Points of one claim with different columns: ``pd.read_parquet`` on the folder returns
+    the union (the folder's schema file is read first), one row per stored row."""
+    store = ResultsStore(tmp_path)
+    store.put(Point(L=4), pd.DataFrame({"err": [0.5, 0.25]}), meta={"claim": "c"})
+    store.put(OtherPoint(L=8), pd.DataFrame({"err": [0.1], "extra": ["x"]}), meta={"claim": "c"})
+    store.put({"w": 1}, pd.DataFrame({"err": [9.0], "count": [3]}), meta={"claim": "c"})
+    df = pd.read_parquet(tmp_path / "points" / "c")
+    assert len(df) == 4 and {"err", "extra", "count", "L", "w"} <= set(df.columns)
+    assert sorted(df["err"]) == [0.1, 0.25, 0.5, 9.0]
+    assert set(df["L"].dropna()) == {4, 8}
+
+
+def test_a_file_of_another_point_is_never_used(tmp_path):
+    """A valid point file of another config copied in place of this one's (a bad merge) is
+    kept aside as .foreign and the point recomputed; a plain get refuses it in one line."""
+    store = ResultsStore(tmp_path)
+    store.put(Point(L=4), pd.DataFrame({"err": [4.0]}))
+    store.put(Point(L=8), pd.DataFrame({"err": [8.0]}))
+    p4, p8 = store.path_for(Point(L=4)), store.path_for(Point(L=8))
+    p8.write_bytes(p4.read_bytes())
+    with pytest.raises(ResultsStoreError, match="holds another point") as info:
+        store.get(Point(L=8))
+    assert "\n" not in str(info.value)
+    with pytest.warns(UserWarning, match="another point.*kept as .*foreign"):
+        df = store.get_or_compute(Point(L=8), lambda: pd.DataFrame({"err": [8.5]}))
+    assert df["err"].tolist() == [8.5]
+    assert p8.with_name(p8.name + ".foreign").is_file()
+    # a plain Parquet file without infdepth metadata (an older layout) is not trusted either
+    pd.DataFrame({"err": [1.0]}).to_parquet(p4)
+    with pytest.warns(UserWarning, match="no infdepth metadata"):
+        assert store.get_or_repair(Point(L=4)) is None
 
 
 def test_rerun_does_not_recompute(tmp_path):
@@ -210,14 +266,31 @@ def test_interrupted_sweep_resumes(tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
 
 
-def test_manifest_entry_lost_in_crash_is_repaired(tmp_path):
+@pytest.mark.parametrize("damage", ["missing", "reset", "truncated", "not a mapping", "stale"])
+def test_the_index_is_rebuilt_from_the_point_files(tmp_path, damage):
+    """The index is a cache of the files' metadata: missing, reset to {}, corrupt, or listing
+    other files than those on disk, it is rebuilt, and no point is recomputed."""
     store = ResultsStore(tmp_path)
-    store.put(Point(L=4), pd.DataFrame({"x": [1]}))
-    (tmp_path / "manifest.json").unlink()  # crash after the table, before the manifest
+    for L in (4, 8):
+        store.put(Point(L=L), pd.DataFrame({"x": [L]}), meta={"claim": "c"})
+    store.write_index()
+    index_file = tmp_path / "index.json"
+    if damage == "missing":
+        index_file.unlink()
+    elif damage == "reset":
+        index_file.write_text("{}")
+    elif damage == "truncated":
+        index_file.write_text(index_file.read_text()[:30])
+    elif damage == "not a mapping":
+        index_file.write_text("[1, 2]")
+    else:
+        store.put(Point(L=16), pd.DataFrame({"x": [16]}), meta={"claim": "c"})
     calls = []
     store.get_or_compute(Point(L=4), lambda: calls.append(1) or pd.DataFrame({"x": [2]}))
     assert calls == []
-    assert [e["hash"] for e in store.entries()] == [config_hash(Point(L=4))]
+    want = {config_hash(Point(L=L)) for L in ((4, 8, 16) if damage == "stale" else (4, 8))}
+    assert {e["hash"] for e in store.entries()} == want
+    assert set(json.loads(index_file.read_text())) == want
 
 
 def test_many_puts_leave_no_temp_files_and_a_valid_manifest(tmp_path):
@@ -225,13 +298,14 @@ def test_many_puts_leave_no_temp_files_and_a_valid_manifest(tmp_path):
     for i in range(40):
         store.put({"i": i}, pd.DataFrame({"i": [i] * 3}), meta={"i": i})
     store.put({"i": 0}, pd.DataFrame({"i": [7]}))  # overwrite keeps one entry
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".manifest.lock") == [
-        "manifest.json", "points"]
-    assert not [p for p in (tmp_path / "points").iterdir() if not p.name.endswith(".parquet")]
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert len(manifest) == 40 == len(list((tmp_path / "points").iterdir()))
+    store.write_index()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", "index.json", "points"]
+    files = list((tmp_path / "points" / "other").iterdir())
+    assert all(p.name.endswith(".parquet") for p in files)
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert len(index) == 40 == len(files) - 1                   # and the folder's schema file
     assert store.get({"i": 0})["i"].tolist() == [7]
-    assert manifest[config_hash({"i": 0})]["rows"] == 1
+    assert index[config_hash({"i": 0})]["rows"] == 1
 
 
 def test_failed_write_leaves_no_temp_file(tmp_path):
@@ -240,14 +314,15 @@ def test_failed_write_leaves_no_temp_file(tmp_path):
     with pytest.raises(Exception):
         store.put({"bad": 1}, bad)
     assert not store.has({"bad": 1})
-    assert list((tmp_path / "points").iterdir()) == []
+    assert not list((tmp_path / "points").rglob("*.parquet*"))
+    assert not list((tmp_path / "points").rglob(".tmp-*"))
     assert store.entries() == []
     with pytest.raises(TypeError, match="JSON"):
         store.put({"x": 1}, pd.DataFrame({"a": [1]}), meta={"t": object()})
     assert not store.has({"x": 1})
 
 
-def test_concurrent_writers_do_not_lose_manifest_entries(tmp_path):
+def test_concurrent_writers_lose_no_point(tmp_path):
     code = (
         "import sys, pandas as pd;"
         "from infdepth.validation.results_store import ResultsStore;"
@@ -269,7 +344,7 @@ def test_json_artifacts(tmp_path):
     assert store.get_json("verdicts.json") == obj
     assert store.get_json("verdicts") == obj
     with pytest.raises(ValueError):
-        store.put_json("manifest.json", {})
+        store.put_json("index.json", {})
     with pytest.raises(ValueError):
         store.put_json("../escape.json", {})
     with pytest.raises(ValueError):
@@ -278,6 +353,11 @@ def test_json_artifacts(tmp_path):
     (tmp_path / "broken.json").write_text("{oops")
     with pytest.raises(ResultsStoreError, match="broken.json"):
         store.get_json("broken.json")
+    # read-merge-write keeps a damaged file aside and writes the merge of nothing
+    with pytest.warns(UserWarning, match="kept as 'broken.json.corrupt'"):
+        assert store.update_json("broken.json", lambda old: {"old": old}) == {"old": None}
+    assert (tmp_path / "broken.json.corrupt").read_text() == "{oops"
+    assert store.update_json("broken.json", lambda old: {"old": old}) == {"old": {"old": None}}
 
 
 def test_unwritable_folder_raises_one_line_error(tmp_path):
@@ -294,19 +374,6 @@ def test_unwritable_folder_raises_one_line_error(tmp_path):
         ResultsStore(blocker)
 
 
-def test_corrupt_manifest_raises_store_error(tmp_path):
-    store = ResultsStore(tmp_path)
-    store.put({"a": 1}, pd.DataFrame({"a": [1]}))
-    (tmp_path / "manifest.json").write_text('{"abc": {"rows": 1')  # truncated
-    with pytest.raises(ResultsStoreError, match="manifest.json"):
-        ResultsStore(tmp_path)
-    with pytest.raises(ResultsStoreError, match="corrupt"):
-        store.entries()
-    (tmp_path / "manifest.json").write_text("[1, 2]")
-    with pytest.raises(ResultsStoreError, match="manifest.json"):
-        store.entries()
-
-
 def test_corrupt_point_file_raises_store_error(tmp_path):
     store = ResultsStore(tmp_path)
     store.put({"a": 1}, pd.DataFrame({"a": [1]}))
@@ -321,7 +388,7 @@ def test_an_unreadable_point_is_kept_aside_and_recomputed(tmp_path):
     path = store.path_for({"a": 1})
     good = path.read_bytes()
     path.write_bytes(good[: len(good) // 2])                     # a truncated write
-    with pytest.warns(UserWarning, match="unreadable; kept as"):
+    with pytest.warns(UserWarning, match="cannot read results point.*kept as .*corrupt"):
         df = store.get_or_compute({"a": 1}, lambda: pd.DataFrame({"a": [2]}))
     assert df["a"].tolist() == [2]
     aside = path.with_name(path.name + ".corrupt")

@@ -1,0 +1,130 @@
+"""Where points are computed (validation/scheduler.py): the options, the SLURM job script built
+through dask-jobqueue (no SLURM needed), and no worker outliving a killed run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from infdepth.cli import main
+from infdepth.validation.scheduler import SchedulerSpec, SlurmSpec, slurm_cluster, worker_env
+
+
+def test_the_default_is_serial_with_one_worker_and_local_with_more():
+    assert SchedulerSpec.from_options().kind == "serial"
+    assert SchedulerSpec.from_options(3) == SchedulerSpec("local", 3)
+    assert SchedulerSpec.from_options(3, "serial").kind == "serial"
+    addr = SchedulerSpec.from_options(1, "tcp://10.0.0.5:8786")
+    assert (addr.kind, addr.address) == ("address", "tcp://10.0.0.5:8786")
+    assert SchedulerSpec.from_options(2, None, SlurmSpec()).kind == "slurm"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(workers=0), "--workers must be a positive integer, got 0"),
+    (dict(scheduler="dask"), "--scheduler must be serial, local or a scheduler address"),
+    (dict(scheduler="tcp://"), "--scheduler must be serial, local or a scheduler address"),
+    (dict(scheduler="local", slurm=SlurmSpec()), "--scheduler local conflicts with --slurm"),
+])
+def test_bad_scheduler_options_name_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SchedulerSpec.from_options(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(cores=0), "--slurm-cores must be a positive integer, got 0"),
+    (dict(jobs=-1), "--slurm-jobs must be a positive integer, got -1"),
+    (dict(walltime="2h"), "--slurm-walltime must be HH:MM:SS, got '2h'"),
+    (dict(memory="lots"), "--slurm-memory must be a size such as 16GB, got 'lots'"),
+])
+def test_bad_slurm_options_name_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SlurmSpec(**kwargs)
+
+
+def test_the_slurm_job_script_asks_for_the_requested_resources():
+    spec = SlurmSpec(cores=8, memory="32GB", walltime="04:30:00", queue="long",
+                     account="proj42", extra=("--gres=gpu:1",))
+    with slurm_cluster(spec) as cluster:
+        script = cluster.job_script()
+    lines = script.splitlines()
+    for directive in ("#SBATCH -p long", "#SBATCH -A proj42", "#SBATCH --cpus-per-task=8",
+                      "#SBATCH -t 04:30:00", "#SBATCH --gres=gpu:1"):
+        assert directive in lines, (directive, script)
+    assert any(line.startswith("#SBATCH --mem=") and line.endswith("G") for line in lines)
+    worker = next(line for line in lines if "distributed.cli.dask_worker" in line)
+    assert "--nworkers 8" in worker and "--nthreads 1" in worker   # single-threaded workers
+    assert "export INFDEPTH_DRAW_CACHE_MB=512" in lines            # 4096 MB split 8 ways
+
+
+def test_the_cli_prints_the_job_script(capsys):
+    assert main(["validate", "--slurm-job-script", "--slurm-cores", "2", "--slurm-walltime",
+                 "00:30:00", "--slurm-queue", "debug"]) == 0
+    out = capsys.readouterr().out
+    assert "#SBATCH -p debug" in out and "#SBATCH -t 00:30:00" in out and "--nworkers 2" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0"], "--workers must be a positive integer, got 0"),
+    (["--scheduler", "nowhere"], "--scheduler must be serial, local or a scheduler address"),
+    (["--slurm", "--slurm-walltime", "forever"], "--slurm-walltime must be HH:MM:SS"),
+])
+def test_bad_scheduler_options_are_one_line_errors(argv, message, capsys, tmp_path):
+    assert main(["validate", "--suite", "smoke", "--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_local_workers_get_a_share_of_the_draw_cache(monkeypatch):
+    monkeypatch.delenv("INFDEPTH_DRAW_CACHE_MB", raising=False)
+    assert worker_env(2) == {"INFDEPTH_DRAW_CACHE_MB": "2048"}
+    monkeypatch.setenv("INFDEPTH_DRAW_CACHE_MB", "100")
+    assert worker_env(4) == {"INFDEPTH_DRAW_CACHE_MB": "100"}
+
+
+def _descendants(pid: int) -> set[int]:
+    rows = [tuple(map(int, line.split())) for line in subprocess.run(
+        ["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout.splitlines()]
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, parent in rows if parent in frontier}
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_no_worker_outlives_a_killed_run(tmp_path):
+    """SIGKILL of ``infdepth validate --workers 2`` mid-run: its worker processes exit too."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infdepth.cli", "validate", "--suite", "smoke", "--claims",
+         "hw_phase", "--workers", "2", "--out", str(tmp_path / "res"), "--no-figs"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(_descendants(proc.pid)) < 2:
+            time.sleep(0.3)
+        time.sleep(2)                                         # workers busy with points
+        workers = _descendants(proc.pid)
+        assert len(workers) >= 2, "the run never started its workers"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.3)
+    left = [p for p in workers if _alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"worker processes {left} outlived the killed run"

@@ -1,0 +1,88 @@
+"""Computing pending points (validation/sweep.py) on Dask: a worker killed mid-point costs only
+that point, every other point is computed once and stored as it arrives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cloudpickle
+import pandas as pd
+import pytest
+
+from infdepth.validation.results_store import ResultsStore, config_hash
+from infdepth.validation.scheduler import SchedulerSpec, open_client
+from infdepth.validation.sweep import PointTask, run_tasks
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+
+
+@dataclass(frozen=True)
+class SlowPoint:
+    i: int
+    log: str
+    kill: int = -1
+
+
+def _work(claim_id: str, p: SlowPoint):
+    """Log the attempt; the first attempt at point ``kill`` SIGKILLs its own worker."""
+    import time
+    log = Path(p.log)
+    with open(log / "attempts", "a") as f:
+        f.write(f"{p.i} {os.getpid()}\n")
+    if p.i == p.kill and not (log / "killed").exists():
+        (log / "killed").write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.2)
+    return pd.DataFrame({"i": [p.i], "sq": [p.i * p.i]}), {"seconds": 0.2, "pid": os.getpid()}
+
+
+def test_a_killed_worker_costs_only_its_point(tmp_path):
+    store = ResultsStore(tmp_path / "res")
+    pts = [SlowPoint(i, str(tmp_path), kill=3) for i in range(8)]
+    tasks = [PointTask("fake", config_hash(p), p) for p in pts]
+    done = []
+    with open_client(SchedulerSpec.from_options(workers=2)) as client:
+        run_tasks(tasks, store, client, on_done=lambda t, s: done.append(t.point.i),
+                  worker_fn=_work)
+    assert sorted(done) == list(range(8))                     # each stored once
+    for p in pts:
+        assert store.get(p)["sq"].tolist() == [p.i * p.i]
+    attempts = [tuple(map(int, line.split()))
+                for line in (tmp_path / "attempts").read_text().splitlines()]
+    killed = int((tmp_path / "killed").read_text())
+    runs = {i: [pid for j, pid in attempts if j == i] for i in range(8)}
+    # point 3 ran twice (killed, then rerun); every other rerun is of a point whose first run
+    # was on the killed worker (its result not yet delivered): the other worker's points,
+    # and every point delivered before the kill, ran once
+    assert len(runs[3]) == 2 and runs[3][0] == killed
+    for i, pids in runs.items():
+        assert len(pids) == 1 or (len(pids) == 2 and pids[0] == killed), (i, pids, killed)
+    assert sum(len(p) for p in runs.values()) <= 8 + 3
+
+
+def test_serial_and_distributed_store_the_same_tables(tmp_path):
+    pts = [SlowPoint(i, str(tmp_path)) for i in range(4)]
+    tasks = [PointTask("fake", config_hash(p), p) for p in pts]
+    a, b = ResultsStore(tmp_path / "a"), ResultsStore(tmp_path / "b")
+    run_tasks(tasks, a, compute=lambda t: _work("fake", t.point)[0])
+    with open_client(SchedulerSpec.from_options(workers=2)) as client:
+        run_tasks(tasks, b, client, worker_fn=_work)
+    for p in pts:
+        pd.testing.assert_frame_equal(a.get(p), b.get(p))
+
+
+def test_an_error_in_a_point_is_raised_and_the_others_are_kept(tmp_path):
+    def bad(claim_id, p):
+        if p.i == 0:
+            raise ArithmeticError("boom in point 0")
+        return _work(claim_id, p)
+    store = ResultsStore(tmp_path / "res")
+    pts = [SlowPoint(i, str(tmp_path)) for i in range(3)]
+    with open_client(SchedulerSpec.from_options(workers=2)) as client:
+        with pytest.raises(ArithmeticError, match="boom"):
+            run_tasks([PointTask("fake", config_hash(p), p) for p in pts], store, client,
+                      worker_fn=bad)

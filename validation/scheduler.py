@@ -1,0 +1,148 @@
+"""Where sweep points are computed (docs/design.md "Sweeps"): in this process, on a local
+Dask cluster, on an existing Dask scheduler, or on SLURM jobs through dask-jobqueue.
+
+A :class:`SchedulerSpec` is the user's request (``infdepth validate --workers/--scheduler/
+--slurm...``); :func:`open_client` turns it into a ``dask.distributed.Client`` (``None`` for
+the serial path) and closes what it started on exit -- including on an exception or Ctrl-C.
+Workers are single-threaded processes (one point at a time, one torch thread), so a point
+computes the same numbers on any of them as in the serial path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from infdepth.errors import InfdepthError
+
+__all__ = ["SchedulerSpec", "SlurmSpec", "open_client", "slurm_cluster", "worker_env"]
+
+#: the draw cache budget of one process when none is set (infdepth.seeding)
+_DEFAULT_DRAW_CACHE_MB = 4096
+
+
+@dataclass(frozen=True)
+class SlurmSpec:
+    """One SLURM job of workers: ``cores`` single-threaded workers sharing ``memory``
+    (e.g. ``"16GB"``) for ``walltime`` (``HH:MM:SS``) on ``queue`` (partition; ``None``: the
+    site default), ``account`` to charge; ``jobs`` jobs at once, or ``adaptive``: between 0
+    and ``jobs`` jobs as the pending work needs."""
+
+    cores: int = 4
+    memory: str = "16GB"
+    walltime: str = "02:00:00"
+    queue: str | None = None
+    account: str | None = None
+    jobs: int = 1
+    adaptive: bool = False
+    extra: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.cores < 1:
+            raise ValueError(f"--slurm-cores must be a positive integer, got {self.cores}")
+        if self.jobs < 1:
+            raise ValueError(f"--slurm-jobs must be a positive integer, got {self.jobs}")
+        parts = self.walltime.split(":")
+        if not (1 <= len(parts) <= 3 and all(p.isdigit() for p in parts)):
+            raise ValueError(f"--slurm-walltime must be HH:MM:SS, got {self.walltime!r}")
+        from dask.utils import parse_bytes
+        try:
+            if parse_bytes(self.memory) <= 0:
+                raise ValueError
+        except (ValueError, TypeError):
+            raise ValueError(f"--slurm-memory must be a size such as 16GB, got "
+                             f"{self.memory!r}") from None
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """``kind``: ``serial`` (this process), ``local`` (a ``LocalCluster`` of ``workers``
+    processes), ``address`` (connect to ``address``, e.g. ``tcp://host:8786``) or ``slurm``."""
+
+    kind: str = "serial"
+    workers: int = 1
+    address: str | None = None
+    slurm: SlurmSpec | None = None
+
+    @classmethod
+    def from_options(cls, workers: int = 1, scheduler: str | None = None,
+                     slurm: SlurmSpec | None = None) -> "SchedulerSpec":
+        """The spec of ``--workers N [--scheduler local|serial|tcp://HOST:PORT] [--slurm]``:
+        the default is serial with one worker and a local cluster with more."""
+        if workers < 1:
+            raise ValueError(f"--workers must be a positive integer, got {workers}")
+        if slurm is not None:
+            if scheduler not in (None, "slurm"):
+                raise ValueError(f"--scheduler {scheduler} conflicts with --slurm")
+            return cls("slurm", workers, slurm=slurm)
+        if scheduler is None:
+            return cls("local" if workers > 1 else "serial", workers)
+        if scheduler in ("serial", "local"):
+            return cls(scheduler, workers)
+        if "://" in scheduler and scheduler.split("://", 1)[1]:
+            return cls("address", workers, address=scheduler)
+        raise ValueError(f"--scheduler must be serial, local or a scheduler address such as "
+                         f"tcp://host:8786, got {scheduler!r}")
+
+    @property
+    def distributed(self) -> bool:
+        return self.kind != "serial"
+
+
+def worker_env(workers: int) -> dict[str, str]:
+    """Environment of local workers: the draw cache budget split between them (unless set)."""
+    if "INFDEPTH_DRAW_CACHE_MB" in os.environ:
+        return {"INFDEPTH_DRAW_CACHE_MB": os.environ["INFDEPTH_DRAW_CACHE_MB"]}
+    return {"INFDEPTH_DRAW_CACHE_MB": str(_DEFAULT_DRAW_CACHE_MB // max(workers, 1))}
+
+
+def slurm_cluster(spec: SlurmSpec, **kwargs: Any):
+    """A ``dask_jobqueue.SLURMCluster`` whose jobs each run ``spec.cores`` single-threaded
+    workers (nothing is submitted until it is scaled)."""
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:  # pragma: no cover - a dependency
+        raise InfdepthError("--slurm needs dask-jobqueue: pip install dask-jobqueue") from None
+    return SLURMCluster(cores=spec.cores, processes=spec.cores, memory=spec.memory,
+                        walltime=spec.walltime, queue=spec.queue, account=spec.account,
+                        job_extra_directives=list(spec.extra), python=sys.executable,
+                        job_script_prologue=[
+                            f"export INFDEPTH_DRAW_CACHE_MB="
+                            f"{worker_env(spec.cores)['INFDEPTH_DRAW_CACHE_MB']}"],
+                        silence_logs="error", **kwargs)
+
+
+@contextlib.contextmanager
+def open_client(spec: SchedulerSpec) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec`` (``None`` when serial), closed on exit with
+    the cluster it started."""
+    if not spec.distributed:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with contextlib.ExitStack() as stack:
+        if spec.kind == "local":
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=spec.workers, threads_per_worker=1, processes=True, memory_limit=0,
+                dashboard_address=None, silence_logs=logging.ERROR,
+                env=worker_env(spec.workers)))
+            client = stack.enter_context(Client(cluster))
+        elif spec.kind == "address":
+            try:
+                client = stack.enter_context(Client(spec.address, timeout="20s"))
+            except (OSError, TimeoutError) as e:
+                raise InfdepthError(f"--scheduler: cannot reach {spec.address}: {e}") from None
+        else:
+            assert spec.slurm is not None
+            cluster = stack.enter_context(slurm_cluster(spec.slurm))
+            if spec.slurm.adaptive:
+                cluster.adapt(minimum_jobs=0, maximum_jobs=spec.slurm.jobs)
+            else:
+                cluster.scale(jobs=spec.slurm.jobs)
+            client = stack.enter_context(Client(cluster))
+        yield client
