@@ -7,6 +7,7 @@ Bad input gives one line on stderr naming the value and what is allowed, and exi
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -250,13 +251,13 @@ def _json_target(path: str) -> Path:
 
 def _draw(store) -> dict:
     from infdepth.paper_figs.registry import make_figures
-    from infdepth.validation.runner import VERDICTS_FILE
-    return make_figures(store, store.get_json(VERDICTS_FILE) or [])
+    from infdepth.validation.runner import stored_verdict_rows
+    return make_figures(store, stored_verdict_rows(store))
 
 
 def _stored_verdicts(store):
-    from infdepth.validation.runner import VERDICTS_FILE
-    rows = store.get_json(VERDICTS_FILE)
+    from infdepth.validation.runner import stored_verdict_rows
+    rows = stored_verdict_rows(store)
     if not rows:
         raise UsageError(f"no verdicts in '{store.root}'; run 'infdepth validate --out "
                          f"{store.root}' first")
@@ -339,6 +340,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+#: write failures reported in one line (a full disk or quota, a read-only or forbidden folder)
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"derive": _cmd_derive, "validate": _cmd_validate, "figs": _cmd_figs,
@@ -352,6 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished points are kept and a rerun resumes", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"infdepth {args.command}: error: cannot write{where}: {exc.strerror}; files "
+              "already written are complete and a rerun resumes", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

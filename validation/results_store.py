@@ -427,14 +427,18 @@ class ResultsStore:
                 f"results file '{path}' is corrupt (invalid JSON: {e.msg} at line {e.lineno})"
             ) from None
 
-    def update_json(self, name: str, merge: Callable[[Any | None], Any]) -> Any:
+    def update_json(self, name: str, merge: Callable[[Any | None], Any],
+                    valid: Callable[[Any], bool] = lambda obj: True) -> Any:
         """Read-merge-write ``root/<name>`` under its lock: ``merge(old)`` returns the new
-        content. A damaged file is kept aside as ``<name>.corrupt`` (with a warning) and
-        ``merge(None)`` written, so the caller's new rows are never lost to an old bad file."""
+        content. A damaged file (not JSON, or ``valid(old)`` false) is kept aside as
+        ``<name>.corrupt`` (with a warning) and ``merge(None)`` written, so the caller's new
+        rows are never lost to an old bad file."""
         path = self._json_path(name)
         with self.lock(f"json-{path.stem}"):
             try:
                 old = self.get_json(name)
+                if old is not None and not valid(old):
+                    raise ResultsStoreError(f"results file '{path}' is malformed")
             except ResultsStoreError as e:
                 aside = path.with_name(path.name + ".corrupt")
                 os.replace(path, aside)

@@ -25,7 +25,7 @@ from infdepth.run_fields import RunFields
 
 from .claims import CLAIM_IDS, SUITE_NAMES, Claim, Overrides, get_claim
 from .measurements import DecisionFields, Evaluation, RateMeasurement
-from .results_store import ResultsStore, config_hash
+from .results_store import ResultsStore, ResultsStoreError, config_hash
 from .scheduler import SchedulerSpec, open_client
 from .sweep import PointTask, run_tasks
 from .tables import raw_table, summary_table, table_path
@@ -196,7 +196,7 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
     claim_keys: dict[str, set[str]] = {}
     for vp in plans:
         claim_keys.setdefault(vp.claim.id, set()).update(vp.keys)
-    pending = [PointTask(c.id, key, pt) for key, (c, pt) in owner.items()
+    pending = [PointTask(c.id, key, pt, c.affinity(pt)) for key, (c, pt) in owner.items()
                if store.get_or_repair(pt) is None]
     todo = {t.key for t in pending}
     done = {cid: len(keys - todo) for cid, keys in claim_keys.items()}
@@ -264,16 +264,37 @@ def save_verdicts(store: ResultsStore, records: list[VerdictRecord]) -> None:
     order = {cid: i for i, cid in enumerate(CLAIM_IDS)}
 
     def merge(old: Any) -> list[dict[str, Any]]:
-        kept = [r for r in old if isinstance(r, dict) and r.get("id") not in rerun_ids] \
-            if isinstance(old, list) else []
-        rows = kept + [r.to_dict() for r in records]
+        rows = [r for r in old or [] if r["id"] not in rerun_ids] + [r.to_dict() for r in records]
         rows.sort(key=lambda r: order.get(r["id"], len(order)))
         return rows
-    store.update_json(VERDICTS_FILE, merge)
+    store.update_json(VERDICTS_FILE, merge, valid=verdict_rows_valid)
+
+
+#: the fields every stored verdict row has (what report and figures read first)
+_ROW_KEYS = ("id", "variant", "status")
+
+
+def verdict_rows_valid(rows: Any) -> bool:
+    """Whether ``rows`` (parsed ``verdicts.json``) is a list of verdict rows."""
+    return isinstance(rows, list) and all(
+        isinstance(r, dict) and all(isinstance(r.get(k), str) for k in _ROW_KEYS) for r in rows)
+
+
+def stored_verdict_rows(store: ResultsStore) -> list[dict[str, Any]]:
+    """The rows of ``verdicts.json`` (``[]`` when there is none); a damaged or malformed file
+    raises :class:`ResultsStoreError` in one line."""
+    rows = store.get_json(VERDICTS_FILE)
+    if rows is None:
+        return []
+    if not verdict_rows_valid(rows):
+        raise ResultsStoreError(f"results file '{store.root / VERDICTS_FILE}' is malformed "
+                                "(expected a list of verdict rows); rerun 'infdepth validate' "
+                                "to rewrite it")
+    return rows
 
 
 def load_verdicts(store: ResultsStore) -> list[VerdictRecord]:
-    return [VerdictRecord(**r) for r in (store.get_json(VERDICTS_FILE) or [])]
+    return [VerdictRecord(**r) for r in stored_verdict_rows(store)]
 
 
 def run(claims: Iterable[str] | None, suite: str, store: ResultsStore, *,

@@ -25,11 +25,14 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class PointTask:
-    """One pending point: ``claim`` computes ``point`` (config hash ``key``)."""
+    """One pending point: ``claim`` computes ``point`` (config hash ``key``); tasks with the
+    same non-``None`` ``group`` (the claim's :meth:`~Claim.affinity`) run in one Dask task,
+    one after the other, so they share the worker's in-process caches."""
 
     claim: str
     key: str
     point: Any
+    group: Any = None
 
 
 def compute_point(claim_id: str, point: Any) -> tuple[Any, dict[str, Any]]:
@@ -47,6 +50,28 @@ def _compute_on_worker(claim_id: str, point: Any) -> tuple[Any, dict[str, Any]]:
     import torch
     torch.set_num_threads(1)
     return compute_point(claim_id, point)
+
+
+def _compute_batch(fn: Callable[[str, Any], tuple[Any, dict[str, Any]]],
+                   items: list[tuple[str, Any]]) -> list[tuple[Any, dict[str, Any]]]:
+    """One Dask task for points sharing an affinity: computed in order on one worker."""
+    return [fn(claim_id, point) for claim_id, point in items]
+
+
+def _batches(tasks: Sequence[PointTask]) -> list[list[PointTask]]:
+    """Tasks in order, those of one group together (at the position of the group's first)."""
+    out: list[list[PointTask]] = []
+    where: dict[Any, int] = {}
+    for t in tasks:
+        if t.group is None:
+            out.append([t])
+            continue
+        gk = (t.claim, t.group)
+        if gk not in where:
+            where[gk] = len(out)
+            out.append([])
+        out[where[gk]].append(t)
+    return out
 
 
 def run_tasks(tasks: Sequence[PointTask], store: ResultsStore, client: Any = None, *,
@@ -78,21 +103,28 @@ def run_tasks(tasks: Sequence[PointTask], store: ResultsStore, client: Any = Non
         return
     from distributed import as_completed
     fn = worker_fn or _compute_on_worker
-    futures = {client.submit(fn, t.claim, t.point, key=f"{t.claim}-{t.key}", pure=False): t
-               for t in tasks}
+    futures = {}
+    for batch in _batches(tasks):
+        t = batch[0]
+        if len(batch) == 1:
+            fut = client.submit(fn, t.claim, t.point, key=f"{t.claim}-{t.key}", pure=False)
+        else:
+            fut = client.submit(_compute_batch, fn, [(b.claim, b.point) for b in batch],
+                                key=f"{t.claim}-group-{t.key}", pure=False)
+        futures[fut] = batch
     try:
         for fut in as_completed(futures):
-            task = futures[fut]
+            batch = futures[fut]
             try:
-                df, prov = fut.result()
+                out = fut.result()
             except Exception as e:
-                name = type(e).__name__
-                if name == "KilledWorker":
-                    raise InfdepthError(f"point {task.key} of {task.claim} killed its worker "
-                                        f"repeatedly (out of memory?); the other finished "
-                                        f"points are stored") from None
+                if type(e).__name__ == "KilledWorker":
+                    raise InfdepthError(f"point {batch[0].key} of {batch[0].claim} killed its "
+                                        "worker repeatedly (out of memory?); the other "
+                                        "finished points are stored") from None
                 raise
-            store_one(task, df, prov)
+            for task, (df, prov) in zip(batch, [out] if len(batch) == 1 else out):
+                store_one(task, df, prov)
             fut.release()
     finally:
         for fut in futures:

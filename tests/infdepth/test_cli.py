@@ -124,8 +124,35 @@ def test_argparse_errors_are_one_line(argv, capsys):
     assert len(err.splitlines()) == 1 and "error:" in err
 
 
-def test_corrupt_verdicts_file_is_one_line_exit_2(tmp_path, capsys):
-    (tmp_path / "verdicts.json").write_text("{bad")
-    assert main(["report", "--out", str(tmp_path)]) == 2
+@pytest.mark.parametrize("command", ["report", "figs"])
+@pytest.mark.parametrize("content, says", [("{bad", "is corrupt"), ('{"id": 1}', "is malformed"),
+                                           ('[{"id": "x"}, 3]', "is malformed")])
+def test_corrupt_verdicts_file_is_one_line_exit_2(tmp_path, capsys, command, content, says):
+    (tmp_path / "verdicts.json").write_text(content)
+    assert main([command, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "verdicts.json' is corrupt" in err and len(err.splitlines()) == 1
+    assert f"verdicts.json' {says}" in err and len(err.splitlines()) == 1
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_truncated_file(tmp_path, capsys, monkeypatch):
+    """ENOSPC while the figures are written: one line naming the file, exit 2, and no
+    partial PNG or PDF; the points and verdicts written before are complete."""
+    import errno
+
+    from infdepth.paper_figs import common
+    out = tmp_path / "res"
+
+    def full_disk(self, f, **kw):
+        f.write(b"%PDF-partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "figures" / "x.pdf"))
+
+    monkeypatch.setattr(common.plt.Figure, "savefig", full_disk)
+    assert main(["validate", *TINY, "--out", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "No space left on device" in err[0] and "x.pdf" in err[0]
+    assert err[0].startswith("infdepth validate: error: cannot write")
+    figures = out / "figures"
+    assert not figures.exists() or not any(figures.iterdir())
+    assert main(["report", "--out", str(out)]) in (0, 2)          # verdicts are readable
+    import json
+    assert json.loads((out / "verdicts.json").read_text())[0]["id"] == "init_kernel_depth"

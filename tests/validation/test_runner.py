@@ -270,6 +270,10 @@ def test_a_corrupt_verdicts_file_does_not_cost_the_run(claim, store):
         save_verdicts(store, recs)
     assert [r.variant for r in load_verdicts(store)] == ["slope=-1", "slope=-0.5", "map"]
     assert (store.root / "verdicts.json.corrupt").read_text().startswith('[{"id"')
+    (store.root / VERDICTS_FILE).write_text('{"id": "valid JSON, not a list of rows"}')
+    with pytest.warns(UserWarning, match="malformed; kept as"):
+        save_verdicts(store, recs[:1])
+    assert [r.variant for r in load_verdicts(store)] == ["slope=-1"]
 
 
 def test_concurrent_verdict_writers_lose_no_row(tmp_path):

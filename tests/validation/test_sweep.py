@@ -40,14 +40,20 @@ def _work(claim_id: str, p: SlowPoint):
     return pd.DataFrame({"i": [p.i], "sq": [p.i * p.i]}), {"seconds": 0.2, "pid": os.getpid()}
 
 
-def test_a_killed_worker_costs_only_its_point(tmp_path):
+@pytest.fixture(scope="module")
+def client():
+    """One local cluster of two single-threaded workers for the module."""
+    with open_client(SchedulerSpec.from_options(workers=2)) as c:
+        yield c
+
+
+def test_a_killed_worker_costs_only_its_point(tmp_path, client):
     store = ResultsStore(tmp_path / "res")
     pts = [SlowPoint(i, str(tmp_path), kill=3) for i in range(8)]
     tasks = [PointTask("fake", config_hash(p), p) for p in pts]
     done = []
-    with open_client(SchedulerSpec.from_options(workers=2)) as client:
-        run_tasks(tasks, store, client, on_done=lambda t, s: done.append(t.point.i),
-                  worker_fn=_work)
+    run_tasks(tasks, store, client, on_done=lambda t, s: done.append(t.point.i),
+              worker_fn=_work)
     assert sorted(done) == list(range(8))                     # each stored once
     for p in pts:
         assert store.get(p)["sq"].tolist() == [p.i * p.i]
@@ -64,25 +70,38 @@ def test_a_killed_worker_costs_only_its_point(tmp_path):
     assert sum(len(p) for p in runs.values()) <= 8 + 3
 
 
-def test_serial_and_distributed_store_the_same_tables(tmp_path):
+def test_serial_and_distributed_store_the_same_tables(tmp_path, client):
     pts = [SlowPoint(i, str(tmp_path)) for i in range(4)]
     tasks = [PointTask("fake", config_hash(p), p) for p in pts]
     a, b = ResultsStore(tmp_path / "a"), ResultsStore(tmp_path / "b")
     run_tasks(tasks, a, compute=lambda t: _work("fake", t.point)[0])
-    with open_client(SchedulerSpec.from_options(workers=2)) as client:
-        run_tasks(tasks, b, client, worker_fn=_work)
+    run_tasks(tasks, b, client, worker_fn=_work)
     for p in pts:
         pd.testing.assert_frame_equal(a.get(p), b.get(p))
 
 
-def test_an_error_in_a_point_is_raised_and_the_others_are_kept(tmp_path):
+def test_an_error_in_a_point_is_raised_and_the_others_are_kept(tmp_path, client):
     def bad(claim_id, p):
         if p.i == 0:
             raise ArithmeticError("boom in point 0")
         return _work(claim_id, p)
     store = ResultsStore(tmp_path / "res")
     pts = [SlowPoint(i, str(tmp_path)) for i in range(3)]
-    with open_client(SchedulerSpec.from_options(workers=2)) as client:
-        with pytest.raises(ArithmeticError, match="boom"):
-            run_tasks([PointTask("fake", config_hash(p), p) for p in pts], store, client,
-                      worker_fn=bad)
+    with pytest.raises(ArithmeticError, match="boom"):
+        run_tasks([PointTask("fake", config_hash(p), p) for p in pts], store, client,
+                  worker_fn=bad)
+
+
+def test_points_of_one_group_run_together_on_one_worker(tmp_path, client):
+    """Tasks sharing a group (a claim's affinity: a shared in-process reference) are one Dask
+    task: computed in order by one process; ungrouped tasks spread."""
+    pts = [SlowPoint(i, str(tmp_path)) for i in range(6)]
+    tasks = [PointTask("fake", config_hash(p), p, group="ref" if p.i % 2 == 0 else None)
+             for p in pts]
+    store = ResultsStore(tmp_path / "res")
+    run_tasks(tasks, store, client, worker_fn=_work)
+    attempts = [tuple(map(int, line.split()))
+                for line in (tmp_path / "attempts").read_text().splitlines()]
+    grouped = [(i, pid) for i, pid in attempts if i % 2 == 0]
+    assert [i for i, _ in grouped] == [0, 2, 4] and len({pid for _, pid in grouped}) == 1
+    assert all(store.get(p)["sq"].tolist() == [p.i * p.i] for p in pts)

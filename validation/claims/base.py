@@ -202,6 +202,12 @@ class Claim(ABC):
     def derived(self, variant: Variant) -> Derived:
         """The exponent the theory layer derives for the variant."""
 
+    def affinity(self, point: RunFields) -> Any:
+        """Points with the same non-``None`` affinity share an expensive in-process cache (a
+        reference solution, say) and are computed one after the other on one worker, so a
+        cluster does not solve it once per worker; ``None`` (the default): no sharing."""
+        return None
+
     def claimed(self, variant: Variant) -> Claimed:
         """The claim row's slope +- tolerance (claims with per-variant claims override). A
         qualitative claim that does not override this has no band: always inconclusive."""

@@ -6,7 +6,8 @@ per-activation training settings, the error-to-reference point that ``hw_rate_lm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,6 +134,15 @@ def reference_text(p: HWPoint) -> str:
     if isinstance(p, HWODEPoint):
         return f"Mean-ODE solver (Ls={p.ref_Ls}, P={p.ref_P})"
     return f"coupled reference L={p.L_ref}, M={p.M_ref}"
+
+
+def reference_affinity(p: Any) -> Any:
+    """Points that differ only in ``L`` and ``M`` train against one cached reference
+    (:func:`~infdepth.numerics.hw_reference.train_against_reference`, the Mean-ODE solver's
+    own-error estimate): the same affinity (:meth:`Claim.affinity`); other points none."""
+    if isinstance(p, HWPoint) and type(p) in (HWPoint, HWODEPoint):
+        return replace(p, L=0, M=0)
+    return None
 
 
 def compute_errors(p: HWPoint) -> pd.DataFrame:

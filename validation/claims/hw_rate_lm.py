@@ -61,7 +61,7 @@ from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant,
                    size_sweep)
 from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, compute_errors, error_points,
-                        reference_errors, reference_text, twin_suffix)
+                        reference_affinity, reference_errors, reference_text, twin_suffix)
 from .hw_rate_parts import (BIAS_STATISTIC, JOINT_BANDS, WRONG_ALPHA, HWBiasPoint,
                             HWWrongLimitPoint, bias_samples, budget_notes, compute_bias,
                             compute_wrong_limit, joint_measurement)
@@ -209,6 +209,9 @@ class HWRateLM(Claim):
             sizes = [(sweep.L_fixed, M) for M in size_sweep(overrides.widths, sweep.M_sweep)]
         return error_points(act, sizes, D=sweep.D, seeds=sweep.seeds, run=run, ode=sweep.ode,
                             coupled=(sweep.L_ref, sweep.M_ref))
+
+    def affinity(self, p):
+        return reference_affinity(p)
 
     def compute(self, p) -> pd.DataFrame:
         """Per seed errors to the reference (rate points; for the control, to the exact Mean

@@ -32,7 +32,7 @@ from infdepth.theory.exponents_core import fmt_exponent
 from ..measurements import RateMeasurement
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant, size_sweep
 from .hw_common import (STATISTIC_TEXT, STATISTICS, FixedSizeSweep, compute_errors,
-                        error_points, twin_suffix)
+                        error_points, reference_affinity, twin_suffix)
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,9 @@ class HWSqrtD(Claim):
         sizes = [(overrides.depth(sweep.L), sweep.M)]
         return [p for D in size_sweep(overrides.widths, sweep.D_sweep)
                 for p in error_points("linear", sizes, D=D, seeds=sweep.seeds, run=run, ode={})]
+
+    def affinity(self, p):
+        return reference_affinity(p)
 
     def compute(self, p) -> pd.DataFrame:
         """One row per seed (the columns of ``hw_rate_lm``'s rate points: ``emb_err``, ...)."""
