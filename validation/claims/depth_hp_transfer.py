@@ -154,13 +154,15 @@ def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
     return tuple(float(lo + i * step) for i in range(k + 1))
 
 
-def drift_measurement(sizes, frames, error_label: str, size_label: str = "depth L"
-                      ) -> RateMeasurement:
+def drift_measurement(sizes, frames, error_label: str, size_label: str = "depth L", *,
+                      noise_floor_factor: float = 2.0) -> RateMeasurement:
     """The claim's measurement of the drift of the optimal LR: one frame per depth (``log2_eta,
     seed, loss``; a diverged run's loss ``inf``), the fitted ``eta*`` of the seed-mean curve as
     the statistic on the per-seed curves ``(S, G)`` (``boot_t``, paired across depths); notes
-    name the depths whose optimum is flagged. Also serves the depth transfer check of a user's
-    model (:mod:`infdepth.transfer_check`)."""
+    name the depths whose optimum is flagged. ``noise_floor_factor``: the fitter's noise floor
+    (the claim: the default 2, a depth whose ``eta*`` is below twice its bootstrap standard
+    error is left out). Also serves the depth transfer check of a user's model
+    (:mod:`infdepth.transfer_check`)."""
     grids, samples = zip(*(seed_curves(f) for f in frames))
     if any(not np.array_equal(g, grids[0]) for g in grids):
         raise ValueError("every depth of a variant must use the same learning-rate grid")
@@ -171,7 +173,8 @@ def drift_measurement(sizes, frames, error_label: str, size_label: str = "depth 
             notes.append(f"L={L:g}: optimum {_FLAGS[o.flag]}")
     notes.append("slope = drift of log2(eta*) per doubling of L (log-log fit of eta* on L)")
     return RateMeasurement(list(sizes), list(samples), optimal_lr(grids[0]), size_label,
-                           error_label, paired=True, notes=tuple(notes))
+                           error_label, paired=True, noise_floor_factor=noise_floor_factor,
+                           notes=tuple(notes))
 
 
 class DepthHPTransfer(Claim):
