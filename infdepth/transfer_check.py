@@ -239,7 +239,8 @@ def transfer_drift(df: pd.DataFrame, tolerance: float | None = None, *,
                      "tail_slope": ev.tail_slope, "method": ev.method, "seeds": ev.seeds,
                      "eta_opt": tuple(float(v) for v in ev.errors),
                      "used": tuple(bool(u) for u in ev.used),
-                     "reason": ev.reason, "notes": NOTE_SEP.join(tuple(ev.notes) + tuple(excl)),
+                     "reason": ev.reason, "advice": ev.advice,
+                     "notes": NOTE_SEP.join(tuple(ev.notes) + tuple(excl)),
                      "derivation": "" if der is None else der.text})
     return pd.DataFrame(rows)
 
@@ -255,8 +256,11 @@ def format_drift(table: pd.DataFrame) -> str:
                         for L, v, u in zip(r.depths, r.eta_opt, r.used))
         fit = (f"{r.drift:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" if math.isfinite(r.drift)
                else f"{'n/a (fit refused)':23s}")
-        lines.append(f"{r.parameterization:22s} {r.optimizer:4s} {fit}    {d:>7s}  {r.reading:11s} "
+        lines.append(f"{r.parameterization:22s} {r.optimizer:4s} {fit}    {d:>7s}  "
+                     f"{r.reading:11s} "
                      f"{r.status:12s} {r.status_derived:12s} {eta}")
+        if r.advice:
+            lines.append(f"    to decide: {r.advice}")
         for note in filter(None, r.notes.split(NOTE_SEP)):
             lines.append(f"    note: {note}")
     return "\n".join(lines)
