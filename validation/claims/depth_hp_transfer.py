@@ -69,7 +69,7 @@ from infdepth.theory.exponents_core import fmt_exponent
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
 
-__all__ = ["CLAIM", "TRANSFER_TOL", "TransferVariant", "ControlVariant", "TransferSweep",
+__all__ = ["CLAIM", "TRANSFER_TOL", "drift_measurement", "TransferVariant", "ControlVariant", "TransferSweep",
            "TransferPoint",
            "Optimum", "fit_optimum", "seed_curves", "mean_curve", "optimal_lr",
            "per_depth_optima"]
@@ -154,6 +154,28 @@ def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
     return tuple(float(lo + i * step) for i in range(k + 1))
 
 
+def drift_measurement(sizes, frames, error_label: str, size_label: str = "depth L", *,
+                      noise_floor_factor: float = 2.0) -> RateMeasurement:
+    """The claim's measurement of the drift of the optimal LR: one frame per depth (``log2_eta,
+    seed, loss``; a diverged run's loss ``inf``), the fitted ``eta*`` of the seed-mean curve as
+    the statistic on the per-seed curves ``(S, G)`` (``boot_t``, paired across depths); notes
+    name the depths whose optimum is flagged. ``noise_floor_factor``: the fitter's noise floor
+    (the claim: the default 2, a depth whose ``eta*`` is below twice its bootstrap standard
+    error is left out). Also serves the depth transfer check of a user's model
+    (:mod:`infdepth.transfer_check`)."""
+    grids, samples = zip(*(seed_curves(f) for f in frames))
+    if any(not np.array_equal(g, grids[0]) for g in grids):
+        raise ValueError("every depth of a variant must use the same learning-rate grid")
+    notes = []
+    for L, a in zip(sizes, samples):
+        o = fit_optimum(grids[0], mean_curve(a))
+        if o.flag != "ok":
+            notes.append(f"L={L:g}: optimum {_FLAGS[o.flag]}")
+    notes.append("slope = drift of log2(eta*) per doubling of L (log-log fit of eta* on L)")
+    return RateMeasurement(list(sizes), list(samples), optimal_lr(grids[0]), size_label,
+                           error_label, paired=True, noise_floor_factor=noise_floor_factor,
+                           notes=tuple(notes))
+
 
 class DepthHPTransfer(Claim):
     id = "depth_hp_transfer"
@@ -232,22 +254,11 @@ class DepthHPTransfer(Claim):
                 ) -> RateMeasurement:
         """Fitted ``eta*`` per depth from the per-seed curves ``(S, G)`` (``boot_t``, paired
         across depths); notes name the depths whose optimum is flagged."""
-        grids, samples = zip(*(seed_curves(f) for f in frames))
-        if any(not np.array_equal(g, grids[0]) for g in grids):
-            raise ValueError("every depth of a variant must use the same learning-rate grid")
-        sizes = [q.L for q in points]
-        notes = []
-        for L, a in zip(sizes, samples):
-            o = fit_optimum(grids[0], mean_curve(a))
-            if o.flag != "ok":
-                notes.append(f"L={L:g}: optimum {_FLAGS[o.flag]}")
-        notes.append("slope = drift of log2(eta*) per doubling of L (log-log fit of eta* on L)")
         p = points[0]
         what = "control (sp): " if isinstance(variant, ControlVariant) else ""
-        return RateMeasurement(sizes, list(samples), optimal_lr(grids[0]), "depth L",
-                               f"{what}fitted optimal LR eta* (slope = log2 drift per doubling "
-                               f"of L; loss after K={p.K} GD steps, n={p.n}, {p.n_train} digits)",
-                               paired=True, notes=tuple(notes))
+        return drift_measurement([q.L for q in points], frames,
+                                 f"{what}fitted optimal LR eta* (slope = log2 drift per doubling "
+                                 f"of L; loss after K={p.K} GD steps, n={p.n}, {p.n_train} digits)")
 
     def claimed(self, variant: TransferVariant | ControlVariant) -> Claimed:
         """The transfer band (the control's too); ``two_layer/depth_mup``: an upward drift."""

@@ -1,0 +1,87 @@
+"""``infdepth coordcheck``: a depth coord check of a user's model factory from the command line.
+
+    infdepth coordcheck --model my_models.py:make --preset completep --depths 2 4 8 16 32 \\
+        --widths 64 --steps 3 --seeds 4 --optimizer sgd --lr 0.1 --data my_models.py:data \\
+        --out results/coordcheck
+
+``--model FILE.py:FUNCTION`` names ``FUNCTION(depth, width) -> nn.Module``; ``--data
+FILE.py:FUNCTION`` names ``FUNCTION() -> (X, y)`` (default: ``infdepth.examples.vector_task``
+with the model's input size from ``--d-in``). Writes ``coord_check.parquet`` (the tidy table),
+``slopes.parquet`` and ``slopes.txt`` (the verdict table) and ``coord_check.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+
+def _load(spec: str):
+    path, _, func = spec.rpartition(":")
+    if not path or not func:
+        raise SystemExit(f"expected FILE.py:FUNCTION, got {spec!r}")
+    mod_spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    if mod_spec is None or not Path(path).is_file():
+        raise SystemExit(f"no such file: {path}")
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    if not hasattr(mod, func):
+        raise SystemExit(f"{path} defines no {func!r}")
+    return getattr(mod, func)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    c = sub.add_parser("coordcheck", help="depth coord check of a model factory "
+                                          "(FILE.py:FUNCTION(depth, width))")
+    c.add_argument("--model", required=True, help="FILE.py:FUNCTION(depth, width) -> nn.Module")
+    c.add_argument("--data", default=None, help="FILE.py:FUNCTION() -> (X, y)")
+    c.add_argument("--d-in", type=int, default=4, help="input size of the default data")
+    c.add_argument("--preset", default="completep")
+    c.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8, 16, 32])
+    c.add_argument("--widths", type=int, nargs="+", default=[64])
+    c.add_argument("--steps", type=int, default=3)
+    c.add_argument("--seeds", type=int, default=4)
+    c.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    c.add_argument("--lr", type=float, default=0.1)
+    c.add_argument("--base-width", type=float, default=1)
+    c.add_argument("--base-depth", type=float, default=1)
+    c.add_argument("--out", required=True)
+    c.set_defaults(func=run)
+    return c
+
+
+def run(args) -> int:
+    from .coord_check import coord_check, coord_slopes, format_slopes
+    from .coord_check_plot import plot_coord_check
+    from .examples import vector_task
+
+    make = _load(args.model)
+    data = _load(args.data)() if args.data else vector_task(16, args.d_in)
+    df = coord_check(make, args.depths, args.widths, data, steps=args.steps, seeds=args.seeds,
+                     preset=args.preset, optimizer=args.optimizer, lr=args.lr,
+                     base_width=args.base_width, base_depth=args.base_depth)
+    tab = coord_slopes(df)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    df.attrs.pop("_preset", None)
+    df.to_parquet(out / "coord_check.parquet")
+    tab.drop(columns=["sizes", "values"]).to_parquet(out / "slopes.parquet")
+    text = format_slopes(tab)
+    (out / "slopes.txt").write_text(text + "\n")
+    fig = plot_coord_check(df, tab)
+    fig.savefig(out / "coord_check.png", dpi=120)
+    print(text)
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="infdepth")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""``infdepth transfer``: the depth transfer check of the learning rate for a user's model factory
+from the command line (docs/user_models.md "Depth transfer check").
+
+    infdepth transfer --model my_models.py:make --data my_models.py:data \\
+        --preset completep sp --depths 2 4 8 16 --width 64 --log2-lrs -4 4 0.5 \\
+        --steps 10 --seeds 4 --optimizer sgd --out results/transfer
+
+``--model FILE.py:FUNCTION`` names ``FUNCTION(depth, width) -> nn.Module``; ``--data
+FILE.py:FUNCTION`` names ``FUNCTION() -> (X, y)`` (default: ``infdepth.examples.vector_task``
+with ``--n-examples`` examples of input size ``--d-in``). Learning rates: ``--lrs`` (a list) or
+``--log2-lrs LO HI STEP`` (``2**x`` on a uniform grid; default ``-4 4 0.5``); with several
+``--preset`` s every one runs on the same grid and gets its own panel and verdict row. Writes
+``transfer.parquet`` (the tidy table), ``optima.parquet`` (the optimum per depth),
+``drift.parquet`` and ``drift.txt`` (the verdict table) and ``transfer.png``/``transfer.pdf``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import InfdepthError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    c = sub.add_parser("transfer", help="depth transfer check of the learning rate of a model "
+                                        "factory (FILE.py:FUNCTION(depth, width))")
+    c.add_argument("--model", required=True, help="FILE.py:FUNCTION(depth, width) -> nn.Module")
+    c.add_argument("--data", default=None, help="FILE.py:FUNCTION() -> (X, y)")
+    c.add_argument("--d-in", type=int, default=4, help="input size of the default data")
+    c.add_argument("--n-examples", type=int, default=32, help="examples of the default data")
+    c.add_argument("--preset", nargs="+", default=["completep"],
+                   help="one or more parameterizations (e.g. completep sp)")
+    c.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8, 16])
+    c.add_argument("--width", type=int, default=64)
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--lrs", type=float, nargs="+", help="base learning rates (ascending)")
+    g.add_argument("--log2-lrs", type=float, nargs=3, metavar=("LO", "HI", "STEP"),
+                   help="2**x for x from LO to HI in steps of STEP (default -4 4 0.5)")
+    c.add_argument("--steps", type=int, default=10)
+    c.add_argument("--seeds", type=int, default=3)
+    c.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    c.add_argument("--batching", choices=["full", "sgd"], default="full")
+    c.add_argument("--base-width", type=float, default=1)
+    c.add_argument("--base-depth", type=float, default=1)
+    c.add_argument("--noise-floor", type=float, default=2.0, metavar="FACTOR",
+                   help="leave out a depth whose eta* is below FACTOR bootstrap standard errors "
+                        "(default 2, the claim's; 0 fits every depth)")
+    c.add_argument("--out", required=True)
+    c.set_defaults(func=run)
+    return c
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from .atomic_io import atomic_write, atomic_write_text
+    from .coordcheck_cli import _load
+    from .examples import vector_task
+    from .paper_figs.common import save
+    from .transfer_check import (format_drift, log2_grid, lr_optima, plot_transfer_check,
+                                 transfer_check, transfer_drift)
+
+    if not str(args.out).strip():
+        raise InfdepthError("--out: empty folder name")
+    if len(args.depths) < 3:
+        raise InfdepthError("--depths: give at least 3 depths (the drift fit needs 3 points)")
+    try:
+        lrs = sorted(args.lrs) if args.lrs else log2_grid(*(args.log2_lrs or (-4.0, 4.0, 0.5)))
+    except ValueError as exc:
+        raise InfdepthError(f"--log2-lrs: {exc}") from None
+    make = _load(args.model)
+    data = _load(args.data)() if args.data else vector_task(args.n_examples, args.d_in)
+    frames = []
+    for name in args.preset:
+        frames.append(transfer_check(make, sorted(args.depths), data, width=args.width, lrs=lrs,
+                                     steps=args.steps, seeds=args.seeds, preset=name,
+                                     optimizer=args.optimizer, batching=args.batching,
+                                     base_width=args.base_width, base_depth=args.base_depth))
+    df = pd.concat(frames, ignore_index=True)
+    df.attrs = {k: v for k, v in frames[0].attrs.items() if k != "parameterization"}
+    drift = transfer_drift(df, noise_floor_factor=args.noise_floor)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "transfer.parquet", df.to_parquet)
+    atomic_write(out / "optima.parquet", lr_optima(df).to_parquet)
+    tab = drift.copy()
+    for col in ("depths", "eta_opt", "used"):
+        tab[col] = tab[col].map(list)
+    atomic_write(out / "drift.parquet", tab.to_parquet)
+    text = format_drift(drift)
+    atomic_write_text(out / "drift.txt", text + "\n")
+    save(plot_transfer_check(df, drift), out, "transfer")
+    print(text)
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="infdepth")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except InfdepthError as exc:
+        print(f"infdepth transfer: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
