@@ -93,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
 
     from infdepth.numerics.bench_cli import add_bench_parser
     add_bench_parser(sub)
+    from infdepth.coordcheck_cli import add_parser as add_coordcheck_parser
+    from infdepth.transfer_cli import add_parser as add_transfer_parser
+    add_coordcheck_parser(sub)
+    add_transfer_parser(sub)
     return p
 
 
@@ -348,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"derive": _cmd_derive, "validate": _cmd_validate, "figs": _cmd_figs,
                "calibrate": _cmd_calibrate,
-               "report": _cmd_report, "bench": _cmd_bench}[args.command]
+               "report": _cmd_report, "bench": _cmd_bench,
+               "coordcheck": lambda a: a.func(a), "transfer": lambda a: a.func(a)}[args.command]
     try:
         return handler(args)
     except InfdepthError as exc:          # bad input or a damaged results folder: one line

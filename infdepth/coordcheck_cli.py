@@ -7,27 +7,34 @@
 ``--model FILE.py:FUNCTION`` names ``FUNCTION(depth, width) -> nn.Module``; ``--data
 FILE.py:FUNCTION`` names ``FUNCTION() -> (X, y)`` (default: ``infdepth.examples.vector_task``
 with the model's input size from ``--d-in``). Writes ``coord_check.parquet`` (the tidy table),
-``slopes.parquet`` and ``slopes.txt`` (the verdict table) and ``coord_check.png``.
+``slopes.parquet`` and ``slopes.txt`` (the verdict table) and ``coord_check.png|pdf``, each
+atomically; bad input is one line (:class:`~infdepth.errors.InfdepthError`, exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
+
+from .errors import InfdepthError
 
 
 def _load(spec: str):
+    """``FUNCTION`` of ``FILE.py:FUNCTION``; one-line errors for a bad spec, file or name."""
     path, _, func = spec.rpartition(":")
     if not path or not func:
-        raise SystemExit(f"expected FILE.py:FUNCTION, got {spec!r}")
+        raise InfdepthError(f"expected FILE.py:FUNCTION, got {spec!r}")
+    if not Path(path).is_file():
+        raise InfdepthError(f"no such file: {path}")
     mod_spec = importlib.util.spec_from_file_location(Path(path).stem, path)
-    if mod_spec is None or not Path(path).is_file():
-        raise SystemExit(f"no such file: {path}")
+    if mod_spec is None or mod_spec.loader is None:
+        raise InfdepthError(f"cannot load {path} as a Python module")
     mod = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(mod)
-    if not hasattr(mod, func):
-        raise SystemExit(f"{path} defines no {func!r}")
+    if not callable(getattr(mod, func, None)):
+        raise InfdepthError(f"{path} defines no function {func!r}")
     return getattr(mod, func)
 
 
@@ -52,9 +59,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from .atomic_io import atomic_write, atomic_write_text
     from .coord_check import coord_check, coord_slopes, format_slopes
     from .coord_check_plot import plot_coord_check
     from .examples import vector_task
+    from .paper_figs.common import save
+
+    if not str(args.out).strip():
+        raise InfdepthError("--out: empty folder name")
 
     make = _load(args.model)
     data = _load(args.data)() if args.data else vector_task(16, args.d_in)
@@ -65,12 +77,11 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     df.attrs.pop("_preset", None)
-    df.to_parquet(out / "coord_check.parquet")
-    tab.drop(columns=["sizes", "values"]).to_parquet(out / "slopes.parquet")
+    atomic_write(out / "coord_check.parquet", df.to_parquet)
+    atomic_write(out / "slopes.parquet", tab.drop(columns=["sizes", "values"]).to_parquet)
     text = format_slopes(tab)
-    (out / "slopes.txt").write_text(text + "\n")
-    fig = plot_coord_check(df, tab)
-    fig.savefig(out / "coord_check.png", dpi=120)
+    atomic_write_text(out / "slopes.txt", text + "\n")
+    save(plot_coord_check(df, tab), out, "coord_check")
     print(text)
     return 0
 
@@ -80,7 +91,11 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     add_parser(sub)
     args = p.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except InfdepthError as exc:
+        print(f"infdepth coordcheck: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
