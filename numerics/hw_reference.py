@@ -134,10 +134,15 @@ def step_etas(cfg: HWConfig) -> tuple[float, float]:
 
 @lru_cache(maxsize=8)
 def _exact(cfg: HWConfig, X: TensorKey, Y: TensorKey) -> dict[str, np.ndarray]:
+    """The exact linear Mean ODE. Its NumPy products run on one BLAS thread, so the numbers do
+    not depend on how many threads the process has (a serial run and a single-threaded
+    cluster worker store the same bits); the matrices are small, one thread is not slower."""
+    from threadpoolctl import threadpool_limits
     w = init_weights(cfg, X.tensor.shape[1], Y.tensor.shape[1])
     eta_u, eta_v = step_etas(cfg)
-    return solve_mean_ode_linear(w["W_in"], w["W_out"], X.tensor, Y.tensor, alpha=cfg.alpha,
-                                 eta_u=eta_u, eta_v=eta_v, K=cfg.K)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return solve_mean_ode_linear(w["W_in"], w["W_out"], X.tensor, Y.tensor,
+                                     alpha=cfg.alpha, eta_u=eta_u, eta_v=eta_v, K=cfg.K)
 
 
 @lru_cache(maxsize=4)
