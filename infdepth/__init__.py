@@ -62,6 +62,14 @@ _EXPORTS: dict[str, str] = {
     "load_verdicts": "validation.api:load_verdicts",
     "read_table": "validation.api:read_table",
     "ResultsStore": "validation.results_store:ResultsStore",
+    # your own model: depth parameterizations, coord check, transfer check (docs/user_models.md)
+    "parameterize": "param:parameterize",
+    "coord_check": "depth_coord_check:coord_check",
+    "coord_slopes": "depth_coord_check:coord_slopes",
+    "plot_coord_check": "coord_check_plot:plot_coord_check",
+    "transfer_check": "depth_transfer_check:transfer_check",
+    "transfer_drift": "depth_transfer_check:transfer_drift",
+    "plot_transfer_check": "depth_transfer_check:plot_transfer_check",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,12 +1,12 @@
 """Figures of a depth coord check; they only read the tidy frames of
-:func:`infdepth.coord_check.coord_check` and :func:`~infdepth.coord_check.coord_slopes`."""
+:func:`infdepth.depth_coord_check.coord_check` and :func:`~infdepth.depth_coord_check.coord_slopes`."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .coord_check import per_block_means
+from .depth_coord_check import per_block_means
 from .param.roles import STREAM_WRITERS
 
 STATS = ("act", "delta", "own")

@@ -60,7 +60,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from .atomic_io import atomic_write, atomic_write_text
-    from .coord_check import coord_check, coord_slopes, format_slopes
+    from .depth_coord_check import coord_check, coord_slopes, format_slopes
     from .coord_check_plot import plot_coord_check
     from .examples import vector_task
     from .paper_figs.common import save

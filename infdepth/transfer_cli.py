@@ -59,7 +59,7 @@ def run(args) -> int:
     from .coordcheck_cli import _load
     from .examples import vector_task
     from .paper_figs.common import save
-    from .transfer_check import (format_drift, log2_grid, lr_optima, plot_transfer_check,
+    from .depth_transfer_check import (format_drift, log2_grid, lr_optima, plot_transfer_check,
                                  transfer_check, transfer_drift)
 
     if not str(args.out).strip():

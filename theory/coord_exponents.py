@@ -1,6 +1,6 @@
 """Exponents of a depth coord check, per role and statistic (docs/theory.md s7, "coord check").
 
-A coord check (``infdepth.coord_check``) records, for every layer of a ResNet, three rms
+A coord check (:func:`infdepth.coord_check`) records, for every layer of a ResNet, three rms
 statistics after a few training steps: ``act`` (its output), ``delta`` (the change of its output
 since initialization, on the same inputs) and ``own`` (the part of that change due to the layer's
 own parameter update, on its current input). This module says how each should scale, reading the

@@ -1,10 +1,10 @@
-"""The depth coord check (infdepth/coord_check.py): agreement with the engine on Models A1/A2,
+"""The depth coord check (infdepth/depth_coord_check.py): agreement with the engine on Models A1/A2,
 slopes against the calculus, Adam's derived factors against a measured coord check."""
 
 import pytest
 import torch
 
-from infdepth.coord_check import coord_check, coord_slopes, measure_run
+from infdepth.depth_coord_check import coord_check, coord_slopes, measure_run
 from infdepth.examples import MLPResNet, ModelA, vector_task
 from infdepth.numerics.engine import A1Config, A1Model, train_a1
 from infdepth.param import parameterize

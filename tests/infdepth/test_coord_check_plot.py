@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from infdepth.coord_check import coord_check, coord_slopes
+from infdepth.depth_coord_check import coord_check, coord_slopes
 from infdepth.coord_check_plot import plot_coord_check
 from infdepth.examples import ModelA, vector_task
 

@@ -1,4 +1,4 @@
-"""The depth transfer check (infdepth/transfer_check.py): the tidy frame, divergence, the drift
+"""The depth transfer check (infdepth/depth_transfer_check.py): the tidy frame, divergence, the drift
 estimator on synthetic curves of known drift, the figure and the CLI module, and one small real
 run on the MLP ResNet example (slow)."""
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from infdepth.examples import MLPResNet, vector_task
-from infdepth.transfer_check import (COLUMNS, NOTE_SEP, format_drift, log2_grid, lr_optima,
+from infdepth.depth_transfer_check import (COLUMNS, NOTE_SEP, format_drift, log2_grid, lr_optima,
                                      plot_transfer_check, transfer_check, transfer_drift)
 
 

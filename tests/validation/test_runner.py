@@ -326,3 +326,24 @@ def test_two_validate_runs_into_one_folder_lose_nothing(tmp_path):
     from infdepth.validation.results_store import config_hash
     assert {e["hash"] for e in store.entries()} == {config_hash(p) for p in want}
     assert all(store.get(p) is not None for p in want)
+
+
+@pytest.mark.slow
+def test_the_smoke_suite_on_two_workers_stores_the_serial_bits(tmp_path):
+    """``infdepth validate --suite smoke --workers 2`` stores every point bit for bit as the
+    serial run does, and the verdict table is the same (all but the timings)."""
+    a, b = ResultsStore(tmp_path / "serial"), ResultsStore(tmp_path / "workers")
+    serial = run(None, "smoke", a)
+    parallel = run(None, "smoke", b, workers=2)
+    ea, eb = {e["hash"]: e for e in a.entries()}, {e["hash"]: e for e in b.entries()}
+    assert set(ea) == set(eb)
+    for key, entry in ea.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(a.root / entry["file"]),
+                                      pd.read_parquet(b.root / eb[key]["file"]),
+                                      check_exact=True)
+
+    def strip(r: VerdictRecord) -> dict[str, Any]:
+        d = r.to_dict()
+        d.pop("seconds")
+        return d
+    assert [strip(r) for r in parallel] == [strip(r) for r in serial]

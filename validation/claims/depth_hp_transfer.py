@@ -162,7 +162,7 @@ def drift_measurement(sizes, frames, error_label: str, size_label: str = "depth 
     name the depths whose optimum is flagged. ``noise_floor_factor``: the fitter's noise floor
     (the claim: the default 2, a depth whose ``eta*`` is below twice its bootstrap standard
     error is left out). Also serves the depth transfer check of a user's model
-    (:mod:`infdepth.transfer_check`)."""
+    (:mod:`infdepth.depth_transfer_check`)."""
     grids, samples = zip(*(seed_curves(f) for f in frames))
     if any(not np.array_equal(g, grids[0]) for g in grids):
         raise ValueError("every depth of a variant must use the same learning-rate grid")

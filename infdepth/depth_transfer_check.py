@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .coord_check import _batch, mse_loss
+from .depth_coord_check import _batch, mse_loss
 from .param.install import Parameterized
 
 __all__ = ["transfer_check", "lr_optima", "transfer_drift", "format_drift", "log2_grid",
