@@ -22,14 +22,15 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from infdepth.run_fields import RunFields
 from infdepth.validators import choice
 
 from ..measurements import Claimed, RateMeasurement, RegimeMap
+
+if TYPE_CHECKING:  # pandas is imported by the claims' compute, not by the protocol
+    import pandas as pd
 
 __all__ = ["Claim", "Variant", "ControlVariant", "Claimed", "Derived", "FigureSpec", "Overrides",
            "check_overrides", "SUITE_NAMES", "TOLERANCE", "FIGURE_KINDS"]
@@ -142,7 +143,7 @@ class Overrides:
 def check_overrides(o: Overrides) -> Overrides:
     """Validated, sorted overrides; ``ValueError`` naming the bad value and the allowed range."""
     from infdepth.validators import positive_int
-    from infdepth.theory.gaussian_expectations import ACTIVATIONS
+    from infdepth.theory.activation_names import ACTIVATIONS
     for a in o.activations or ():
         if a not in ACTIVATIONS:
             raise ValueError(f"unknown activation {a!r}; allowed: {', '.join(ACTIVATIONS)}")

@@ -58,16 +58,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 
 from ..lr_optimum import (Optimum, fit_optimum, mean_curve, optimal_lr, per_depth_optima,
                           seed_curves)
 from ..measurements import Claimed, RateMeasurement
-from infdepth.theory.exponents_core import fmt_exponent
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 __all__ = ["CLAIM", "TRANSFER_TOL", "TransferVariant", "ControlVariant", "TransferSweep",
            "TransferPoint",
@@ -259,6 +260,7 @@ class DepthHPTransfer(Claim):
 
     def derived(self, variant: TransferVariant | ControlVariant) -> Derived:
         """``-e``: the largest stable eta keeps the fastest one-step update Theta(1)."""
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.exponents_a2 import derive_a2
         from infdepth.theory.parameterization import preset

@@ -34,8 +34,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import task_tensors
 
@@ -43,6 +43,8 @@ from ..intervals import geometric_mean
 from ..measurements import Claimed, RateMeasurement
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep, TrainedPoint
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 PARAMETERIZATIONS: tuple[str, ...] = ("depth_mup", "mup", "sp")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 
 from ..intervals import geometric_mean
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 #: per-activation training settings (choice). Linear: eta = 0.2 -- with the typical data the
 #: linear limit diverges at step ~7 for eta = 1 and sits at the edge of divergence at step 15 for

@@ -54,13 +54,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import pandas as pd
+from infdepth.lazy import lazy
 
 from ..intervals import geometric_mean
 from ..measurements import Claimed, MapCell, RateMeasurement, RegimeMap
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
 from .hw_common import HWRunFields
 from .hw_phase_rules import MAXIMAL, QUANTITIES, classify, derived_cell, summarize
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 #: the negative control's cell: movement (LM)^(q+s) = (LM)^-1 (in every suite's grid)
 CONTROL_CELL = (-1.5, 0.5)

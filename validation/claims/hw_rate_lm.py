@@ -53,9 +53,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import pandas as pd
-
-from infdepth.theory.exponents_core import fmt_exponent
+from infdepth.lazy import lazy
 
 from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant,
@@ -65,6 +63,8 @@ from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, compute_errors
 from .hw_rate_parts import (BIAS_STATISTIC, JOINT_BANDS, WRONG_ALPHA, HWBiasPoint,
                             HWWrongLimitPoint, bias_samples, budget_notes, compute_bias,
                             compute_wrong_limit, joint_measurement)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 AXES = ("L", "M", "LM", "bias")
 BIAS_CLAIMED = -1.0
@@ -260,6 +260,7 @@ class HWRateLM(Claim):
         return super().claimed(variant)
 
     def derived(self, variant: RateVariant | ControlVariant) -> Derived:
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.exponents_hw import derive_hw
         from infdepth.theory.parameterization import preset
         r = derive_hw(preset("hw_mlu"))

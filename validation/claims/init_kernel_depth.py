@@ -24,14 +24,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.numerics.inputs import DEFAULT_INPUTS
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.numerics.inputs import DEFAULT_INPUTS
 from infdepth.run_fields import RunFields
 
@@ -47,6 +47,8 @@ from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 STATISTICS = ("output", "grad")
 

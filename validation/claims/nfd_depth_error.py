@@ -70,12 +70,10 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.numerics.training_task import ETA
 from infdepth.run_fields import RunFields
-
-from infdepth.theory.exponents_core import exponent_value, weak_depth_error
 
 from ..budget_notes import noise_budget_notes
 from ..measurements import JointMeasurement, RateMeasurement
@@ -85,6 +83,8 @@ from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, si
                    ControlVariant as BaseControl)
 from .engine_common import TrainedPoint
 from .nfd_depth_parts import _solve, _train_network, reference_error
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
@@ -291,6 +291,7 @@ class NFDDepthError(Claim):
         """Power counting of model A1 under depth-muP (docs/theory.md s3, s7): the weak error of
         an Euler-Maruyama scheme, L^-1 (depth reading: each NFD variant of its own SDE); against
         the GIA limit also the (b) terms the GIA drops, Theta(1): no convergence."""
+        from infdepth.theory.exponents_core import exponent_value, weak_depth_error
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.exponents_core import fmt_rational
         from infdepth.theory.parameterization import preset

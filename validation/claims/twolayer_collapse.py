@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
-from infdepth.theory.exponents_core import exponent_value
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep, depth_rate
 
@@ -112,7 +111,7 @@ class TwoLayerCollapse(Claim):
         control, its own update under the control's preset, width first (the [NFD] order of
         limits, docs/theory.md s3; the sweep has L << n)."""
         from infdepth.theory.exponents_a2 import derive_a2
-        from infdepth.theory.exponents_core import fmt_exponent
+        from infdepth.theory.exponents_core import exponent_value, fmt_exponent
         from infdepth.theory.parameterization import preset
         if isinstance(variant, ControlVariant):
             q = derive_a2(preset(variant.name))["internal_update"]

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
-from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep, depth_rate
 
@@ -154,6 +153,7 @@ class TwoLayerCorrection(Claim):
     def derived(self, variant: CorrectionVariant | ControlVariant) -> Derived:
         """The calculus's order of ``du`` / ``dh`` under the setting (Model A2); the control's
         ``du`` under plain depth-muP."""
+        from infdepth.theory.exponents_core import exponent_value, fmt_exponent
         from infdepth.theory.exponents_a2 import derive_a2
         from infdepth.theory.parameterization import preset
         if isinstance(variant, ControlVariant):

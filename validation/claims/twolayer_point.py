@@ -21,13 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 
 from infdepth.numerics.training_task import task_tensors  # imports torch
 from .base import Overrides
 from .engine_common import DepthSweep, TrainedPoint
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 __all__ = ["TwoLayerPoint", "param_of", "sweep_points", "compute_point"]
 
