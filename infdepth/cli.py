@@ -149,11 +149,11 @@ def _cmd_validate(args) -> int:
     from infdepth.run_fields import RunFields
     try:
         ids = check_request(args.claims, args.suite)
-        resolve_device(args.device)
         overrides = check_overrides(Overrides(
             activations=tuple(args.activations) if args.activations else None,
             depths=tuple(args.depths) if args.depths else None,
             widths=tuple(args.widths) if args.widths else None))
+        resolve_device(args.device)       # imports torch: after the checks that need none
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:

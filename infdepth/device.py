@@ -1,13 +1,15 @@
-"""Device and dtype choice shared by the CLI and numerics (docs/design.md, core)."""
+"""Device and dtype choice shared by the CLI and numerics (docs/design.md, core). A name is
+checked before torch is imported, so a bad ``--device`` is reported at once."""
 
 from __future__ import annotations
 
-import torch
-
+from infdepth.lazy import lazy
 from infdepth.validators import choice
 
+torch = lazy("torch")  # imported on first use (infdepth.lazy)
+
 DEVICES = ("cpu", "cuda")
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = ("float32", "float64")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -20,7 +22,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_dtype(name: str) -> torch.dtype:
-    return DTYPES[choice("dtype", name, DTYPES)]
+    """``float32`` or ``float64`` as a ``torch.dtype``."""
+    return getattr(torch, choice("dtype", name, DTYPES))
 
 
 class torch_threads:
