@@ -13,14 +13,10 @@ import sys
 from pathlib import Path
 
 from infdepth.atomic_io import atomic_write_text
-from infdepth.errors import InfdepthError
+from infdepth.errors import InfdepthError, UsageError
 from infdepth.validators import positive_int
 
 EXIT_BAD_INPUT = 2
-
-
-class UsageError(InfdepthError):
-    """Bad command-line input; reported as one line with exit status 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
