@@ -229,6 +229,19 @@ class DepthHPTransfer(Claim):
         return pd.DataFrame(rows, columns=["log2_eta", "eta", "seed", "loss_init", "loss",
                                            "diverged"])
 
+    def footprint(self, point: TransferPoint):
+        """One full-batch engine run per learning rate (``n_train`` rows a pass and a step), the
+        first drawing the weights, the others cache hits."""
+        from infdepth.numerics import footprint as fp
+        from infdepth.numerics.datasets import TASK_DIMS
+        p = point
+        sizes = dict(rows=p.n_train, batch=p.n_train if p.batching == "full" else 1,
+                     d=TASK_DIMS[p.task], groups=2 if p.block == "two_layer" else 1,
+                     item=fp.itemsize(p.dtype))
+        first = fp.engine(p.n, p.L, p.n_seeds, p.K, **sizes)
+        rest = fp.engine(p.n, p.L, p.n_seeds, p.K, new_draws=0.0, **sizes)
+        return first.then(rest.repeat(len(p.log2_etas) - 1))
+
     def measure(self, variant: TransferVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Fitted ``eta*`` per depth from the per-seed curves ``(S, G)`` (``boot_t``, paired

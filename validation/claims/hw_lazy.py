@@ -39,7 +39,7 @@ from ..intervals import geometric_mean
 from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant,
                    ControlVariant as BaseControl)
-from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint
+from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint, network_footprint
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -165,6 +165,10 @@ class HWLazy(Claim):
         return pd.DataFrame({"seed": np.arange(p.n_seeds),
                              **{k: obs[k] for k in ("movement", "movement_u", "movement_v",
                                                     "output_change", "loss_K")}})
+
+    def footprint(self, p: HWLazyPoint):
+        """One training of the point's networks."""
+        return network_footprint(p, p.L, p.M)
 
     def measure(self, variant: LazyVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:

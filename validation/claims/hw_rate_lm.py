@@ -59,7 +59,7 @@ from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant,
                    size_sweep)
 from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, compute_errors, error_points,
-                        reference_errors, reference_text, twin_suffix)
+                        errors_footprint, reference_errors, reference_text, twin_suffix)
 from .hw_rate_parts import (BIAS_STATISTIC, JOINT_BANDS, WRONG_ALPHA, HWBiasPoint,
                             HWWrongLimitPoint, bias_samples, budget_notes, compute_bias,
                             compute_wrong_limit, joint_measurement)
@@ -217,6 +217,16 @@ class HWRateLM(Claim):
         if isinstance(p, HWWrongLimitPoint):
             return compute_wrong_limit(p)
         return compute_bias(p) if isinstance(p, HWBiasPoint) else compute_errors(p)
+
+    def footprint(self, p):
+        """Rate and control points: the reference, then the networks; a bias point: the
+        networks in chunks of seeds (after the exact reference's small solve)."""
+        from infdepth.numerics import footprint as fp
+        if isinstance(p, HWBiasPoint):
+            bias = fp.hw_bias(p.n_seeds, p.L, p.M, p.D, N=p.N, d_in=p.d_in, d_out=p.d_out, K=p.K,
+                              cauchy=p.reference == "cauchy", item=fp.itemsize(p.dtype))
+            return fp.linear_mean_ode(1, p.D, p.K).then(bias) if p.reference == "exact" else bias
+        return errors_footprint(p)
 
     def measure(self, variant, points, frames):
         p = points[0]

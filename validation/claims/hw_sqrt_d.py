@@ -30,7 +30,7 @@ from infdepth.lazy import lazy
 from ..measurements import RateMeasurement
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant, size_sweep
 from .hw_common import (STATISTIC_TEXT, STATISTICS, FixedSizeSweep, compute_errors,
-                        error_points, twin_suffix)
+                        error_points, errors_footprint, twin_suffix)
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -86,6 +86,10 @@ class HWSqrtD(Claim):
     def compute(self, p) -> pd.DataFrame:
         """One row per seed (the columns of ``hw_rate_lm``'s rate points: ``emb_err``, ...)."""
         return compute_errors(p)
+
+    def footprint(self, p):
+        """The exact linear Mean ODE (whose memory grows like ``D^2``), then the networks."""
+        return errors_footprint(p)
 
     def measure(self, variant: SqrtDVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:

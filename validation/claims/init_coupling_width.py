@@ -57,7 +57,7 @@ from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
-from .engine_common import EnginePoint
+from .engine_common import EnginePoint, engine_footprint
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -185,6 +185,12 @@ class InitCouplingWidth(Claim):
             "g2_reused": (r["g_rms"][:, 0, 0] ** 2).cpu().numpy(),
             "g2_removed": (c["g_rms"][:, 0, 0] ** 2).cpu().numpy(),
         })
+
+    def footprint(self, point: CouplingInitPoint):
+        """Two engine runs of one step with the coupling recorded, the second (coupling
+        removed) on the first one's draws."""
+        first = engine_footprint(point, 1, coupling=True)
+        return first.then(engine_footprint(point, 1, coupling=True, new_draws=0.0))
 
     def measure(self, variant: CouplingVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:

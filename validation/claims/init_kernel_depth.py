@@ -138,6 +138,11 @@ class InitKernelDepth(Claim):
         return pd.DataFrame({"L": point.L, "stat": [r[0] for r in rows],
                              "rel_error": [r[1] for r in rows]})
 
+    def footprint(self, point: KernelDepthPoint):
+        """The exact recursion: a few ``P x P`` kernels at any depth, ``L`` steps."""
+        from infdepth.numerics import footprint as fp
+        return fp.kernel_recursion(point.L, len(point.inputs))
+
     def measure(self, variant, points, frames) -> RateMeasurement:
         samples = [f.loc[f["stat"] == "output_kernel", "rel_error"].to_numpy()[:, None]
                    for f in frames]

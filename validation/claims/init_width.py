@@ -183,6 +183,14 @@ class InitWidth(Claim):
             parts.append(pd.DataFrame(cols))
         return pd.concat(parts, ignore_index=True)
 
+    def footprint(self, point: WidthPoint):
+        """The init Monte Carlo over ``n_seeds`` seeds in chunks, every activation on the same
+        weights, and the table of one row per activation and seed."""
+        from infdepth.numerics import footprint as fp
+        return fp.init_monte_carlo(point.n, point.L, point.n_seeds, P=len(point.inputs),
+                                   d=len(point.inputs[0]), n_acts=len(point.activations),
+                                   item=fp.itemsize(point.dtype))
+
     def measure(self, variant: WidthVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         stat = variant.statistic

@@ -81,7 +81,7 @@ from ..multiterm import Model, Term
 from ..noise_budget import NormOfMean
 from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
-from .engine_common import TrainedPoint
+from .engine_common import TASK_DIM, TASK_ROWS, TrainedPoint, engine_footprint
 from .nfd_depth_parts import _solve, _train_network, reference_error
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
@@ -241,6 +241,18 @@ class NFDDepthError(Claim):
                              "ref_err_depth": np.full(S, depth_err),
                              "ref_err_mc": np.full(S, mc_err),
                              "ref_err": np.full(S, math.hypot(depth_err, mc_err))})
+
+    def footprint(self, point: NFDSweepPoint | NetworkPoint):
+        """Depth point: the NFD solves of every dyadic depth up to the finest, per particle
+        seed. Network point: the engine's training, then the reference's NFD solves."""
+        from infdepth.numerics import footprint as fp
+        p = point
+        if isinstance(p, NFDSweepPoint):
+            return fp.nfd_solves(p.n_particles, p.K, TASK_ROWS, TASK_DIM, max(p.depths),
+                                 p.n_seeds, item=fp.itemsize(p.dtype))
+        return engine_footprint(p, p.K).then(
+            fp.nfd_solves(p.ref_particles, p.K, TASK_ROWS, TASK_DIM, p.ref_depth, p.ref_seeds,
+                          item=fp.itemsize(p.dtype)))
 
     @staticmethod
     def joint(points, frames) -> JointMeasurement:

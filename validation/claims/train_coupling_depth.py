@@ -51,7 +51,7 @@ from infdepth.numerics.training_task import task_tensors
 
 from ..measurements import RateMeasurement
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
-from .engine_common import DepthSweep, TrainedPoint, depth_rate
+from .engine_common import TASK_DIM, DepthSweep, TrainedPoint, depth_rate
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -141,6 +141,14 @@ class TrainCouplingDepth(Claim):
         out["gamma_bwd_self"] = gb[:, k, :, k, 0].mean(1)
         out["gamma_fwd_prev"] = gf[:, k, :, k - 1, 0].mean(1) if k > 0 else np.nan
         return pd.DataFrame(out)
+
+    def footprint(self, point: TrainCouplingPoint):
+        """The coupling levels' differentiable training run (:mod:`infdepth.numerics.engine.
+        coupling_levels`) on the training task."""
+        from infdepth.numerics import footprint as fp
+        p = point
+        return fp.coupling_levels(p.n, p.L, p.n_seeds, p.K, batch=1, d=TASK_DIM,
+                                  n_probes=p.n_probes, item=fp.itemsize(p.dtype))
 
     def measure(self, variant: LevelVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:

@@ -94,6 +94,10 @@ class TwoLayerCollapse(Claim):
         from .twolayer_point import compute_point
         return compute_point(point)
 
+    def footprint(self, point: TwoLayerPoint):
+        from .twolayer_point import point_footprint
+        return point_footprint(point)
+
     def measure(self, variant: ReadingVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Geometric mean over seeds, paired across depths (module docstring)."""

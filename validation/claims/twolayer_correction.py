@@ -139,6 +139,10 @@ class TwoLayerCorrection(Claim):
         from .twolayer_point import compute_point
         return compute_point(point)
 
+    def footprint(self, point: TwoLayerPoint):
+        from .twolayer_point import point_footprint
+        return point_footprint(point)
+
     def measure(self, variant: CorrectionVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Geometric mean over seeds, paired across depths (module docstring)."""
