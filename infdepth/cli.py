@@ -141,15 +141,15 @@ def _cmd_validate(args) -> int:
             c = get_claim(cid)
             print(f"{c.id:22s} [{c.source}] {c.claimed_text:38s} primary: {c.primary.label}")
         return 0
-    from infdepth.device import resolve_device
+    from infdepth.device import check_device
     from infdepth.run_fields import RunFields
     try:
         ids = check_request(args.claims, args.suite)
+        check_device(args.device)
         overrides = check_overrides(Overrides(
             activations=tuple(args.activations) if args.activations else None,
             depths=tuple(args.depths) if args.depths else None,
             widths=tuple(args.widths) if args.widths else None))
-        resolve_device(args.device)       # imports torch: after the checks that need none
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -158,6 +158,8 @@ def _cmd_validate(args) -> int:
         raise UsageError(str(exc)) from None
     json_path = _json_target(args.json_path) if args.json_path is not None else None
     store = _open_store(args.out)
+    from infdepth.validation.memory_estimate import check_request_fits   # before any work
+    check_request_fits(ids, args.suite, overrides, RunFields(device=args.device))
 
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
                                TimeRemainingColumn)

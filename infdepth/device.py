@@ -1,5 +1,6 @@
-"""Device and dtype choice shared by the CLI and numerics (docs/design.md, core). A name is
-checked before torch is imported, so a bad ``--device`` is reported at once."""
+"""Device and dtype choice shared by the CLI and numerics (docs/design.md, core). Checking a
+device imports torch only to ask for CUDA, so ``--device cpu`` and a bad name are checked at
+once."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 
 
-def resolve_device(name: str) -> torch.device:
-    """``cpu`` or ``cuda``; a clear error if CUDA is asked for but absent."""
+def check_device(name: str) -> str:
+    """``name`` if it is ``cpu``, or ``cuda`` with a GPU torch can use; else a clear error."""
     choice("device", name, DEVICES)
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False; "
                          "allowed here: cpu")
-    return torch.device(name)
+    return name
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu`` or ``cuda`` as a ``torch.device`` (:func:`check_device`)."""
+    return torch.device(check_device(name))
 
 
 def resolve_dtype(name: str) -> torch.dtype:

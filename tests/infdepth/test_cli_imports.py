@@ -1,6 +1,7 @@
 """A fast command line (docs/design.md, "A fast command line"): importing ``infdepth.cli``,
-building its parser, listing the claims and reporting bad input import none of torch, scipy,
-sympy, pandas. Checked in a fresh interpreter (this test process has them all loaded)."""
+building its parser, listing the claims, reporting bad input and refusing a sweep too large to
+run (docs/design.md, "Sizes a run refuses") import none of torch, scipy, sympy, pandas. Checked
+in a fresh interpreter (this test process has them all loaded)."""
 
 import json
 import subprocess
@@ -21,6 +22,8 @@ STEPS = (
     ["validate", "--widths", "8", "-3"],
     ["validate", "--activations", "nope"],
     ["validate", "--device", "nope"],
+    ["validate", "--depths", "8", "100000000", "--out", "{out}"],
+    ["validate", "--widths", "8", "1000000000", "--out", "{out}"],
 )
 
 SCRIPT = r"""
@@ -45,18 +48,20 @@ print(json.dumps(out))
 """
 
 
-def test_cli_imports_no_heavy_modules():
-    res = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps([HEAVY, STEPS])],
+def test_cli_imports_no_heavy_modules(tmp_path):
+    steps = [[a.format(out=tmp_path / "res") for a in argv] for argv in STEPS]
+    res = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps([HEAVY, steps])],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
     for row in rows:
         assert row["loaded"] == [], (row["argv"], row["loaded"])
     by = {tuple(r["argv"]): r for r in rows}
+    assert len(by) == len(STEPS)
     listing = by[("validate", "--list")]
     assert listing["rc"] == 0 and "init_kernel_depth" in listing["text"]
     assert len(listing["text"].strip().splitlines()) == 13
-    for argv in STEPS[5:]:
+    for argv in steps[5:]:
         r = by[tuple(argv)]
         assert r["rc"] == 2, (argv, r)
         lines = r["text"].strip().splitlines()
