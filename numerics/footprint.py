@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from infdepth.draw_budget import draw_cache_budget
 
-__all__ = ["Footprint", "itemsize", "MATRIX_SLACK", "MMAP_THRESHOLD", "engine", "coupling_levels", "init_monte_carlo",
+__all__ = ["Footprint", "itemsize", "engine", "coupling_levels", "init_monte_carlo",
            "kernel_recursion", "nfd_solves", "hw_network", "mean_ode", "mean_ode_reference",
-           "linear_mean_ode", "hw_bias", "frame", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK"]
+           "linear_mean_ode", "hw_bias", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
+           "MATRIX_SLACK", "MMAP_THRESHOLD"]
 
 F64 = 8
 #: bytes of weights per chunk of seeds in the init Monte Carlo
@@ -34,9 +35,9 @@ INIT_CHUNK_BYTES = 256 * 2 ** 20
 #: units (L M) per chunk of seeds of the Euler-bias networks
 #: (:data:`infdepth.numerics.hw_bias.CHUNK_ELEMENTS`, which reads it from here)
 HW_BIAS_CHUNK = 1 << 17
-#: resident bytes per byte of the engine's initial matrices: matrices of at least
-#: :data:`MMAP_THRESHOLD` bytes get pages of their own (measured 1.02-1.07 at n = 128 to 2048),
-#: smaller ones share the heap with the draws (measured 1.7 at n = 64)
+#: resident bytes per byte of the engine's initial matrices: matrices larger than
+#: :data:`MMAP_THRESHOLD` bytes get pages of their own (measured 1.0-1.1 at n = 256 to 2048 in
+#: float64), smaller ones share the heap with the draws (measured 1.4-1.7 at n = 64, 128)
 MATRIX_SLACK = {"mapped": 1.1, "heap": 1.75}
 #: the allocator's threshold for giving an allocation pages of its own (glibc's default)
 MMAP_THRESHOLD = 128 * 2 ** 10
@@ -80,20 +81,10 @@ class Footprint:
             return self if k == 1 else Footprint()
         return Footprint(self.peak, self.kept, self.steps * k)
 
-    def holding(self, nbytes: int) -> "Footprint":
-        """With ``nbytes`` more held throughout (e.g. an output built alongside)."""
-        return Footprint(self.peak + int(nbytes), self.kept, self.steps)
-
 
 def _cached(nbytes: float) -> int:
     """What the draw cache keeps of ``nbytes`` of float64 draws: at most its budget."""
     return int(min(nbytes, draw_cache_budget()))
-
-
-def frame(rows: float, columns: float) -> int:
-    """Bytes of a table of ``rows`` x ``columns`` 8-byte values while it is built (its columns
-    and the concatenated copy)."""
-    return int(2 * rows * columns * F64)
 
 
 def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int = 4,
@@ -105,13 +96,12 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     2: two-layer).
 
     Tensors: the initial matrices ``W^0`` (``groups L S n^2``; twice with ``independent``
-    backward matrices; times :data:`MATRIX_SLACK` for the allocator); the draw cache's float64 copy of
-    the fraction ``new_draws`` of them not drawn by an earlier run (the rest are cache hits);
-    the low-rank factors ``A``, ``B``,
-    ``c`` (``groups L S K batch (2n + 1)``, and the products ``Y``, ``Zt`` with ``coupling``); a
-    records pass's trace (``(L+1) S rows n`` per stored tensor: the stream and each block's
-    cache) and the backward vectors and their temporaries (about 12 of ``(L+1) S batch n``,
-    measured).
+    backward matrices; times :data:`MATRIX_SLACK` for the allocator); the draw cache's float64
+    copy of the fraction ``new_draws`` of them not drawn by an earlier run (the rest are cache
+    hits); the low-rank factors ``A``, ``B``, ``c`` (``groups L S K batch (2n + 1)``, and the
+    products ``Y``, ``Zt`` with ``coupling``); a records pass's trace (``(L+1) S rows n`` per
+    stored tensor: the stream and each block's cache) and the backward vectors and their
+    temporaries (about 12 of ``(L+1) S batch n``, measured).
     Steps: a draw per seed and block, a block per pass (``K+1`` records passes, ``K`` backward
     passes).
     """
@@ -122,7 +112,7 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     trace = (L + 1) * S * rows * n * (1 + per_block) + 12 * (L + 1) * S * batch * n
     records = 16 * S * (K + 1) * (L + 1)
     cache = _cached(new_draws * (mats + S * n * (d + 1)) * F64)
-    slack = MATRIX_SLACK["mapped" if n * n * item >= MMAP_THRESHOLD else "heap"]
+    slack = MATRIX_SLACK["mapped" if n * n * item > MMAP_THRESHOLD else "heap"]
     peak = (slack * mats + lowrank + trace + records) * item + cache + n * n * F64
     steps = mats // max(n * n, 1) + 2 * S + (2 * K + 1) * L
     return Footprint(int(peak), cache, int(steps))
@@ -174,11 +164,11 @@ def nfd_solves(M: int, K: int, P: int, d: int, top: int, seeds: int, *,
     """:func:`~infdepth.numerics.nfd_solver.solve_nfd_seeds` at every dyadic depth up to ``top``
     for ``seeds`` particle seeds of ``M`` particles, ``K`` steps, ``P`` inputs of dimension ``d``.
     At the finest depth ``L = top``: the seed's normals on the grid (``L M ((K+1) P + K + 1)``,
-    drawn, and coarsened: two copies), the forward states ``H`` (``(K+1)(L+1) M P``, and a copy in
-    the final kernel product, and as much again in the allocator's free lists, measured), the
-    increments ``XI`` (``L M (K+1) P``), ``G`` and ``B``; the draw
-    cache keeps every seed's normals (float64, within its budget). Steps: per seed and depth
-    ``L``, ``2 (K+1) L`` blocks (forward and backward of each step)."""
+    drawn, and coarsened: two copies), the forward states ``H`` (``(K+1)(L+1) M P``, a copy in
+    the final kernel product and as much again in the allocator's free lists, measured), the
+    increments ``XI`` (``L M (K+1) P``), ``G`` and ``B``; the draw cache keeps every seed's
+    normals (float64, within its budget). Steps: per seed and depth ``L``, ``2 (K+1) L`` blocks
+    (forward and backward of each step)."""
     L = top
     noise = L * M * ((K + 1) * P + K + 1) + M * (d + 1)
     H = (K + 1) * (L + 1) * M * P
@@ -193,8 +183,9 @@ def hw_network(S: int, L: int, M: int, D: int, *, N: int, d_in: int, d_out: int,
     """One :func:`~infdepth.numerics.hidden_width.train_hw` run: ``S`` seeds of ``L`` blocks of
     ``M`` units in dimension ``D``, ``K`` GD steps on ``N`` inputs. u and v (``S L M D`` each):
     initial, current, gradients, the update's temporaries (:data:`HW_UNIT_FACTOR` such
-    tensors); the pre-activations of a pass (``L S N M``, and their gradients); the trajectories (``(K+1) S N (D + d_out)``); the draw cache's float64 copy of
-    the initial weights. Steps: a draw per seed and stream, a block per pass."""
+    tensors); the pre-activations of a pass (``L S N M``, and their gradients); the
+    trajectories (``(K+1) S N (D + d_out)``); the draw cache's float64 copy of the initial
+    weights. Steps: a draw per seed and stream, a block per pass."""
     units = S * L * M * D
     work = (HW_UNIT_FACTOR * units + 2 * L * S * N * M
             + (K + 1) * S * N * (D + d_out + 1)) * item

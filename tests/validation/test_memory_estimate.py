@@ -169,7 +169,6 @@ def test_footprint_sequences():
     assert a.then(b) == fp.Footprint(120, 50, 8)
     assert b.then(a) == fp.Footprint(110, 50, 8)
     assert a.repeat(3) == fp.Footprint(100, 40, 9) and a.repeat(0) == fp.Footprint()
-    assert a.holding(7).peak == 107
 
 
 def test_draw_cache_budget_bounds_the_cached_draws(monkeypatch):
