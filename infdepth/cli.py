@@ -14,14 +14,10 @@ import sys
 from pathlib import Path
 
 from infdepth.atomic_io import atomic_write_text
-from infdepth.errors import InfdepthError
+from infdepth.errors import InfdepthError, UsageError
 from infdepth.validators import positive_int
 
 EXIT_BAD_INPUT = 2
-
-
-class UsageError(InfdepthError):
-    """Bad command-line input; reported as one line with exit status 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,11 +168,11 @@ def _cmd_validate(args) -> int:
             c = get_claim(cid)
             print(f"{c.id:22s} [{c.source}] {c.claimed_text:38s} primary: {c.primary.label}")
         return 0
-    from infdepth.device import resolve_device
+    from infdepth.device import check_device
     from infdepth.run_fields import RunFields
     try:
         ids = check_request(args.claims, args.suite)
-        resolve_device(args.device)
+        check_device(args.device)
         overrides = check_overrides(Overrides(
             activations=tuple(args.activations) if args.activations else None,
             depths=tuple(args.depths) if args.depths else None,
@@ -191,6 +187,9 @@ def _cmd_validate(args) -> int:
         return 0
     json_path = _json_target(args.json_path) if args.json_path is not None else None
     store = _open_store(args.out)
+    from infdepth.validation.memory_estimate import check_request_fits   # before any work
+    check_request_fits(ids, args.suite, overrides, RunFields(device=args.device),
+                       limit_bytes=scheduler.worker_memory_bytes())
 
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
                                TimeRemainingColumn)

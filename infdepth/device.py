@@ -1,26 +1,35 @@
-"""Device and dtype choice shared by the CLI and numerics (docs/design.md, core)."""
+"""Device and dtype choice shared by the CLI and numerics (docs/design.md, core). Checking a
+device imports torch only to ask for CUDA, so ``--device cpu`` and a bad name are checked at
+once."""
 
 from __future__ import annotations
 
-import torch
-
+from infdepth.lazy import lazy
 from infdepth.validators import choice
 
+torch = lazy("torch")  # imported on first use (infdepth.lazy)
+
 DEVICES = ("cpu", "cuda")
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = ("float32", "float64")
 
 
-def resolve_device(name: str) -> torch.device:
-    """``cpu`` or ``cuda``; a clear error if CUDA is asked for but absent."""
+def check_device(name: str) -> str:
+    """``name`` if it is ``cpu``, or ``cuda`` with a GPU torch can use; else a clear error."""
     choice("device", name, DEVICES)
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False; "
                          "allowed here: cpu")
-    return torch.device(name)
+    return name
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu`` or ``cuda`` as a ``torch.device`` (:func:`check_device`)."""
+    return torch.device(check_device(name))
 
 
 def resolve_dtype(name: str) -> torch.dtype:
-    return DTYPES[choice("dtype", name, DTYPES)]
+    """``float32`` or ``float64`` as a ``torch.dtype``."""
+    return getattr(torch, choice("dtype", name, DTYPES))
 
 
 class torch_threads:

@@ -28,7 +28,6 @@ together or how they are chunked, so experiment points are pure functions of the
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import zlib
 from collections import Counter, OrderedDict
@@ -37,10 +36,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-#: Default byte budget of the draw cache.
-DEFAULT_DRAW_CACHE_BYTES = 4 * 2 ** 30
-#: Environment variable overriding the budget, in MiB (0 disables the cache).
-DRAW_CACHE_ENV = "INFDEPTH_DRAW_CACHE_MB"
+from infdepth.draw_budget import (DEFAULT_DRAW_CACHE_BYTES, DRAW_CACHE_ENV,
+                                  draw_cache_budget)
 
 _CPU = torch.device("cpu")
 
@@ -67,21 +64,6 @@ _lock = threading.RLock()
 _cache: OrderedDict[tuple, torch.Tensor | tuple[torch.Tensor, ...]] = OrderedDict()
 _cache_bytes = 0
 _recorders: list[Counter] = []
-
-
-def draw_cache_budget() -> int:
-    """The cache's byte budget now: ``INFDEPTH_DRAW_CACHE_MB`` MiB if set, else 4 GiB."""
-    env = os.environ.get(DRAW_CACHE_ENV)
-    if env is None or env.strip() == "":
-        return DEFAULT_DRAW_CACHE_BYTES
-    try:
-        mb = float(env)
-    except ValueError:
-        raise ValueError(f"{DRAW_CACHE_ENV} must be a non-negative number of MiB, "
-                         f"got {env!r}") from None
-    if not mb >= 0:
-        raise ValueError(f"{DRAW_CACHE_ENV} must be a non-negative number of MiB, got {env!r}")
-    return int(mb * 2 ** 20)
 
 
 def clear_draw_cache() -> None:

@@ -30,10 +30,12 @@ import numpy as np
 
 from infdepth.validators import choice, nonneg_int
 
-__all__ = ["Task", "DatasetUnavailable", "TASK_NAMES", "load_task", "digits_parity",
+__all__ = ["Task", "DatasetUnavailable", "TASK_NAMES", "TASK_DIMS", "load_task", "digits_parity",
            "cifar10_parity"]
 
 TASK_NAMES: tuple[str, ...] = ("digits_parity", "cifar10_parity")
+#: input dimension of each task (8x8 pixels; 32x32x3 pixels)
+TASK_DIMS: dict[str, int] = {"digits_parity": 64, "cifar10_parity": 3072}
 
 
 class DatasetUnavailable(RuntimeError):

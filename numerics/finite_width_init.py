@@ -41,10 +41,11 @@ from infdepth.validators import positive_int
 
 from .activations import check_activation
 from .engine import A1Config, A1Model
+from .footprint import INIT_CHUNK_BYTES
 from .kernel_recursion import check_depth, check_readout
 
 #: Bytes of weight storage allowed per chunk of seeds (W_l is kept for the backward pass).
-CHUNK_BYTES = 256 * 2 ** 20
+CHUNK_BYTES = INIT_CHUNK_BYTES
 #: Seed stream of the weights.
 STREAM = "a1_init"
 

@@ -47,6 +47,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .footprint import HW_BIAS_CHUNK
 from .hidden_width import HWConfig, init_weights, train_hw
 from .hw_reference import TensorKey, step_etas
 from .mean_ode_linear import solve_mean_ode_linear, train_moments_discrete
@@ -59,7 +60,7 @@ BIAS_REFERENCES = ("exact", "cauchy")
 
 #: units (L M per seed) of one batched training run in :func:`bias_errors`: bounds its memory.
 #: Not part of any config: a seed's numbers do not depend on the chunking (to round-off)
-CHUNK_ELEMENTS = 1 << 17
+CHUNK_ELEMENTS = HW_BIAS_CHUNK
 
 
 def shared_readout(cfg: HWConfig, d_in: int, d_out: int) -> tuple[torch.Tensor, torch.Tensor]:

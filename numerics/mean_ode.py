@@ -80,6 +80,7 @@ from infdepth.validators import (choice, int_at_least, nonneg_number, positive_i
                                  positive_number)
 from infdepth.theory.generated import mean_ode_2lp as gen
 
+from . import footprint
 from .activations import check_activation, phi, phi_dphi
 from .hidden_width import HWConfig, HWSettings, init_weights
 
@@ -152,12 +153,10 @@ def check_mean_ode_config(cfg: MeanODEConfig) -> MeanODEConfig:
 def memory_bytes(cfg: MeanODEConfig, N: int, d_out: int) -> int:
     """Estimated peak memory of :func:`solve_mean_ode`: ``u, v`` (``2 S nodes P D``), their
     copies at init (``2 S nodes P D``), the stream at the nodes (``S nodes N D``), about eight
-    ``(S, N, P)`` temporaries and the outputs, times the dtype's size."""
-    item = 8 if cfg.dtype == "float64" else 4
-    S = cfg.n_seeds
-    n = (4 * S * cfg.nodes * cfg.P * cfg.D + 2 * S * (cfg.nodes + 1) * N * cfg.D
-         + 8 * S * N * cfg.P + 4 * S * cfg.P * cfg.D + S * (cfg.K + 1) * N * (cfg.D + d_out + 1))
-    return int(n * item)
+    ``(S, N, P)`` temporaries and the outputs, times the dtype's size
+    (:func:`infdepth.numerics.footprint.mean_ode`)."""
+    return footprint.mean_ode(cfg.n_seeds, cfg.Ls, cfg.P, cfg.D, N=N, d_out=d_out, K=cfg.K,
+                              scheme=cfg.scheme, item=footprint.itemsize(cfg.dtype)).peak
 
 
 def _check_memory(cfg: MeanODEConfig, N: int, d_out: int) -> None:

@@ -44,10 +44,8 @@ from functools import lru_cache
 
 import sympy as sp
 
-#: Activations the toolkit supports (docs/theory.md s1).
-ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "erf", "linear")
-#: Activations whose Gaussian expectations have a closed form here (docs/theory.md s3).
-CLOSED_FORM_ACTIVATIONS: tuple[str, ...] = ("relu", "erf", "linear")
+from .activation_names import ACTIVATIONS, CLOSED_FORM_ACTIVATIONS
+
 #: The two expectation kinds: ``E[phi phi]`` and ``E[phi' phi']``.
 KINDS: tuple[str, ...] = ("phiphi", "dphidphi")
 

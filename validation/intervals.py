@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy import stats
+
+from infdepth.lazy import lazy
+
+stats = lazy("scipy.stats")  # imported on first use (infdepth.lazy)
 
 __all__ = ["METHODS", "Interval", "BatchStatistic", "geometric_mean", "ols_slope",
            "resample_statistic", "slope_interval"]

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
+
+from infdepth.lazy import lazy
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 __all__ = ["Optimum", "fit_optimum", "seed_curves", "mean_curve", "optimal_lr",
            "per_depth_optima"]

@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from scipy import optimize, stats
+
+from infdepth.lazy import lazy
+
+optimize = lazy("scipy.optimize")  # imported on first use (infdepth.lazy)
+stats = lazy("scipy.stats")
 
 __all__ = ["Term", "Model", "JointFit", "fit_model", "compare_models"]
 

@@ -22,12 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from infdepth.atomic_io import atomic_write
 from infdepth.errors import InfdepthError
+from infdepth.lazy import lazy
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
+pa = lazy("pyarrow")
+pq = lazy("pyarrow.parquet")
 
 __all__ = ["FORMAT", "META_KEY", "PointFileError", "ForeignPointError", "write_point",
            "read_point", "read_point_meta"]
@@ -57,8 +58,8 @@ def _config_columns(point: Any) -> dict[str, Any]:
     return {}
 
 
-def write_point(path: Path, point: Any, key: str, canonical: Any, df: pd.DataFrame,
-                meta: dict[str, Any] | None, provenance: dict[str, Any]) -> pa.Schema:
+def write_point(path: Path, point: Any, key: str, canonical: Any, df: "pd.DataFrame",
+                meta: dict[str, Any] | None, provenance: dict[str, Any]) -> "pa.Schema":
     """Write the point file at ``path`` atomically; return its Arrow schema (no metadata)."""
     full = df.copy()
     for name, value in _config_columns(point).items():
@@ -95,7 +96,7 @@ def read_point_meta(path: Path) -> dict[str, Any]:
         raise PointFileError(f"results point '{path}' has unreadable metadata") from None
 
 
-def read_point(path: Path, key: str, canonical: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_point(path: Path, key: str, canonical: Any) -> tuple["pd.DataFrame", dict[str, Any]]:
     """The computed table stored at ``path`` and its metadata, after checking that the file is
     the point whose hash is ``key`` and canonical config ``canonical``."""
     meta = read_point_meta(path)

@@ -36,9 +36,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy import stats as _stats
+
+from infdepth.lazy import lazy
 
 from .intervals import METHODS, geometric_mean, resample_statistic, slope_interval
+
+_stats = lazy("scipy.stats")  # imported on first use (infdepth.lazy)
 
 __all__ = ["RateFit", "fit_rate"]
 

@@ -41,8 +41,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import pandas as pd
-
+from infdepth.lazy import lazy
 from infdepth.atomic_io import TMP_PREFIX, atomic_write
 from infdepth.errors import InfdepthError
 
@@ -53,6 +52,8 @@ try:  # POSIX only; without it updates are still atomic but not serialized.
     import fcntl as _fcntl
 except ImportError:  # pragma: no cover
     _fcntl = None
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 __all__ = ["ResultsStore", "ResultsStoreError", "canonical_config", "config_hash"]
 

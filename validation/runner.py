@@ -26,6 +26,7 @@ from infdepth.run_fields import RunFields
 from .claims import CLAIM_IDS, SUITE_NAMES, Claim, Overrides, get_claim
 from .measurements import DecisionFields, Evaluation, RateMeasurement
 from .results_store import ResultsStore, ResultsStoreError, config_hash
+from .memory_estimate import check_points_fit
 from .scheduler import SchedulerSpec, open_client
 from .sweep import PointTask, run_tasks
 from .tables import raw_table, summary_table, table_path
@@ -198,6 +199,12 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
         claim_keys.setdefault(vp.claim.id, set()).update(vp.keys)
     pending = [PointTask(c.id, key, pt, c.affinity(pt)) for key, (c, pt) in owner.items()
                if store.get_or_repair(pt) is None]
+    by_claim: dict[str, list[Any]] = {}
+    for t in pending:
+        by_claim.setdefault(t.claim, []).append(t.point)
+    for c in claims:  # refuse what cannot fit before any work (this machine or a SLURM job)
+        if c.id in by_claim:
+            check_points_fit(c, by_claim[c.id], spec.worker_memory_bytes())
     todo = {t.key for t in pending}
     done = {cid: len(keys - todo) for cid, keys in claim_keys.items()}
     totals = {cid: len(keys) for cid, keys in claim_keys.items()}

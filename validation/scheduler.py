@@ -92,6 +92,18 @@ class SchedulerSpec:
     def distributed(self) -> bool:
         return self.kind != "serial"
 
+    def worker_memory_bytes(self) -> int | None:
+        """The memory one point may use where it runs: ``None`` for this machine's (serial,
+        local), a SLURM job's memory shared by its workers, and no bound on an existing
+        cluster (unknown here: its workers enforce their own)."""
+        if self.kind == "slurm":
+            from dask.utils import parse_bytes
+            assert self.slurm is not None
+            return int(parse_bytes(self.slurm.memory) // self.slurm.cores)
+        if self.kind == "address":
+            return sys.maxsize
+        return None
+
 
 def worker_env(workers: int) -> dict[str, str]:
     """Environment of local workers: the draw cache budget split between them (unless set)."""

@@ -21,9 +21,11 @@ import re
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
+from infdepth.lazy import lazy
 
 from .measurements import Evaluation
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 TABLES_DIR = "tables"
 

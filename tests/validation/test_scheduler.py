@@ -128,3 +128,11 @@ def test_no_worker_outlives_a_killed_run(tmp_path):
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert not left, f"worker processes {left} outlived the killed run"
+
+
+def test_the_memory_a_point_may_use_follows_where_it_runs():
+    assert SchedulerSpec.from_options(1).worker_memory_bytes() is None       # this machine
+    assert SchedulerSpec.from_options(4).worker_memory_bytes() is None
+    slurm = SchedulerSpec.from_options(1, None, SlurmSpec(cores=4, memory="16GB"))
+    assert slurm.worker_memory_bytes() == 4 * 10 ** 9
+    assert SchedulerSpec.from_options(1, "tcp://h:1").worker_memory_bytes() == sys.maxsize

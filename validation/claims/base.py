@@ -13,6 +13,11 @@ as typed sweep specs; and implements
     derived(variant)                       -> Derived (asks ``infdepth.theory`` about a typed model
                                               and parameterization; theory knows no claim ids)
     figures                                -> figure specs naming a figure kind of ``paper_figs``
+    footprint(point)                       -> Footprint: peak memory and sequential steps of
+                                              ``compute(point)`` from its sizes, whence
+                                              ``memory_bytes(point)`` and ``work_steps(point)``
+                                              (checked before any work:
+                                              :mod:`infdepth.validation.memory_estimate`)
 
 The runner (:mod:`infdepth.validation.runner`) calls exactly this protocol for every claim.
 """
@@ -22,14 +27,17 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from infdepth.run_fields import RunFields
 from infdepth.validators import choice
 
 from ..measurements import Claimed, RateMeasurement, RegimeMap
+
+if TYPE_CHECKING:  # pandas is imported by the claims' compute, not by the protocol
+    import pandas as pd
+
+    from infdepth.numerics.footprint import Footprint
 
 __all__ = ["Claim", "Variant", "ControlVariant", "Claimed", "Derived", "FigureSpec", "Overrides",
            "check_overrides", "SUITE_NAMES", "TOLERANCE", "FIGURE_KINDS"]
@@ -38,6 +46,9 @@ __all__ = ["Claim", "Variant", "ControlVariant", "Claimed", "Derived", "FigureSp
 SUITE_NAMES: tuple[str, ...] = ("smoke", "standard", "full")
 #: default half-width of the band of slopes around a claimed slope (docs/theory.md s9)
 TOLERANCE = 0.15
+#: bytes a point's computation allocates besides its footprint's tensors (interpreter frames,
+#: the table's construction, BLAS workspaces), added to every memory estimate
+POINT_OVERHEAD = 16 * 2 ** 20
 #: the figure kinds of ``infdepth.paper_figs`` a claim can name
 FIGURE_KINDS: tuple[str, ...] = ("rate", "phase_map", "regime_map", "transfer",
                                  "depth_as_width")
@@ -142,7 +153,7 @@ class Overrides:
 def check_overrides(o: Overrides) -> Overrides:
     """Validated, sorted overrides; ``ValueError`` naming the bad value and the allowed range."""
     from infdepth.validators import positive_int
-    from infdepth.theory.gaussian_expectations import ACTIVATIONS
+    from infdepth.theory.activation_names import ACTIVATIONS
     for a in o.activations or ():
         if a not in ACTIVATIONS:
             raise ValueError(f"unknown activation {a!r}; allowed: {', '.join(ACTIVATIONS)}")
@@ -207,6 +218,22 @@ class Claim(ABC):
         reference solution, say) and are computed one after the other on one worker, so a
         cluster does not solve it once per worker; ``None`` (the default): no sharing."""
         return None
+
+    def footprint(self, point: RunFields) -> Footprint:
+        """Peak and kept memory and sequential steps of ``compute(point)``, from the point's
+        sizes alone (sums of :mod:`infdepth.numerics.footprint`); every claim implements it."""
+        raise NotImplementedError(f"claim {self.id} does not estimate its points' footprint")
+
+    def memory_bytes(self, point: RunFields) -> int:
+        """Estimated peak memory (bytes) of ``compute(point)``: the footprint's peak plus
+        :data:`POINT_OVERHEAD`. An upper bound within a small factor (measured per claim in
+        ``tests/validation/test_memory_estimate.py``)."""
+        return int(self.footprint(point).peak) + POINT_OVERHEAD
+
+    def work_steps(self, point: RunFields) -> int:
+        """Sequential steps of ``compute(point)`` (Python-level loop iterations: a block of a
+        pass, a seed's draw, a step of a solver), from the footprint."""
+        return int(self.footprint(point).steps)
 
     def claimed(self, variant: Variant) -> Claimed:
         """The claim row's slope +- tolerance (claims with per-variant claims override). A

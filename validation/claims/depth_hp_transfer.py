@@ -58,16 +58,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 
 from ..lr_optimum import (Optimum, fit_optimum, mean_curve, optimal_lr, per_depth_optima,
                           seed_curves)
 from ..measurements import Claimed, RateMeasurement
-from infdepth.theory.exponents_core import fmt_exponent
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 __all__ = ["CLAIM", "TRANSFER_TOL", "drift_measurement", "TransferVariant", "ControlVariant", "TransferSweep",
            "TransferPoint",
@@ -250,6 +251,19 @@ class DepthHPTransfer(Claim):
         return pd.DataFrame(rows, columns=["log2_eta", "eta", "seed", "loss_init", "loss",
                                            "diverged"])
 
+    def footprint(self, point: TransferPoint):
+        """One full-batch engine run per learning rate (``n_train`` rows a pass and a step), the
+        first drawing the weights, the others cache hits."""
+        from infdepth.numerics import footprint as fp
+        from infdepth.numerics.datasets import TASK_DIMS
+        p = point
+        sizes = dict(rows=p.n_train, batch=p.n_train if p.batching == "full" else 1,
+                     d=TASK_DIMS[p.task], groups=2 if p.block == "two_layer" else 1,
+                     item=fp.itemsize(p.dtype))
+        first = fp.engine(p.n, p.L, p.n_seeds, p.K, **sizes)
+        rest = fp.engine(p.n, p.L, p.n_seeds, p.K, new_draws=0.0, **sizes)
+        return first.then(rest.repeat(len(p.log2_etas) - 1))
+
     def measure(self, variant: TransferVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Fitted ``eta*`` per depth from the per-seed curves ``(S, G)`` (``boot_t``, paired
@@ -270,6 +284,7 @@ class DepthHPTransfer(Claim):
 
     def derived(self, variant: TransferVariant | ControlVariant) -> Derived:
         """``-e``: the largest stable eta keeps the fastest one-step update Theta(1)."""
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.exponents_a2 import derive_a2
         from infdepth.theory.parameterization import preset

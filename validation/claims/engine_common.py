@@ -1,19 +1,28 @@
 """What the claims on engine runs share (docs/theory.md s2, s4, s5). Not a claim module: the depth
 sweep of ``gia_restoration``, ``train_coupling_depth`` and the two-layer claims, the bases of
 the point dataclasses of Model A1/A2 runs (:func:`infdepth.numerics.engine.train_a1`): the run
-settings on top of the run fields, keyword-only like them, and the rate measurement of a
-per-seed column over the depth sweep (:func:`depth_rate`)."""
+settings on top of the run fields, keyword-only like them, the rate measurement of a
+per-seed column over the depth sweep (:func:`depth_rate`) and the footprint of an engine run on
+the training task (:func:`engine_footprint`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infdepth.numerics import footprint as fp
+from infdepth.numerics.inputs import DEFAULT_INPUTS
 from infdepth.numerics.training_task import ETA
 from infdepth.run_fields import RunFields
 
 from ..intervals import geometric_mean
 from ..measurements import RateMeasurement
 from .base import Overrides, size_sweep
+
+
+#: rows of a records pass on the training task (its inputs, evaluated on themselves too) and
+#: their dimension
+TASK_ROWS = 2 * len(DEFAULT_INPUTS)
+TASK_DIM = len(DEFAULT_INPUTS[0])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,3 +74,12 @@ def depth_rate(points, frames, column: str, what: str) -> RateMeasurement:
     return RateMeasurement([p.L for p in points], [f[column].to_numpy() for f in frames],
                            geometric_mean, "depth L", f"{what}, geometric mean", paired=True,
                            column=column)
+
+
+def engine_footprint(p: EnginePoint, K: int, **sizes) -> fp.Footprint:
+    """:func:`infdepth.numerics.footprint.engine` of one run of the point's networks (``n``,
+    ``L``, ``n_seeds``, dtype) for ``K`` steps on the training task; ``sizes``: the run's other
+    sizes (``groups``, ``independent``, ``coupling``, ``new_draws``; ``rows``, ``batch``, ``d``
+    for another task)."""
+    task = {"rows": TASK_ROWS, "batch": 1, "d": TASK_DIM}
+    return fp.engine(p.n, p.L, p.n_seeds, K, item=fp.itemsize(p.dtype), **{**task, **sizes})

@@ -34,15 +34,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import task_tensors
 
 from ..intervals import geometric_mean
 from ..measurements import Claimed, RateMeasurement
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
-from .engine_common import DepthSweep, TrainedPoint
+from .engine_common import DepthSweep, TrainedPoint, engine_footprint
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 PARAMETERIZATIONS: tuple[str, ...] = ("depth_mup", "mup", "sp")
 
@@ -119,6 +121,12 @@ class GiaRestoration(Claim):
                              "step": np.tile(np.arange(K1), S),
                              "loss_reused": losses["reused"].ravel(),
                              "loss_independent": losses["independent"].ravel()})
+
+    def footprint(self, point: GiaPoint):
+        """Two engine runs: reused ``W^T``, then independent backward matrices (drawn anew,
+        ``W^0`` a cache hit)."""
+        first = engine_footprint(point, point.K)
+        return first.then(engine_footprint(point, point.K, independent=True, new_draws=0.5))
 
     def measure(self, variant: ParameterizationVariant, points, frames) -> RateMeasurement:
         """Geometric mean of the per-seed gaps, paired across depths (module docstring); a

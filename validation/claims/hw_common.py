@@ -2,7 +2,8 @@
 dataclasses of ``hw_rate_lm``, ``hw_sqrt_d``, ``hw_lazy`` and ``hw_phase`` (the typical data on top
 of the run fields), the base of those that train one network size (:class:`HWNetworkPoint`), the
 per-activation training settings, the error-to-reference point that ``hw_rate_lm`` and
-``hw_sqrt_d`` both sweep with the reference's own error, and the statistics over seeds."""
+``hw_sqrt_d`` both sweep with the reference's own error (and its footprint), and the statistics
+over seeds."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
+from infdepth.numerics import footprint as fp
 from infdepth.run_fields import RunFields
 
 from ..intervals import geometric_mean
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 #: per-activation training settings (choice). Linear: eta = 0.2 -- with the typical data the
 #: linear limit diverges at step ~7 for eta = 1 and sits at the edge of divergence at step 15 for
@@ -159,6 +163,32 @@ def compute_errors(p: HWPoint) -> pd.DataFrame:
     if isinstance(p, HWODEPoint) and p.ref_error:
         cols.update(reference_error(spec, cfg, X, Y))
     return pd.DataFrame({"seed": np.arange(p.n_seeds), **cols})
+
+
+def network_footprint(p: HWRunFields, L: int, M: int, *, K: int | None = None,
+                      drawn: bool = True) -> fp.Footprint:
+    """:func:`infdepth.numerics.footprint.hw_network` of the point's networks (its seeds, ``D``,
+    data, ``K`` unless given, dtype) at depth ``L``, hidden width ``M``."""
+    return fp.hw_network(p.n_seeds, L, M, p.D, N=p.N, d_in=p.d_in, d_out=p.d_out,
+                         K=p.K if K is None else K, item=fp.itemsize(p.dtype), drawn=drawn)
+
+
+def errors_footprint(p: HWPoint) -> fp.Footprint:
+    """:func:`compute_errors`: the reference (the exact linear Mean ODE, the Mean-ODE solver with
+    its own error, or the coupled network, cached in-process with its weights), then the finite
+    networks."""
+    item = fp.itemsize(p.dtype)
+    if isinstance(p, HWODEPoint):
+        ref = fp.mean_ode_reference(p.n_seeds, p.ref_Ls, p.ref_P, p.D, N=p.N, d_out=p.d_out,
+                                    K=p.K, scheme=p.ref_scheme, error=p.ref_error, item=item)
+    elif p.act == "linear":
+        ref = fp.linear_mean_ode(p.n_seeds, p.D, p.K)
+    else:
+        net = network_footprint(p, p.L_ref, p.M_ref)
+        ref = fp.Footprint(net.peak, net.kept + 4 * p.n_seeds * p.L_ref * p.M_ref * p.D * item,
+                           net.steps)
+        return ref.then(network_footprint(p, p.L, p.M, drawn=False))
+    return ref.then(network_footprint(p, p.L, p.M))
 
 
 def mean(a: np.ndarray) -> float:

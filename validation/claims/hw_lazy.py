@@ -32,15 +32,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from infdepth.theory.exponents_core import fmt_exponent
+from infdepth.lazy import lazy
 
 from ..intervals import geometric_mean
 from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant,
                    ControlVariant as BaseControl)
-from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint
+from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint, network_footprint
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 QUANTITIES = {"movement": ("movement", "relative movement |Z_K - Z_0|/|Z_0| of u, v", -1.0,
                            "-1 in alpha"),
@@ -165,6 +166,10 @@ class HWLazy(Claim):
                              **{k: obs[k] for k in ("movement", "movement_u", "movement_v",
                                                     "output_change", "loss_K")}})
 
+    def footprint(self, p: HWLazyPoint):
+        """One training of the point's networks."""
+        return network_footprint(p, p.L, p.M)
+
     def measure(self, variant: LazyVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         p = points[0]
@@ -182,6 +187,7 @@ class HWLazy(Claim):
         return Claimed.around(slope, TOLERANCE, text)
 
     def derived(self, variant: LazyVariant | ControlVariant) -> Derived:
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.exponents_hw import derive_hw
         from infdepth.theory.parameterization import preset
         if isinstance(variant, ControlVariant):

@@ -54,13 +54,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import pandas as pd
+from infdepth.lazy import lazy
 
 from ..intervals import geometric_mean
 from ..measurements import Claimed, MapCell, RateMeasurement, RegimeMap
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
-from .hw_common import HWRunFields
+from .hw_common import HWRunFields, network_footprint
 from .hw_phase_rules import MAXIMAL, QUANTITIES, classify, derived_cell, summarize
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 #: the negative control's cell: movement (LM)^(q+s) = (LM)^-1 (in every suite's grid)
 CONTROL_CELL = (-1.5, 0.5)
@@ -184,6 +186,11 @@ class HWPhase(Claim):
         return pd.DataFrame({"seed": np.arange(p.n_seeds),
                              **{k: obs[k] for k in ("movement", "output_change", "output_init",
                                                     "movement_1", "output_change_1", "loss_K")}})
+
+    def footprint(self, p: HWPhasePoint):
+        """The K-step training, then the one-step training on the same draws."""
+        return network_footprint(p, p.L, p.M).then(network_footprint(p, p.L, p.M, K=1,
+                                                                       drawn=False))
 
     @staticmethod
     def check_scales(p: HWPhasePoint, cfg) -> None:

@@ -53,18 +53,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import pandas as pd
-
-from infdepth.theory.exponents_core import fmt_exponent
+from infdepth.lazy import lazy
 
 from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant,
                    size_sweep)
 from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, compute_errors, error_points,
-                        reference_affinity, reference_errors, reference_text, twin_suffix)
+                        errors_footprint, reference_affinity, reference_errors, reference_text,
+                        twin_suffix)
 from .hw_rate_parts import (BIAS_STATISTIC, JOINT_BANDS, WRONG_ALPHA, HWBiasPoint,
                             HWWrongLimitPoint, bias_samples, budget_notes, compute_bias,
                             compute_wrong_limit, joint_measurement)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 AXES = ("L", "M", "LM", "bias")
 BIAS_CLAIMED = -1.0
@@ -221,6 +222,16 @@ class HWRateLM(Claim):
             return compute_wrong_limit(p)
         return compute_bias(p) if isinstance(p, HWBiasPoint) else compute_errors(p)
 
+    def footprint(self, p):
+        """Rate and control points: the reference, then the networks; a bias point: the
+        networks in chunks of seeds (after the exact reference's small solve)."""
+        from infdepth.numerics import footprint as fp
+        if isinstance(p, HWBiasPoint):
+            bias = fp.hw_bias(p.n_seeds, p.L, p.M, p.D, N=p.N, d_in=p.d_in, d_out=p.d_out, K=p.K,
+                              cauchy=p.reference == "cauchy", item=fp.itemsize(p.dtype))
+            return fp.linear_mean_ode(1, p.D, p.K).then(bias) if p.reference == "exact" else bias
+        return errors_footprint(p)
+
     def measure(self, variant, points, frames):
         p = points[0]
         if isinstance(variant, JointVariant):
@@ -263,6 +274,7 @@ class HWRateLM(Claim):
         return super().claimed(variant)
 
     def derived(self, variant: RateVariant | ControlVariant) -> Derived:
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.exponents_hw import derive_hw
         from infdepth.theory.parameterization import preset
         r = derive_hw(preset("hw_mlu"))

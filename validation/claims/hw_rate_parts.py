@@ -7,12 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
+from infdepth.lazy import lazy
 
 from ..measurements import JointMeasurement
 from ..multiterm import Model, Term
 from ..noise_budget import NormOfMean
 from .hw_common import HWNetworkPoint, HWPoint
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 #: the statistic of the bias variants: rms over inputs x outputs of the seed mean of the signed
 #: errors, the noise bias tr(Sigma)/S removed from its square

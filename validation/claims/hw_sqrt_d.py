@@ -25,14 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
-from infdepth.theory.exponents_core import fmt_exponent
+from infdepth.lazy import lazy
 
 from ..measurements import RateMeasurement
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant, size_sweep
 from .hw_common import (STATISTIC_TEXT, STATISTICS, FixedSizeSweep, compute_errors,
-                        error_points, reference_affinity, twin_suffix)
+                        error_points, errors_footprint, reference_affinity, twin_suffix)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,10 @@ class HWSqrtD(Claim):
         """One row per seed (the columns of ``hw_rate_lm``'s rate points: ``emb_err``, ...)."""
         return compute_errors(p)
 
+    def footprint(self, p):
+        """The exact linear Mean ODE (whose memory grows like ``D^2``), then the networks."""
+        return errors_footprint(p)
+
     def measure(self, variant: SqrtDVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         p = points[0]
@@ -111,6 +115,7 @@ class HWSqrtD(Claim):
                                f"M={p.M})", column=col, reference_error=zero)
 
     def derived(self, variant: SqrtDVariant | ControlVariant) -> Derived:
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.exponents_hw import derive_hw
         from infdepth.theory.parameterization import preset
         if isinstance(variant, ControlVariant):

@@ -47,18 +47,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import task_tensors
 
 from ..intervals import BatchStatistic, geometric_mean
 from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean
-from infdepth.theory.exponents_core import fmt_exponent
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
-from .engine_common import EnginePoint
+from .engine_common import EnginePoint, engine_footprint
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 READINGS: tuple[str, ...] = ("rms", "moment")
 CONTROLS: tuple[str, ...] = ("gradient_moment",)
@@ -185,6 +186,12 @@ class InitCouplingWidth(Claim):
             "g2_removed": (c["g_rms"][:, 0, 0] ** 2).cpu().numpy(),
         })
 
+    def footprint(self, point: CouplingInitPoint):
+        """Two engine runs of one step with the coupling recorded, the second (coupling
+        removed) on the first one's draws."""
+        first = engine_footprint(point, 1, coupling=True)
+        return first.then(engine_footprint(point, 1, coupling=True, new_draws=0.0))
+
     def measure(self, variant: CouplingVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Unpaired (each width draws its own networks); geometric mean of the per-seed values
@@ -210,6 +217,7 @@ class InitCouplingWidth(Claim):
         the projection of ``W^T g`` on the revealed direction ``phi``, rms n^-1/2 per block,
         independent over blocks; its mean square (the ``moment`` reading) is n^-1. The control's
         ``E|g_0|^2/n``: ``g_0 = n df/dh_0`` has Theta(1) coordinates, slope 0."""
+        from infdepth.theory.exponents_core import fmt_exponent
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.parameterization import preset
         name = "depth_mup"

@@ -24,14 +24,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.numerics.inputs import DEFAULT_INPUTS
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,11 @@ class InitKernelDepth(Claim):
                 ("grad_moment", _rel(rec.grad, ref.grad))]
         return pd.DataFrame({"L": point.L, "stat": [r[0] for r in rows],
                              "rel_error": [r[1] for r in rows]})
+
+    def footprint(self, point: KernelDepthPoint):
+        """The exact recursion: a few ``P x P`` kernels at any depth, ``L`` steps."""
+        from infdepth.numerics import footprint as fp
+        return fp.kernel_recursion(point.L, len(point.inputs))
 
     def measure(self, variant, points, frames) -> RateMeasurement:
         samples = [f.loc[f["stat"] == "output_kernel", "rel_error"].to_numpy()[:, None]

@@ -37,8 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.numerics.inputs import DEFAULT_INPUTS
 from infdepth.run_fields import RunFields
 
@@ -47,6 +47,8 @@ from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 STATISTICS = ("output", "grad")
 
@@ -180,6 +182,14 @@ class InitWidth(Claim):
                 cols[f"grad_{a}"] = r.grad[:, a]
             parts.append(pd.DataFrame(cols))
         return pd.concat(parts, ignore_index=True)
+
+    def footprint(self, point: WidthPoint):
+        """The init Monte Carlo over ``n_seeds`` seeds in chunks, every activation on the same
+        weights, and the table of one row per activation and seed."""
+        from infdepth.numerics import footprint as fp
+        return fp.init_monte_carlo(point.n, point.L, point.n_seeds, P=len(point.inputs),
+                                   d=len(point.inputs[0]), n_acts=len(point.activations),
+                                   item=fp.itemsize(point.dtype))
 
     def measure(self, variant: WidthVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:

@@ -70,12 +70,10 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.numerics.training_task import ETA
 from infdepth.run_fields import RunFields
-
-from infdepth.theory.exponents_core import exponent_value, weak_depth_error
 
 from ..budget_notes import noise_budget_notes
 from ..measurements import JointMeasurement, RateMeasurement
@@ -83,8 +81,10 @@ from ..multiterm import Model, Term
 from ..noise_budget import NormOfMean
 from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
-from .engine_common import TrainedPoint
+from .engine_common import TASK_DIM, TASK_ROWS, TrainedPoint, engine_footprint
 from .nfd_depth_parts import _solve, _train_network, reference_error
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 READINGS: tuple[str, ...] = ("depth", "network")
 NFD_VARIANTS: tuple[str, ...] = ("covariance", "gia")
@@ -242,6 +242,18 @@ class NFDDepthError(Claim):
                              "ref_err_mc": np.full(S, mc_err),
                              "ref_err": np.full(S, math.hypot(depth_err, mc_err))})
 
+    def footprint(self, point: NFDSweepPoint | NetworkPoint):
+        """Depth point: the NFD solves of every dyadic depth up to the finest, per particle
+        seed. Network point: the engine's training, then the reference's NFD solves."""
+        from infdepth.numerics import footprint as fp
+        p = point
+        if isinstance(p, NFDSweepPoint):
+            return fp.nfd_solves(p.n_particles, p.K, TASK_ROWS, TASK_DIM, max(p.depths),
+                                 p.n_seeds, item=fp.itemsize(p.dtype))
+        return engine_footprint(p, p.K).then(
+            fp.nfd_solves(p.ref_particles, p.K, TASK_ROWS, TASK_DIM, p.ref_depth, p.ref_seeds,
+                          item=fp.itemsize(p.dtype)))
+
     @staticmethod
     def joint(points, frames) -> JointMeasurement:
         """``a L^p + c`` (free p) against ``a L^p`` and ``c`` alone, on the network points."""
@@ -291,6 +303,7 @@ class NFDDepthError(Claim):
         """Power counting of model A1 under depth-muP (docs/theory.md s3, s7): the weak error of
         an Euler-Maruyama scheme, L^-1 (depth reading: each NFD variant of its own SDE); against
         the GIA limit also the (b) terms the GIA drops, Theta(1): no convergence."""
+        from infdepth.theory.exponents_core import exponent_value, weak_depth_error
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.exponents_core import fmt_rational
         from infdepth.theory.parameterization import preset

@@ -44,15 +44,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 from infdepth.numerics.training_task import task_tensors
 
 from ..measurements import RateMeasurement
-from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
-from .engine_common import DepthSweep, TrainedPoint, depth_rate
+from .engine_common import TASK_DIM, DepthSweep, TrainedPoint, depth_rate
+
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 LEVELS: tuple[str, ...] = ("a", "b", "c")
 DIRECTIONS: tuple[str, ...] = ("forward", "backward")
@@ -141,6 +142,14 @@ class TrainCouplingDepth(Claim):
         out["gamma_fwd_prev"] = gf[:, k, :, k - 1, 0].mean(1) if k > 0 else np.nan
         return pd.DataFrame(out)
 
+    def footprint(self, point: TrainCouplingPoint):
+        """The coupling levels' differentiable training run (:mod:`infdepth.numerics.engine.
+        coupling_levels`) on the training task."""
+        from infdepth.numerics import footprint as fp
+        p = point
+        return fp.coupling_levels(p.n, p.L, p.n_seeds, p.K, batch=1, d=TASK_DIM,
+                                  n_probes=p.n_probes, item=fp.itemsize(p.dtype))
+
     def measure(self, variant: LevelVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Geometric mean over seeds, paired across depths (module docstring)."""
@@ -159,6 +168,7 @@ class TrainCouplingDepth(Claim):
         blocks: O(1) accumulated, not O(L^-2). Level (c) vanishes at infinite width (Stein's
         lemma is exact for Gaussian ``W^0``) and is ``n^-1/2`` rms, flat in L, at finite width.
         No level gives L^-2 accumulated. The control: level (b) per block, ``L^-1``."""
+        from infdepth.theory.exponents_core import exponent_value, fmt_exponent
         from infdepth.theory.exponents_a1 import derive_a1
         from infdepth.theory.parameterization import preset
         name = "depth_mup"

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
-from infdepth.theory.exponents_core import exponent_value
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep, depth_rate
 
@@ -95,6 +94,10 @@ class TwoLayerCollapse(Claim):
         from .twolayer_point import compute_point
         return compute_point(point)
 
+    def footprint(self, point: TwoLayerPoint):
+        from .twolayer_point import point_footprint
+        return point_footprint(point)
+
     def measure(self, variant: ReadingVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Geometric mean over seeds, paired across depths (module docstring)."""
@@ -112,7 +115,7 @@ class TwoLayerCollapse(Claim):
         control, its own update under the control's preset, width first (the [NFD] order of
         limits, docs/theory.md s3; the sweep has L << n)."""
         from infdepth.theory.exponents_a2 import derive_a2
-        from infdepth.theory.exponents_core import fmt_exponent
+        from infdepth.theory.exponents_core import exponent_value, fmt_exponent
         from infdepth.theory.parameterization import preset
         if isinstance(variant, ControlVariant):
             q = derive_a2(preset(variant.name))["internal_update"]

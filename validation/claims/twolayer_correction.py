@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 from infdepth.run_fields import RunFields
 
 from ..measurements import RateMeasurement
-from infdepth.theory.exponents_core import exponent_value, fmt_exponent
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant
 from .engine_common import DepthSweep, depth_rate
 
@@ -140,6 +139,10 @@ class TwoLayerCorrection(Claim):
         from .twolayer_point import compute_point
         return compute_point(point)
 
+    def footprint(self, point: TwoLayerPoint):
+        from .twolayer_point import point_footprint
+        return point_footprint(point)
+
     def measure(self, variant: CorrectionVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:
         """Geometric mean over seeds, paired across depths (module docstring)."""
@@ -154,6 +157,7 @@ class TwoLayerCorrection(Claim):
     def derived(self, variant: CorrectionVariant | ControlVariant) -> Derived:
         """The calculus's order of ``du`` / ``dh`` under the setting (Model A2); the control's
         ``du`` under plain depth-muP."""
+        from infdepth.theory.exponents_core import exponent_value, fmt_exponent
         from infdepth.theory.exponents_a2 import derive_a2
         from infdepth.theory.parameterization import preset
         if isinstance(variant, ControlVariant):

@@ -21,15 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
+from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 
 from infdepth.numerics.training_task import task_tensors  # imports torch
 from .base import Overrides
-from .engine_common import DepthSweep, TrainedPoint
+from .engine_common import DepthSweep, TrainedPoint, engine_footprint
 
-__all__ = ["TwoLayerPoint", "param_of", "sweep_points", "compute_point"]
+pd = lazy("pandas")  # imported on first use (infdepth.lazy)
+
+__all__ = ["TwoLayerPoint", "param_of", "sweep_points", "compute_point", "point_footprint"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,3 +75,8 @@ def compute_point(p: TwoLayerPoint) -> pd.DataFrame:
         "du_total": np.nanmean(bs["du_rms"][:, k, 1:].cpu().numpy(), axis=1),
         "dh_L": bs["dh_rms"][:, k, p.L].cpu().numpy(),
     })
+
+
+def point_footprint(p: TwoLayerPoint):
+    """One engine run of Model A2 (two matrices per block) for ``K`` steps."""
+    return engine_footprint(p, p.K, groups=2)
