@@ -15,6 +15,10 @@ from infdepth.cli import main
 from infdepth.validation.scheduler import SchedulerSpec, SlurmSpec, slurm_cluster, worker_env
 
 
+#: a cluster that cannot start or a lost task must fail the test, not hang the suite
+pytestmark = pytest.mark.timeout(180)
+
+
 def test_the_default_is_serial_with_one_worker_and_local_with_more():
     assert SchedulerSpec.from_options().kind == "serial"
     assert SchedulerSpec.from_options(3) == SchedulerSpec("local", 3)

@@ -9,7 +9,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import cloudpickle
 import pandas as pd
 import pytest
 
@@ -17,7 +16,12 @@ from infdepth.validation.results_store import ResultsStore, config_hash
 from infdepth.validation.scheduler import SchedulerSpec, open_client
 from infdepth.validation.sweep import PointTask, run_tasks
 
-cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+#: the repository root: worker processes import this module's points and functions from it
+ROOT = Path(__file__).resolve().parents[2]
+
+
+#: a cluster that cannot start or a lost task must fail the test, not hang the suite
+pytestmark = pytest.mark.timeout(180)
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,18 @@ def _work(claim_id: str, p: SlowPoint):
 
 @pytest.fixture(scope="module")
 def client():
-    """One local cluster of two single-threaded workers for the module."""
-    with open_client(SchedulerSpec.from_options(workers=2)) as c:
-        yield c
+    """One local cluster of two single-threaded workers for the module. Worker processes
+    copy this process's ``sys.path``: the repository root goes on it so that they can import
+    this module's points (pytest's own script, unlike ``python -m pytest``, leaves it off)."""
+    added = str(ROOT) not in sys.path
+    if added:
+        sys.path.insert(0, str(ROOT))
+    try:
+        with open_client(SchedulerSpec.from_options(workers=2)) as c:
+            yield c
+    finally:
+        if added:
+            sys.path.remove(str(ROOT))
 
 
 def test_a_killed_worker_costs_only_its_point(tmp_path, client):
