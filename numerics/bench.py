@@ -30,6 +30,20 @@ matrices, ``m = M`` and ``m = B``), measured in the same run: the reference rate
 FLOP-weighted harmonic mean of the two shapes' rates, i.e. ``F`` divided by the time the bare
 matmuls would take (low-rank FLOPs are charged at the dense rate of their row count).
 
+**Memory-streaming floor.** Every product pass with a block matrix reads the whole matrix
+(``W^0_l`` of every seed, plus the low-rank factors ``A``, ``B`` at the pass's rank): the records
+pass at each of the K+1 steps and the backward pass of each of the K training steps (the
+training forward reuses the records pass), so one run must stream at least::
+
+    bytes = S * L * [ (2K + 1) n^2 + sum_{k=0..K} 2 n r_k + sum_{k=0..K-1} 2 n r_k ] * itemsize
+
+(``r_k = k B``; the input layer, the readout and the activations are not counted). The floor is
+``bytes`` divided by the machine's streaming read bandwidth, measured in the same run as the
+rate of ``torch.sum`` over a buffer of at least 256 MiB (many times the last-level cache;
+best of three, re-measured after every repeat), and ``fraction_of_floor`` = floor / engine time
+(median of the per-repeat fractions). Close to 1: the engine runs at the speed of reading its
+weights once per pass; the products with few rows cannot do better on that machine.
+
 On a small machine shared with other processes, two intra-op threads make tiny ops stall
 badly whenever a core is taken (single repeats 10-100x slow, mostly in the plain loop's many
 small ops); ``threads=1`` gives steady ratios there. Medians over repeats absorb the rest.
@@ -176,6 +190,37 @@ def matmul_rate(W: torch.Tensor, m: int, *, min_time: float = 0.05, device=None)
     return 2.0 * L * S * m * n_out * n_in / best
 
 
+def stream_bytes(n: int, L: int, K: int, S: int, B: int = 1, itemsize: int = 8) -> int:
+    """Bytes of block matrices one engine run must read (module docstring, floor): every
+    ``W^0_l`` and the low-rank factors once per records pass (K+1) and per backward pass (K)."""
+    factors = sum(2 * n * k * B for k in range(K + 1)) + sum(2 * n * k * B for k in range(K))
+    return S * L * ((2 * K + 1) * n * n + factors) * itemsize
+
+
+#: elements of the bandwidth probe's buffer (256 MiB in float64), at least
+STREAM_PROBE_ELEMENTS = 1 << 25
+
+
+def stream_bandwidth(dtype=torch.float64, device=None, *, numel: int | None = None,
+                     buf: torch.Tensor | None = None, repeats: int = 3) -> tuple[float, int]:
+    """Streaming read bandwidth (bytes/s): best of ``repeats`` timings of ``torch.sum`` over a
+    buffer of ``numel`` elements (default :data:`STREAM_PROBE_ELEMENTS`) or over ``buf``.
+    Returns ``(bytes_per_s, buffer_bytes)``."""
+    device = torch.device("cpu") if device is None else torch.device(device)
+    if buf is None:
+        buf = torch.ones(numel or STREAM_PROBE_ELEMENTS, dtype=dtype, device=device)
+    nbytes = buf.numel() * buf.element_size()
+    buf.sum()
+    best = math.inf
+    for _ in range(repeats):
+        _sync(buf.device)
+        t0 = time.perf_counter()
+        buf.sum()
+        _sync(buf.device)
+        best = min(best, time.perf_counter() - t0)
+    return nbytes / best, nbytes
+
+
 # ------------------------------------------------------------------------------------------
 # Benchmark
 # ------------------------------------------------------------------------------------------
@@ -209,7 +254,9 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
     repeats), ``ratio`` (median of per-repeat ``t_plain / t_engine``) and ``ratios``,
     ``flops`` (the FLOP model), ``engine_flops_per_s``, ``matmul`` (shapes and rates of the bare
     batched matmuls, their combined rate) and ``fraction_of_matmul`` (median of the per-repeat
-    fractions; the matmul rates are re-measured after every repeat). ``n_train``/``n_eval``/``d``:
+    fractions; the matmul rates are re-measured after every repeat), ``stream`` (bytes one run
+    must read, the measured streaming bandwidth, the floor in seconds) and
+    ``fraction_of_floor`` (median of the per-repeat floor / engine time). ``n_train``/``n_eval``/``d``:
     number of training / evaluation inputs and input dimension. ``threads``: torch intra-op
     threads for the run (default: leave as is; restored afterwards). Bad input: ValueError.
     """
@@ -271,6 +318,9 @@ def _measure(cfg: A1Config, dtype, dev, repeats, n_train, n_eval, d, tol) -> dic
     rows = ((fl["M"], fl["records"]), (fl["B"], fl["train"]))
     t_eng, t_plain, ratios, fractions = [], [], [], []
     mm_rates = [[] for _ in rows]
+    floor_bytes = stream_bytes(n, L, K, seeds, B=1, itemsize=W0.element_size())
+    probe = torch.ones(max(STREAM_PROBE_ELEMENTS, W0.numel()), dtype=dtype, device=dev)
+    bandwidths, floor_fractions = [], []
     for rep in range(repeats):
         order = (engine_run, plain_run) if rep % 2 == 0 else (plain_run, engine_run)
         times = {fn: fn()[0] for fn in order}
@@ -282,6 +332,10 @@ def _measure(cfg: A1Config, dtype, dev, repeats, n_train, n_eval, d, tol) -> dic
             acc.append(rate)
         mix = 1.0 / sum(f / fl["total"] / rate for (_, f), rate in zip(rows, rates))
         fractions.append(fl["total"] / times[engine_run] / mix)
+        bw, probe_bytes = stream_bandwidth(buf=probe)
+        bandwidths.append(bw)
+        floor_fractions.append(floor_bytes / bw / times[engine_run])
+    del probe
 
     shapes = [{"a": [seeds, m, n], "b": [seeds, n, n],
                "flops_per_s": statistics.median(acc), "flops_share": f / fl["total"]}
@@ -312,7 +366,15 @@ def _measure(cfg: A1Config, dtype, dev, repeats, n_train, n_eval, d, tol) -> dic
                    "op": "torch.matmul(x (S,m,n), W_l^T (S,n,n)) over the L blocks"},
         "fraction_of_matmul": statistics.median(fractions),
         "fractions": fractions,
-        "targets": {"ratio": 5.0, "fraction_of_matmul": 0.5},
+        "stream": {"bytes": floor_bytes, "bandwidth_bytes_per_s": statistics.median(bandwidths),
+                   "bandwidths": bandwidths, "probe_bytes": probe_bytes,
+                   "floor_s": floor_bytes / statistics.median(bandwidths),
+                   "op": "torch.sum over the probe buffer (best of 3 per repeat)",
+                   "formula": "S*L*[(2K+1) n^2 + sum_{k<=K} 2n r_k + sum_{k<K} 2n r_k] * "
+                              "itemsize, r_k = k*B"},
+        "fraction_of_floor": statistics.median(floor_fractions),
+        "floor_fractions": floor_fractions,
+        "targets": {"ratio": 5.0, "fraction_of_matmul": 0.5, "fraction_of_floor": 0.7},
         "environment": {"torch": torch.__version__, "threads": torch.get_num_threads(),
                         "machine": platform.machine(), "python": platform.python_version(),
                         "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"

@@ -72,6 +72,12 @@ def print_result(res: dict) -> None:
                   f"{s['flops_share']:.0%} of the FLOPs")
     t.add_row("fraction of matmul", f"{res['fraction_of_matmul']:.2f}",
               f">= {tg['fraction_of_matmul']:g}")
+    st = res["stream"]
+    t.add_row("streaming bandwidth (sum)", f"{st['bandwidth_bytes_per_s'] / 1e9:.2f} GB/s",
+              f"floor {st['floor_s'] * 1e3:.1f} ms: {st['bytes'] / 1e9:.3f} GB of weights read")
+    t.add_row("fraction of streaming floor", f"{res['fraction_of_floor']:.2f}",
+              f">= {tg['fraction_of_floor']:g}  (repeats: "
+              + ", ".join(f"{r:.2f}" for r in res["floor_fractions"]) + ")")
     console = Console()
     if not console.is_terminal:
         console = Console(width=110)

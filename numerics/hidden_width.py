@@ -34,6 +34,7 @@ from typing import Sequence
 
 import torch
 
+from infdepth.device import torch_threads
 from infdepth.seeding import generator, normal
 
 from .activations import check_activation, dphi, phi
@@ -163,16 +164,37 @@ def init_weights(cfg: HWConfig, d_in: int, d_out: int,
 def forward(w: dict[str, torch.Tensor], X: torch.Tensor, cfg: HWConfig):
     """Batched forward pass. Returns ``(f, hs, ps)``: outputs (S, N, d_out), the stream
     ``hs`` (list of L+1 tensors (S, N, D)) and pre-activations ``ps`` (list of L, (S, N, M))."""
+    f, hs, ps, _ = _forward(w, X, cfg)
+    return f, hs, ps
+
+
+def _forward(w: dict[str, torch.Tensor], X: torch.Tensor, cfg: HWConfig):
+    """:func:`forward` that also returns the activations ``sigma(p)`` per block (the same
+    tensors the forward pass used; for the linear activation ``p`` itself, which equals
+    ``sigma(p)`` and is never written to)."""
     c, D = cfg.block_scale, cfg.D
     h = torch.einsum("sdi,ni->snd", w["W_in"], X)
-    hs, ps = [h], []
+    hs, ps, ss = [h], [], []
     for l in range(w["u"].shape[1]):
         p = torch.bmm(h, w["u"][:, l].transpose(1, 2)) / D
-        h = h + c * torch.bmm(phi(cfg.act, p), w["v"][:, l])
+        s = p if cfg.act == "linear" else phi(cfg.act, p)
+        h = h + c * torch.bmm(s, w["v"][:, l])
         hs.append(h)
         ps.append(p)
+        ss.append(s)
     f = torch.bmm(h, w["W_out"]) / D
-    return f, hs, ps
+    return f, hs, ps, ss
+
+
+def _scaled_dphi(act: str, p: torch.Tensor, s: torch.Tensor, c: float):
+    """``c * dphi(act, p)``, the same numbers, given ``s = phi(act, p)``: tanh reuses ``s``
+    (``dphi`` is ``1 - tanh(p)^2`` from the same ``tanh(p)``); linear returns the scalar ``c``
+    (``c * 1.0 == c`` exactly, so multiplying by it equals multiplying by ``c * ones``)."""
+    if act == "linear":
+        return c
+    if act == "tanh":
+        return c * (1.0 - s * s)
+    return c * dphi(act, p)
 
 
 def _loss(f: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
@@ -185,7 +207,11 @@ def gradients(w: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, cfg:
     """Hand-written backward pass (module docstring). Returns ``(grads, loss, f, h_L)``;
     ``grads`` has the gradient of every group (also the frozen ones) of the per-seed loss."""
     c, D = cfg.block_scale, cfg.D
-    f, hs, ps = forward(w, X, cfg) if _fwd is None else _fwd
+    if _fwd is None:
+        f, hs, ps, ss = _forward(w, X, cfg)
+    else:
+        f, hs, ps = _fwd
+        ss = [phi(cfg.act, p) for p in ps]
     N = X.shape[0]
     r = (f - Y) / N                                        # dloss/df, (S, N, d_out)
     g = torch.bmm(r, w["W_out"].transpose(1, 2)) / D       # dloss/dh_L, (S, N, D)
@@ -194,10 +220,10 @@ def gradients(w: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, cfg:
     gu = torch.empty_like(w["u"])
     gv = torch.empty_like(w["v"])
     for l in range(L - 1, -1, -1):
-        p, hprev = ps[l], hs[l]
+        p, hprev, s = ps[l], hs[l], ss[l]
         vl, ul = w["v"][:, l], w["u"][:, l]
-        gv[:, l] = c * torch.bmm(phi(cfg.act, p).transpose(1, 2), g)
-        gp = c * dphi(cfg.act, p) * torch.bmm(g, vl.transpose(1, 2))   # dloss/dp, (S, N, M)
+        gv[:, l] = c * torch.bmm(s.transpose(1, 2), g)
+        gp = _scaled_dphi(cfg.act, p, s, c) * torch.bmm(g, vl.transpose(1, 2))  # dloss/dp (S,N,M)
         gu[:, l] = torch.bmm(gp.transpose(1, 2), hprev) / D
         g = g + torch.bmm(gp, ul) / D
     gW_in = torch.einsum("snd,ni->sdi", g, X)
@@ -211,6 +237,8 @@ class HWResult:
     ``f`` (S, K+1, N, d_out), ``h_L`` (S, K+1, N, D), ``loss`` (S, K+1), ``movement``
     group -> (S,) relative movement ``|Z_K - Z_0| / |Z_0|`` (Frobenius over the group, per
     seed; ``"uv"`` for u and v together), ``weights`` the final weights (``init`` the initial).
+    ``movement_at``: step k -> the movement dict after k steps, for the steps asked for by
+    ``train_hw(..., movement_at=...)`` (the numbers a run with ``K = k`` reports).
     """
 
     f: torch.Tensor
@@ -219,18 +247,36 @@ class HWResult:
     movement: dict[str, torch.Tensor]
     weights: dict[str, torch.Tensor] = field(repr=False)
     init: dict[str, torch.Tensor] = field(repr=False)
+    movement_at: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict, repr=False)
 
 
 def _norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1)
 
 
+#: per-block activations ``S N M`` up to which :func:`train_hw` runs on one intra-op thread:
+#: its operations are then a few microseconds each, and a second thread only adds the cost of
+#: waking it (measured on a loaded 2-core machine: a (8, 10, 5) x (8, 5, 256) bmm 28 us on one
+#: thread, 1.06 ms on two). Numbers do not depend on it (the products are per seed).
+SINGLE_THREAD_ELEMENTS = 1 << 16
+
+
+def _movement(w: dict[str, torch.Tensor], w0: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    mov = {k: _norm(w[k] - w0[k]) / _norm(w0[k]) for k in w}
+    duv = torch.sqrt(_norm(w["u"] - w0["u"]) ** 2 + _norm(w["v"] - w0["v"]) ** 2)
+    mov["uv"] = duv / torch.sqrt(_norm(w0["u"]) ** 2 + _norm(w0["v"]) ** 2)
+    return mov
+
+
 def train_hw(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
-             weights: dict[str, torch.Tensor] | None = None) -> HWResult:
+             weights: dict[str, torch.Tensor] | None = None, *,
+             movement_at: Sequence[int] = ()) -> HWResult:
     """K steps of full-batch GD on the [HW] 2LP ResNet (docs/theory.md s6), all seeds batched.
 
     ``weights`` (optional): explicit initial weights (e.g. sliced from a larger network for a
     coupled reference); shapes as :func:`init_weights`, L and M read from ``u``.
+    ``movement_at``: steps ``k`` (``1 <= k <= K``) after which the movement is also recorded
+    (``HWResult.movement_at``; the same numbers as the movement of a run with ``K = k``).
     """
     check_config(cfg)
     dt = getattr(torch, cfg.dtype)
@@ -243,10 +289,21 @@ def train_hw(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
     if w0["u"].shape[1:] != (cfg.L, cfg.M, cfg.D):
         raise ValueError(f"weights u must have shape (S, L={cfg.L}, M={cfg.M}, D={cfg.D}), got "
                          f"{tuple(w0['u'].shape)}")
+    small = w0["u"].shape[0] * X.shape[0] * w0["u"].shape[2] <= SINGLE_THREAD_ELEMENTS
+    with torch_threads(1 if small and X.device.type == "cpu" else torch.get_num_threads()):
+        return _train(cfg, X, Y, w0, movement_at)
+
+
+def _train(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, w0: dict[str, torch.Tensor],
+           movement_at: Sequence[int]) -> HWResult:
     w = {k: t.clone() for k, t in w0.items()}
     rates = {"u": cfg.rate_u, "v": cfg.rate_v,
              "W_in": cfg.eta_in if cfg.train_w_in else 0.0,
              "W_out": cfg.eta_out if cfg.train_w_out else 0.0}
+    at = sorted(set(int(k) for k in movement_at))
+    if at and (at[0] < 1 or at[-1] > cfg.K):
+        raise ValueError(f"movement_at steps must lie in 1..K={cfg.K}, got {list(movement_at)}")
+    moved: dict[int, dict[str, torch.Tensor]] = {}
     fs, hLs, losses = [], [], []
     for k in range(cfg.K + 1):
         if k < cfg.K:
@@ -254,17 +311,16 @@ def train_hw(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
             for name, rate in rates.items():
                 if rate != 0.0:
                     w[name] = w[name] - rate * grads[name]
+            if k + 1 in at:
+                moved[k + 1] = _movement(w, w0)
         else:
             f, hs, _ = forward(w, X, cfg)
             hL, loss = hs[-1], _loss(f, Y)
         fs.append(f)
         hLs.append(hL)
         losses.append(loss)
-    mov = {k: _norm(w[k] - w0[k]) / _norm(w0[k]) for k in w}
-    duv = torch.sqrt(_norm(w["u"] - w0["u"]) ** 2 + _norm(w["v"] - w0["v"]) ** 2)
-    mov["uv"] = duv / torch.sqrt(_norm(w0["u"]) ** 2 + _norm(w0["v"]) ** 2)
     return HWResult(f=torch.stack(fs, 1), h_L=torch.stack(hLs, 1), loss=torch.stack(losses, 1),
-                    movement=mov, weights=w, init=w0)
+                    movement=_movement(w, w0), weights=w, init=w0, movement_at=moved)
 
 
 def config_from(source: object, **overrides) -> HWConfig:

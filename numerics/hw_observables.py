@@ -8,8 +8,8 @@ config and data to produce them) and return numpy arrays with one entry per seed
   ``|Z_K - Z_0| / |Z_0|`` (Frobenius over the group, per seed; ``uv`` for u and v together, as
   :class:`~infdepth.numerics.hidden_width.HWResult` defines it), the rms output change
   ``f_K - f_0`` and ``f_1 - f_0``, the rms initial output ``f_0`` and the final loss; optionally
-  the movement after the first step alone (a second run with ``K = 1`` on the same seeds, hence
-  the same initial weights).
+  the movement after the first step alone (recorded by the same run after its first step: the
+  numbers of a run with ``K = 1`` on the same seeds).
 
 Non-finite values (divergent training) are kept, not raised: they are data for a regime map.
 """
@@ -40,9 +40,10 @@ def training_observables(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, *,
     ``output_change`` -- rms over inputs and outputs of ``f_K - f_0``; ``output_init`` -- of
     ``f_0``; ``loss_K`` -- the loss after K steps; for ``K >= 1`` ``output_change_1`` -- rms of
     ``f_1 - f_0``; and, with ``first_step=True``, ``movement_1`` -- ``|Z_1 - Z_0|/|Z_0|`` of u
-    and v together (one extra run with ``K = 1``: same seeds, same initial weights).
+    and v together (recorded after the run's first step; the numbers of a run with ``K = 1``).
     """
-    r = train_hw(cfg, X, Y)
+    first = first_step and cfg.K >= 1
+    r = train_hw(cfg, X, Y, movement_at=(1,) if first else ())
     f = r.f.cpu().numpy()
     with np.errstate(all="ignore"):
         out = {"movement": r.movement["uv"].cpu().numpy(),
@@ -53,6 +54,8 @@ def training_observables(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, *,
                "loss_K": r.loss[:, -1].cpu().numpy()}
         if cfg.K >= 1:
             out["output_change_1"] = per_seed_rms(f[:, 1] - f[:, 0])
-    if first_step:
+    if first:       # recorded by the K-step run after its first step (same numbers)
+        out["movement_1"] = r.movement_at[1]["uv"].cpu().numpy()
+    elif first_step:
         out["movement_1"] = train_hw(replace(cfg, K=1), X, Y).movement["uv"].cpu().numpy()
     return out

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from infdepth.numerics.bench import (bench_data, flop_model, plain_models, run_bench,
-                                     train_plain)
+                                     stream_bandwidth, stream_bytes, train_plain)
 from infdepth.numerics.bench_cli import main as bench_main
 from infdepth.numerics.engine import A1Config, A1Model, train_a1
 
 TINY = dict(n=12, L=3, K=4, seeds=2, repeats=1, threads=1)
 KEYS = {"config", "check", "engine_s", "plain_s", "engine_s_all", "plain_s_all", "ratio",
         "ratios", "flops", "engine_flops_per_s", "matmul", "fraction_of_matmul", "fractions",
-        "targets", "environment"}
+        "targets", "environment", "stream", "fraction_of_floor", "floor_fractions"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,10 @@ def test_result_keys_and_json(tiny_result):
     assert [s["a"] for s in shapes] == [[2, 4, 12], [2, 1, 12]]
     assert sum(s["flops_share"] for s in shapes) == pytest.approx(1.0)
     assert r["config"]["dtype"] == "float64" and r["config"]["device"] == "cpu"
+    st = r["stream"]
+    assert st["bytes"] == stream_bytes(12, 3, 4, 2) and st["bandwidth_bytes_per_s"] > 0
+    assert st["probe_bytes"] >= 256 * 2 ** 20 and len(r["floor_fractions"]) == 2
+    assert r["fraction_of_floor"] > 0 and st["floor_s"] > 0
 
 
 def test_flop_model_by_hand():
@@ -61,6 +65,18 @@ def test_flop_model_by_hand():
     rec = (2 * 4 * 1 + 0 + 4 + 4) + (2 * 4 * 1 + 4 * 2 * 1 * 1 + 4 + 4)
     train = 2 * (2 * 4 * 1) + (8 + 8)
     assert fl["records"] == rec and fl["train"] == train and fl["total"] == rec + train
+
+
+def test_stream_bytes_by_hand():
+    """n=2, L=1, K=1, S=1: W^0 read by the records passes at k=0, 1 and the backward pass of
+    step 0 (3 n^2), plus the factors at rank 1 in the k=1 records pass (2 n)."""
+    assert stream_bytes(n=2, L=1, K=1, S=1) == (3 * 4 + 2 * 2) * 8
+    assert stream_bytes(n=2, L=3, K=1, S=2, itemsize=4) == 2 * 3 * (3 * 4 + 2 * 2) * 4
+
+
+def test_stream_bandwidth_probe():
+    bw, nbytes = stream_bandwidth(numel=1 << 16)
+    assert bw > 0 and nbytes == 8 << 16
 
 
 def test_float32_runs():

@@ -79,3 +79,34 @@ def test_config_from_reads_fields_and_properties():
     p = PhaseLike()
     c = config_from(p)
     assert (c.alpha, c.eta, c.L, c.n_seeds, c.act) == (p.alpha, p.eta, 4, 3, "tanh")
+
+
+@pytest.mark.parametrize("act", ["tanh", "linear", "relu", "erf"])
+def test_movement_at_is_the_short_run_and_reused_phi_is_exact(act):
+    """The movement recorded after step 1 is bit for bit that of a run with K = 1, and the
+    gradients (which reuse the forward pass's sigma(p)) equal the formulas with sigma and
+    sigma' recomputed from p."""
+    from dataclasses import replace
+
+    from infdepth.numerics.activations import dphi, phi
+    from infdepth.numerics.hidden_width import init_weights
+    X, Y = hw_data(6, 3, 2, 0)
+    cfg = HWConfig(D=4, L=3, M=8, K=4, eta=0.7, act=act, n_seeds=3)
+    r = train_hw(cfg, X, Y, movement_at=(1, 3))
+    for k in (1, 3):
+        short = train_hw(replace(cfg, K=k), X, Y)
+        for name, t in short.movement.items():
+            assert torch.equal(r.movement_at[k][name], t)
+    w = init_weights(cfg, 3, 2)
+    grads, *_ = gradients(w, X, Y, cfg)
+    f, hs, ps = forward(w, X, cfg)
+    c, D = cfg.block_scale, cfg.D
+    g = torch.bmm((f - Y) / X.shape[0], w["W_out"].transpose(1, 2)) / D
+    for l in range(cfg.L - 1, -1, -1):
+        p = ps[l]
+        assert torch.equal(grads["v"][:, l], c * torch.bmm(phi(act, p).transpose(1, 2), g))
+        gp = c * dphi(act, p) * torch.bmm(g, w["v"][:, l].transpose(1, 2))
+        assert torch.equal(grads["u"][:, l], torch.bmm(gp.transpose(1, 2), hs[l]) / D)
+        g = g + torch.bmm(gp, w["u"][:, l]) / D
+    with pytest.raises(ValueError, match="movement_at"):
+        train_hw(cfg, X, Y, movement_at=(5,))

@@ -245,3 +245,19 @@ def test_cuda_matches_cpu(scheme):
     assert b.f.device.type == "cuda"
     torch.testing.assert_close(b.f.cpu(), a.f, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(b.h_L.cpu(), a.h_L, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("scheme, act", [("heun", "tanh"), ("euler", "relu"), ("heun", "linear")])
+def test_seed_chunks_do_not_change_the_numbers(monkeypatch, scheme, act):
+    """A seed's trajectory and parameter map are bit for bit the same whether it is solved
+    alone, two at a time or with every seed at once (the chunks of the CPU solver)."""
+    import infdepth.numerics.mean_ode as mo
+    X, Y = hw_data(6, 5, 5, 0)
+    cfg = MeanODEConfig(D=5, Ls=4, P=64, K=3, eta=0.5, act=act, scheme=scheme, n_seeds=5)
+    runs = []
+    for elements in (1, 2 * 6 * 64, 1 << 30):
+        monkeypatch.setattr(mo, "CHUNK_ELEMENTS", elements)
+        runs.append(solve_mean_ode(cfg, X, Y))
+    for r in runs[1:]:
+        for name in ("f", "h_L", "loss", "u", "v"):
+            assert torch.equal(getattr(r, name), getattr(runs[0], name))
