@@ -85,18 +85,3 @@ def run(args) -> int:
     print(text)
     return 0
 
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="infdepth")
-    sub = p.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = p.parse_args(argv)
-    try:
-        return args.func(args)
-    except InfdepthError as exc:
-        print(f"infdepth coordcheck: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -180,15 +180,18 @@ def _fit_stat(role: str, stat: str) -> str:
     return "own_sum" if (stat == "own" and role in STREAM_WRITERS) else stat
 
 
-def _reading(lo: float, hi: float, tol: float) -> str:
+def band_reading(lo: float, hi: float, tol: float,
+                 words: tuple[str, str, str] = ("flat", "collapses", "grows")) -> str:
+    """A slope's 95% interval ``[lo, hi]`` in words: inside ``[-tol, tol]`` (``words[0]``),
+    below it (``words[1]``), above it (``words[2]``), else ``unclear``."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return "unclear"
     if -tol <= lo and hi <= tol:
-        return "flat"
+        return words[0]
     if hi < -tol:
-        return "collapses"
+        return words[1]
     if lo > tol:
-        return "grows"
+        return words[2]
     return "unclear"
 
 
@@ -245,7 +248,7 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
                         "slope": ev.slope, "ci_low": ev.ci_low, "ci_high": ev.ci_high,
                         "derived": None if exp is None else float(exp),
                         "derived_text": fmt_exponent(exp), "status": status,
-                        "reading": _reading(ev.ci_low, ev.ci_high, tolerance),
+                        "reading": band_reading(ev.ci_low, ev.ci_high, tolerance),
                         "tail_slope": ev.tail_slope, "reason": reason,
                         "derivation": derived[stat].derivation,
                         "sizes": tuple(sizes), "values": tuple(ev.errors)})

@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .depth_coord_check import _batch, mse_loss
+from .depth_coord_check import _batch, band_reading, mse_loss
 from .param.install import Parameterized
 
 __all__ = ["transfer_check", "lr_optima", "transfer_drift", "format_drift", "log2_grid",
@@ -172,15 +172,7 @@ def lr_optima(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reading(lo: float, hi: float, tol: float) -> str:
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return "unclear"
-    if -tol <= lo and hi <= tol:
-        return "transfers"
-    if hi < -tol:
-        return "drifts down"
-    if lo > tol:
-        return "drifts up"
-    return "unclear"
+    return band_reading(lo, hi, tol, ("transfers", "drifts down", "drifts up"))
 
 
 def _derived(preset: str, two_layer: bool):

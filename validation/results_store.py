@@ -222,31 +222,33 @@ class ResultsStore:
     def get(self, config: Any) -> pd.DataFrame | None:
         """The stored table of ``config``, or ``None`` if the point is not finished; a damaged
         file or one holding another point raises :class:`ResultsStoreError`."""
-        path = self.path_for(config)
         try:
-            df, _ = read_point(path, config_hash(config), canonical_config(config))
-        except FileNotFoundError:
-            return None
+            return self._read(config)
         except PointFileError as e:
             raise ResultsStoreError(f"{e}; delete it to recompute the point") from None
-        return df
 
     def get_or_repair(self, config: Any) -> pd.DataFrame | None:
         """:meth:`get`, except that a file that holds no usable result -- unreadable (a
         truncated write of an older version, a damaged disk) or another point's table (a bad
         copy or merge) -- is kept aside as ``<hash>.parquet.corrupt`` or ``.foreign`` with a
         warning, and ``None`` returned so that the point is recomputed."""
-        path = self.path_for(config)
         try:
-            df, _ = read_point(path, config_hash(config), canonical_config(config))
-        except FileNotFoundError:
-            return None
+            return self._read(config)
         except PointFileError as e:
+            path = self.path_for(config)
             kind = "foreign" if isinstance(e, ForeignPointError) else "corrupt"
             aside = path.with_name(f"{path.name}.{kind}")
             with contextlib.suppress(FileNotFoundError):
                 os.replace(path, aside)
             warnings.warn(f"{e}; kept as '{aside.name}' and recomputed", stacklevel=2)
+            return None
+
+    def _read(self, config: Any) -> pd.DataFrame | None:
+        """The checked table of ``config`` (``None`` when there is no file)."""
+        try:
+            df, _ = read_point(self.path_for(config), config_hash(config),
+                               canonical_config(config))
+        except FileNotFoundError:
             return None
         return df
 

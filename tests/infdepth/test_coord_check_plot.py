@@ -16,7 +16,7 @@ def test_plot_and_cli(tmp_path, one_thread):
     labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
     assert any("derived" in t for t in labels)
 
-    from infdepth.coordcheck_cli import main
+    from infdepth.cli import main
     f = tmp_path / "m.py"
     f.write_text("from infdepth.examples import ModelA\n"
                  "def make(depth, width):\n    return ModelA(3, width, depth)\n")

@@ -119,7 +119,7 @@ def test_figure_reads_the_frames(tmp_path):
 
 
 def test_cli_writes_tables_and_figure(tmp_path, one_thread):
-    from infdepth.transfer_cli import main
+    from infdepth.cli import main
     f = tmp_path / "m.py"
     f.write_text("from infdepth.examples import MLPResNet, vector_task\n"
                  "def make(depth, width):\n    return MLPResNet(3, width, depth)\n"
