@@ -16,15 +16,7 @@ cheap.
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
-
-# Large CPU tensors on transparent huge pages (torch's allocator madvises allocations of 2 MiB
-# and more when this is set; read at torch's first large allocation). The Mean-ODE solver and
-# Model B allocate temporaries of tens of MB per operation, and on 4 KiB pages their page
-# faults cost more than the arithmetic (standard suite: a Mean-ODE solve 1.7-2x faster).
-# Numbers do not change; an explicit THP_MEM_ALLOC_ENABLE=0 in the environment is kept.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 __version__ = "0.1.0"
 
