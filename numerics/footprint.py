@@ -25,7 +25,7 @@ from infdepth.draw_budget import draw_cache_budget
 
 __all__ = ["Footprint", "itemsize", "engine", "coupling_levels", "init_monte_carlo",
            "kernel_recursion", "nfd_solves", "hw_network", "mean_ode", "mean_ode_reference",
-           "linear_mean_ode", "hw_bias", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
+           "linear_mean_ode", "hw_bias", "mean_ode_chunk", "MEAN_ODE_CHUNK_ELEMENTS", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
            "MATRIX_SLACK", "MMAP_THRESHOLD"]
 
 F64 = 8
@@ -194,16 +194,29 @@ def hw_network(S: int, L: int, M: int, D: int, *, N: int, d_in: int, d_out: int,
     return Footprint(int(work + cache), cache, int(steps))
 
 
+#: numbers per ``(seeds, N, P)`` temporary of one chunk of seeds of the Mean-ODE solver on the
+#: CPU (:data:`infdepth.numerics.mean_ode.CHUNK_ELEMENTS` is this constant)
+MEAN_ODE_CHUNK_ELEMENTS = 1 << 18
+
+
+def mean_ode_chunk(S: int, N: int, P: int) -> int:
+    """Seeds per chunk of the Mean-ODE solver on the CPU (at least one, at most ``S``)."""
+    return max(1, min(S, MEAN_ODE_CHUNK_ELEMENTS // max(1, N * P)))
+
+
 def mean_ode(S: int, Ls: int, P: int, D: int, *, N: int, d_out: int, K: int,
              scheme: str = "heun", item: int = 8) -> Footprint:
-    """One :func:`~infdepth.numerics.mean_ode.solve_mean_ode`: ``u, v`` (``2 S nodes P D``),
-    their copies at init (``2 S nodes P D``), the stream at the nodes (``S nodes N D``, twice),
-    about eight ``(S, N, P)`` temporaries, the particles and the outputs; ``nodes = Ls + 1``
+    """One :func:`~infdepth.numerics.mean_ode.solve_mean_ode` on the CPU: ``u, v``
+    (``2 S nodes P D``), their copies at init (``2 S nodes P D``), the stream at the nodes
+    (``S nodes N D``, twice), for one chunk of ``c`` seeds (:func:`mean_ode_chunk`) about eight
+    ``(c, N, P)`` temporaries and the forward pass's ``p, sigma(p)`` kept at ``Ls`` nodes for
+    the backward pass (``2 Ls c N P``), the particles and the outputs; ``nodes = Ls + 1``
     (heun) or ``Ls`` (euler). The result keeps ``u, v``. Steps: per GD step the forward and
     backward sweeps over ``Ls`` depth steps (heun: two evaluations each)."""
     nodes = Ls + 1 if scheme == "heun" else Ls
-    n = (4 * S * nodes * P * D + 2 * S * (nodes + 1) * N * D + 8 * S * N * P + 4 * S * P * D
-         + S * (K + 1) * N * (D + d_out + 1))
+    c = mean_ode_chunk(S, N, P)
+    n = (4 * S * nodes * P * D + 2 * S * (nodes + 1) * N * D + (8 + 2 * Ls) * c * N * P
+         + 4 * S * P * D + S * (K + 1) * N * (D + d_out + 1))
     per = 2 if scheme == "heun" else 1
     return Footprint(int(n * item), 0, int((K + 1) * Ls * 2 * per))
 

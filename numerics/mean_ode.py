@@ -330,7 +330,7 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
 
 #: numbers per ``(seeds, N, P)`` temporary of one chunk of seeds on the CPU (2 MiB in float64):
 #: the per-node temporaries of a chunk then stay in the cache (see :func:`_solve_seeds`)
-CHUNK_ELEMENTS = 1 << 18
+CHUNK_ELEMENTS = footprint.MEAN_ODE_CHUNK_ELEMENTS
 
 
 def _seed_chunk(cfg: MeanODEConfig, N: int, dev: torch.device) -> int:
