@@ -62,9 +62,11 @@ DIRECTIONS`); ``tests/numerics/test_mean_ode.py`` checks this against the vector
 particle by particle.
 
 On the CPU the seeds are solved in chunks (:data:`CHUNK_ELEMENTS` numbers per ``(seeds, N, P)``
-temporary), so that the elementwise passes run in the cache; seeds do not interact, so the
-numbers do not depend on the chunks (measured, smoke reference solve S = 24, P = 8192: 25-29 s
--> 12 s, bit-identical).
+temporary), so that the elementwise passes run in the cache, on one intra-op thread (a chunk's
+operations are small: on the shared 2-core machine two threads made every one of them wait for
+the other core); seeds do not interact, so the numbers do not depend on the chunks (measured,
+smoke reference solve S = 24, P = 8192, K = 15, machine loaded by other processes: 79/76 s
+before, 19/24 s chunked on one thread; bit-identical).
 
 Memory: ``u``, ``v`` dominate (``2 S nodes P D`` numbers), plus ``O(S N P)`` temporaries per
 node; :func:`memory_bytes` estimates it and :func:`solve_mean_ode` refuses sizes above
@@ -79,7 +81,7 @@ from dataclasses import KW_ONLY, dataclass, field
 
 import torch
 
-from infdepth.device import resolve_device, resolve_dtype
+from infdepth.device import resolve_device, resolve_dtype, torch_threads
 from infdepth.seeding import normal_sequence, seed_value
 from infdepth.validators import (choice, int_at_least, nonneg_number, positive_int,
                                  positive_number)
@@ -321,8 +323,9 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
     T = _Terms(cfg, u.shape[2])
     h0 = torch.einsum("sdi,ni->snd", W_in, X)
     chunk = _seed_chunk(cfg, N, dev)
-    parts = [_solve_seeds(cfg, T, h0[a:a + chunk], W_out[a:a + chunk], Y, u[a:a + chunk],
-                          v[a:a + chunk]) for a in range(0, S, chunk)]
+    with torch_threads(1 if dev.type == "cpu" else torch.get_num_threads()):
+        parts = [_solve_seeds(cfg, T, h0[a:a + chunk], W_out[a:a + chunk], Y, u[a:a + chunk],
+                              v[a:a + chunk]) for a in range(0, S, chunk)]
     f, h_L, loss = (torch.cat([pt[j] for pt in parts]) for j in range(3))
     return MeanODEResult(f=f, h_L=h_L, loss=loss, u=u, v=v, config=cfg,
                          wall_s=time.perf_counter() - t0)
