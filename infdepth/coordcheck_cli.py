@@ -38,12 +38,18 @@ def _load(spec: str):
     return getattr(mod, func)
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    c = sub.add_parser("coordcheck", help="depth coord check of a model factory "
-                                          "(FILE.py:FUNCTION(depth, width))")
+def add_model_arguments(c: argparse.ArgumentParser) -> None:
+    """``--model``, ``--data`` and ``--d-in``: the user's model factory and task (shared by
+    ``coordcheck`` and ``transfer``)."""
     c.add_argument("--model", required=True, help="FILE.py:FUNCTION(depth, width) -> nn.Module")
     c.add_argument("--data", default=None, help="FILE.py:FUNCTION() -> (X, y)")
     c.add_argument("--d-in", type=int, default=4, help="input size of the default data")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    c = sub.add_parser("coordcheck", help="depth coord check of a model factory "
+                                          "(FILE.py:FUNCTION(depth, width))")
+    add_model_arguments(c)
     c.add_argument("--preset", default="completep")
     c.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8, 16, 32])
     c.add_argument("--widths", type=int, nargs="+", default=[64])

@@ -20,15 +20,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from .coordcheck_cli import add_model_arguments
 from .errors import InfdepthError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     c = sub.add_parser("transfer", help="depth transfer check of the learning rate of a model "
                                         "factory (FILE.py:FUNCTION(depth, width))")
-    c.add_argument("--model", required=True, help="FILE.py:FUNCTION(depth, width) -> nn.Module")
-    c.add_argument("--data", default=None, help="FILE.py:FUNCTION() -> (X, y)")
-    c.add_argument("--d-in", type=int, default=4, help="input size of the default data")
+    add_model_arguments(c)
     c.add_argument("--n-examples", type=int, default=32, help="examples of the default data")
     c.add_argument("--preset", nargs="+", default=["completep"],
                    help="one or more parameterizations (e.g. completep sp)")
