@@ -318,6 +318,7 @@ class ResultsStore:
 
     # -- index ------------------------------------------------------------------------------
     def _scan(self) -> dict[str, dict[str, Any]]:
+        import pyarrow.parquet as pq
         index: dict[str, dict[str, Any]] = {}
         for path in self._point_files():
             try:
@@ -327,7 +328,6 @@ class ResultsStore:
             rel = path.relative_to(self.root).as_posix()
             rows = None
             with contextlib.suppress(Exception):
-                import pyarrow.parquet as pq
                 rows = int(pq.read_metadata(path).num_rows)
             index[path.stem] = {"file": rel, "claim": path.parent.name, "rows": rows,
                                 "config": meta.get("config"), "written": meta.get("written"),

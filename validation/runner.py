@@ -197,8 +197,14 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
     claim_keys: dict[str, set[str]] = {}
     for vp in plans:
         claim_keys.setdefault(vp.claim.id, set()).update(vp.keys)
-    pending = [PointTask(c.id, key, pt, c.affinity(pt)) for key, (c, pt) in owner.items()
-               if store.get_or_repair(pt) is None]
+    stored: dict[str, Any] = {}          # finished points' tables, read once for measuring
+    pending = []
+    for key, (c, pt) in owner.items():
+        df = store.get_or_repair(pt)
+        if df is None:
+            pending.append(PointTask(c.id, key, pt, c.affinity(pt)))
+        else:
+            stored[key] = df
     by_claim: dict[str, list[Any]] = {}
     for t in pending:
         by_claim.setdefault(t.claim, []).append(t.point)
@@ -240,7 +246,9 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
         t0 = time.perf_counter()
         claim, variant, pts = vp.claim, vp.variant, vp.points
         meta = {"claim": claim.id}
-        frames = [store.get_or_compute(p, lambda p=p: claim.compute(p), meta=meta) for p in pts]
+        frames = [stored[k] if k in stored else
+                  store.get_or_compute(p, lambda p=p: claim.compute(p), meta=meta)
+                  for k, p in zip(vp.keys, pts)]
         m = claim.measure(variant, pts, frames)
         ev = m.evaluate(claim.claimed(variant),
                         derived_band(claim, claim.derived(variant).exponent))
