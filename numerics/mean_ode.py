@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass, field
 
 import torch
@@ -323,9 +324,19 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
     T = _Terms(cfg, u.shape[2])
     h0 = torch.einsum("sdi,ni->snd", W_in, X)
     chunk = _seed_chunk(cfg, N, dev)
+    starts = range(0, S, chunk)
+
+    def solve(a):
+        return _solve_seeds(cfg, T, h0[a:a + chunk], W_out[a:a + chunk], Y, u[a:a + chunk],
+                            v[a:a + chunk])
+
+    lanes = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
     with torch_threads(1 if dev.type == "cpu" else torch.get_num_threads()):
-        parts = [_solve_seeds(cfg, T, h0[a:a + chunk], W_out[a:a + chunk], Y, u[a:a + chunk],
-                              v[a:a + chunk]) for a in range(0, S, chunk)]
+        if lanes > 1:       # chunks on parallel threads, each op on one intra-op thread
+            with ThreadPoolExecutor(lanes) as pool:
+                parts = list(pool.map(solve, starts))
+        else:
+            parts = [solve(a) for a in starts]
     f, h_L, loss = (torch.cat([pt[j] for pt in parts]) for j in range(3))
     return MeanODEResult(f=f, h_L=h_L, loss=loss, u=u, v=v, config=cfg,
                          wall_s=time.perf_counter() - t0)

@@ -39,7 +39,8 @@ import numpy as np
 
 from infdepth.lazy import lazy
 
-from .intervals import METHODS, geometric_mean, resample_statistic, slope_interval
+from .intervals import (METHODS, geometric_mean, resample_rows, resample_statistic,
+                        slope_interval)
 
 _stats = lazy("scipy.stats")  # imported on first use (infdepth.lazy)
 
@@ -311,14 +312,14 @@ def fit_rate(
                 f"paired bootstrap needs the same number of seeds at every size, got "
                 f"{list(map(int, n_rows))}"
             )
-        shared_idx = rng.integers(0, int(n_rows[0]), size=(n_boot, int(n_rows[0])))
+        shared_idx = resample_rows(rng, int(n_rows[0]), n_boot)
     boot = np.full((n_boot, P), np.nan)
     for i, a in enumerate(arrs):
         # Draw indices for every present size (even excluded ones) so a point's resamples do not
         # depend on whether its neighbours were excluded.
         if a.shape[0] == 0:
             continue
-        idx = shared_idx if paired else rng.integers(0, a.shape[0], size=(n_boot, a.shape[0]))
+        idx = shared_idx if paired else resample_rows(rng, a.shape[0], n_boot)
         if not candidate[i]:
             continue
         with np.errstate(all="ignore"):

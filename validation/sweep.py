@@ -77,16 +77,20 @@ def _batches(tasks: Sequence[PointTask]) -> list[list[PointTask]]:
 def run_tasks(tasks: Sequence[PointTask], store: ResultsStore, client: Any = None, *,
               on_done: Callable[[PointTask, float], None] | None = None,
               compute: Callable[[PointTask], Any] | None = None,
-              worker_fn: Callable[[str, Any], tuple[Any, dict[str, Any]]] | None = None
+              worker_fn: Callable[[str, Any], tuple[Any, dict[str, Any]]] | None = None,
+              on_table: Callable[[PointTask, Any], None] | None = None
               ) -> None:
     """Compute ``tasks`` (serially when ``client`` is ``None``, else all submitted to the Dask
-    ``client`` at once) and store each as it finishes; ``on_done(task, seconds)`` after each.
+    ``client`` at once) and store each as it finishes; ``on_table(task, table)`` then
+    ``on_done(task, seconds)`` after each.
     ``compute(task)`` replaces the registry lookup of the serial path (a claim object that is
     not in the catalog, as in tests); Dask workers look the claim up by id, through
     ``worker_fn(claim_id, point) -> (table, provenance)`` (default: :func:`compute_point` with
     one torch thread)."""
     def store_one(task: PointTask, df: Any, prov: dict[str, Any]) -> None:
         store.put(task.point, df, meta={"claim": task.claim}, provenance=prov)
+        if on_table:
+            on_table(task, df)
         if on_done:
             on_done(task, float(prov.get("seconds") or 0.0))
 

@@ -34,3 +34,14 @@ def test_norm_of_mean_from_counts_is_the_gathered_statistic():
     gathered = stat.batch(a[idx])
     counts = np.stack([np.bincount(i, minlength=40) for i in idx]).astype(float)
     np.testing.assert_allclose(stat.from_counts(a, counts), gathered, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("n", [1, 7, 5000, 80000])
+def test_resample_rows_are_the_int64_draws(n):
+    """The bootstrap's int32 row indices are the numbers ``rng.integers`` draws as int64 (a
+    change of NumPy's bounded-integer stream would change every interval: this would show it)."""
+    from infdepth.validation.intervals import resample_rows
+    got = resample_rows(np.random.default_rng(3), n, 40)
+    want = np.random.default_rng(3).integers(0, n, size=(40, n))
+    assert got.dtype == np.int32 and got.shape == (40, n)
+    np.testing.assert_array_equal(got, want)

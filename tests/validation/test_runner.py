@@ -347,3 +347,12 @@ def test_the_smoke_suite_on_two_workers_stores_the_serial_bits(tmp_path):
         d.pop("seconds")
         return d
     assert [strip(r) for r in parallel] == [strip(r) for r in serial]
+
+
+def test_catalog_claims_are_measured_on_workers_and_test_claims_here():
+    """A worker looks a claim up by id: a catalog claim can be measured there, a claim built in
+    a test (not in the catalog) is measured in the process that holds it."""
+    from infdepth.validation.claims import get_claim
+    from infdepth.validation.runner import _in_catalog
+    assert _in_catalog(get_claim("init_width"))
+    assert not _in_catalog(FakeClaim())
