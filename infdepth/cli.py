@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="write nothing; exit 1 if any generated file is stale")
 
     v = sub.add_parser("validate", help="run claims, fit rates, print the verdict table")
-    v.add_argument("--suite", default="standard", help="smoke | standard | full "
+    v.add_argument("--suite", default="standard", help="smoke | standard | full | gpu "
                    "(default: standard)")
     v.add_argument("--claims", nargs="+", metavar="ID", help="claim ids (default: all "
                    "implemented); see 'infdepth validate --list'")
@@ -171,7 +171,7 @@ def _cmd_validate(args) -> int:
     from infdepth.device import check_device
     from infdepth.run_fields import RunFields
     try:
-        ids = check_request(args.claims, args.suite)
+        ids = check_request(args.claims, args.suite, args.device)
         check_device(args.device)
         overrides = check_overrides(Overrides(
             activations=tuple(args.activations) if args.activations else None,

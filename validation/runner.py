@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from infdepth.run_fields import RunFields
 
-from .claims import CLAIM_IDS, SUITE_NAMES, Claim, Overrides, get_claim
+from .claims import CLAIM_IDS, GPU_SUITE, RUN_SUITES, Claim, Overrides, get_claim
 from .measurements import DecisionFields, Evaluation, RateMeasurement
 from .results_store import ResultsStore, ResultsStoreError, config_hash
 from .memory_estimate import check_points_fit
@@ -115,10 +115,15 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def check_request(claims: Iterable[str] | None, suite: str) -> tuple[str, ...]:
-    """Validate claim ids and suite name; return the claim ids to run (default: all)."""
-    if suite not in SUITE_NAMES:
-        raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(SUITE_NAMES)}")
+def check_request(claims: Iterable[str] | None, suite: str,
+                  device: str | None = None) -> tuple[str, ...]:
+    """Validate claim ids and suite name (and, when given, that the ``gpu`` suite runs on
+    ``cuda``); return the claim ids to run (default: all)."""
+    if suite not in RUN_SUITES:
+        raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(RUN_SUITES)}")
+    if suite == GPU_SUITE and device is not None and device != "cuda":
+        raise ValueError(f"suite 'gpu' is sized for a CUDA device, got --device {device}; "
+                         "allowed: --device cuda (on a CPU use --suite full)")
     ids = tuple(claims) if claims else CLAIM_IDS
     for cid in ids:
         get_claim(cid)
@@ -371,7 +376,7 @@ def run(claims: Iterable[str] | None, suite: str, store: ResultsStore, *,
         overrides: Overrides = Overrides(), progress: Progress | None = None
         ) -> list[VerdictRecord]:
     """Run the requested claims (default: all), save their verdicts, refresh the index."""
-    ids = check_request(claims, suite)
+    ids = check_request(claims, suite, run.device)
     records = run_claims([get_claim(cid) for cid in ids], suite, store, run=run,
                          workers=workers, scheduler=scheduler, overrides=overrides,
                          progress=progress)

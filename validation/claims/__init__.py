@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import importlib
 
-from .base import (SUITE_NAMES, TOLERANCE, Claim, Claimed, Derived, FigureSpec, Overrides,
-                   Variant, check_overrides)
+from .base import (GPU_SUITE, RUN_SUITES, SUITE_NAMES, TOLERANCE, Claim, Claimed, Derived,
+                   FigureSpec, Overrides, Variant, check_overrides)
 
 __all__ = ["CLAIM_IDS", "get_claim", "all_claims", "Claim", "Claimed", "Derived", "FigureSpec",
-           "Overrides", "Variant", "check_overrides", "SUITE_NAMES", "TOLERANCE"]
+           "Overrides", "Variant", "check_overrides", "SUITE_NAMES", "GPU_SUITE", "RUN_SUITES",
+           "TOLERANCE"]
 
 #: claim ids in catalog order; each is the name of its module in this package
 CLAIM_IDS: tuple[str, ...] = (

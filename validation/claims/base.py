@@ -24,6 +24,7 @@ The runner (:mod:`infdepth.validation.runner`) calls exactly this protocol for e
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
@@ -40,10 +41,19 @@ if TYPE_CHECKING:  # pandas is imported by the claims' compute, not by the proto
     from infdepth.numerics.footprint import Footprint
 
 __all__ = ["Claim", "Variant", "ControlVariant", "Claimed", "Derived", "FigureSpec", "Overrides",
-           "check_overrides", "SUITE_NAMES", "TOLERANCE", "FIGURE_KINDS"]
+           "check_overrides", "SUITE_NAMES", "GPU_SUITE", "GPU_SUITE_MEMORY", "RUN_SUITES",
+           "TOLERANCE", "FIGURE_KINDS", "gpu_sweep_name"]
 
 #: the suites every claim defines: smoke (CI sanity), standard (the default), full
 SUITE_NAMES: tuple[str, ...] = ("smoke", "standard", "full")
+#: the suite for one CUDA device (docs/claims/README.md "Suites"), run with ``--device cuda``:
+#: each claim's own ``gpu`` sweep where it defines one, else its ``full`` sweep when every point
+#: of it is estimated to fit :data:`GPU_SUITE_MEMORY`, else its ``standard`` sweep
+GPU_SUITE = "gpu"
+#: the memory one point of the ``gpu`` suite may take: 64 GiB, so that it fits an 80 GB GPU
+GPU_SUITE_MEMORY = 64 * 2 ** 30
+#: every suite name ``infdepth validate --suite`` accepts
+RUN_SUITES: tuple[str, ...] = SUITE_NAMES + (GPU_SUITE,)
 #: default half-width of the band of slopes around a claimed slope (docs/theory.md s9)
 TOLERANCE = 0.15
 #: bytes a point's computation allocates besides its footprint's tensors (interpreter frames,
@@ -244,9 +254,13 @@ class Claim(ABC):
 
     # -- helpers shared by every claim ------------------------------------------------------
     def sweep(self, suite: str) -> Any:
-        """The typed sweep spec of ``suite``; ``ValueError`` naming the allowed suites."""
+        """The typed sweep spec of ``suite`` (:data:`GPU_SUITE`: :func:`gpu_sweep_name`);
+        ``ValueError`` naming the allowed suites."""
+        if suite == GPU_SUITE and suite not in self.suites:
+            suite = gpu_sweep_name(self)
         if suite not in self.suites:
-            raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(self.suites)}")
+            raise ValueError(f"unknown suite {suite!r}; allowed: "
+                             f"{', '.join(tuple(self.suites) + (GPU_SUITE,))}")
         return self.suites[suite]
 
     def role(self, variant: Variant) -> str:
@@ -268,3 +282,19 @@ class Claim(ABC):
 def size_sweep(given: Sequence[int] | None, default: Sequence[int]) -> tuple[int, ...]:
     """A sweep's sizes: the user's ``--depths``/``--widths`` if given, else the suite's."""
     return tuple(given) if given else tuple(default)
+
+
+def gpu_sweep_name(claim: Claim) -> str:
+    """Which of ``claim``'s sweeps its :data:`GPU_SUITE` runs: ``full`` when the largest point
+    of the full sweep (every variant and control, default overrides, on ``cuda``) is estimated
+    (:meth:`Claim.memory_bytes`) to fit :data:`GPU_SUITE_MEMORY`, else ``standard``."""
+    return _gpu_sweep_name(type(claim))
+
+
+@functools.cache
+def _gpu_sweep_name(cls: type) -> str:
+    claim, run, ov = cls(), RunFields(device="cuda"), Overrides()
+    sweep = claim.suites["full"]
+    peak = max(claim.memory_bytes(p) for v in claim.suite_variants(sweep, ov)
+               for p in claim.points(v, sweep, ov, run))
+    return "full" if peak <= GPU_SUITE_MEMORY else "standard"

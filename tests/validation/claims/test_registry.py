@@ -106,3 +106,20 @@ def test_overrides_of_a_fixed_size():
     o = Overrides(depths=(2, 8), widths=(16, 64))
     assert (o.depth(4), o.width(32)) == (8, 64)
     assert (Overrides().depth(4), Overrides().width(32)) == (4, 32)
+
+
+@pytest.mark.parametrize("cid", CLAIM_IDS)
+def test_gpu_suite_fits_one_gpu_and_is_the_full_sweep_where_that_fits(cid):
+    """The ``gpu`` suite runs a claim's full sweep when its largest point fits 64 GiB, else the
+    standard sweep; either way every point's estimate fits (one 80 GB GPU)."""
+    from infdepth.run_fields import RunFields
+    from infdepth.validation.claims import GPU_SUITE
+    from infdepth.validation.claims.base import GPU_SUITE_MEMORY
+    from infdepth.validation.memory_estimate import claim_points
+    c = get_claim(cid)
+    peak = {s: max(c.memory_bytes(p) for p in claim_points(c, s, Overrides(),
+                                                           RunFields(device="cuda")))
+            for s in ("full", GPU_SUITE)}
+    assert peak[GPU_SUITE] <= GPU_SUITE_MEMORY
+    want = "full" if peak["full"] <= GPU_SUITE_MEMORY else "standard"
+    assert c.sweep(GPU_SUITE) is c.sweep(want)
