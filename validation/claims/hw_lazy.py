@@ -39,7 +39,8 @@ from ..intervals import geometric_mean
 from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant,
                    ControlVariant as BaseControl)
-from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint, network_footprint
+from .hw_common import (ACT_SETTINGS, HW_CONVENTIONS, FixedSizeSweep, HWNetworkPoint,
+                        act_settings, network_footprint)
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -125,6 +126,7 @@ class HWLazy(Claim):
     quantity = "relative parameter movement vs alpha; output change vs alpha"
     claimed_slope = -1.0
     claimed_text = "-1 and 0 in alpha"
+    conventions = HW_CONVENTIONS
     suites = {"smoke": Sweep(8, 32, 32, 5, (1.0, 2.0, 4.0, 8.0)),
               "standard": Sweep(16, 64, 64, 5, (1.0, 2.0, 4.0, 8.0, 16.0)),
               "full": Sweep(32, 128, 128, 5, (1.0, 2.0, 4.0, 8.0, 16.0, 32.0))}
@@ -140,7 +142,7 @@ class HWLazy(Claim):
                run):
         """The alpha sweep at fixed L, M; the control's base rate is ``eta / alpha_max^2``
         under the fixed raw rate (module docstring)."""
-        st = ACT_SETTINGS[variant.act]
+        st = act_settings(variant.act, overrides.convention)
         extra = {}
         if isinstance(variant, ControlVariant):
             extra = {"parameterization": "hw_mlu_rate",
@@ -148,7 +150,8 @@ class HWLazy(Claim):
         return [HWLazyPoint(**{"act": variant.act, "D": sweep.D, "L": overrides.depth(sweep.L),
                                "M": overrides.width(sweep.M), "K": st["K"], "eta": st["eta"],
                                "alpha": a, "n_seeds": sweep.seeds, **run.run_fields(),
-                               **extra}) for a in sweep.alphas]
+                               "convention": overrides.convention, **extra})
+                for a in sweep.alphas]
 
     def compute(self, p: HWLazyPoint) -> pd.DataFrame:
         """One row per seed: relative movement (u and v together, and each), output change."""

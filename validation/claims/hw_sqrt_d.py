@@ -29,8 +29,9 @@ from infdepth.lazy import lazy
 
 from ..measurements import RateMeasurement
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import (STATISTIC_TEXT, STATISTICS, FixedSizeSweep, compute_errors,
-                        error_points, errors_footprint, reference_affinity, twin_suffix)
+from .hw_common import (HW_CONVENTIONS, STATISTIC_TEXT, STATISTICS, FixedSizeSweep,
+                        compute_errors, error_points, errors_footprint, reference_affinity,
+                        twin_suffix)
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -62,6 +63,7 @@ class HWSqrtD(Claim):
     quantity = "embedding error vs D at fixed LM"
     claimed_slope = 0.5
     claimed_text = "+1/2 in D"
+    conventions = HW_CONVENTIONS
     suites = {"smoke": Sweep(8, 16, 16, (4, 8, 16, 32)),
               "standard": Sweep(24, 32, 32, (4, 8, 16, 32)),
               "full": Sweep(64, 64, 64, (4, 8, 16, 32, 64, 128))}
@@ -81,7 +83,8 @@ class HWSqrtD(Claim):
         """The D sweep at fixed L, M (the control reads the same points)."""
         sizes = [(overrides.depth(sweep.L), sweep.M)]
         return [p for D in size_sweep(overrides.widths, sweep.D_sweep)
-                for p in error_points("linear", sizes, D=D, seeds=sweep.seeds, run=run, ode={})]
+                for p in error_points("linear", sizes, D=D, seeds=sweep.seeds, run=run, ode={},
+                                      convention=overrides.convention)]
 
     def affinity(self, p):
         return reference_affinity(p)
