@@ -32,7 +32,7 @@ def convention_spec(spec, convention: str):
     if convention == "default":
         return spec
     return replace(spec, stem=f"{spec.stem}-{convention}",
-                   title=f"{spec.title} ({convention} convention)")
+                   title=f"{spec.title} (convention: {convention})")
 
 
 def make_figures(store, verdicts: list[dict[str, Any]], out_dir: Path | None = None

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from infdepth.numerics.hw_conventions import DEFAULT
+from infdepth.numerics.hw_conventions import CONVENTION_NAMES, DEFAULT
 from infdepth.run_fields import RunFields
 
 from .claims import CLAIM_IDS, SUITE_NAMES, Claim, Overrides, get_claim
@@ -297,11 +297,13 @@ def save_verdicts(store: ResultsStore, records: list[VerdictRecord]) -> None:
     kept aside as ``verdicts.json.corrupt`` and the new rows written."""
     rerun = {(r.id, r.convention) for r in records}
     order = {cid: i for i, cid in enumerate(CLAIM_IDS)}
+    conv_order = {c: i for i, c in enumerate(CONVENTION_NAMES)}
 
     def merge(old: Any) -> list[dict[str, Any]]:
         rows = [r for r in old or [] if (r["id"], r.get("convention", DEFAULT)) not in rerun]
         rows += [r.to_dict() for r in records]
-        rows.sort(key=lambda r: order.get(r["id"], len(order)))
+        rows.sort(key=lambda r: (order.get(r["id"], len(order)),
+                                 conv_order.get(r.get("convention", DEFAULT), len(conv_order))))
         return rows
     store.update_json(VERDICTS_FILE, merge, valid=verdict_rows_valid)
 
