@@ -25,6 +25,11 @@ sweep's largest alpha) is fixed by stability before any data: the function chang
 grows like ``eta_c alpha^2``, and at ``alpha_max`` this raw rate is the claim's own (``hw_lazy``)
 rate there, which trains stably; with ``eta_c = eta`` the networks would diverge from alpha = 2
 on. It must be refuted against -1.
+
+**Conventions** (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` the networks
+use the loss ``(1/(2 N d_out)) sum |f-y|^2``, ``W_out`` std ``sqrt(d_out)``, ``eta = 1`` (the
+control ``1/alpha_max^2``), ``K = 15``; ``output_change`` is ``f_{K-1} - f_0`` (the last output
+recorded before an update); the sweep is unchanged.
 """
 
 from __future__ import annotations

@@ -46,6 +46,11 @@ map's own points: no extra compute): the movement slope in LM at the cell :data:
 movement at ``(LM)^(q+s) = (LM)^-1`` (:func:`derived_cell`; the cell's function change vanishes
 too, ``(LM)^-1.5``: trivial). Read against the maximal band ``0 +- TOLERANCE``, it must be
 refuted.
+
+Conventions (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` every network
+uses the loss ``(1/(2 N d_out)) sum |f-y|^2``, ``W_out`` std ``sqrt(d_out)``, ``eta0 = 1``,
+``K = 15``; the output change after K steps is ``f_{K-1} - f_0`` (the last output recorded
+before an update); grid, sizes and rules are unchanged.
 """
 
 from __future__ import annotations

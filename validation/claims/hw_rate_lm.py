@@ -47,6 +47,12 @@ measured difference, so no reference error is added (0 for both). M and the seed
 ``linear/L`` networks compared with the exact linear Mean ODE of another residual scale (alpha =
 1.25 in the reference only). The error then tends to the O(1) distance between the two limits
 (derived slope 0), which a fit must refute against the claimed -1/2.
+
+**Conventions** (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` every point
+(the bias and control points too) and its reference use the loss ``(1/(2 N d_out)) sum |f-y|^2``,
+``W_out`` std ``sqrt(d_out)``, ``eta = 1`` for both activations, ``K = 15``, and compare the last
+outputs recorded before an update (``f_{K-1}``); sweeps, seeds and rules are unchanged
+(:func:`~infdepth.validation.claims.hw_common.act_settings`).
 """
 
 from __future__ import annotations

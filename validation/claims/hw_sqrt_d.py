@@ -19,6 +19,11 @@ freedom). **Reference error**: 0 (the exact linear Mean ODE).
 primary's points: no extra compute): the rms *output* error ``out_err`` vs D. The readout
 ``W_out^T h / D`` averages the per-coordinate noise over D coordinates, so the output noise is
 ``D^0`` (``derive_hw(preset("hw_mlu"))["noise_output"]``): it must be refuted against +1/2.
+
+**Conventions** (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` the networks
+and the exact Mean ODE use the loss ``(1/(2 N d_out)) sum |f-y|^2``, ``W_out`` std
+``sqrt(d_out)``, ``eta = 1``, ``K = 15``, and compare the last records (before the K-th update);
+the sweep is unchanged.
 """
 
 from __future__ import annotations
