@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="override the depth sweep (positive integers)")
     v.add_argument("--widths", nargs="+", type=int, metavar="N",
                    help="override the width sweep (positive integers)")
+    v.add_argument("--conventions", nargs="+", metavar="NAME",
+                   help="run the [HW] claims under these named conventions: default, authors "
+                        "(the [HW] authors' own setting, docs/theory.md s6); other claims run "
+                        "under the default (default: default)")
     v.add_argument("--no-figs", action="store_true", help="skip drawing figures")
 
     f = sub.add_parser("figs", help="draw figures from stored results")
@@ -176,9 +180,11 @@ def _cmd_validate(args) -> int:
         overrides = check_overrides(Overrides(
             activations=tuple(args.activations) if args.activations else None,
             depths=tuple(args.depths) if args.depths else None,
-            widths=tuple(args.widths) if args.widths else None))
+            widths=tuple(args.widths) if args.widths else None,
+            conventions=tuple(args.conventions) if args.conventions else None))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _note_ignored_conventions(ids, overrides)
     scheduler = _scheduler_spec(args)
     if args.slurm_job_script:
         from infdepth.validation.scheduler import slurm_cluster
@@ -216,6 +222,19 @@ def _cmd_validate(args) -> int:
             raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
     print(f"results in {store.root}")
     return 0
+
+
+def _note_ignored_conventions(ids, overrides) -> None:
+    """One line on stderr naming the requested claims that implement none of the requested
+    conventions besides the default (they run under the default)."""
+    from infdepth.validation.claims import get_claim
+    ignored = {}
+    for cid in ids:
+        for c in get_claim(cid).ignores_conventions(overrides):
+            ignored.setdefault(c, []).append(cid)
+    for c, cids in ignored.items():
+        print(f"note: --conventions {c} applies to the [HW] claims only; {', '.join(cids)} "
+              "run under the default convention", file=sys.stderr)
 
 
 def _scheduler_spec(args):

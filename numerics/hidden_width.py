@@ -7,20 +7,27 @@ Forward pass (per seed; every seed of an ensemble runs in one batched matmul per
     f   = W_out^T h_L / D
 
 ``u_{j,l}, v_{j,l}`` in R^D with entries N(0, D) (std sqrt(D)); ``W_in`` (D x d_in) entries
-N(0, 1/d_in); ``W_out`` (D x d_out) entries N(0, 1). Loss (choice): ``(1/(2N)) sum_x |f(x) - y|^2``
-(mean over the N inputs of half the squared error). GD on u and v with the raw learning rate
+N(0, 1/d_in); ``W_out`` (D x d_out) entries N(0, s^2). Loss (choice): ``(1/(2n)) sum_x |f(x) - y|^2``
+(half the squared error summed over the N inputs, divided by n). ``n`` and ``s`` are set by the
+named convention ``HWSettings.convention`` (:mod:`infdepth.numerics.hw_conventions`, docs/theory.md
+s6 "The authors' own setting"): ``"default"`` n = N, s = 1; ``"authors"`` n = N d_out,
+s = sqrt(d_out). GD on u and v with the raw learning rate
 ``eta L M D / alpha^2`` (choice: separate ``eta_u``, ``eta_v`` base rates); W_in and W_out are
 frozen by default (choice: ``train_w_in`` / ``train_w_out`` with raw rates ``eta_in``,
 ``eta_out``).
 
 The backward pass is written by hand (docs/theory.md s6, adjoint ``g_l = dloss/dh_l``)::
 
-    g_L = (f - y) W_out^T / (D N)
+    g_L = (f - y) W_out^T / (D n)
     dloss/dv_{j,l} = c sum_x sigma(p_{j,l}(x)) g_l(x)                         (c = alpha/(LM))
     dloss/du_{j,l} = (1/D) sum_x c sigma'(p_{j,l}(x)) (v_{j,l} . g_l(x)) h_{l-1}(x)
     g_{l-1} = g_l + (1/D) sum_j c sigma'(p_{j,l}) (v_{j,l} . g_l) u_{j,l}
 
 and checked against autograd in ``tests/numerics/test_hidden_width.py``.
+
+Recorded trajectory (:func:`train_hw`): the output before each of the K updates, and under
+``"default"`` also the output after the last one -- ``f_0 .. f_K`` (``"authors"``: ``f_0 ..
+f_{K-1}``); the output "after training" is the last recorded one.
 
 Randomness: one ``torch.Generator`` per (stream, base seed, seed index) (:mod:`infdepth.seeding`),
 streams ``hw/W_in``, ``hw/W_out``, ``hw/u``, ``hw/v``: a seed's weights do not depend on how many
@@ -38,6 +45,7 @@ from infdepth.device import torch_threads
 from infdepth.seeding import generator, normal
 
 from .activations import check_activation, dphi, phi
+from .hw_conventions import DEFAULT, Convention, check_convention, convention
 
 __all__ = ["HWSettings", "HWConfig", "HWResult", "hw_data", "init_weights", "forward",
            "gradients", "train_hw", "check_config"]
@@ -51,7 +59,9 @@ class HWSettings:
     (:class:`~infdepth.numerics.mean_ode.MeanODEConfig`) share (docs/theory.md s6), keyword-only:
     ``K`` GD steps, residual scale ``alpha``, base rate ``eta`` (``eta_u`` / ``eta_v`` on u / v
     default to it), activation, ``n_seeds`` seeds of ``W_in``, ``W_out`` from ``base_seed``,
-    dtype and device."""
+    dtype, device, and the named ``convention`` (``"default"`` | ``"authors"``: loss
+    normalizer, ``W_out`` std, recorded outputs; :mod:`infdepth.numerics.hw_conventions`,
+    docs/theory.md s6 "The authors' own setting")."""
 
     K: int = 15
     alpha: float = 1.0
@@ -63,6 +73,13 @@ class HWSettings:
     base_seed: int = 0
     dtype: str = "float64"
     device: str = "cpu"
+    convention: str = DEFAULT
+
+    @property
+    def rules(self) -> Convention:
+        """The :class:`~infdepth.numerics.hw_conventions.Convention` named by ``convention``
+        (``ValueError`` naming a bad name and the allowed ones)."""
+        return convention(self.convention)
 
     @property
     def step_eta_u(self) -> float:
@@ -121,6 +138,7 @@ def check_config(cfg: HWConfig) -> HWConfig:
         if v is not None and not (v >= 0):
             raise ValueError(f"{name} must be non-negative, got {v!r}")
     check_activation(cfg.act)
+    check_convention(cfg.convention)
     if cfg.dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {cfg.dtype!r}")
     return cfg
@@ -143,7 +161,8 @@ def hw_data(N: int = 10, d_in: int = 5, d_out: int = 5, seed: int = 0,
 def init_weights(cfg: HWConfig, d_in: int, d_out: int,
                  seeds: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
     """Initial weights, batched over seeds: ``W_in`` (S, D, d_in), ``u``, ``v`` (S, L, M, D),
-    ``W_out`` (S, D, d_out). Seed ``i`` draws from its own generators
+    ``W_out`` (S, D, d_out), its entries of std ``cfg.rules.w_out_std(d_out)`` (1, or
+    ``sqrt(d_out)`` under ``"authors"``). Seed ``i`` draws from its own generators
     (:func:`infdepth.seeding.normal`: float64 on the CPU, then cast; cached per process).
     ``seeds``: the seed indices (default ``range(cfg.n_seeds)``); a seed's draws do not
     depend on which others are drawn with it."""
@@ -158,7 +177,7 @@ def init_weights(cfg: HWConfig, d_in: int, d_out: int,
     return {"W_in": draw("hw/W_in", (D, d_in), d_in ** -0.5),
             "u": draw("hw/u", (cfg.L, cfg.M, D), D ** 0.5),
             "v": draw("hw/v", (cfg.L, cfg.M, D), D ** 0.5),
-            "W_out": draw("hw/W_out", (D, d_out), 1.0)}
+            "W_out": draw("hw/W_out", (D, d_out), cfg.rules.w_out_std(d_out))}
 
 
 def forward(w: dict[str, torch.Tensor], X: torch.Tensor, cfg: HWConfig):
@@ -197,23 +216,26 @@ def _scaled_dphi(act: str, p: torch.Tensor, s: torch.Tensor, c: float):
     return c * dphi(act, p)
 
 
-def _loss(f: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """Per-seed loss (1/(2N)) sum_x |f - y|^2, shape (S,)."""
-    return 0.5 * ((f - Y) ** 2).sum(dim=(1, 2)) / f.shape[1]
+def _loss(f: torch.Tensor, Y: torch.Tensor, n: int) -> torch.Tensor:
+    """Per-seed loss (1/(2n)) sum_x |f - y|^2, shape (S,); ``n`` the convention's loss
+    normalizer (:meth:`~infdepth.numerics.hw_conventions.Convention.loss_count`)."""
+    return 0.5 * ((f - Y) ** 2).sum(dim=(1, 2)) / n
 
 
 def gradients(w: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, cfg: HWConfig,
               _fwd=None) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hand-written backward pass (module docstring). Returns ``(grads, loss, f, h_L)``;
-    ``grads`` has the gradient of every group (also the frozen ones) of the per-seed loss."""
+    ``grads`` has the gradient of every group (also the frozen ones) of the per-seed loss
+    ``(1/(2n)) sum_x |f - y|^2`` (``n = cfg.rules.loss_count(N, d_out)``: N, or N d_out under
+    ``"authors"``)."""
     c, D = cfg.block_scale, cfg.D
     if _fwd is None:
         f, hs, ps, ss = _forward(w, X, cfg)
     else:
         f, hs, ps = _fwd
         ss = [phi(cfg.act, p) for p in ps]
-    N = X.shape[0]
-    r = (f - Y) / N                                        # dloss/df, (S, N, d_out)
+    n = cfg.rules.loss_count(X.shape[0], Y.shape[1])
+    r = (f - Y) / n                                        # dloss/df, (S, N, d_out)
     g = torch.bmm(r, w["W_out"].transpose(1, 2)) / D       # dloss/dh_L, (S, N, D)
     gW_out = torch.bmm(hs[-1].transpose(1, 2), r) / D
     L = len(ps)
@@ -227,14 +249,17 @@ def gradients(w: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, cfg:
         gu[:, l] = torch.bmm(gp.transpose(1, 2), hprev) / D
         g = g + torch.bmm(gp, ul) / D
     gW_in = torch.einsum("snd,ni->sdi", g, X)
-    return ({"W_in": gW_in, "u": gu, "v": gv, "W_out": gW_out}, _loss(f, Y), f, hs[-1])
+    return ({"W_in": gW_in, "u": gu, "v": gv, "W_out": gW_out}, _loss(f, Y, n), f, hs[-1])
 
 
 @dataclass
 class HWResult:
-    """Trajectories of :func:`train_hw` (step k = 0..K; step k is before the k-th update).
+    """Trajectories of :func:`train_hw`: step k is recorded before the (k+1)-th update, k = 0..K
+    (``"default"``: ``K+1`` records, the last after the K-th update) or k = 0..K-1
+    (``"authors"``: ``K`` records); the last record is the output "after training".
 
-    ``f`` (S, K+1, N, d_out), ``h_L`` (S, K+1, N, D), ``loss`` (S, K+1), ``movement``
+    ``f`` (S, R, N, d_out), ``h_L`` (S, R, N, D), ``loss`` (S, R) with ``R`` the records
+    (:meth:`~infdepth.numerics.hw_conventions.Convention.recorded_steps`), ``movement``
     group -> (S,) relative movement ``|Z_K - Z_0| / |Z_0|`` (Frobenius over the group, per
     seed; ``"uv"`` for u and v together), ``weights`` the final weights (``init`` the initial).
     ``movement_at``: step k -> the movement dict after k steps, for the steps asked for by
@@ -277,8 +302,11 @@ def train_hw(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
     coupled reference); shapes as :func:`init_weights`, L and M read from ``u``.
     ``movement_at``: steps ``k`` (``1 <= k <= K``) after which the movement is also recorded
     (``HWResult.movement_at``; the same numbers as the movement of a run with ``K = k``).
+    Records the outputs the convention records (:class:`HWResult`); the movement is always
+    that of the weights after all K updates.
     """
     check_config(cfg)
+    cfg.rules.recorded_steps(cfg.K)          # ValueError if the convention records nothing
     dt = getattr(torch, cfg.dtype)
     X = X.to(dtype=dt, device=cfg.device)
     Y = Y.to(dtype=dt, device=cfg.device)
@@ -305,7 +333,8 @@ def _train(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, w0: dict[str, torch.
         raise ValueError(f"movement_at steps must lie in 1..K={cfg.K}, got {list(movement_at)}")
     moved: dict[int, dict[str, torch.Tensor]] = {}
     fs, hLs, losses = [], [], []
-    for k in range(cfg.K + 1):
+    n = cfg.rules.loss_count(X.shape[0], Y.shape[1])
+    for k in range(cfg.rules.recorded_steps(cfg.K)):
         if k < cfg.K:
             grads, loss, f, hL = gradients(w, X, Y, cfg)
             for name, rate in rates.items():
@@ -313,9 +342,9 @@ def _train(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, w0: dict[str, torch.
                     w[name] = w[name] - rate * grads[name]
             if k + 1 in at:
                 moved[k + 1] = _movement(w, w0)
-        else:
+        else:                                   # k = K: after the last update
             f, hs, _ = forward(w, X, cfg)
-            hL, loss = hs[-1], _loss(f, Y)
+            hL, loss = hs[-1], _loss(f, Y, n)
         fs.append(f)
         hLs.append(hL)
         losses.append(loss)

@@ -31,6 +31,10 @@ the *signed* error over seeds that share everything but the noise isolates ``E[f
 * statistic: :func:`seed_mean_rms`, the rms over inputs and outputs of the seed mean of the
   signed errors; :func:`bias_statistics` its Monte-Carlo error and the second-order rest.
 
+Every network and reference here uses the named convention of ``cfg`` (``cfg.convention``,
+:mod:`infdepth.numerics.hw_conventions`); ``f_K`` below is the last recorded output (``f_{K-1}``
+under ``"authors"``).
+
 Memory: the networks of a point are trained in chunks of seeds of at most ``chunk_elements``
 units (L M per seed; default :data:`CHUNK_ELEMENTS`); a seed's numbers do not depend on the
 chunking (to round-off). The exact reference is cached per (config without L, M and the seed
@@ -97,7 +101,7 @@ def _exact_final(cfg: HWConfig, X: TensorKey, Y: TensorKey) -> np.ndarray:
     W_in, W_out = shared_readout(cfg, X.tensor.shape[1], Y.tensor.shape[1])
     eta_u, eta_v = step_etas(cfg)
     ref = solve_mean_ode_linear(W_in, W_out, X.tensor, Y.tensor, alpha=cfg.alpha, eta_u=eta_u,
-                                eta_v=eta_v, K=cfg.K)
+                                eta_v=eta_v, K=cfg.K, convention=cfg.convention)
     return ref["f"][0, -1]
 
 
@@ -118,7 +122,7 @@ def euler_scheme_error(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor,
     eye = np.broadcast_to(np.eye(cfg.D), (1, L, cfg.D, cfg.D))
     eta_u, eta_v = step_etas(cfg)
     d = train_moments_discrete(eye, eye, 0 * eye, W_in, W_out, X, Y, alpha=cfg.alpha,
-                               eta_u=eta_u, eta_v=eta_v, K=cfg.K)
+                               eta_u=eta_u, eta_v=eta_v, K=cfg.K, convention=cfg.convention)
     return d["f"][0, -1] - exact_final_output(cfg, X, Y)
 
 

@@ -11,6 +11,11 @@ config and data to produce them) and return numpy arrays with one entry per seed
   the movement after the first step alone (recorded by the same run after its first step: the
   numbers of a run with ``K = 1`` on the same seeds).
 
+"After K steps" is the last recorded output of the network's named convention
+(:mod:`infdepth.numerics.hw_conventions`): ``f_K`` under ``"default"``, ``f_{K-1}`` under
+``"authors"``, whose outputs are recorded before each update (docs/theory.md s6); the movement
+is always that of the weights after the K updates.
+
 Non-finite values (divergent training) are kept, not raised: they are data for a regime map.
 """
 
@@ -38,7 +43,8 @@ def training_observables(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, *,
 
     ``movement`` (u and v together), ``movement_u``, ``movement_v`` -- ``|Z_K - Z_0|/|Z_0|``;
     ``output_change`` -- rms over inputs and outputs of ``f_K - f_0``; ``output_init`` -- of
-    ``f_0``; ``loss_K`` -- the loss after K steps; for ``K >= 1`` ``output_change_1`` -- rms of
+    ``f_0``; ``loss_K`` -- the loss after K steps (the last records); where ``f_1`` is
+    recorded (``K >= 1``; ``K >= 2`` under ``"authors"``) ``output_change_1`` -- rms of
     ``f_1 - f_0``; and, with ``first_step=True``, ``movement_1`` -- ``|Z_1 - Z_0|/|Z_0|`` of u
     and v together (recorded after the run's first step; the numbers of a run with ``K = 1``).
     """
@@ -52,7 +58,7 @@ def training_observables(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, *,
                "output_change": per_seed_rms(f[:, -1] - f[:, 0]),
                "output_init": per_seed_rms(f[:, 0]),
                "loss_K": r.loss[:, -1].cpu().numpy()}
-        if cfg.K >= 1:
+        if f.shape[1] >= 2:
             out["output_change_1"] = per_seed_rms(f[:, 1] - f[:, 0])
     if first:       # recorded by the K-step run after its first step (same numbers)
         out["movement_1"] = r.movement_at[1]["uv"].cpu().numpy()

@@ -2,7 +2,9 @@
 
 The finite network (:mod:`infdepth.numerics.hidden_width`, L blocks of M units, all seeds
 batched) is compared with a reference trajectory that shares its ``W_in``, ``W_out`` (same seed
-streams) and its data. :func:`reference_trajectories` returns the reference's ``f`` and ``h_L``
+streams), its data and its named convention (``cfg.convention``: loss normalizer, ``W_out`` std,
+recorded steps; :mod:`infdepth.numerics.hw_conventions`), so both trajectories record the same
+steps and their last records are compared as the outputs "after K steps". :func:`reference_trajectories` returns the reference's ``f`` and ``h_L``
 at steps ``0..K`` for one of three kinds (:class:`ReferenceSpec`):
 
 * ``"exact"`` -- the **exact** Mean ODE of the *linear* network: the closed second-moment system
@@ -57,6 +59,7 @@ import numpy as np
 import torch
 
 from .hidden_width import HWConfig, HWResult, init_weights, train_hw
+from .hw_conventions import DEFAULT, convention as convention_rules
 from .hw_observables import per_seed_rms
 from .mean_ode import SCHEME_ORDER, MeanODEConfig, solve_mean_ode
 from .mean_ode_linear import solve_mean_ode_linear
@@ -101,11 +104,12 @@ def check_reference(spec: ReferenceSpec, cfg: HWConfig) -> ReferenceSpec:
 
 def mean_ode_config(spec: ReferenceSpec, cfg: HWConfig) -> MeanODEConfig:
     """The :class:`~infdepth.numerics.mean_ode.MeanODEConfig` of the ``"mean_ode"`` reference of
-    the networks of ``cfg`` (their K, alpha, learning rates, activation, seeds, dtype, device)."""
+    the networks of ``cfg`` (their K, alpha, learning rates, activation, seeds, dtype, device,
+    convention)."""
     return MeanODEConfig(D=cfg.D, Ls=spec.Ls, P=spec.P, K=cfg.K, alpha=cfg.alpha, eta=cfg.eta,
                          eta_u=cfg.eta_u, eta_v=cfg.eta_v, act=cfg.act, scheme=spec.scheme,
                          sampler=spec.sampler, n_seeds=cfg.n_seeds, base_seed=cfg.base_seed,
-                         dtype=cfg.dtype, device=cfg.device)
+                         dtype=cfg.dtype, device=cfg.device, convention=cfg.convention)
 
 
 class TensorKey:
@@ -142,7 +146,8 @@ def _exact(cfg: HWConfig, X: TensorKey, Y: TensorKey) -> dict[str, np.ndarray]:
     eta_u, eta_v = step_etas(cfg)
     with threadpool_limits(limits=1, user_api="blas"):
         return solve_mean_ode_linear(w["W_in"], w["W_out"], X.tensor, Y.tensor,
-                                     alpha=cfg.alpha, eta_u=eta_u, eta_v=eta_v, K=cfg.K)
+                                     alpha=cfg.alpha, eta_u=eta_u, eta_v=eta_v, K=cfg.K,
+                                     convention=cfg.convention)
 
 
 @lru_cache(maxsize=4)
@@ -159,8 +164,9 @@ def reference_trajectories(spec: ReferenceSpec, cfg: HWConfig, X: torch.Tensor,
                            Y: torch.Tensor
                            ) -> tuple[np.ndarray, np.ndarray, dict[str, torch.Tensor] | None]:
     """``(f, h_L, weights)`` of the reference (module docstring) of the networks of ``cfg``
-    trained on ``X`` (N, d_in), ``Y`` (N, d_out): ``f`` (S, K+1, N, d_out) and ``h_L``
-    (S, K+1, N, D) at steps 0..K as numpy arrays; ``weights`` the coupled reference network's
+    trained on ``X`` (N, d_in), ``Y`` (N, d_out): ``f`` (S, R, N, d_out) and ``h_L``
+    (S, R, N, D) at the steps the convention records (R = K+1, or K under ``"authors"``) as
+    numpy arrays; ``weights`` the coupled reference network's
     initial weights (to slice the finite network from, :func:`slice_coupled`), else ``None``.
     ``cfg.L``, ``cfg.M`` do not enter (cached per everything else)."""
     check_reference(spec, cfg)
@@ -236,16 +242,22 @@ def train_against_reference(spec: ReferenceSpec, cfg: HWConfig, X: torch.Tensor,
 
 
 def errors_to_reference(result: HWResult, f_ref: np.ndarray, h_ref: np.ndarray,
-                        Y: torch.Tensor) -> dict[str, np.ndarray]:
+                        Y: torch.Tensor, convention: str = DEFAULT) -> dict[str, np.ndarray]:
     """Per-seed arrays (S,): rms over inputs and outputs of the output error ``f - f_ref`` after
-    K steps (``out_err``) and at step 0 (``out_err_init``), rms over inputs and coordinates of
-    the embedding error ``h_L - h_ref`` (``emb_err``, ``emb_err_init``), the network's loss after
-    K steps (``loss_K``) and the reference's, ``(1/(2N)) sum_x |f_ref - y|^2`` (``loss_ref_K``)."""
+    K steps (``out_err``; the last records of both trajectories) and at step 0
+    (``out_err_init``), rms over inputs and coordinates of the embedding error ``h_L - h_ref``
+    (``emb_err``, ``emb_err_init``), the network's loss after K steps (``loss_K``) and the
+    reference's, ``(1/(2n)) sum_x |f_ref - y|^2`` (``loss_ref_K``; ``n`` the loss normalizer of
+    the trajectories' ``convention``)."""
     f, h = result.f.cpu().numpy(), result.h_L.cpu().numpy()
     y = Y.cpu().numpy()
+    if f.shape[1] != f_ref.shape[1]:
+        raise ValueError(f"the network and its reference record different steps: {f.shape[1]} "
+                         f"and {f_ref.shape[1]} (same convention needed)")
+    n = convention_rules(convention).loss_count(y.shape[0], y.shape[1])
     return {"out_err": per_seed_rms(f[:, -1] - f_ref[:, -1]),
             "out_err_init": per_seed_rms(f[:, 0] - f_ref[:, 0]),
             "emb_err": per_seed_rms(h[:, -1] - h_ref[:, -1]),
             "emb_err_init": per_seed_rms(h[:, 0] - h_ref[:, 0]),
             "loss_K": result.loss[:, -1].cpu().numpy(),
-            "loss_ref_K": 0.5 * ((f_ref[:, -1] - y[None]) ** 2).sum(axis=(1, 2)) / y.shape[0]}
+            "loss_ref_K": 0.5 * ((f_ref[:, -1] - y[None]) ** 2).sum(axis=(1, 2)) / n}

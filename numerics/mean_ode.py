@@ -4,11 +4,16 @@ Equations (derived in :mod:`infdepth.theory.mean_ode_2lp`, per-particle terms fr
 module :mod:`infdepth.theory.generated.mean_ode_2lp`), step ``k = 0..K``, ``s`` in [0, 1]::
 
     forward   d/ds h_k(s,x) = alpha E_z[ v_k sigma(p) ],                 h_k(0,x) = W_in x
-    backward  d/ds b_k(s,x) = -(alpha/D) E_z[ sigma'(p) (v_k . b_k) u_k ],  b_k(1,x) = W_out r/(DN)
+    backward  d/ds b_k(s,x) = -(alpha/D) E_z[ sigma'(p) (v_k . b_k) u_k ],  b_k(1,x) = W_out r/(Dn)
     training  u_{k+1}(s,z) = u_k(s,z) - (eta_u/alpha) sum_x sigma'(p) (v_k . b_k(s,x)) h_k(s,x)
               v_{k+1}(s,z) = v_k(s,z) - (eta_v D/alpha) sum_x sigma(p) b_k(s,x)
     f_k(x) = W_out^T h_k(1,x) / D,  r = f_k(x) - y(x),  p = u_k(s,z) . h_k(s,x) / D,
     Z_0(s, z) = z = (u, v) ~ N(0, D I_{2D})
+
+with ``n`` the loss normalizer of the named convention ``cfg.convention`` (N, or N d_out under
+``"authors"``; :mod:`infdepth.numerics.hw_conventions`, docs/theory.md s6 "The authors' own
+setting"), which also sets the std of ``W_out`` and which steps are recorded, exactly as for the
+finite network.
 
 **Design.** ``E_z`` is the mean over ``P`` particles ``z_p`` drawn once (:func:`draw_particles`;
 marginally ``N(0, D I)``; by default randomized quasi-Monte Carlo -- scrambled Sobol points
@@ -91,6 +96,7 @@ from infdepth.theory.generated import mean_ode_2lp as gen
 from . import footprint
 from .activations import check_activation, phi, phi_dphi
 from .hidden_width import HWConfig, HWSettings, init_weights
+from .hw_conventions import check_convention
 
 __all__ = ["MeanODEConfig", "MeanODEResult", "SCHEMES", "SAMPLERS", "SCHEME_ORDER",
            "check_mean_ode_config", "draw_particles", "memory_bytes", "solve_mean_ode"]
@@ -109,8 +115,8 @@ class MeanODEConfig(HWSettings):
     """Settings of :func:`solve_mean_ode` (docs/theory.md s6; module docstring).
 
     ``Ls`` depth steps, ``P`` particles (even when ``antithetic``); the training settings ``K``,
-    ``alpha``, ``eta`` (``eta_u`` / ``eta_v``), ``act``, ``dtype``, ``device`` mean what they
-    mean for the network (:class:`~infdepth.numerics.hidden_width.HWSettings`), and ``n_seeds``
+    ``alpha``, ``eta`` (``eta_u`` / ``eta_v``), ``act``, ``dtype``, ``device``, ``convention``
+    mean what they mean for the network (:class:`~infdepth.numerics.hidden_width.HWSettings`), and ``n_seeds``
     / ``base_seed`` select ``W_in``, ``W_out`` as ``init_weights`` does; ``particle_seed``
     selects the particle draw.
     """
@@ -150,6 +156,7 @@ def check_mean_ode_config(cfg: MeanODEConfig) -> MeanODEConfig:
         if v is not None:
             nonneg_number(name, v, finite=True)
     check_activation(cfg.act)
+    check_convention(cfg.convention)
     choice("scheme", cfg.scheme, SCHEMES)
     choice("sampler", cfg.sampler, SAMPLERS)
     resolve_dtype(cfg.dtype)
@@ -224,10 +231,12 @@ def _whiten(t: torch.Tensor, D: int) -> torch.Tensor:
 
 @dataclass
 class MeanODEResult:
-    """Trajectories of :func:`solve_mean_ode` at steps ``k = 0..K`` (step k before the k-th
-    update), shapes as :class:`~infdepth.numerics.hidden_width.HWResult`: ``f`` (S, K+1, N,
-    d_out), ``h_L`` = ``h_k(1)`` (S, K+1, N, D), ``loss`` (S, K+1). ``u``, ``v`` the final
-    parameter map (S, nodes, P, D); ``wall_s`` the solve's wall time."""
+    """Trajectories of :func:`solve_mean_ode` at the steps the convention records (``k =
+    0..K`` under ``"default"``, ``0..K-1`` under ``"authors"``; step k before the (k+1)-th
+    update), shapes as :class:`~infdepth.numerics.hidden_width.HWResult`: ``f`` (S, R, N,
+    d_out), ``h_L`` = ``h_k(1)`` (S, R, N, D), ``loss`` (S, R) with R records. ``u``, ``v`` the
+    final parameter map after the K updates (S, nodes, P, D); ``wall_s`` the solve's wall
+    time."""
 
     f: torch.Tensor
     h_L: torch.Tensor
@@ -301,6 +310,7 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
     ``init_weights`` draws them for seeds ``base_seed``, ``0..n_seeds-1``.
     """
     check_mean_ode_config(cfg)
+    cfg.rules.recorded_steps(cfg.K)          # ValueError if the convention records nothing
     t0 = time.perf_counter()
     dt, dev = resolve_dtype(cfg.dtype), resolve_device(cfg.device)
     X = torch.as_tensor(X).to(dtype=dt, device=dev)
@@ -313,7 +323,8 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
     S, D, Ls = cfg.n_seeds, cfg.D, cfg.Ls
     if weights is None:
         weights = init_weights(HWConfig(D=D, L=1, M=1, K=0, n_seeds=S, base_seed=cfg.base_seed,
-                                        dtype=cfg.dtype, device=cfg.device), d_in, d_out)
+                                        dtype=cfg.dtype, device=cfg.device,
+                                        convention=cfg.convention), d_in, d_out)
     W_in = weights["W_in"].to(dtype=dt, device=dev)
     W_out = weights["W_out"].to(dtype=dt, device=dev)
     if W_in.shape != (S, D, d_in) or W_out.shape != (S, D, d_out):
@@ -367,12 +378,13 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
     evaluation of each forward step; for tanh ``sigma'(p) = 1 - sigma(p)^2`` from that same
     ``sigma(p)``): the same numbers, one product and one activation fewer per node.
     """
-    D, Ls, N = cfg.D, cfg.Ls, Y.shape[0]
+    D, Ls = cfg.D, cfg.Ls
+    n = cfg.rules.loss_count(Y.shape[0], Y.shape[1])      # the loss normalizer
     ds = 1.0 / Ls
     heun = cfg.scheme == "heun"
     tanh = cfg.act == "tanh"
     fs, hLs, losses = [], [], []
-    for k in range(cfg.K + 1):
+    for k in range(cfg.rules.recorded_steps(cfg.K)):
         # ---- forward
         hs = [h0]
         h = h0
@@ -391,7 +403,7 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
         f = torch.bmm(h, W_out) / D
         fs.append(f)
         hLs.append(h)
-        losses.append(0.5 * ((f - Y) ** 2).sum(dim=(1, 2)) / N)
+        losses.append(0.5 * ((f - Y) ** 2).sum(dim=(1, 2)) / n)
         if k == cfg.K:
             break
         # ---- backward and training
@@ -404,7 +416,7 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
             pre[i] = None
             return (sp, 1.0 - sp * sp) if tanh else phi_dphi(cfg.act, p)
 
-        b = gen.terminal_adjoint(f, Y, W_out[:, None], D, N)           # (S, N, D)
+        b = gen.terminal_adjoint(f, Y, W_out[:, None], D, n)           # (S, N, D)
         if heun:
             s_p, ds_p = activations(Ls)
             B1, vb = T.backward(ds_p, b, u[:, Ls], v[:, Ls])

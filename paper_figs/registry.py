@@ -4,6 +4,7 @@ kind reads those variants' tables (:mod:`infdepth.validation.tables`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,18 +25,31 @@ def views_of(store, records: list[dict[str, Any]]) -> list[VariantView]:
             for r in records]
 
 
+def convention_spec(spec, convention: str):
+    """The figure spec of the rows of one named convention (docs/theory.md s6): the spec itself
+    for ``"default"``; else its file stem suffixed ``-<convention>`` and its title marked, so
+    the conventions' figures never overwrite or mix with each other."""
+    if convention == "default":
+        return spec
+    return replace(spec, stem=f"{spec.stem}-{convention}",
+                   title=f"{spec.title} (convention: {convention})")
+
+
 def make_figures(store, verdicts: list[dict[str, Any]], out_dir: Path | None = None
                  ) -> dict[str, list[Path]]:
-    """Draw the figures of every claim present in ``verdicts``; returns claim -> paths."""
+    """Draw the figures of every claim present in ``verdicts``, one set per named convention
+    of its rows (:func:`convention_spec`); returns claim -> paths."""
     from infdepth.validation.claims import get_claim
     out_dir = Path(out_dir) if out_dir is not None else store.root / "figures"
     out: dict[str, list[Path]] = {}
     for cid in dict.fromkeys(r["id"] for r in verdicts):
         claim = get_claim(cid)
-        rows = [r for r in verdicts if r["id"] == cid]
-        for spec in claim.figures:
-            chosen = [r for r in rows if spec.wants(r["variant"])]
-            if chosen or spec.kind == "regime_map":
-                out.setdefault(cid, []).extend(
-                    KINDS[spec.kind](spec, views_of(store, chosen), out_dir))
+        mine = [r for r in verdicts if r["id"] == cid]
+        for conv in dict.fromkeys(r.get("convention", "default") for r in mine):
+            rows = [r for r in mine if r.get("convention", "default") == conv]
+            for spec in claim.figures:
+                chosen = [r for r in rows if spec.wants(r["variant"])]
+                if chosen or (spec.kind == "regime_map" and conv == "default"):
+                    out.setdefault(cid, []).extend(KINDS[spec.kind](
+                        convention_spec(spec, conv), views_of(store, chosen), out_dir))
     return out

@@ -21,15 +21,18 @@ def validate(claims: Iterable[str] | None = None, suite: str = "standard",
              out: str | os.PathLike[str] = "results", *, device: str = "cpu",
              dtype: str = "float64", activations: Iterable[str] | None = None,
              depths: Iterable[int] | None = None, widths: Iterable[int] | None = None,
-             figures: bool = True, workers: int = 1, scheduler: str | None = None
-             ) -> list[VerdictRecord]:
+             figures: bool = True, workers: int = 1, scheduler: str | None = None,
+             conventions: Iterable[str] | None = None) -> list[VerdictRecord]:
     """Run ``claims`` (default: all) on ``suite`` into the results folder ``out`` (finished points
     are reused), draw their figures, and return the verdict records (``infdepth validate``).
     ``workers`` > 1 computes the points on a local Dask cluster of that many processes;
-    ``scheduler`` (``"tcp://host:port"``) on an existing one."""
+    ``scheduler`` (``"tcp://host:port"``) on an existing one. ``conventions``: the named
+    conventions the [HW] claims run under (``"default"``, ``"authors"``; docs/theory.md s6;
+    other claims run under the default)."""
     overrides = check_overrides(Overrides(
         activations=tuple(activations) if activations else None,
-        depths=tuple(depths) if depths else None, widths=tuple(widths) if widths else None))
+        depths=tuple(depths) if depths else None, widths=tuple(widths) if widths else None,
+        conventions=tuple(conventions) if conventions else None))
     store = ResultsStore(out)
     records = run(claims, suite, store, run=RunFields(device=device, dtype=dtype),
                   overrides=overrides,
@@ -45,8 +48,9 @@ def load_verdicts(out: str | os.PathLike[str] = "results") -> pd.DataFrame:
     from .runner import VERDICTS_FILE
     rows = ResultsStore(out).get_json(VERDICTS_FILE) or []
     cols = ["id", "variant", "role", "claimed", "derived", "measured", "ci_low", "ci_high",
-            "status", "suite"]
-    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+            "status", "suite", "convention"]
+    return pd.DataFrame([{c: r.get(c, "default" if c == "convention" else None) for c in cols}
+                         for r in rows], columns=cols)
 
 
 def read_table(claim: str, variant: str, out: str | os.PathLike[str] = "results", *,

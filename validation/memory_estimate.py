@@ -157,13 +157,14 @@ def check_points_fit(claim, points: Iterable[Any], limit_bytes: int | None = Non
 
 
 def claim_points(claim, suite: str, overrides, run) -> list[Any]:
-    """Every point a suite computes for ``claim`` (its variants and negative controls, as the
-    runner lists them), duplicates removed."""
+    """Every point a suite computes for ``claim`` (its variants and negative controls under each
+    convention it runs, as the runner lists them), duplicates removed."""
     sweep = claim.sweep(suite)
     out: dict[Any, None] = {}
-    for variant in claim.suite_variants(sweep, overrides):
-        for p in claim.points(variant, sweep, overrides, run):
-            out.setdefault(p, None)
+    for o in claim.convention_runs(overrides):
+        for variant in claim.suite_variants(sweep, o):
+            for p in claim.points(variant, sweep, o, run):
+                out.setdefault(p, None)
     return list(out)
 
 

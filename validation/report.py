@@ -91,10 +91,12 @@ def table_rows(verdicts: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def glance_rows(verdicts: list[dict[str, Any]]) -> list[list[str]]:
-    """One row per claim (:data:`GLANCE`): its primary variant and its negative control."""
+    """One row per claim and named convention (:data:`GLANCE`): its primary variant and its
+    negative control."""
     rows = []
-    for cid in dict.fromkeys(r["id"] for r in verdicts):
-        mine = [r for r in verdicts if r["id"] == cid]
+    for cid, conv in dict.fromkeys((r["id"], r.get("convention", "default")) for r in verdicts):
+        mine = [r for r in verdicts
+                if r["id"] == cid and r.get("convention", "default") == conv]
         prim = next((r for r in mine if r.get("role") == "primary"), None)
         ctrl = [r for r in mine if r.get("role") == "control"]
         control = ", ".join(("FLAGGED: " if c["status"] == "confirmed" else "") + c["status"]

@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterator
 from infdepth.lazy import lazy
 from infdepth.atomic_io import TMP_PREFIX, atomic_write
 from infdepth.errors import InfdepthError
+from infdepth.run_fields import HASHED_WHEN_SET
 
 from .point_files import (ForeignPointError, PointFileError, read_point, read_point_meta,
                           write_point)
@@ -77,7 +78,8 @@ def canonical_config(config: Any) -> Any:
     """JSON-able canonical form of a config (the thing :func:`config_hash` hashes).
 
     * dataclass instance -> ``{"__class__": qualified class name, <field>: canonical(value)...}``
-      (every field, recursively; nested dataclasses keep their class names),
+      (every field, recursively; nested dataclasses keep their class names), except a field
+      declared with :func:`infdepth.run_fields.hashed_when_set` while it holds its default,
     * dict -> dict with string keys (sorted when serialized); a dict with non-string keys ->
       ``{"__items__": [[key, value], ...]}`` sorted by the canonical JSON of the key,
     * tuple / list -> list, enum -> ``{"__enum__": "Class.MEMBER"}``,
@@ -106,7 +108,10 @@ def _canon(obj: Any, where: str) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {"__class__": type(obj).__qualname__}
         for f in dataclasses.fields(obj):
-            out[f.name] = _canon(getattr(obj, f.name), f"{where}.{f.name}")
+            value = getattr(obj, f.name)
+            if f.metadata.get(HASHED_WHEN_SET) and value == f.default:
+                continue
+            out[f.name] = _canon(value, f"{where}.{f.name}")
         return out
     if isinstance(obj, dict):
         if all(isinstance(k, str) and not isinstance(k, enum.Enum) for k in obj):

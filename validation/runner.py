@@ -1,7 +1,9 @@
 """Run claims: sweep points (cached in the results store), evaluate, write verdicts and tables.
 
-For each requested claim (``validation/claims/<id>.py``) and each variant its suite reports
-(docs/theory.md s8, s9), the runner calls the claim protocol and nothing else:
+For each requested claim (``validation/claims/<id>.py``), each named convention it runs under
+(:meth:`~infdepth.validation.claims.base.Claim.convention_runs`; docs/theory.md s6 "The authors'
+own setting") and each variant its suite reports (docs/theory.md s8, s9), the runner calls the
+claim protocol and nothing else:
 
 1. ``claim.points(variant, sweep, overrides, run)`` lists the sweep's frozen point configs;
 2. each point is computed once by ``claim.compute`` and stored
@@ -12,6 +14,11 @@ For each requested claim (``validation/claims/<id>.py``) and each variant its su
    compares it with ``claim.claimed(variant)``; ``claim.derived(variant)`` asks the theory layer;
 4. the variant's tidy tables are written (:mod:`infdepth.validation.tables`) and every verdict is
    merged into ``verdicts.json`` (atomically, under a lock).
+
+A variant run under a convention other than ``"default"`` carries it in its verdict row
+(``convention``) and in its label (``linear/L/authors``,
+:func:`~infdepth.validation.claims.base.convention_label`), so its tables, figures and report
+rows never mix with the default's.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+from infdepth.numerics.hw_conventions import CONVENTION_NAMES, DEFAULT
 from infdepth.run_fields import RunFields
 
 from .claims import CLAIM_IDS, GPU_SUITE, RUN_SUITES, Claim, Overrides, get_claim
+from .claims.base import convention_label
 from .measurements import DecisionFields, Evaluation, RateMeasurement
 from .results_store import ResultsStore, ResultsStoreError, config_hash
 from .memory_estimate import check_points_fit
@@ -81,6 +90,8 @@ class VerdictRecord(DecisionFields):
     seconds: float = 0.0
     #: per-cell rows of a regime map
     table: list[dict[str, Any]] = field(default_factory=list)
+    #: the named convention of the variant's points (docs/theory.md s6)
+    convention: str = DEFAULT
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,14 +149,15 @@ def derived_band(claim: Claim, exponent: float | None) -> tuple[float, float] | 
 
 
 def _record(claim: Claim, variant, suite: str, ev: Evaluation, seconds: float,
-            run: RunFields = RunFields()) -> VerdictRecord:
+            run: RunFields = RunFields(), convention: str = DEFAULT) -> VerdictRecord:
     claimed = claim.claimed(variant)
     der = claim.derived(variant)
     notes = list(ev.notes)
     if variant.label in claim.after_data:
         notes.append(f"exploratory, added after data were seen: {claim.after_data[variant.label]}")
     return VerdictRecord(
-        id=claim.id, variant=variant.label, source=claim.source, statement=claim.statement,
+        id=claim.id, variant=convention_label(variant.label, convention), source=claim.source,
+        statement=claim.statement, convention=convention,
         claimed=claimed.slope, claimed_text=claimed.text, derived=_num(der.exponent),
         derived_text=der.text, measured=_num(ev.slope), ci_low=_num(ev.ci_low),
         ci_high=_num(ev.ci_high), status=ev.status, tolerance=claim.tolerance, suite=suite,
@@ -169,14 +181,21 @@ class _VariantPlan:
     variant: Any
     points: list[Any]
     keys: list[str]
+    convention: str = DEFAULT
+
+    @property
+    def label(self) -> str:
+        return convention_label(self.variant.label, self.convention)
 
 
 def _plan(claim: Claim, suite: str, overrides: Overrides, run: RunFields) -> list[_VariantPlan]:
     sweep = claim.sweep(suite)
     out = []
-    for variant in claim.suite_variants(sweep, overrides):
-        pts = list(claim.points(variant, sweep, overrides, run))
-        out.append(_VariantPlan(claim, variant, pts, [config_hash(p) for p in pts]))
+    for o in claim.convention_runs(overrides):
+        for variant in claim.suite_variants(sweep, o):
+            pts = list(claim.points(variant, sweep, o, run))
+            out.append(_VariantPlan(claim, variant, pts, [config_hash(p) for p in pts],
+                                    o.convention))
     return out
 
 
@@ -281,13 +300,13 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
             ev, sizes, measure_s = results[i]
         else:
             ev, sizes, measure_s = measure_variant(claim, variant, pts, frames)
-        store.put_table(table_path(claim.id, variant.label),
-                        raw_table(variant.label, claim.role(variant), pts, frames, sizes))
-        store.put_table(table_path(claim.id, variant.label, summary=True), summary_table(ev))
+        store.put_table(table_path(claim.id, vp.label),
+                        raw_table(vp.label, claim.role(variant), pts, frames, sizes))
+        store.put_table(table_path(claim.id, vp.label, summary=True), summary_table(ev))
         own = set(vp.keys) - charged
         charged |= own
         secs = measure_s + sum(seconds.get(k, 0.0) for k in own)
-        records.append(_record(claim, variant, suite, ev, secs, run))
+        records.append(_record(claim, variant, suite, ev, secs, run, vp.convention))
         if progress:
             progress(MEASURING, i + 1, len(plans))
     return records
@@ -331,15 +350,19 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, **kwargs: Any
 
 
 def save_verdicts(store: ResultsStore, records: list[VerdictRecord]) -> None:
-    """Merge ``records`` into ``verdicts.json`` (a rerun of a claim replaces all its rows),
-    read-merge-write under the file's lock, so concurrent runs into one folder lose no rows;
-    a damaged file is kept aside as ``verdicts.json.corrupt`` and the new rows written."""
-    rerun_ids = {r.id for r in records}
+    """Merge ``records`` into ``verdicts.json`` (a rerun of a claim under a convention replaces
+    all its rows of that convention; rows without one are ``"default"``'s), read-merge-write
+    under the file's lock, so concurrent runs into one folder lose no rows; a damaged file is
+    kept aside as ``verdicts.json.corrupt`` and the new rows written."""
+    rerun = {(r.id, r.convention) for r in records}
     order = {cid: i for i, cid in enumerate(CLAIM_IDS)}
+    conv_order = {c: i for i, c in enumerate(CONVENTION_NAMES)}
 
     def merge(old: Any) -> list[dict[str, Any]]:
-        rows = [r for r in old or [] if r["id"] not in rerun_ids] + [r.to_dict() for r in records]
-        rows.sort(key=lambda r: order.get(r["id"], len(order)))
+        rows = [r for r in old or [] if (r["id"], r.get("convention", DEFAULT)) not in rerun]
+        rows += [r.to_dict() for r in records]
+        rows.sort(key=lambda r: (order.get(r["id"], len(order)),
+                                 conv_order.get(r.get("convention", DEFAULT), len(conv_order))))
         return rows
     store.update_json(VERDICTS_FILE, merge, valid=verdict_rows_valid)
 

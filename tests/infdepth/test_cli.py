@@ -157,3 +157,31 @@ def test_a_full_disk_is_one_line_and_leaves_no_truncated_file(tmp_path, capsys, 
     assert main(["report", "--out", str(out)]) in (0, 2)          # verdicts are readable
     import json
     assert json.loads((out / "verdicts.json").read_text())[0]["id"] == "init_kernel_depth"
+
+
+def test_bad_convention_one_line_exit_2(capsys):
+    assert main(["validate", "--conventions", "paper", "--claims", "hw_lazy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("unknown convention 'paper'; allowed: default, authors")
+    assert len(err.splitlines()) == 1
+
+
+def test_validate_under_the_authors_convention(tmp_path, capsys):
+    """--conventions authors: the [HW] claim's rows carry it, the other claim runs under the
+    default with a one-line note (figures of a convention: tests/paper_figs/test_registry.py)."""
+    out, js = tmp_path / "res", tmp_path / "v.json"
+    argv = ["validate", "--suite", "smoke", "--claims", "init_kernel_depth", "hw_lazy",
+            "--depths", "4", "8", "--widths", "2", "4", "--conventions", "authors",
+            "--out", str(out), "--json", str(js), "--no-figs"]
+    assert main(argv) == 0
+    rows = json.loads(js.read_text())
+    hw = [r["variant"] for r in rows if r["id"] == "hw_lazy"]
+    assert hw == ["tanh/movement/authors", "tanh/output/authors", "control/hw_mlu_rate/authors"]
+    assert [r["role"] for r in rows if r["id"] == "hw_lazy"] == ["primary", "exploratory",
+                                                                  "control"]
+    assert all("/authors" not in r["variant"] for r in rows if r["id"] == "init_kernel_depth")
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: --conventions authors applies to the [HW] claims only; "
+                     "init_kernel_depth run under the default convention"]
+    stored = json.loads((out / "verdicts.json").read_text())
+    assert {r["convention"] for r in stored if r["id"] == "hw_lazy"} == {"authors"}

@@ -21,6 +21,7 @@ STEPS = (
     ["validate", "--depths", "0"],
     ["validate", "--widths", "8", "-3"],
     ["validate", "--activations", "nope"],
+    ["validate", "--conventions", "nope"],
     ["validate", "--device", "nope"],
     ["validate", "--depths", "8", "100000000", "--out", "{out}"],
     ["validate", "--widths", "8", "1000000000", "--out", "{out}"],

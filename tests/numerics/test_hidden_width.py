@@ -4,6 +4,8 @@ on tiny points: tests/validation/claims/test_hw_*.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -110,3 +112,92 @@ def test_movement_at_is_the_short_run_and_reused_phi_is_exact(act):
         g = g + torch.bmm(gp, w["u"][:, l]) / D
     with pytest.raises(ValueError, match="movement_at"):
         train_hw(cfg, X, Y, movement_at=(5,))
+
+
+# -- the authors' convention (docs/theory.md s6 "The authors' own setting") ---------------------
+
+def _reference_outputs(w, X, act, alpha, D):
+    """The [HW] 2LP forward pass written out here (independent of the module): f (S, N, d_out)."""
+    from infdepth.numerics.activations import phi
+    L, M = w["u"].shape[1:3]
+    h = torch.einsum("sdi,ni->snd", w["W_in"], X)
+    for l in range(L):
+        p = torch.einsum("snd,smd->snm", h, w["u"][:, l]) / D
+        h = h + alpha / (L * M) * torch.einsum("snm,smd->snd", phi(act, p), w["v"][:, l])
+    return torch.einsum("snd,sdo->sno", h, w["W_out"]) / D
+
+
+def _per_output_loss(f, Y):
+    """(1/(2 N d_out)) sum_x |f - y|^2 per seed."""
+    return 0.5 * ((f - Y) ** 2).sum(dim=(1, 2)) / (Y.shape[0] * Y.shape[1])
+
+
+def test_authors_w_out_has_std_sqrt_d_out():
+    """W_out entries N(0, d_out) (the same draws as the default's, times sqrt(d_out)); W_in, u, v
+    as in the default."""
+    from infdepth.numerics.hidden_width import init_weights
+    cfg = HWConfig(D=400, L=1, M=2, n_seeds=8, convention="authors")
+    a, d = init_weights(cfg, 3, 4), init_weights(replace(cfg, convention="default"), 3, 4)
+    assert abs(float(a["W_out"].std()) / 2.0 - 1.0) < 0.03          # 12800 draws, sd ~ 0.6%
+    assert torch.equal(a["W_out"], 2.0 * d["W_out"])
+    assert all(torch.equal(a[k], d[k]) for k in ("W_in", "u", "v"))
+
+
+@pytest.mark.parametrize("act", ["tanh", "linear"])
+def test_authors_backward_matches_autograd_of_the_per_output_loss(act):
+    """Under "authors" the hand-written gradients are those of (1/(2 N d_out)) sum |f - y|^2 with
+    W_out of std sqrt(d_out) (forward and loss written out here; autograd); d_out = 4 != d_in
+    and != N, so a wrong normalizer cannot pass."""
+    X, Y = hw_data(6, 3, 4, 0)
+    cfg = HWConfig(D=5, L=3, M=4, K=2, n_seeds=3, act=act, alpha=1.3, eta=0.5,
+                   convention="authors", train_w_in=True, train_w_out=True)
+    w = train_hw(cfg, X, Y).weights                          # after two GD steps
+    assert float(w["W_out"].std()) > 1.4                      # the sqrt(d_out) = 2 draws
+    wa = {k: t.clone().requires_grad_(True) for k, t in w.items()}
+    ref_loss = _per_output_loss(_reference_outputs(wa, X, act, cfg.alpha, cfg.D), Y)
+    ref_loss.sum().backward()
+    g, loss, _, _ = gradients(w, X, Y, cfg)
+    torch.testing.assert_close(loss, ref_loss.detach(), rtol=1e-12, atol=0)
+    for k in w:
+        scale = max(1.0, float(wa[k].grad.abs().max()))
+        assert float((g[k] - wa[k].grad).abs().max()) <= 1e-10 * scale, k
+    g_default, *_ = gradients(w, X, Y, replace(cfg, convention="default"))
+    assert not torch.allclose(g_default["u"], g["u"])         # the convention matters
+
+
+def test_authors_records_the_output_before_each_of_the_k_updates():
+    """K = 4 steps under "authors" == a GD loop written here (autograd gradients of the
+    per-output loss, raw rate eta L M D / alpha^2): f_0..f_3 recorded before the updates (the
+    last, f_3, is the output after training), the weights after all four updates."""
+    X, Y = hw_data(6, 3, 4, 0)
+    cfg = HWConfig(D=5, L=3, M=4, K=4, n_seeds=2, act="tanh", alpha=1.0, eta=1.0,
+                   convention="authors")
+    r = train_hw(cfg, X, Y)
+    rate = cfg.eta * cfg.L * cfg.M * cfg.D / cfg.alpha ** 2
+    w = {k: t.clone() for k, t in r.init.items()}
+    fs, losses = [], []
+    for _ in range(cfg.K):
+        wa = {k: t.clone().requires_grad_(k in ("u", "v")) for k, t in w.items()}
+        f = _reference_outputs(wa, X, "tanh", cfg.alpha, cfg.D)
+        loss = _per_output_loss(f, Y)
+        gu, gv = torch.autograd.grad(loss.sum(), (wa["u"], wa["v"]))
+        fs.append(f.detach())
+        losses.append(loss.detach())
+        w["u"], w["v"] = w["u"] - rate * gu, w["v"] - rate * gv
+    assert r.f.shape == (2, cfg.K, 6, 4) and r.loss.shape == (2, cfg.K)
+    torch.testing.assert_close(r.f, torch.stack(fs, 1), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(r.loss, torch.stack(losses, 1), rtol=1e-10, atol=1e-12)
+    for k in ("u", "v"):
+        torch.testing.assert_close(r.weights[k], w[k], rtol=1e-10, atol=1e-10)
+    # the default records one more output, after the last update
+    assert train_hw(replace(cfg, convention="default"), X, Y).f.shape[1] == cfg.K + 1
+
+
+def test_bad_convention_is_one_line():
+    X, Y = hw_data()
+    with pytest.raises(ValueError) as e:
+        train_hw(HWConfig(D=3, L=2, M=2, K=1, convention="paper"), X, Y)
+    assert "\n" not in str(e.value) and "'paper'" in str(e.value)
+    assert "allowed: default, authors" in str(e.value)
+    with pytest.raises(ValueError, match="K must be a positive integer under convention"):
+        train_hw(HWConfig(D=3, L=2, M=2, K=0, convention="authors"), X, Y)

@@ -151,3 +151,29 @@ def test_reference_error_of_the_exact_and_coupled_references():
     with pytest.raises(ValueError, match="allowed kinds: exact, mean_ode"):
         hr.reference_error(hr.ReferenceSpec("coupled", L_ref=4, M_ref=4),
                            HWConfig(act="tanh", D=5, L=2, M=2), X, Y)
+
+
+def test_references_follow_the_networks_convention():
+    """Under "authors" every reference uses the network's convention: the exact Mean ODE and the
+    solver record the same K steps as the network (W_out of std sqrt(d_out)), and the
+    reference's loss after training is (1/(2 N d_out)) sum |f_ref - y|^2 by hand."""
+    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
+    X, Y = hw_data()
+    cfg = HWConfig(act="linear", D=5, L=4, M=4, K=4, eta=1.0, n_seeds=3, convention="authors")
+    r, f, h = hr.train_against_reference(hr.ReferenceSpec("exact"), cfg, X, Y)
+    w0 = init_weights(cfg, 5, 5)
+    ref = solve_mean_ode_linear(w0["W_in"], w0["W_out"], X, Y, eta_u=1.0, eta_v=1.0, K=4,
+                                convention="authors")
+    np.testing.assert_array_equal(f, ref["f"])
+    assert f.shape == r.f.shape == (3, 4, 10, 5)
+    f0 = torch.einsum("sdo,sdi,ni->sno", w0["W_out"], w0["W_in"], X).numpy() / 5
+    np.testing.assert_allclose(f[:, 0], f0, rtol=1e-12, atol=1e-13)   # W_out std sqrt(5) drawn
+    e = hr.errors_to_reference(r, f, h, Y, convention="authors")
+    y = Y.numpy()
+    np.testing.assert_allclose(e["loss_ref_K"],
+                               [0.5 * ((f[s, -1] - y) ** 2).sum() / 50 for s in range(3)],
+                               rtol=1e-14)
+    np.testing.assert_allclose(e["loss_K"], r.loss[:, -1].numpy(), rtol=0)
+    assert hr.mean_ode_config(hr.ReferenceSpec("mean_ode"), cfg).convention == "authors"
+    with pytest.raises(ValueError, match="record different steps"):
+        hr.errors_to_reference(r, np.concatenate([f, f[:, -1:]], 1), h, Y)

@@ -36,3 +36,25 @@ def test_make_figures_reads_the_stored_tables(tmp_path, rate_views):
 def test_make_figures_on_unknown_claim(tmp_path):
     with pytest.raises(ValueError, match="unknown claim 'nope'"):
         make_figures(ResultsStore(tmp_path), [{"id": "nope", "variant": "x"}])
+
+
+def test_each_convention_gets_its_own_figures(tmp_path, rate_views):
+    """Rows of hw_lazy under "default" and under "authors" (labels ``.../authors``): one figure
+    per convention, the authors' stem suffixed; a figure's ``select`` sees the label without the
+    suffix, so the authors' rows land in the same kind of figure as the default's."""
+    from infdepth.paper_figs.registry import convention_spec
+    from infdepth.validation.claims import get_claim
+    store = ResultsStore(tmp_path / "res")
+    rows = []
+    for i, (label, conv) in enumerate((("tanh/movement", "default"),
+                                       ("tanh/movement/authors", "authors"))):
+        v = rate_views(label, -1.0, rng_seed=i)
+        store.put_table(table_path("hw_lazy", label, summary=True), v.summary)
+        store.put_table(table_path("hw_lazy", label), v.raw)
+        rows.append({**v.record, "id": "hw_lazy", "variant": label, "convention": conv})
+    names = sorted(p.name for p in make_figures(store, rows)["hw_lazy"])
+    assert names == ["hw_lazy-authors.pdf", "hw_lazy-authors.png", "hw_lazy.pdf", "hw_lazy.png"]
+    spec = get_claim("hw_rate_lm").figures[1]                    # the bias figure
+    assert spec.wants("linear/bias/authors") and not spec.wants("linear/L/authors")
+    assert convention_spec(spec, "default") is spec
+    assert convention_spec(spec, "authors").stem == "hw_rate_lm_bias-authors"

@@ -202,3 +202,17 @@ def test_estimates_scale_with_the_sizes():
     assert 1.9 < h2 / h1 < 2.05
     assert math.isclose(fp.engine(256, 8, 8, 3, rows=6, item=4).kept,
                         fp.engine(256, 8, 8, 3, rows=6).kept)    # draws cached in float64
+
+
+def test_the_estimate_covers_every_convention_a_claim_runs():
+    """claim_points lists the points of each convention run (the runner's plan): under both
+    conventions hw_lazy has twice the default's points, each with its convention."""
+    from infdepth.run_fields import RunFields
+    from infdepth.validation.claims import Overrides, get_claim
+    from infdepth.validation.memory_estimate import claim_points
+    claim = get_claim("hw_lazy")
+    one = claim_points(claim, "smoke", Overrides(), RunFields())
+    both = claim_points(claim, "smoke", Overrides(conventions=("default", "authors")),
+                        RunFields())
+    assert len(both) == 2 * len(one)
+    assert sorted({p.convention for p in both}) == ["authors", "default"]

@@ -19,6 +19,7 @@ from infdepth.validation.results_store import (
     canonical_config,
     config_hash,
 )
+from infdepth.run_fields import hashed_when_set
 
 
 class Act(enum.Enum):
@@ -71,6 +72,28 @@ def test_config_hash_format_and_sensitivity():
     assert config_hash({"L": 1}) != config_hash({"L": 1.0})
     assert config_hash({"L": True}) != config_hash({"L": 1})
     assert config_hash(float("nan")) != config_hash(float("inf"))
+
+
+@dataclass(frozen=True)
+class LaterPoint(Point):
+    """:class:`Point` with a field added later, hashed only when set."""
+
+    convention: str = hashed_when_set("default")
+
+
+def test_a_field_hashed_when_set_leaves_the_default_hash_alone(tmp_path):
+    """At its default the field is not in the canonical config (the point hashes as it did
+    before the field existed); at any other value it is, and the points are stored apart."""
+    def body(c):
+        return {k: v for k, v in c.items() if k != "__class__"}
+    assert body(canonical_config(LaterPoint())) == body(canonical_config(Point()))
+    assert canonical_config(LaterPoint(convention="authors"))["convention"] == "authors"
+    assert config_hash(LaterPoint(convention="authors")) != config_hash(LaterPoint())
+    store = ResultsStore(tmp_path / "r")
+    store.put(LaterPoint(), tidy_frame(2))
+    store.put(LaterPoint(convention="authors"), tidy_frame(3))
+    assert len(store.get(LaterPoint())) == 2
+    assert len(store.get(LaterPoint(convention="authors"))) == 3
 
 
 def test_config_hash_ignores_dict_key_order():

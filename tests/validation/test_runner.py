@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from helpers import power_law_samples
-from infdepth.run_fields import RunFields
+from infdepth.run_fields import RunFields, hashed_when_set
 from infdepth.validation.claims import (Claim, Claimed, Derived, FigureSpec, Overrides,
                                         Variant)
 from infdepth.validation.claims.base import size_sweep
@@ -356,3 +356,49 @@ def test_catalog_claims_are_measured_on_workers_and_test_claims_here():
     from infdepth.validation.runner import _in_catalog
     assert _in_catalog(get_claim("init_width"))
     assert not _in_catalog(FakeClaim())
+
+
+# -- named conventions (docs/theory.md s6 "The authors' own setting") --------------------------
+
+@dataclass(frozen=True)
+class ConventionPoint(FakePoint):
+    convention: str = hashed_when_set("default")
+
+
+class ConventionClaim(FakeClaim):
+    """The fake claim with points that carry a named convention (both implemented)."""
+
+    conventions = ("default", "authors")
+
+    def points(self, variant, sweep, overrides, run):
+        return [ConventionPoint(L=p.L, slope=p.slope, n_seeds=p.n_seeds,
+                                convention=overrides.convention, **run.run_fields())
+                for p in super().points(variant, sweep, overrides, run)]
+
+
+def test_each_convention_runs_apart_and_is_named_in_its_rows(store):
+    claim = ConventionClaim()
+    both = Overrides(conventions=("default", "authors"))
+    recs = run_claim(claim, "smoke", store, overrides=both)
+    labels = [r.variant for r in recs]
+    assert labels == ["slope=-1", "slope=-0.5", "map", "slope=-1/authors",
+                      "slope=-0.5/authors", "map/authors"]
+    assert [r.convention for r in recs] == ["default"] * 3 + ["authors"] * 3
+    assert [r.role for r in recs] == ["primary", "exploratory", "exploratory"] * 2
+    assert any("added after data" in n for n in recs[4].notes)
+    assert {p.convention for p in claim.computed} == {"default", "authors"}
+    assert len(claim.computed) == 2 * 2 * 4 and set(claim.computed.values()) == {1}  # apart
+    raw = store.get_table(table_path("fake_claim", "slope=-1/authors"))
+    assert set(raw["convention"]) == {"authors"} and set(raw["variant"]) == {"slope=-1/authors"}
+    save_verdicts(store, recs)
+    save_verdicts(store, run_claim(claim, "smoke", store))      # a default rerun keeps authors'
+    assert [r.variant for r in load_verdicts(store)] == labels
+
+
+def test_a_claim_without_the_convention_runs_the_default(claim, store):
+    authors = Overrides(conventions=("authors",))
+    assert claim.ignores_conventions(authors) == ("authors",)
+    recs = run_claim(claim, "smoke", store, overrides=authors)
+    assert [r.variant for r in recs] == ["slope=-1", "slope=-0.5", "map"]
+    assert {r.convention for r in recs} == {"default"}
+    assert ConventionClaim().ignores_conventions(authors) == ()

@@ -19,7 +19,9 @@ as typed sweep specs; and implements
                                               (checked before any work:
                                               :mod:`infdepth.validation.memory_estimate`)
 
-The runner (:mod:`infdepth.validation.runner`) calls exactly this protocol for every claim.
+The runner (:mod:`infdepth.validation.runner`) calls exactly this protocol for every claim, once
+per named convention the claim runs under (:meth:`Claim.convention_runs`; only the [HW] claims
+implement a convention besides ``"default"``, docs/theory.md s6 "The authors' own setting").
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from __future__ import annotations
 import functools
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
+from infdepth.numerics.hw_conventions import CONVENTION_NAMES, DEFAULT, check_convention
 from infdepth.run_fields import RunFields
 from infdepth.validators import choice
 
@@ -42,7 +45,7 @@ if TYPE_CHECKING:  # pandas is imported by the claims' compute, not by the proto
 
 __all__ = ["Claim", "Variant", "ControlVariant", "Claimed", "Derived", "FigureSpec", "Overrides",
            "check_overrides", "SUITE_NAMES", "GPU_SUITE", "GPU_SUITE_MEMORY", "RUN_SUITES",
-           "TOLERANCE", "FIGURE_KINDS", "gpu_sweep_name"]
+           "TOLERANCE", "FIGURE_KINDS", "gpu_sweep_name", "convention_label", "base_label"]
 
 #: the suites every claim defines: smoke (CI sanity), standard (the default), full
 SUITE_NAMES: tuple[str, ...] = ("smoke", "standard", "full")
@@ -131,17 +134,28 @@ class FigureSpec:
                              f"{', '.join(FIGURE_KINDS)}")
 
     def wants(self, label: str) -> bool:
-        return self.select is None or bool(self.select(label))
+        """Whether the figure draws the variant labelled ``label`` (a convention suffix,
+        :func:`convention_label`, is not part of what ``select`` sees)."""
+        return self.select is None or bool(self.select(base_label(label)))
 
 
 @dataclass(frozen=True)
 class Overrides:
-    """User overrides of a suite's sweep (``infdepth validate --activations/--depths/--widths``);
-    ``None`` keeps the suite's setting. Build through :func:`check_overrides`."""
+    """User overrides of a suite's sweep (``infdepth validate --activations/--depths/--widths``)
+    and the named conventions to run under (``--conventions``; docs/theory.md s6 "The authors'
+    own setting"); ``None`` keeps the suite's setting (the ``"default"`` convention). Build
+    through :func:`check_overrides`."""
 
     activations: tuple[str, ...] | None = None
     depths: tuple[int, ...] | None = None
     widths: tuple[int, ...] | None = None
+    conventions: tuple[str, ...] | None = None
+
+    @property
+    def convention(self) -> str:
+        """The convention of a claim's points: the first of ``conventions``, else
+        ``"default"`` (the runner passes one at a time, :meth:`Claim.convention_runs`)."""
+        return self.conventions[0] if self.conventions else DEFAULT
 
     def activation(self, default: str) -> str:
         """The activation of a single-activation sweep: the first selected, else ``default``."""
@@ -172,9 +186,27 @@ def check_overrides(o: Overrides) -> Overrides:
             positive_int(name, v)
         if vals is not None and len(set(vals)) < 2:
             raise ValueError(f"a {name} sweep needs at least 2 distinct values, got {list(vals)}")
+    for c in o.conventions or ():
+        check_convention(c)
     return Overrides(activations=o.activations,
                      depths=tuple(sorted(set(int(v) for v in o.depths))) if o.depths else None,
-                     widths=tuple(sorted(set(int(v) for v in o.widths))) if o.widths else None)
+                     widths=tuple(sorted(set(int(v) for v in o.widths))) if o.widths else None,
+                     conventions=(tuple(c for c in CONVENTION_NAMES if c in o.conventions)
+                                  if o.conventions else None))
+
+
+def convention_label(label: str, convention: str) -> str:
+    """A variant's label in the verdict table, its tables and figures under ``convention``:
+    ``label`` for the default, else ``label/<convention>`` (e.g. ``linear/L/authors``)."""
+    return label if convention == DEFAULT else f"{label}/{convention}"
+
+
+def base_label(label: str) -> str:
+    """``label`` without the suffix :func:`convention_label` adds."""
+    for c in CONVENTION_NAMES:
+        if c != DEFAULT and label.endswith(f"/{c}"):
+            return label[:-len(c) - 1]
+    return label
 
 
 class Claim(ABC):
@@ -198,6 +230,9 @@ class Claim(ABC):
     controls: ClassVar[tuple[Variant, ...]] = ()
     #: variant label -> why it is exploratory when it was added after data were seen
     after_data: ClassVar[Mapping[str, str]] = {}
+    #: the named conventions the claim's points implement (docs/theory.md s6 "The authors' own
+    #: setting"): only ``"default"`` unless the claim's points carry a ``convention``
+    conventions: ClassVar[tuple[str, ...]] = (DEFAULT,)
     figures: ClassVar[tuple[FigureSpec, ...]] = ()
 
     # -- the protocol -----------------------------------------------------------------------
@@ -269,6 +304,18 @@ class Claim(ABC):
         if variant == self.primary:
             return "primary"
         return "control" if variant in self.controls else "exploratory"
+
+    def convention_runs(self, overrides: Overrides) -> tuple[Overrides, ...]:
+        """The overrides of each run of the claim, one convention each: the requested
+        conventions (default: ``"default"``) the claim implements, or -- when it implements
+        none of them -- the default alone."""
+        mine = tuple(c for c in overrides.conventions or (DEFAULT,) if c in self.conventions)
+        return tuple(replace(overrides, conventions=(c,)) for c in mine or (DEFAULT,))
+
+    def ignores_conventions(self, overrides: Overrides) -> tuple[str, ...]:
+        """The requested conventions the claim does not implement (it runs under the default
+        instead of them)."""
+        return tuple(c for c in overrides.conventions or () if c not in self.conventions)
 
     def suite_variants(self, sweep: Any, overrides: Overrides) -> tuple[Variant, ...]:
         """What a suite runs: the claim's variants, then its negative controls."""

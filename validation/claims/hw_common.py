@@ -3,7 +3,15 @@ dataclasses of ``hw_rate_lm``, ``hw_sqrt_d``, ``hw_lazy`` and ``hw_phase`` (the 
 of the run fields), the base of those that train one network size (:class:`HWNetworkPoint`), the
 per-activation training settings, the error-to-reference point that ``hw_rate_lm`` and
 ``hw_sqrt_d`` both sweep with the reference's own error (and its footprint), and the statistics
-over seeds."""
+over seeds.
+
+**Conventions** (docs/theory.md s6 "The authors' own setting"). Every [HW] point carries the named
+convention of its networks and references (``convention``, :mod:`infdepth.numerics.hw_conventions`:
+``"default"`` or ``"authors"``), which enters its hash only when it is not the default (so the
+default points keep their hashes). The [HW] claims implement both (:data:`HW_CONVENTIONS`); under
+``"authors"`` every activation trains at the base rate and steps the authors' setting names
+(eta = 1, K = 15; :func:`act_settings`) instead of :data:`ACT_SETTINGS`; nothing else of a sweep
+changes."""
 
 from __future__ import annotations
 
@@ -14,7 +22,9 @@ import numpy as np
 
 from infdepth.lazy import lazy
 from infdepth.numerics import footprint as fp
-from infdepth.run_fields import RunFields
+from infdepth.numerics.hw_conventions import CONVENTION_NAMES, DEFAULT
+from infdepth.numerics.hw_conventions import convention as convention_rules
+from infdepth.run_fields import RunFields, hashed_when_set
 
 from ..intervals import geometric_mean
 
@@ -28,17 +38,30 @@ ACT_SETTINGS = {"linear": {"eta": 0.2, "K": 15}, "tanh": {"eta": 0.5, "K": 15}}
 #: reference of the non-linear variants: the particle Mean-ODE solver (docs/theory.md s6); the
 #: coupled large network (docs/theory.md s9) is the documented fallback ("coupled")
 TANH_REFERENCE = "mean_ode"
+#: the named conventions the [HW] claims implement (:attr:`Claim.conventions`)
+HW_CONVENTIONS = CONVENTION_NAMES
+
+
+def act_settings(act: str, convention: str = DEFAULT) -> dict:
+    """The training settings ``{"eta", "K"}`` of the ``act`` networks under ``convention``:
+    :data:`ACT_SETTINGS` under ``"default"``; where the convention names a base rate and steps
+    (``"authors"``: eta = 1, K = 15, their setting for every activation) those."""
+    rules, st = convention_rules(convention), ACT_SETTINGS[act]
+    return {"eta": st["eta"] if rules.eta is None else rules.eta,
+            "K": st["K"] if rules.K is None else rules.K}
 
 
 @dataclass(frozen=True, kw_only=True)
 class HWRunFields(RunFields):
     """The data (``N`` Gaussian inputs in ``d_in`` dims, targets in ``d_out``, fixed by
-    ``data_seed``) besides the run fields."""
+    ``data_seed``) and the named ``convention`` of the networks and their references (hashed
+    only when not ``"default"``; module docstring) besides the run fields."""
 
     N: int = 10
     d_in: int = 5
     d_out: int = 5
     data_seed: int = 0
+    convention: str = hashed_when_set(DEFAULT)
 
     def data(self):
         """``(X, Y)`` of :func:`~infdepth.numerics.hidden_width.hw_data` in this run's dtype
@@ -104,12 +127,14 @@ class HWODEPoint(HWPoint):
 
 
 def error_points(act: str, sizes, *, D: int, seeds: int, run: RunFields, ode: dict,
-                 coupled: tuple[int, int] = (0, 0)) -> list[HWPoint]:
+                 coupled: tuple[int, int] = (0, 0), convention: str = DEFAULT) -> list[HWPoint]:
     """The points of a sweep over ``sizes`` = [(L, M), ...]: exact reference for linear, the
     Mean-ODE solver (sizes ``ode``) or the coupled network (``coupled`` = (L_ref, M_ref), each
-    raised to cover the sweep) for tanh."""
-    st = ACT_SETTINGS[act]
-    common = dict(act=act, D=D, K=st["K"], eta=st["eta"], n_seeds=seeds, **run.run_fields())
+    raised to cover the sweep) for tanh; training settings :func:`act_settings` of the
+    ``convention``."""
+    st = act_settings(act, convention)
+    common = dict(act=act, D=D, K=st["K"], eta=st["eta"], n_seeds=seeds, convention=convention,
+                  **run.run_fields())
     if act != "linear" and TANH_REFERENCE == "mean_ode":
         return [HWODEPoint(L=L, M=M, ref_Ls=ode["Ls"], ref_P=ode["P"], **common)
                 for L, M in sizes]
@@ -159,7 +184,7 @@ def compute_errors(p: HWPoint) -> pd.DataFrame:
     X, Y = p.data()
     spec, cfg = reference_spec(p), p.config()
     r, f_ref, h_ref = train_against_reference(spec, cfg, X, Y)
-    cols = errors_to_reference(r, f_ref, h_ref, Y)
+    cols = errors_to_reference(r, f_ref, h_ref, Y, cfg.convention)
     if isinstance(p, HWODEPoint) and p.ref_error:
         cols.update(reference_error(spec, cfg, X, Y))
     return pd.DataFrame({"seed": np.arange(p.n_seeds), **cols})

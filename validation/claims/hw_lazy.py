@@ -25,6 +25,11 @@ sweep's largest alpha) is fixed by stability before any data: the function chang
 grows like ``eta_c alpha^2``, and at ``alpha_max`` this raw rate is the claim's own (``hw_lazy``)
 rate there, which trains stably; with ``eta_c = eta`` the networks would diverge from alpha = 2
 on. It must be refuted against -1.
+
+**Conventions** (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` the networks
+use the loss ``(1/(2 N d_out)) sum |f-y|^2``, ``W_out`` std ``sqrt(d_out)``, ``eta = 1`` (the
+control ``1/alpha_max^2``), ``K = 15``; ``output_change`` is ``f_{K-1} - f_0`` (the last output
+recorded before an update); the sweep is unchanged.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from ..intervals import geometric_mean
 from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant,
                    ControlVariant as BaseControl)
-from .hw_common import ACT_SETTINGS, FixedSizeSweep, HWNetworkPoint, network_footprint
+from .hw_common import (ACT_SETTINGS, HW_CONVENTIONS, FixedSizeSweep, HWNetworkPoint,
+                        act_settings, network_footprint)
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -125,6 +131,7 @@ class HWLazy(Claim):
     quantity = "relative parameter movement vs alpha; output change vs alpha"
     claimed_slope = -1.0
     claimed_text = "-1 and 0 in alpha"
+    conventions = HW_CONVENTIONS
     suites = {"smoke": Sweep(8, 32, 32, 5, (1.0, 2.0, 4.0, 8.0)),
               "standard": Sweep(16, 64, 64, 5, (1.0, 2.0, 4.0, 8.0, 16.0)),
               "full": Sweep(32, 128, 128, 5, (1.0, 2.0, 4.0, 8.0, 16.0, 32.0))}
@@ -140,7 +147,7 @@ class HWLazy(Claim):
                run):
         """The alpha sweep at fixed L, M; the control's base rate is ``eta / alpha_max^2``
         under the fixed raw rate (module docstring)."""
-        st = ACT_SETTINGS[variant.act]
+        st = act_settings(variant.act, overrides.convention)
         extra = {}
         if isinstance(variant, ControlVariant):
             extra = {"parameterization": "hw_mlu_rate",
@@ -148,7 +155,8 @@ class HWLazy(Claim):
         return [HWLazyPoint(**{"act": variant.act, "D": sweep.D, "L": overrides.depth(sweep.L),
                                "M": overrides.width(sweep.M), "K": st["K"], "eta": st["eta"],
                                "alpha": a, "n_seeds": sweep.seeds, **run.run_fields(),
-                               **extra}) for a in sweep.alphas]
+                               "convention": overrides.convention, **extra})
+                for a in sweep.alphas]
 
     def compute(self, p: HWLazyPoint) -> pd.DataFrame:
         """One row per seed: relative movement (u and v together, and each), output change."""

@@ -46,6 +46,11 @@ map's own points: no extra compute): the movement slope in LM at the cell :data:
 movement at ``(LM)^(q+s) = (LM)^-1`` (:func:`derived_cell`; the cell's function change vanishes
 too, ``(LM)^-1.5``: trivial). Read against the maximal band ``0 +- TOLERANCE``, it must be
 refuted.
+
+Conventions (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` every network
+uses the loss ``(1/(2 N d_out)) sum |f-y|^2``, ``W_out`` std ``sqrt(d_out)``, ``eta0 = 1``,
+``K = 15``; the output change after K steps is ``f_{K-1} - f_0`` (the last output recorded
+before an update); grid, sizes and rules are unchanged.
 """
 
 from __future__ import annotations
@@ -56,10 +61,12 @@ from fractions import Fraction
 import numpy as np
 from infdepth.lazy import lazy
 
+from infdepth.numerics.hw_conventions import convention as convention_rules
+
 from ..intervals import geometric_mean
 from ..measurements import Claimed, MapCell, RateMeasurement, RegimeMap
 from .base import TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant
-from .hw_common import HWRunFields, network_footprint
+from .hw_common import HW_CONVENTIONS, HWRunFields, network_footprint
 from .hw_phase_rules import MAXIMAL, QUANTITIES, classify, derived_cell, summarize
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
@@ -143,6 +150,7 @@ class HWPhase(Claim):
     quantity = "regime map over (scale exponent, LR exponent)"
     claimed_slope = None
     claimed_text = "phase diagram"
+    conventions = HW_CONVENTIONS
     suites = {
         "smoke": Sweep(8, (4, 8, 16, 32), _grid(-1.5, -0.5, 0.5), _grid(0.0, 2.0, 0.5)),
         "standard": Sweep(16, (4, 8, 16, 32, 64), _grid(-1.5, -0.5, 0.25), _grid(0.0, 2.0, 0.25)),
@@ -171,8 +179,13 @@ class HWPhase(Claim):
         cells = ([(a, b) for a in sweep.scale for b in sweep.lr] if variant.reading == "map"
                  else [CONTROL_CELL] if variant.reading == "control" else [MAXIMAL])
         sizes = tuple(overrides.depths or overrides.widths or sweep.m)
+        conv = overrides.convention
+        rules = convention_rules(conv)          # the authors' setting names eta = 1, K = 15
+        settings = {"eta0": ETA0 if rules.eta is None else rules.eta,
+                    "K": K if rules.K is None else rules.K}
         return [HWPhasePoint(scale_exponent=a, lr_exponent=b, L=m, M=m, n_seeds=sweep.seeds,
-                             act=overrides.activation("tanh"), **run.run_fields())
+                             act=overrides.activation("tanh"), convention=conv, **settings,
+                             **run.run_fields())
                 for a, b in cells for m in sizes]
 
     def compute(self, p: HWPhasePoint) -> pd.DataFrame:

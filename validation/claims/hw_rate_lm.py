@@ -47,6 +47,12 @@ measured difference, so no reference error is added (0 for both). M and the seed
 ``linear/L`` networks compared with the exact linear Mean ODE of another residual scale (alpha =
 1.25 in the reference only). The error then tends to the O(1) distance between the two limits
 (derived slope 0), which a fit must refute against the claimed -1/2.
+
+**Conventions** (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` every point
+(the bias and control points too) and its reference use the loss ``(1/(2 N d_out)) sum |f-y|^2``,
+``W_out`` std ``sqrt(d_out)``, ``eta = 1`` for both activations, ``K = 15``, and compare the last
+outputs recorded before an update (``f_{K-1}``); sweeps, seeds and rules are unchanged
+(:func:`~infdepth.validation.claims.hw_common.act_settings`).
 """
 
 from __future__ import annotations
@@ -58,9 +64,9 @@ from infdepth.lazy import lazy
 from ..measurements import Claimed, RateMeasurement
 from .base import (TOLERANCE, Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant,
                    size_sweep)
-from .hw_common import (ACT_SETTINGS, STATISTIC_TEXT, STATISTICS, compute_errors, error_points,
-                        errors_footprint, reference_affinity, reference_errors, reference_text,
-                        twin_suffix)
+from .hw_common import (ACT_SETTINGS, HW_CONVENTIONS, STATISTIC_TEXT, STATISTICS, act_settings,
+                        compute_errors, error_points, errors_footprint, reference_affinity,
+                        reference_errors, reference_text, twin_suffix)
 from .hw_rate_parts import (BIAS_STATISTIC, JOINT_BANDS, WRONG_ALPHA, HWBiasPoint,
                             HWWrongLimitPoint, bias_samples, budget_notes, compute_bias,
                             compute_wrong_limit, joint_measurement)
@@ -142,6 +148,7 @@ class HWRateLM(Claim):
     quantity = "output error vs L at fixed M and vs M at fixed L"
     claimed_slope = -0.5
     claimed_text = "-1/2 in L and M; -1 in L at large M"
+    conventions = HW_CONVENTIONS
     suites = {
         "smoke": Sweep(("linear/L", "linear/M", "linear/LM", "tanh/L"), 24, 5,
                        (4, 8, 16, 32, 64, 128), 16, (4, 8, 16, 32), (4, 8, 16, 32, 64, 128), 16,
@@ -192,7 +199,8 @@ class HWRateLM(Claim):
         if isinstance(variant, ControlVariant):      # the linear/L networks, wrong reference
             return [HWWrongLimitPoint(**{f.name: getattr(p, f.name) for f in fields(p)})
                     for p in self.points(RateVariant("linear", "L"), sweep, overrides, run)]
-        act, st = variant.act, ACT_SETTINGS[variant.act]
+        conv = overrides.convention
+        act, st = variant.act, act_settings(variant.act, conv)
         if variant.axis == "bias":
             if act not in sweep.bias:
                 raise ValueError(f"no bias sweep for {act!r} in this suite; allowed: "
@@ -200,7 +208,8 @@ class HWRateLM(Claim):
             b = sweep.bias[act]
             ref = "exact" if act == "linear" else "cauchy"
             return [HWBiasPoint(act=act, D=sweep.D, L=L, M=b.M, K=st["K"], eta=st["eta"],
-                                n_seeds=b.seeds, reference=ref, **run.run_fields())
+                                n_seeds=b.seeds, reference=ref, convention=conv,
+                                **run.run_fields())
                     for L in size_sweep(overrides.depths, b.depths)]
         if variant.axis == "L":
             sizes = [(L, sweep.M_fixed) for L in size_sweep(overrides.depths, sweep.L_sweep)]
@@ -209,7 +218,7 @@ class HWRateLM(Claim):
         else:
             sizes = [(sweep.L_fixed, M) for M in size_sweep(overrides.widths, sweep.M_sweep)]
         return error_points(act, sizes, D=sweep.D, seeds=sweep.seeds, run=run, ode=sweep.ode,
-                            coupled=(sweep.L_ref, sweep.M_ref))
+                            coupled=(sweep.L_ref, sweep.M_ref), convention=conv)
 
     def affinity(self, p):
         return reference_affinity(p)

@@ -95,7 +95,7 @@ def compute_wrong_limit(p: HWWrongLimitPoint) -> pd.DataFrame:
                                              replace(cfg, alpha=p.ref_alpha), X, Y)
     r = train_hw(cfg, X, Y)
     return pd.DataFrame({"seed": np.arange(p.n_seeds),
-                         **errors_to_reference(r, f_ref, h_ref, Y)})
+                         **errors_to_reference(r, f_ref, h_ref, Y, cfg.convention)})
 
 
 #: the claimed two-term form with free exponents (first: the test), its fixed-exponent twin,

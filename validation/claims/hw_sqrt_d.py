@@ -19,6 +19,11 @@ freedom). **Reference error**: 0 (the exact linear Mean ODE).
 primary's points: no extra compute): the rms *output* error ``out_err`` vs D. The readout
 ``W_out^T h / D`` averages the per-coordinate noise over D coordinates, so the output noise is
 ``D^0`` (``derive_hw(preset("hw_mlu"))["noise_output"]``): it must be refuted against +1/2.
+
+**Conventions** (docs/theory.md s6 "The authors' own setting"): under ``"authors"`` the networks
+and the exact Mean ODE use the loss ``(1/(2 N d_out)) sum |f-y|^2``, ``W_out`` std
+``sqrt(d_out)``, ``eta = 1``, ``K = 15``, and compare the last records (before the K-th update);
+the sweep is unchanged.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from infdepth.lazy import lazy
 
 from ..measurements import RateMeasurement
 from .base import Claim, ControlVariant, Derived, FigureSpec, Overrides, Variant, size_sweep
-from .hw_common import (STATISTIC_TEXT, STATISTICS, FixedSizeSweep, compute_errors,
-                        error_points, errors_footprint, reference_affinity, twin_suffix)
+from .hw_common import (HW_CONVENTIONS, STATISTIC_TEXT, STATISTICS, FixedSizeSweep,
+                        compute_errors, error_points, errors_footprint, reference_affinity,
+                        twin_suffix)
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -62,6 +68,7 @@ class HWSqrtD(Claim):
     quantity = "embedding error vs D at fixed LM"
     claimed_slope = 0.5
     claimed_text = "+1/2 in D"
+    conventions = HW_CONVENTIONS
     suites = {"smoke": Sweep(8, 16, 16, (4, 8, 16, 32)),
               "standard": Sweep(24, 32, 32, (4, 8, 16, 32)),
               "full": Sweep(64, 64, 64, (4, 8, 16, 32, 64, 128))}
@@ -81,7 +88,8 @@ class HWSqrtD(Claim):
         """The D sweep at fixed L, M (the control reads the same points)."""
         sizes = [(overrides.depth(sweep.L), sweep.M)]
         return [p for D in size_sweep(overrides.widths, sweep.D_sweep)
-                for p in error_points("linear", sizes, D=D, seeds=sweep.seeds, run=run, ode={})]
+                for p in error_points("linear", sizes, D=D, seeds=sweep.seeds, run=run, ode={},
+                                      convention=overrides.convention)]
 
     def affinity(self, p):
         return reference_affinity(p)

@@ -64,3 +64,82 @@ def test_point_data_follow_dtype():
     assert X.dtype == torch.float32 and X.shape == (10, 5) and Y.shape == (10, 5)
     X64, _ = hc.HWPoint(act="linear", D=5, L=4, M=4, K=2, eta=0.2, n_seeds=2).data()
     torch.testing.assert_close(X.double(), X64, rtol=1e-6, atol=1e-7)
+
+
+# -- named conventions (docs/theory.md s6 "The authors' own setting") --------------------------
+
+def _hw_claims():
+    from infdepth.validation.claims import get_claim
+    return [get_claim(c) for c in ("hw_rate_lm", "hw_sqrt_d", "hw_lazy", "hw_phase")]
+
+
+def _points(claim, suite, overrides):
+    sweep = claim.sweep(suite)
+    return {v.label: claim.points(v, sweep, overrides, RunFields())
+            for v in claim.suite_variants(sweep, overrides)}
+
+
+#: hashes of the first point of some smoke variants, computed before points had a convention:
+#: the stored default results stay valid
+HASHES_BEFORE_CONVENTIONS = {
+    ("hw_rate_lm", "linear/L"): "d30193d023c35d61", ("hw_rate_lm", "tanh/L"): "6086757a8519ac26",
+    ("hw_rate_lm", "linear/bias"): "1f87cb6681be3330",
+    ("hw_rate_lm", "control/wrong_limit"): "acf46874fb7d1619",
+    ("hw_sqrt_d", "linear/embedding"): "d262792f685edde2",
+    ("hw_lazy", "tanh/movement"): "9b0feff14d174dc4",
+    ("hw_lazy", "control/hw_mlu_rate"): "f3c1d75b26d80ca3",
+    ("hw_phase", "maximal/movement"): "3d12c6e47e8da1ea",
+}
+
+
+def test_default_points_keep_their_hashes_and_authors_points_hash_apart():
+    from infdepth.validation.claims import Overrides, get_claim
+    from infdepth.validation.results_store import canonical_config, config_hash
+    for (cid, label), key in HASHES_BEFORE_CONVENTIONS.items():
+        claim = get_claim(cid)
+        p = _points(claim, "smoke", Overrides())[label][0]
+        assert p.convention == "default" and config_hash(p) == key, (cid, label)
+        assert "convention" not in canonical_config(p)
+        (auth,) = claim.convention_runs(Overrides(conventions=("authors",)))
+        q = _points(claim, "smoke", auth)[label][0]
+        assert q.convention == "authors" and canonical_config(q)["convention"] == "authors"
+        assert config_hash(q) != key
+
+
+def test_authors_points_change_only_the_convention_eta_and_k():
+    """Every smoke point of every [HW] claim under "authors" is the default's point with the
+    convention, eta = 1 (hw_phase: eta0; the hw_lazy control: 1/alpha_max^2, its rule on the
+    base rate) and K = 15 -- same sizes, seeds, sweeps, variants."""
+    from dataclasses import replace
+
+    from infdepth.validation.claims import Overrides
+    for claim in _hw_claims():
+        (auth,) = claim.convention_runs(Overrides(conventions=("authors",)))
+        default, authors = _points(claim, "smoke", Overrides()), _points(claim, "smoke", auth)
+        assert list(default) == list(authors)
+        for label, pts in default.items():
+            assert len(pts) == len(authors[label])
+            for p, q in zip(pts, authors[label]):
+                rate = "eta0" if claim.id == "hw_phase" else "eta"
+                expected = 1.0 / 8.0 ** 2 if label == "control/hw_mlu_rate" else 1.0
+                assert (getattr(q, rate), q.K, q.convention) == (expected, 15, "authors")
+                assert replace(q, convention="default", K=p.K,
+                               **{rate: getattr(p, rate)}) == p, (claim.id, label)
+
+
+def test_authors_point_is_computed_against_the_authors_limit():
+    """A linear point under "authors": its errors are those of the authors' network against the
+    exact Mean ODE of the authors' convention (K records each)."""
+    from infdepth.numerics.mean_ode_linear import solve_mean_ode_linear
+    from infdepth.numerics.hidden_width import init_weights, train_hw
+    p = hc.HWPoint(act="linear", D=5, L=4, M=4, K=3, eta=1.0, n_seeds=2, convention="authors")
+    cfg = p.config()
+    assert cfg.convention == "authors"
+    X, Y = p.data()
+    w = init_weights(cfg, 5, 5)
+    ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, eta_u=1.0, eta_v=1.0, K=3,
+                                convention="authors")
+    f = train_hw(cfg, X, Y).f.numpy()
+    assert f.shape[1] == ref["f"].shape[1] == 3
+    expected = np.sqrt(((f[:, -1] - ref["f"][:, -1]) ** 2).reshape(2, -1).mean(1))
+    np.testing.assert_allclose(RATE.compute(p)["out_err"], expected, rtol=1e-12)

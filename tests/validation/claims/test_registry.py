@@ -123,3 +123,25 @@ def test_gpu_suite_fits_one_gpu_and_is_the_full_sweep_where_that_fits(cid):
     assert peak[GPU_SUITE] <= GPU_SUITE_MEMORY
     want = "full" if peak["full"] <= GPU_SUITE_MEMORY else "standard"
     assert c.sweep(GPU_SUITE) is c.sweep(want)
+
+
+def test_conventions_the_claims_implement_and_run():
+    """The [HW] claims implement "default" and "authors"; the others only the default, which
+    they run instead of a convention they do not implement. Requested conventions are checked
+    (one line naming the bad one) and put in catalog order."""
+    from infdepth.validation.claims import check_overrides
+    hw = {"hw_rate_lm", "hw_sqrt_d", "hw_lazy", "hw_phase"}
+    both = check_overrides(Overrides(conventions=("authors", "default", "authors")))
+    assert both.conventions == ("default", "authors") and both.convention == "default"
+    assert Overrides().convention == "default"
+    for claim in all_claims():
+        runs = [o.conventions for o in claim.convention_runs(both)]
+        if claim.id in hw:
+            assert claim.conventions == ("default", "authors")
+            assert runs == [("default",), ("authors",)]
+        else:
+            assert claim.conventions == ("default",) and runs == [("default",)]
+            assert claim.ignores_conventions(both) == ("authors",)
+    with pytest.raises(ValueError) as e:
+        check_overrides(Overrides(conventions=("paper",)))
+    assert str(e.value) == "unknown convention 'paper'; allowed: default, authors"
