@@ -12,7 +12,8 @@ import time
 import pytest
 
 from infdepth.cli import main
-from infdepth.validation.scheduler import SchedulerSpec, SlurmSpec, slurm_cluster, worker_env
+from infdepth.validation.scheduler import (SchedulerSpec, SlurmSpec, keep_malloc_export,
+                                          slurm_cluster, worker_env)
 
 
 #: a cluster that cannot start or a lost task must fail the test, not hang the suite
@@ -63,6 +64,8 @@ def test_the_slurm_job_script_asks_for_the_requested_resources():
     worker = next(line for line in lines if "distributed.cli.dask_worker" in line)
     assert "--nworkers 8" in worker and "--nthreads 1" in worker   # single-threaded workers
     assert "export INFDEPTH_DRAW_CACHE_MB=512" in lines            # 4096 MB split 8 ways
+    # glibc's default trim threshold in the workers (Dask's nanny would set 64 KiB)
+    assert keep_malloc_export() in lines
 
 
 def test_the_cli_prints_the_job_script(capsys):

@@ -118,3 +118,26 @@ def test_points_of_one_group_run_together_on_one_worker(tmp_path, client):
     grouped = [(i, pid) for i, pid in attempts if i % 2 == 0]
     assert [i for i, _ in grouped] == [0, 2, 4] and len({pid for _, pid in grouped}) == 1
     assert all(store.get(p)["sq"].tolist() == [p.i * p.i] for p in pts)
+
+
+def test_local_workers_keep_the_default_malloc_trim_threshold(client, monkeypatch):
+    """Dask's nanny would start workers with MALLOC_TRIM_THRESHOLD_=65536 (every freed block
+    over 64 KiB returned to the system: the solvers' temporaries faulted in anew at each step,
+    2.5x slower); the local cluster removes it, and the SLURM jobs' workers read the same
+    override from the environment."""
+    import os
+
+    import dask
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert seen and set(seen.values()) == {None}
+    from infdepth.validation.scheduler import keep_malloc_export
+    name, value = keep_malloc_export().removeprefix("export ").split("=", 1)
+    monkeypatch.setenv(name, value)
+    dask.config.refresh()
+    try:
+        assert dask.config.get("distributed.nanny.pre-spawn-environ").get(
+            "MALLOC_TRIM_THRESHOLD_", "unset") is None
+    finally:
+        monkeypatch.delenv(name)
+        dask.config.refresh()
