@@ -103,3 +103,54 @@ def test_output_control_is_refuted_on_synthetic_data():
     assert ev.method == "log_t" and ev.status == "refuted"
     d = CLAIM.derived(CONTROL)
     assert d.exponent == 0.0 and "noise_output" in d.text
+
+
+def test_tanh_variants_run_in_standard_and_full_on_their_own_sweep():
+    """tanh/embedding and tanh/output (the [HW] experiments' activation) against the Mean-ODE
+    solver, on the suite's TanhSweep (its seeds, solver sizes and D sweep); none in smoke."""
+    from infdepth.validation.claims.hw_common import HWODEPoint
+    for suite in ("standard", "full"):
+        labels = variant_labels(CLAIM, suite)
+        assert labels[-2:] == ["tanh/embedding", "tanh/output"]
+        sw = CLAIM.sweep(suite)
+        t = sw.tanh
+        emb, out = (v for v in CLAIM.variants(sw, Overrides()) if v.act == "tanh")
+        assert CLAIM.role(emb) == CLAIM.role(out) == "exploratory"
+        pts = CLAIM.points(emb, sw, Overrides(), RunFields())
+        assert pts == CLAIM.points(out, sw, Overrides(), RunFields())
+        assert [p.D for p in pts] == list(t.D_sweep)
+        assert {(type(p), p.act, p.L, p.M, p.n_seeds, p.ref_Ls, p.ref_P, p.ref_error)
+                for p in pts} == {(HWODEPoint, "tanh", sw.L, sw.M, t.seeds, t.Ls, t.P, True)}
+        assert max(CLAIM.memory_bytes(p) for p in pts) < 64 * 2 ** 30
+    only_tanh = CLAIM.suite_variants(CLAIM.sweep("standard"), Overrides(activations=("tanh",)))
+    assert [v.label for v in only_tanh] == ["tanh/embedding", "tanh/output", "control/output"]
+    assert (CLAIM.derived(emb).exponent, CLAIM.derived(out).exponent) == (0.5, 0.0)
+
+
+def test_tanh_output_error_carries_the_solvers_own_error():
+    """The solver's own error (estimated on f_K) enters the output error's noise floor; the
+    embedding error has no estimate of it."""
+    from infdepth.validation.claims.hw_common import HWODEPoint
+    Ds, seeds = (4, 8, 16, 32), 16
+    pts = [HWODEPoint(act="tanh", D=D, L=32, M=32, K=15, eta=0.5, n_seeds=seeds) for D in Ds]
+    rng = np.random.default_rng(1)
+    frames = [pd.DataFrame({"emb_err": 0.1 * D ** 0.5 * np.exp(0.1 * rng.standard_normal(seeds)),
+                            "out_err": 0.05 * np.exp(0.1 * rng.standard_normal(seeds)),
+                            "ref_err": np.full(seeds, 1e-3 * D)}) for D in Ds]
+    emb = SqrtDVariant("K", act="tanh", error="embedding")
+    out = SqrtDVariant("K", act="tanh", error="output")
+    m = CLAIM.measure(out, pts, frames)
+    assert m.column == "out_err" and list(m.reference_error) == pytest.approx([1e-3 * D
+                                                                             for D in Ds])
+    assert "Mean-ODE solver" in m.error_label and "tanh" in m.error_label
+    m = CLAIM.measure(emb, pts, frames)
+    assert m.column == "emb_err" and m.reference_error is None
+    assert m.evaluate(CLAIM.claimed(emb)).slope == pytest.approx(0.5, abs=0.1)
+
+
+def test_a_tiny_tanh_point_end_to_end():
+    from infdepth.validation.claims.hw_common import HWODEPoint
+    p = HWODEPoint(act="tanh", D=4, L=4, M=4, K=2, eta=0.5, n_seeds=2, ref_Ls=2, ref_P=64)
+    f = CLAIM.compute(p)
+    assert {"emb_err", "out_err", "ref_err"} <= set(f.columns) and len(f) == 2
+    assert np.isfinite(f[["emb_err", "out_err", "ref_err"]].to_numpy()).all()
