@@ -278,7 +278,10 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
                                             vp.points, tables,
                                             key=f"measure-{vp.claim.id}-{i}", pure=False)
 
+    results: dict[int, Any] = {}
     if pending:
+        shared, alone = _split_by_memory(pending, spec, lambda t: owner[t.key][0])
+        compute = lambda t: owner[t.key][0].compute(t.point)      # noqa: E731
         with open_client(spec) as client:
             def on_table(task: PointTask, df: Any) -> None:
                 stored[task.key] = df
@@ -286,11 +289,16 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
                     measure_finished(client)
             if client is not None:
                 measure_finished(client)
-            run_tasks(pending, store, client, on_done=on_done, on_table=on_table,
-                      compute=lambda t: owner[t.key][0].compute(t.point))
-            results = {i: fut.result() for i, fut in measured.items()}
-    else:
-        results = {}
+            run_tasks(shared, store, client, on_done=on_done, on_table=on_table,
+                      compute=compute)
+            for i, fut in measured.items():
+                try:
+                    results[i] = fut.result()
+                except Exception:   # lost with its worker: measured here below (a genuine
+                    pass            # error in the measurement is raised there again)
+        if alone:   # points too large to share the machine: one at a time, in this process
+            run_tasks(alone, store, None, on_done=on_done, on_table=lambda t, df:
+                      stored.__setitem__(t.key, df), compute=compute)
     records = []
     charged: set[str] = set()
     for i, vp in enumerate(plans):
@@ -310,6 +318,27 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
         if progress:
             progress(MEASURING, i + 1, len(plans))
     return records
+
+
+def _split_by_memory(pending: Sequence[PointTask], spec: SchedulerSpec,
+                     claim_of: Callable[[PointTask], Claim]
+                     ) -> tuple[list[PointTask], list[PointTask]]:
+    """``(shared, alone)``: on a local cluster of N workers, the points (with the rest of
+    their affinity group) whose memory estimate exceeds 1/N of this machine's memory are
+    computed after the cluster has finished and closed, one at a time in this process (the
+    serial path's numbers), so that two large points never run at once (two workers each
+    taking a large point of the standard suite ran this 24 GiB machine out of memory).
+    Elsewhere every point is shared."""
+    if spec.kind != "local" or spec.workers < 2:
+        return list(pending), []
+    from .memory_estimate import memory_limit_bytes
+    share = memory_limit_bytes() // spec.workers
+    big_groups = {(t.claim, t.group) for t in pending
+                  if claim_of(t).memory_bytes(t.point) > share}
+    alone = [t for t in pending if (t.claim, t.group) in big_groups
+             and (t.group is not None or claim_of(t).memory_bytes(t.point) > share)]
+    keys = {t.key for t in alone}
+    return [t for t in pending if t.key not in keys], alone
 
 
 def measure_variant(claim: Claim, variant: Any, points: Sequence[Any], frames: Sequence[Any]

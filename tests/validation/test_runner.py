@@ -402,3 +402,28 @@ def test_a_claim_without_the_convention_runs_the_default(claim, store):
     assert [r.variant for r in recs] == ["slope=-1", "slope=-0.5", "map"]
     assert {r.convention for r in recs} == {"default"}
     assert ConventionClaim().ignores_conventions(authors) == ()
+
+
+def test_points_too_large_to_share_the_machine_run_alone_after_the_cluster(monkeypatch):
+    """On a local cluster of N workers a point estimated above 1/N of the memory (and the rest
+    of its affinity group) is computed alone afterwards; a SLURM or serial run splits nothing."""
+    from infdepth.validation import memory_estimate
+    from infdepth.validation.runner import _split_by_memory
+    from infdepth.validation.scheduler import SchedulerSpec
+    from infdepth.validation.sweep import PointTask
+
+    class Sized:
+        def memory_bytes(self, p):
+            return p
+    GB = 2 ** 30
+    monkeypatch.setattr(memory_estimate, "memory_limit_bytes", lambda: 20 * GB)
+    tasks = [PointTask("a", "k1", 2 * GB), PointTask("a", "k2", 12 * GB),
+             PointTask("b", "k3", 1 * GB, group="g"), PointTask("b", "k4", 11 * GB, group="g"),
+             PointTask("b", "k5", 1 * GB, group="h"), PointTask("a", "k6", 9 * GB)]
+    shared, alone = _split_by_memory(tasks, SchedulerSpec.from_options(workers=2),
+                                     lambda t: Sized())
+    assert [t.key for t in alone] == ["k2", "k3", "k4"]
+    assert [t.key for t in shared] == ["k1", "k5", "k6"]
+    shared, alone = _split_by_memory(tasks, SchedulerSpec.from_options(workers=1),
+                                     lambda t: Sized())
+    assert alone == [] and shared == tasks
