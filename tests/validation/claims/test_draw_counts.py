@@ -69,6 +69,12 @@ GROUPS = [("init_coupling_width",), ("train_coupling_depth",), ("gia_restoration
 @pytest.mark.parametrize("group", GROUPS, ids=["+".join(g) for g in GROUPS])
 def test_a_sweep_draws_every_matrix_once(group, tmp_path, monkeypatch):
     monkeypatch.delenv(seeding.DRAW_CACHE_ENV, raising=False)
+    # the joint fits' bootstrap refits (400 per model) draw nothing through infdepth.seeding
+    # and were most of this test's time on two-seed points: 20 refits here
+    from infdepth.validation import multiterm
+    fit_model = multiterm.fit_model
+    monkeypatch.setattr(multiterm, "fit_model",
+                        lambda *a, **k: fit_model(*a, **{**k, "n_boot": 20}))
     for cid in group:
         monkeypatch.setitem(type(get_claim(cid)).suites, "smoke", _tiny(cid))
     _clear_caches()
