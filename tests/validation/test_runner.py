@@ -304,7 +304,8 @@ def test_two_validate_runs_into_one_folder_lose_nothing(tmp_path):
     import subprocess
     import sys
     out = tmp_path / "res"
-    common = ["--suite", "smoke", "--out", str(out), "--no-figs", "--depths", "4", "8", "16"]
+    common = ["--suite", "smoke", "--out", str(out), "--no-figs", "--depths", "4", "8", "16",
+              "--widths", "8", "16", "32"]
     runs = [["--claims", "init_kernel_depth", "--activations", "relu"],
             ["--claims", "init_kernel_depth", "init_coupling_width", "--activations", "relu"]]
     procs = [subprocess.Popen([sys.executable, "-m", "infdepth.cli", "validate", *common, *r],
@@ -319,7 +320,7 @@ def test_two_validate_runs_into_one_folder_lose_nothing(tmp_path):
     want = set()
     for cid in ("init_kernel_depth", "init_coupling_width"):
         c = get_claim(cid)
-        ov = Overrides(activations=("relu",), depths=(4, 8, 16))
+        ov = Overrides(activations=("relu",), depths=(4, 8, 16), widths=(8, 16, 32))
         sw = c.sweep("smoke")
         for v in c.suite_variants(sw, ov):
             want |= {p for p in c.points(v, sw, ov, RunFields())}
