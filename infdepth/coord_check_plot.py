@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from infdepth.theory.coord_exponents import STATS
+
 from .depth_coord_check import per_block_means
 from .param.roles import STREAM_WRITERS
-
-STATS = ("act", "delta", "own")
 
 
 def _series(df: pd.DataFrame, over: str, fixed: str) -> pd.DataFrame:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -275,4 +274,3 @@ def per_block_means(df: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = ["coord_check", "coord_slopes", "measure_run", "format_slopes", "per_block_means",
            "mse_loss", "TOLERANCE"]
-_ = np  # numpy used by callers through the frames

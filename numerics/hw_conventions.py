@@ -33,6 +33,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from infdepth.validators import choice
+
 __all__ = ["DEFAULT", "AUTHORS", "CONVENTION_NAMES", "Convention", "convention",
            "check_convention"]
 
@@ -87,9 +89,7 @@ CONVENTION_NAMES: tuple[str, ...] = tuple(_CONVENTIONS)
 
 def check_convention(name: object) -> str:
     """``name`` if it names a convention; else ``ValueError`` naming it and the allowed ones."""
-    if not isinstance(name, str) or name not in _CONVENTIONS:
-        raise ValueError(f"unknown convention {name!r}; allowed: {', '.join(CONVENTION_NAMES)}")
-    return name
+    return choice("convention", name, CONVENTION_NAMES)
 
 
 def convention(name: str) -> Convention:

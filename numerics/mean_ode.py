@@ -363,7 +363,7 @@ def _seed_chunk(cfg: MeanODEConfig, N: int, dev: torch.device) -> int:
     :data:`CHUNK_ELEMENTS` (at least one), elsewhere all of them."""
     if dev.type != "cpu":
         return cfg.n_seeds
-    return max(1, min(cfg.n_seeds, CHUNK_ELEMENTS // (N * cfg.P)))
+    return footprint.mean_ode_chunk(cfg.n_seeds, N, cfg.P)
 
 
 def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):

@@ -251,6 +251,12 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
         report(cid)
     seconds: dict[str, float] = {}
 
+    measured: dict[int, Any] = {}     # plan index -> Dask future of its measurement
+    client: Any = None                # the cluster's client while one is open
+
+    def on_table(task: PointTask, df: Any) -> None:
+        stored[task.key] = df
+
     def on_done(task: PointTask, secs: float) -> None:
         nonlocal n_done
         seconds[task.key] = secs
@@ -259,16 +265,10 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
             if task.key in keys:
                 done[cid] += 1
                 report(cid)
+                if client is not None and done[cid] == totals[cid]:
+                    measure_finished()
 
-    measured: dict[int, Any] = {}     # plan index -> Dask future of its measurement
-
-    def frames_of(vp: _VariantPlan) -> list[Any]:
-        meta = {"claim": vp.claim.id}
-        return [stored[k] if k in stored else
-                store.get_or_compute(p, lambda p=p: vp.claim.compute(p), meta=meta)
-                for k, p in zip(vp.keys, vp.points)]
-
-    def measure_finished(client: Any) -> None:
+    def measure_finished() -> None:
         """Send every variant whose points are all finished to be measured on the cluster,
         beside the points still running."""
         for i, vp in enumerate(plans):
@@ -283,12 +283,8 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
         shared, alone = _split_by_memory(pending, spec, lambda t: owner[t.key][0])
         compute = lambda t: owner[t.key][0].compute(t.point)      # noqa: E731
         with open_client(spec) as client:
-            def on_table(task: PointTask, df: Any) -> None:
-                stored[task.key] = df
-                if client is not None and all(k in stored for k in claim_keys[task.claim]):
-                    measure_finished(client)
             if client is not None:
-                measure_finished(client)
+                measure_finished()
             run_tasks(shared, store, client, on_done=on_done, on_table=on_table,
                       compute=compute)
             for i, fut in measured.items():
@@ -296,14 +292,14 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
                     results[i] = fut.result()
                 except Exception:   # lost with its worker: measured here below (a genuine
                     pass            # error in the measurement is raised there again)
+        client = None
         if alone:   # points too large to share the machine: one at a time, in this process
-            run_tasks(alone, store, None, on_done=on_done, on_table=lambda t, df:
-                      stored.__setitem__(t.key, df), compute=compute)
+            run_tasks(alone, store, None, on_done=on_done, on_table=on_table, compute=compute)
     records = []
     charged: set[str] = set()
-    for i, vp in enumerate(plans):
+    for i, vp in enumerate(plans):       # every point is in ``stored`` now
         claim, variant, pts = vp.claim, vp.variant, vp.points
-        frames = frames_of(vp)
+        frames = [stored[k] for k in vp.keys]
         if i in results:
             ev, sizes, measure_s = results[i]
         else:
@@ -333,12 +329,11 @@ def _split_by_memory(pending: Sequence[PointTask], spec: SchedulerSpec,
         return list(pending), []
     from .memory_estimate import memory_limit_bytes
     share = memory_limit_bytes() // spec.workers
-    big_groups = {(t.claim, t.group) for t in pending
-                  if claim_of(t).memory_bytes(t.point) > share}
-    alone = [t for t in pending if (t.claim, t.group) in big_groups
-             and (t.group is not None or claim_of(t).memory_bytes(t.point) > share)]
-    keys = {t.key for t in alone}
-    return [t for t in pending if t.key not in keys], alone
+    big = {t.key for t in pending if claim_of(t).memory_bytes(t.point) > share}
+    big_groups = {(t.claim, t.group) for t in pending if t.key in big and t.group is not None}
+    def is_big(t: PointTask) -> bool:
+        return t.key in big or (t.claim, t.group) in big_groups
+    return [t for t in pending if not is_big(t)], [t for t in pending if is_big(t)]
 
 
 def measure_variant(claim: Claim, variant: Any, points: Sequence[Any], frames: Sequence[Any]

@@ -118,9 +118,9 @@ def keep_malloc_export() -> str:
     passes configuration to the processes it starts in ``DASK_INTERNAL_INHERIT_CONFIG``
     (``DASK_*`` variables cannot name this upper-case key: Dask lower-cases them)."""
     import dask.config
-    return ("export DASK_INTERNAL_INHERIT_CONFIG="
-            + dask.config.serialize({"distributed": {"nanny": {"pre-spawn-environ": {
-                "MALLOC_TRIM_THRESHOLD_": None}}}}))
+    nested: dict[str, Any] = {}
+    dask.config.set(KEEP_MALLOC, config=nested)       # the dotted key as nested mappings
+    return "export DASK_INTERNAL_INHERIT_CONFIG=" + dask.config.serialize(nested)
 
 
 def worker_env(workers: int) -> dict[str, str]:

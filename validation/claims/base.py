@@ -340,8 +340,8 @@ def gpu_sweep_name(claim: Claim) -> str:
 
 @functools.cache
 def _gpu_sweep_name(cls: type) -> str:
-    claim, run, ov = cls(), RunFields(device="cuda"), Overrides()
-    sweep = claim.suites["full"]
-    peak = max(claim.memory_bytes(p) for v in claim.suite_variants(sweep, ov)
-               for p in claim.points(v, sweep, ov, run))
+    from ..memory_estimate import claim_points
+    claim = cls()
+    peak = max(claim.memory_bytes(p)
+               for p in claim_points(claim, "full", Overrides(), RunFields(device="cuda")))
     return "full" if peak <= GPU_SUITE_MEMORY else "standard"
