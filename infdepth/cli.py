@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="run the [HW] claims under these named conventions: default, authors "
                         "(the [HW] authors' own setting, docs/theory.md s6); other claims run "
                         "under the default (default: default)")
+    v.add_argument("--variants", nargs="+", metavar="PATTERN",
+                   help="run only the variants whose label matches one of these shell-style "
+                        "patterns, e.g. 'one_layer/*' or '*/sgd' (default: every variant)")
     v.add_argument("--no-figs", action="store_true", help="skip drawing figures")
 
     f = sub.add_parser("figs", help="draw figures from stored results")
@@ -181,7 +184,11 @@ def _cmd_validate(args) -> int:
             activations=tuple(args.activations) if args.activations else None,
             depths=tuple(args.depths) if args.depths else None,
             widths=tuple(args.widths) if args.widths else None,
-            conventions=tuple(args.conventions) if args.conventions else None))
+            conventions=tuple(args.conventions) if args.conventions else None,
+            variants=tuple(args.variants) if args.variants else None))
+        if overrides.variants is not None:
+            from infdepth.validation.runner import selected_claims
+            ids = selected_claims(ids, args.suite, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _note_ignored_conventions(ids, overrides)

@@ -25,7 +25,11 @@ from infdepth.lazy import lazy
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 __all__ = ["Optimum", "fit_optimum", "seed_curves", "mean_curve", "optimal_lr",
-           "per_depth_optima"]
+           "per_depth_optima", "blowup_edge", "INTERIOR_GAP"]
+
+#: an optimum counts as inside the stable range when it lies at least this many octaves (log2
+#: units of LR) below the blow-up edge (:func:`blowup_edge`); a stated choice
+INTERIOR_GAP = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,3 +112,16 @@ def per_depth_optima(frames: Sequence[pd.DataFrame]) -> list[Optimum]:
         g, a = seed_curves(f)
         out.append(fit_optimum(g, mean_curve(a)))
     return out
+
+
+def blowup_edge(log2_etas, losses, initial, above: float) -> float | None:
+    """The blow-up edge of a loss-vs-LR curve: the smallest grid point above ``above`` (the
+    fitted optimum) whose loss exceeds the initial loss or is non-finite, i.e. where training
+    stops helping. ``losses``/``initial``: seed-mean final and initial loss per grid point.
+    ``None`` when no grid point above the optimum blows up (the edge lies beyond the grid)."""
+    x = np.asarray(log2_etas, dtype=float)
+    m = np.asarray(losses, dtype=float)
+    m0 = np.asarray(initial, dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = (x > above) & ~(np.isfinite(m) & (m <= m0))
+    return float(x[bad][0]) if bad.any() else None

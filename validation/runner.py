@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 from infdepth.numerics.hw_conventions import CONVENTION_NAMES, DEFAULT
@@ -139,6 +139,26 @@ def check_request(claims: Iterable[str] | None, suite: str,
     for cid in ids:
         get_claim(cid)
     return ids
+
+
+def selected_claims(ids: Sequence[str], suite: str, overrides: Overrides) -> tuple[str, ...]:
+    """The claims of ``ids`` that keep at least one variant under ``overrides.variants``
+    (``--variants``); ``ValueError`` naming the patterns and the labels they could match when
+    no variant of any requested claim matches."""
+    keep, labels = [], []
+    for cid in ids:
+        claim = get_claim(cid)
+        sweep = claim.sweep(suite)
+        every = [v.label for o in claim.convention_runs(overrides)
+                 for v in claim.suite_variants(sweep, replace(o, variants=None))]
+        labels += every
+        if any(overrides.selects(lb) for lb in every):
+            keep.append(cid)
+    if not keep:
+        shown = ", ".join(dict.fromkeys(labels))
+        raise ValueError(f"--variants {' '.join(overrides.variants or ())} matches no variant of "
+                         f"the requested claims in suite {suite!r}; allowed labels: {shown}")
+    return tuple(keep)
 
 
 def derived_band(claim: Claim, exponent: float | None) -> tuple[float, float] | None:

@@ -53,6 +53,10 @@ def test_validate_json_figs_report(tmp_path, capsys):
     (["validate", "--out", ""], "--out: empty folder name"),
     (["validate", "--json", "/", "--claims", "init_kernel_depth"], "is a folder; give a file"),
     (["validate", "--json", "/no/such/folder/v.json"], "folder '/no/such/folder' does not exist"),
+    (["validate", "--claims", "init_kernel_depth", "--variants", "gelu*"],
+     "--variants gelu* matches no variant of the requested claims in suite 'standard'; "
+     "allowed labels: relu, tanh, erf, control/short_horizon"),
+    (["validate", "--variants", " "], "a variant pattern must be a non-empty label"),
 ])
 def test_bad_input_one_line_exit_2(argv, needle, capsys):
     assert main(argv) == 2
@@ -185,3 +189,16 @@ def test_validate_under_the_authors_convention(tmp_path, capsys):
                      "init_kernel_depth run under the default convention"]
     stored = json.loads((out / "verdicts.json").read_text())
     assert {r["convention"] for r in stored if r["id"] == "hw_lazy"} == {"authors"}
+
+
+def test_validate_runs_only_the_selected_variants(tmp_path, capsys):
+    """--variants: a claim keeps the variants whose label matches a pattern (controls too);
+    a requested claim with no match is left out of the run."""
+    js = tmp_path / "v.json"
+    argv = ["validate", "--suite", "smoke", "--claims", "init_kernel_depth", "init_width",
+            "--depths", "4", "8", "--variants", "tanh", "control/short*", "--out",
+            str(tmp_path / "res"), "--json", str(js), "--no-figs"]
+    assert main(argv) == 0
+    rows = json.loads(js.read_text())
+    assert [(r["id"], r["variant"]) for r in rows] == [
+        ("init_kernel_depth", "tanh"), ("init_kernel_depth", "control/short_horizon")]

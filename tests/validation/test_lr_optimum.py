@@ -49,3 +49,18 @@ def test_edges_and_cliff_are_flagged_and_clamped():
 def test_mean_curve_marks_a_learning_rate_where_any_seed_diverged():
     a = np.array([[1.0, 0.5, 0.2], [1.0, 0.4, np.inf]])
     np.testing.assert_allclose(mean_curve(a), [1.0, 0.45, np.inf])
+
+
+def test_blowup_edge_is_the_first_lr_above_the_optimum_that_stops_helping():
+    from infdepth.validation.lr_optimum import blowup_edge
+    grid = np.arange(-3.0, 3.01, 1.0)                         # -3 .. 3
+    init = np.full(grid.size, 1.0)
+    loss = np.array([0.9, 0.5, 0.2, 0.4, 0.8, 1.5, np.inf])   # exceeds 1.0 first at x = 2
+    assert blowup_edge(grid, loss, init, above=-1.0) == 2.0
+    loss[5] = 0.9                                             # now the divergence at x = 3
+    assert blowup_edge(grid, loss, init, above=-1.0) == 3.0
+    assert blowup_edge(grid, loss, init, above=3.0) is None   # nothing above the optimum
+    loss[-1] = 0.95
+    assert blowup_edge(grid, loss, init, above=-1.0) is None  # the edge lies beyond the grid
+    assert blowup_edge(grid, np.array([2.0, 0.5, 0.2, 0.4, 0.8, 0.9, 0.9]), init,
+                       above=-1.0) is None                    # below the optimum: ignored

@@ -26,6 +26,8 @@ implement a convention besides ``"default"``, docs/theory.md s6 "The authors' ow
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import functools
 import math
 from abc import ABC, abstractmethod
@@ -150,6 +152,8 @@ class Overrides:
     depths: tuple[int, ...] | None = None
     widths: tuple[int, ...] | None = None
     conventions: tuple[str, ...] | None = None
+    #: shell-style patterns (``fnmatch``) on variant labels; ``None``: every variant
+    variants: tuple[str, ...] | None = None
 
     @property
     def convention(self) -> str:
@@ -168,6 +172,10 @@ class Overrides:
     def depth(self, default: int) -> int:
         """The depth of a fixed-depth sweep: the largest of ``--depths``, else ``default``."""
         return self.depths[-1] if self.depths else default
+
+    def selects(self, label: str) -> bool:
+        """Whether ``--variants`` selects the variant labelled ``label`` (none given: all)."""
+        return self.variants is None or any(fnmatchcase(label, p) for p in self.variants)
 
     def keeps(self, activation: str) -> bool:
         """Whether a variant of this activation is selected (no ``--activations``: all)."""
@@ -188,7 +196,12 @@ def check_overrides(o: Overrides) -> Overrides:
             raise ValueError(f"a {name} sweep needs at least 2 distinct values, got {list(vals)}")
     for c in o.conventions or ():
         check_convention(c)
-    return Overrides(activations=o.activations,
+    for p in o.variants or ():
+        if not isinstance(p, str) or not p.strip():
+            raise ValueError(f"a variant pattern must be a non-empty label or shell-style "
+                             f"pattern such as '*/sgd', got {p!r}")
+    return Overrides(variants=tuple(o.variants) if o.variants else None,
+                     activations=o.activations,
                      depths=tuple(sorted(set(int(v) for v in o.depths))) if o.depths else None,
                      widths=tuple(sorted(set(int(v) for v in o.widths))) if o.widths else None,
                      conventions=(tuple(c for c in CONVENTION_NAMES if c in o.conventions)
@@ -318,9 +331,11 @@ class Claim(ABC):
         return tuple(c for c in overrides.conventions or () if c not in self.conventions)
 
     def suite_variants(self, sweep: Any, overrides: Overrides) -> tuple[Variant, ...]:
-        """What a suite runs: the claim's variants, then its negative controls."""
+        """What a suite runs: the claim's variants, then its negative controls; with
+        ``--variants``, those whose label matches one of its patterns."""
         own = tuple(self.variants(sweep, overrides))
-        return own + tuple(c for c in self.controls if c not in own)
+        every = own + tuple(c for c in self.controls if c not in own)
+        return tuple(v for v in every if overrides.selects(v.label))
 
     def describe(self) -> str:
         return f"[{self.source}] {self.statement}"

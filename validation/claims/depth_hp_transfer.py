@@ -62,8 +62,8 @@ import numpy as np
 from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 
-from ..lr_optimum import (Optimum, fit_optimum, mean_curve, optimal_lr, per_depth_optima,
-                          seed_curves)
+from ..lr_optimum import (INTERIOR_GAP, Optimum, blowup_edge, fit_optimum, mean_curve,
+                          optimal_lr, per_depth_optima, seed_curves)
 from ..measurements import Claimed, RateMeasurement
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
@@ -91,17 +91,33 @@ CONTROLS: tuple[str, ...] = ("sp",)
 _LR_LINEAR = ("input_update", "drift_accumulated", "readout_output_update", "internal_update")
 
 
+#: training schedules: full-batch GD (the suites' task) or per-example SGD over one epoch
+BATCHINGS: tuple[str, ...] = ("full", "sgd")
+
+
 @dataclass(frozen=True)
 class TransferVariant(Variant):
-    """Residual ``block`` (``one_layer`` | ``two_layer``) under ``parameterization``."""
+    """Residual ``block`` (``one_layer`` | ``two_layer``) under ``parameterization``, trained
+    by full-batch GD (``batching="full"``, label ``<block>/<preset>``) or by per-example SGD
+    over one epoch (``"sgd"``, label ``<block>/<preset>/sgd``: the task whose optimum lies
+    inside the stable range, :class:`SGDTransfer`)."""
 
     block: str
     parameterization: str
+    batching: str = "full"
+
+    allowed = {"batching": BATCHINGS}
 
     def __post_init__(self):
         if (self.block, self.parameterization) not in PAIRS:
             raise ValueError(f"unknown variant {self.label!r} of depth_hp_transfer; allowed: "
                              f"{', '.join(f'{b}/{p}' for b, p in PAIRS)}")
+        super().__post_init__()
+
+    @property
+    def label(self) -> str:
+        base = f"{self.block}/{self.parameterization}"
+        return base if self.batching == "full" else f"{base}/{self.batching}"
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,21 @@ class ControlVariant(BaseControl):
 
 
 @dataclass(frozen=True)
+class SGDTransfer:
+    """The per-example SGD task of the ``/sgd`` variants (docs/claims/depth_hp_transfer.md,
+    "An optimum inside the stable range"): the same digits, ``K = n_train`` steps of SGD on one
+    example each, in a fixed order (one epoch), MSE loss; measured: the mean training loss over
+    all ``n_train`` images after the epoch. Its own width, depths, seeds and grid."""
+
+    n: int
+    n_train: int
+    K: int
+    depths: tuple[int, ...]
+    seeds: int
+    log2_etas: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class TransferSweep:
     act: str
     n: int
@@ -130,6 +161,8 @@ class TransferSweep:
     depths: tuple[int, ...]
     seeds: int
     log2_etas: tuple[float, ...]
+    #: the ``/sgd`` variants' task (``None``: the suite does not run them)
+    sgd: SGDTransfer | None = None
 
 
 @dataclass(frozen=True)
@@ -168,14 +201,36 @@ def drift_measurement(sizes, frames, error_label: str, size_label: str = "depth 
     if any(not np.array_equal(g, grids[0]) for g in grids):
         raise ValueError("every depth of a variant must use the same learning-rate grid")
     notes = []
-    for L, a in zip(sizes, samples):
-        o = fit_optimum(grids[0], mean_curve(a))
+    optima = [fit_optimum(grids[0], mean_curve(a)) for a in samples]
+    for L, o in zip(sizes, optima):
         if o.flag != "ok":
             notes.append(f"L={L:g}: optimum {_FLAGS[o.flag]}")
+    if all("loss_init" in f.columns for f in frames):
+        notes.append(_interior_note(sizes, frames, grids[0], samples, optima))
     notes.append("slope = drift of log2(eta*) per doubling of L (log-log fit of eta* on L)")
     return RateMeasurement(list(sizes), list(samples), optimal_lr(grids[0]), size_label,
                            error_label, paired=True, noise_floor_factor=noise_floor_factor,
                            notes=tuple(notes))
+
+
+def _interior_note(sizes, frames, grid, samples, optima) -> str:
+    """Where each depth's optimum sits relative to its blow-up edge
+    (:func:`~infdepth.validation.lr_optimum.blowup_edge`): the gap in octaves, and whether it is
+    at least :data:`~infdepth.validation.lr_optimum.INTERIOR_GAP` at every depth."""
+    parts, near = [], []
+    for L, f, a, o in zip(sizes, frames, samples, optima):
+        init = f.pivot(index="seed", columns="log2_eta", values="loss_init").sort_index(axis=1)
+        edge = blowup_edge(grid, mean_curve(a), init.to_numpy(float).mean(axis=0), o.x)
+        if edge is None:
+            parts.append(f"L={L:g} >{grid[-1] - o.x:.1f}")
+            continue
+        parts.append(f"L={L:g} {edge - o.x:.1f}")
+        if edge - o.x < INTERIOR_GAP:
+            near.append(f"L={L:g}")
+    where = ("inside the stable range at every depth" if not near else
+             f"within {INTERIOR_GAP:g} octave of the blow-up edge at {', '.join(near)}")
+    return (f"octaves from the optimum up to the blow-up edge (first LR above it whose mean "
+            f"loss exceeds the initial loss): {', '.join(parts)}; optimum {where}")
 
 
 class DepthHPTransfer(Claim):
@@ -194,7 +249,10 @@ class DepthHPTransfer(Claim):
                                   seeds=6, log2_etas=_grid(-1.0, 5.0, 0.5)),
         "full": TransferSweep(act="tanh", n=128, n_train=128, K=10,
                               depths=(2, 4, 8, 16, 32, 64), seeds=8,
-                              log2_etas=_grid(-1.0, 5.0, 0.25)),
+                              log2_etas=_grid(-1.0, 5.0, 0.25),
+                              sgd=SGDTransfer(n=64, n_train=64, K=64,
+                                              depths=(2, 4, 8, 16, 32, 64), seeds=8,
+                                              log2_etas=_grid(-8.0, 4.0, 0.5))),
     }
     primary = TransferVariant("one_layer", "depth_mup")
     controls = (ControlVariant("sp"),)
@@ -203,17 +261,27 @@ class DepthHPTransfer(Claim):
 
     def variants(self, sweep: TransferSweep, overrides: Overrides
                  ) -> tuple[TransferVariant, ...]:
-        return tuple(TransferVariant(b, p) for b, p in PAIRS)
+        """The four full-batch variants; with the suite's :class:`SGDTransfer`, the same four
+        under per-example SGD (``/sgd``)."""
+        out = tuple(TransferVariant(b, p) for b, p in PAIRS)
+        if sweep.sgd is not None:
+            out += tuple(TransferVariant(b, p, "sgd") for b, p in PAIRS)
+        return out
 
     def points(self, variant: TransferVariant | ControlVariant, sweep: TransferSweep,
                overrides: Overrides, run: RunFields) -> list[TransferPoint]:
-        depths = size_sweep(overrides.depths, sweep.depths)
+        sgd = isinstance(variant, TransferVariant) and variant.batching == "sgd"
+        task = sweep.sgd if sgd else sweep
+        if task is None:
+            raise ValueError(f"suite sweep has no per-example SGD task for {variant.label!r}")
+        depths = size_sweep(overrides.depths, task.depths)
         grid = (self.control_grid(variant, sweep.log2_etas, depths)
-                if isinstance(variant, ControlVariant) else sweep.log2_etas)
+                if isinstance(variant, ControlVariant) else task.log2_etas)
         return [TransferPoint(block=variant.block, parameterization=variant.parameterization,
-                              act=overrides.activation(sweep.act), n=overrides.width(sweep.n),
-                              L=L, K=sweep.K, n_seeds=sweep.seeds, log2_etas=grid,
-                              n_train=sweep.n_train, **run.run_fields())
+                              act=overrides.activation(sweep.act), n=overrides.width(task.n),
+                              L=L, K=task.K, n_seeds=task.seeds, log2_etas=grid,
+                              n_train=task.n_train, batching="sgd" if sgd else "full",
+                              **run.run_fields())
                 for L in depths]
 
     def control_grid(self, variant: ControlVariant, log2_etas: tuple[float, ...],
@@ -276,7 +344,7 @@ class DepthHPTransfer(Claim):
 
     def claimed(self, variant: TransferVariant | ControlVariant) -> Claimed:
         """The transfer band (the control's too); ``two_layer/depth_mup``: an upward drift."""
-        if variant == TransferVariant("two_layer", "depth_mup"):
+        if (variant.block, variant.parameterization) == ("two_layer", "depth_mup"):
             return Claimed(None, (self.tolerance, math.inf),
                            f"drifts (upward, >= +{self.tolerance:g} log2/doubling)")
         return Claimed(0.0, (-self.tolerance, self.tolerance),

@@ -118,7 +118,8 @@ def test_measurement_needs_one_grid():
 
 def test_variants_points_claims_derived():
     for suite in SUITE_NAMES:
-        assert variant_labels(C, suite) == LABELS
+        sgd = [f"{lb}/sgd" for lb in LABELS] if C.sweep(suite).sgd is not None else []
+        assert variant_labels(C, suite) == LABELS + sgd
     assert C.primary.label == "one_layer/depth_mup" and C.role(C.primary) == "primary"
     assert get_claim("depth_hp_transfer") is C
     v = _v("two_layer/depth_mup_corrected")
@@ -140,6 +141,80 @@ def test_variants_points_claims_derived():
     assert C.derived(_v("one_layer/depth_mup")).exponent == 0.0
     assert C.derived(_v("two_layer/depth_mup_corrected")).exponent == -0.5
     assert C.derived(_v("two_layer/completep")).exponent == 0.0  # every layer maximal: flat
+
+
+# -- per-example SGD: the optimum inside the stable range --------------------------------------
+def test_sgd_variants_run_in_the_full_suite_on_their_own_task():
+    assert C.sweep("smoke").sgd is None and C.sweep("standard").sgd is None
+    sw = C.sweep("full")
+    v = _v("two_layer/depth_mup_corrected/sgd")
+    assert v == hp.TransferVariant("two_layer", "depth_mup_corrected", "sgd")
+    assert v.label == "two_layer/depth_mup_corrected/sgd" and C.role(v) == "exploratory"
+    assert _v("one_layer/depth_mup").label == "one_layer/depth_mup"   # full batch: unchanged
+    pts = C.points(v, sw, Overrides(), RunFields())
+    assert [p.L for p in pts] == list(sw.sgd.depths)
+    assert {(p.batching, p.n, p.n_train, p.K, p.n_seeds, p.log2_etas) for p in pts} == {
+        ("sgd", sw.sgd.n, sw.sgd.n_train, sw.sgd.K, sw.sgd.seeds, sw.sgd.log2_etas)}
+    assert sw.sgd.K == sw.sgd.n_train                          # one epoch, one example a step
+    assert C.points(_v("two_layer/completep"), sw, Overrides(), RunFields())[0].batching == "full"
+    # same bands and derived exponents as the full-batch variants
+    for lb in LABELS:
+        assert C.claimed(_v(lb + "/sgd")) == C.claimed(_v(lb))
+        assert C.derived(_v(lb + "/sgd")) == C.derived(_v(lb))
+    with pytest.raises(ValueError, match="depth_hp_transfer batching"):
+        hp.TransferVariant("one_layer", "depth_mup", "adam")
+    with pytest.raises(ValueError, match="no per-example SGD task"):
+        C.points(_v("one_layer/depth_mup/sgd"), C.sweep("smoke"), Overrides(), RunFields())
+    # --variants picks them out (controls only when they match)
+    only = C.suite_variants(sw, Overrides(variants=("*/sgd",)))
+    assert [x.label for x in only] == [f"{lb}/sgd" for lb in LABELS]
+
+
+def test_sgd_point_trains_like_a_plain_per_example_loop():
+    """An SGD point's loss equals plain torch.nn + autograd SGD on one example a step (example
+    ``k mod N``) from the same initial weights (the benchmark's per-seed reference)."""
+    import torch
+    from infdepth.numerics.bench import plain_models, train_plain
+    from infdepth.numerics.datasets import load_task
+    from infdepth.numerics.engine import A1Config, A1Model
+    p = hp.TransferPoint(block="one_layer", parameterization="depth_mup", act="tanh", n=8, L=3,
+                         K=5, n_seeds=2, log2_etas=(-1.0, 0.5), n_train=4, batching="sgd")
+    f = C.compute(p)
+    X, y, _, _ = load_task(p.task, n_train=p.n_train, subset_seed=p.subset_seed).tensors()
+    for x in p.log2_etas:
+        cfg = A1Config(n=p.n, L=p.L, K=p.K, eta=2.0 ** x, parameterization=p.parameterization,
+                       act=p.act, block=p.block, batching="sgd", n_seeds=p.n_seeds)
+        model = A1Model(cfg, X.shape[1], torch.float64, torch.device("cpu"), capacity=p.K)
+        out = train_plain(plain_models(model), X, y, X[:0], p.K)
+        want = 0.5 * (out[:, -1, :] - y).square().mean(1)
+        got = f[f["log2_eta"] == x].sort_values("seed")["loss"].to_numpy()
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-10)
+    full = C.compute(hp.TransferPoint(**{**p.__dict__, "batching": "full"}))
+    assert not np.allclose(full["loss"], f["loss"])
+
+
+def test_interior_note_measures_the_gap_to_the_blow_up_edge():
+    """Optimum at log2 eta = 1 (no drift), LRs above ``diverge_above`` diverge: the note gives
+    the octaves from the fitted optimum up to the first diverging LR and says whether every
+    depth keeps :data:`INTERIOR_GAP` of them."""
+    from infdepth.validation.lr_optimum import INTERIOR_GAP
+    assert INTERIOR_GAP == 1.0
+    for above, gap, where in ((2.6, "2.0", "inside the stable range at every depth"),
+                              (1.4, "0.5", "within 1 octave of the blow-up edge at L=2, L=4")):
+        pts, frames = _frames((2, 4), 0.0, x0=1.0, noise=0.0, diverge_above=above)
+        frames = [f.assign(loss_init=1e9) for f in frames]      # only divergence blows up
+        note = [n for n in C.measure(_v("one_layer/depth_mup"), pts, frames).notes
+                if n.startswith("octaves from the optimum")]
+        assert note == [f"octaves from the optimum up to the blow-up edge (first LR above it "
+                        f"whose mean loss exceeds the initial loss): L=2 {gap}, L=4 {gap}; "
+                        f"optimum {where}"]
+    # a finite loss above the initial loss (0.5) is the edge too: 0.05 exp(0.7 (x - 1)^2)
+    # first exceeds it at x = 3; no edge on the grid (top 4): a lower bound
+    pts, frames = _frames((2, 4), 0.0, x0=1.0, noise=0.0)
+    for init, gap in ((0.5, "L=2 2.0, L=4 2.0;"), (1e9, "L=2 >3.0, L=4 >3.0;")):
+        notes = C.measure(_v("one_layer/depth_mup"), pts,
+                          [f.assign(loss_init=init) for f in frames]).notes
+        assert any(gap in n for n in notes)
 
 
 # -- negative control -------------------------------------------------------------------------
