@@ -201,7 +201,8 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
     ``over = "L"``) or in ``n`` (per depth, with >= 3 widths; ``over = "n"``) of the block-mean
     statistic at ``step`` (default: the last), geometric mean over seeds with its 95% CI
     (``fit_rate``, calibrated ``log_t``), the exponent derived for the role, and the status of
-    the version-2 rule against ``derived +- tolerance`` (docs/theory.md s9); ``reading`` names
+    the version-2 rule against ``derived +- tolerance`` (docs/theory.md s9) with its ``reason``
+    and ``advice`` (what would decide an undecided row, e.g. the seeds); ``reading`` names
     what the CI says (flat, collapses, grows, unclear)."""
     from .validation.intervals import geometric_mean
     from .validation.measurements import Claimed, RateMeasurement
@@ -236,11 +237,11 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
                                            noise_floor_factor=0.0)
                     if exp is None:
                         ev = meas.evaluate(Claimed(None, (math.nan, math.nan), "none"))
-                        status, reason = "inconclusive", "no derived exponent"
+                        status, reason, advice = "inconclusive", "no derived exponent", ""
                     else:
                         e = float(exp)
                         ev = meas.evaluate(Claimed.around(e, tolerance, fmt_exponent(exp)))
-                        status, reason = ev.status, ev.reason
+                        status, reason, advice = ev.status, ev.reason, ev.advice
                     rows.append({
                         "pattern": pattern, "role": role, "stat": stat, "over": over,
                         "at": f"{fixed_name}={fixed}", "step": step,
@@ -248,7 +249,7 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
                         "derived": None if exp is None else float(exp),
                         "derived_text": fmt_exponent(exp), "status": status,
                         "reading": band_reading(ev.ci_low, ev.ci_high, tolerance),
-                        "tail_slope": ev.tail_slope, "reason": reason,
+                        "tail_slope": ev.tail_slope, "reason": reason, "advice": advice,
                         "derivation": derived[stat].derivation,
                         "sizes": tuple(sizes), "values": tuple(ev.errors)})
     return pd.DataFrame(rows)
@@ -261,7 +262,8 @@ def format_slopes(table: pd.DataFrame) -> str:
     for r in table.itertuples():
         lines.append(f"{r.pattern:24s} {r.role:10s} {r.stat:5s} {r.over:4s} {r.at:10s} "
                      f"{r.slope:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]   "
-                     f"{r.derived_text:>7s}  {r.reading:9s} {r.status}")
+                     f"{r.derived_text:>7s}  {r.reading:9s} {r.status}"
+                     + (f" ({r.advice})" if getattr(r, "advice", "") else ""))
     return "\n".join(lines)
 
 

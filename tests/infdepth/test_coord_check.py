@@ -81,6 +81,11 @@ def test_completep_mlp_resnet_flat(one_thread):
     tab = coord_slopes(df, stats=("own",))
     assert (tab["derived"] == 0).all()
     assert (tab["slope"].abs() < 0.15).all(), tab[["pattern", "slope"]]
+    # an undecided row says how many seeds would decide it (the verdict rule's advice)
+    open_rows = tab[tab["status"].str.startswith("inconclusive (noise")]
+    assert len(open_rows) > 0                 # 3 seeds leave some rows open (seeded: stable)
+    assert open_rows["advice"].str.match(r"about \d+ seeds would decide it").all()
+    assert (tab.loc[tab["status"] == "confirmed", "advice"] == "").all()
 
 
 def test_adam_with_sgd_factors_is_a_negative_control(one_thread):
