@@ -6,6 +6,13 @@ Task (:func:`infdepth.numerics.datasets.digits_parity`): scikit-learn digits, ev
 (-1), standardized pixels, a fixed subset of ``n_train`` images; full-batch gradient descent on
 the MSE loss for ``K`` steps (``batching="full"``), activation tanh.
 
+Per-example SGD (variants ``<block>/<preset>/sgd``, the ``full`` suite's :class:`SGDTransfer`):
+the same images, ``K = n_train`` steps on one image each in a fixed order (one epoch). Under
+full-batch GD the optimum sits about one octave below the LR where training blows up, which may
+be what fixes it; SGD's noise puts the optimum several octaves inside the stable range, where
+transfer is a statement about the optimum and not about the stability edge. Every variant's
+notes give the octaves from the optimum up to that edge (:func:`_interior_note`).
+
 One point = one (variant, depth L): the whole learning-rate grid (``log2 eta`` on a uniform
 grid) for ``n_seeds`` seeds. The measured training loss is the mean loss over the training set
 after ``K`` steps. Divergent runs (non-finite loss) are recorded as ``inf`` with
@@ -257,7 +264,8 @@ class DepthHPTransfer(Claim):
     primary = TransferVariant("one_layer", "depth_mup")
     controls = (ControlVariant("sp"),)
     figures = (FigureSpec("transfer", "depth_hp_transfer",
-                          "[NFD] learning-rate transfer across depth (digits, full-batch GD)"),)
+                          "[NFD] learning-rate transfer across depth (digits; full-batch GD, /sgd: one "
+                          "epoch of per-example SGD)"),)
 
     def variants(self, sweep: TransferSweep, overrides: Overrides
                  ) -> tuple[TransferVariant, ...]:
