@@ -44,7 +44,7 @@ def run_budget(seeds: int, particles: int, variants=("depth/covariance", "depth/
                      "status": ev.status, "vs_derived": ev.status_derived,
                      "seconds": round(time.perf_counter() - t0, 1),
                      "notes": " | ".join(ev.notes)})
-        tables += [f.assign(variant=label) for f in frames]
+        tables += [f.assign(variant=label, L=p.depths[0]) for p, f in zip(points, frames)]
     return pd.DataFrame(rows), pd.concat(tables, ignore_index=True)
 
 
