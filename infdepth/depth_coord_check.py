@@ -194,6 +194,17 @@ def band_reading(lo: float, hi: float, tol: float,
     return "unclear"
 
 
+def expected_direction(exponent: float, tol: float) -> tuple[str, tuple[float, float]]:
+    """What the derived exponent predicts in words, and the band of slopes that shows it:
+    ``flat`` ``[-tol, tol]``, ``grows`` ``[tol, inf)``, ``collapses`` ``(-inf, -tol]`` (a
+    one-sided band: the direction, not the rate)."""
+    if exponent > tol:
+        return "grows", (tol, math.inf)
+    if exponent < -tol:
+        return "collapses", (-math.inf, -tol)
+    return "flat", (-tol, tol)
+
+
 def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
                  stats: Sequence[str] = ("act", "delta", "own"), tolerance: float = TOLERANCE
                  ) -> pd.DataFrame:
@@ -203,7 +214,10 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
     (``fit_rate``, calibrated ``log_t``), the exponent derived for the role, and the status of
     the version-2 rule against ``derived +- tolerance`` (docs/theory.md s9) with its ``reason``
     and ``advice`` (what would decide an undecided row, e.g. the seeds); ``reading`` names
-    what the CI says (flat, collapses, grows, unclear)."""
+    what the CI says (flat, collapses, grows, unclear); ``expected`` is what the derived
+    exponent predicts in words and ``direction`` the same rule's status against that
+    direction alone (:func:`expected_direction`): a parameterization the calculus says grows
+    can be confirmed to grow while its rate is refuted."""
     from .validation.intervals import geometric_mean
     from .validation.measurements import Claimed, RateMeasurement
 
@@ -238,10 +252,14 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
                     if exp is None:
                         ev = meas.evaluate(Claimed(None, (math.nan, math.nan), "none"))
                         status, reason, advice = "inconclusive", "no derived exponent", ""
+                        expected, direction = "", "inconclusive"
                     else:
                         e = float(exp)
                         ev = meas.evaluate(Claimed.around(e, tolerance, fmt_exponent(exp)))
                         status, reason, advice = ev.status, ev.reason, ev.advice
+                        expected, band = expected_direction(e, tolerance)
+                        direction = (status if expected == "flat" else
+                                     meas.evaluate(Claimed(None, band, expected)).status)
                     rows.append({
                         "pattern": pattern, "role": role, "stat": stat, "over": over,
                         "at": f"{fixed_name}={fixed}", "step": step,
@@ -250,6 +268,7 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
                         "derived_text": fmt_exponent(exp), "status": status,
                         "reading": band_reading(ev.ci_low, ev.ci_high, tolerance),
                         "tail_slope": ev.tail_slope, "reason": reason, "advice": advice,
+                        "expected": expected, "direction": direction,
                         "derivation": derived[stat].derivation,
                         "sizes": tuple(sizes), "values": tuple(ev.errors)})
     return pd.DataFrame(rows)
@@ -258,13 +277,22 @@ def coord_slopes(df: pd.DataFrame, *, step: int | None = None, preset=None,
 def format_slopes(table: pd.DataFrame) -> str:
     """The verdict table as aligned text (one line per row)."""
     lines = [f"{'module':24s} {'role':10s} {'stat':5s} {'over':4s} {'at':10s} "
-             f"{'slope [95% CI]':26s} {'derived':>7s}  {'reading':9s} status"]
+             f"{'slope [95% CI]':26s} {'derived':>7s}  {'reading':9s} "
+             f"{'direction':24s} status vs derived"]
     for r in table.itertuples():
+        d = getattr(r, "expected", "")
+        d = f"{d}: {_short(r.direction)}" if d else "-"
         lines.append(f"{r.pattern:24s} {r.role:10s} {r.stat:5s} {r.over:4s} {r.at:10s} "
                      f"{r.slope:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]   "
-                     f"{r.derived_text:>7s}  {r.reading:9s} {r.status}"
+                     f"{r.derived_text:>7s}  {r.reading:9s} {d:24s} {r.status}"
                      + (f" ({r.advice})" if getattr(r, "advice", "") else ""))
     return "\n".join(lines)
+
+
+def _short(status: str) -> str:
+    """A status without its parenthesised qualifier (``inconclusive (noise-limited)`` ->
+    ``inconclusive``), for the narrow direction column."""
+    return status.split(" (")[0]
 
 
 def per_block_means(df: pd.DataFrame) -> pd.DataFrame:
@@ -275,4 +303,4 @@ def per_block_means(df: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = ["coord_check", "coord_slopes", "measure_run", "format_slopes", "per_block_means",
-           "mse_loss", "TOLERANCE"]
+           "mse_loss", "expected_direction", "TOLERANCE"]

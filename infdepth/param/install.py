@@ -18,7 +18,11 @@ base shape, and
   factor of ``U`` (the calculus has no such terms; documented, not derived);
 * checks, on an example input, that every residual block's increment scales linearly with its
   branch multiplier (a normalization after the branch would undo it) and measures the achieved
-  multipliers.
+  multipliers where the multiplied output lands: for the stream writers of a block the block's
+  increment ``out - in`` with the installed multipliers over the same with those multipliers set
+  to 1; for the input layer the stream entering the first block; for the readout the model's
+  output (a normalization after the layer shows as an achieved multiplier near 1). A
+  ``branch_in`` multiplier acts through the branch's nonlinearity and has no such ratio (NaN).
 """
 
 from __future__ import annotations
@@ -109,7 +113,6 @@ class Parameterized:
                                  f"{r.name!r} (role {r.role})")
         self.requested: dict[str, float] = {}
         self._handles = []
-        self._probe: dict[str, float] | None = None
         self.achieved: dict[str, float] = {}
         self.increment_ratio: dict[str, float] = {}
         self._install_multipliers()
@@ -156,11 +159,7 @@ class Parameterized:
 
     def _hook(self, mname: str):
         def hook(mod, inputs, out):
-            new = out * getattr(mod, BUFFER)
-            if self._probe is not None:
-                raw = _rms(out)
-                self._probe[mname] = _rms(new) / raw if raw > 0 else math.nan
-            return new
+            return out * getattr(mod, BUFFER)
         return hook
 
     def installed(self) -> dict[str, float]:
@@ -258,16 +257,14 @@ class Parameterized:
 
         hs = [m.register_forward_hook(grab(n)) for n, m in self.blocks]
         try:
-            self._probe = {}
             self.model(example_input)
-            self.achieved = dict(self._probe)
-            self._probe = None
             base = {n for n, (i, o) in seen.items()
                     if isinstance(o, torch.Tensor) and o.shape == i.shape}
             writers = {}
             for mname, r in self.layer_modules().items():
                 if r.role in STREAM_WRITERS and r.block is not None:
                     writers.setdefault(self.blocks[r.block][0], []).append(mname)
+            self.achieved = self._measure_achieved(example_input, seen, writers, base)
             for bname, mods in writers.items():
                 if bname not in base:
                     continue
@@ -297,15 +294,56 @@ class Parameterized:
                         f"normalization at the start of the branch (pre-LN: h + "
                         f"branch(norm(h))), not after the branch or the sum.")
         finally:
-            self._probe = None
             for h in hs:
                 h.remove()
         return dict(self.increment_ratio)
 
+    def _at_one(self, mods, example_input, read):
+        """``read()`` after a forward pass with the multipliers of ``mods`` set to 1 (restored
+        afterwards)."""
+        vals = {m: getattr(self.modules[m], BUFFER).clone() for m in mods}
+        for m in mods:
+            getattr(self.modules[m], BUFFER).fill_(1.0)
+        try:
+            out = self.model(example_input)
+            return read(out)
+        finally:
+            for m in mods:
+                getattr(self.modules[m], BUFFER).copy_(vals[m])
+
+    def _measure_achieved(self, example_input, seen, writers, base) -> dict[str, float]:
+        """Per multiplied module, the factor by which its multiplier scales what it feeds, on
+        ``example_input`` (module docstring): a block's increment (stream writers), the stream
+        entering the first block (input layer), the model's output (readout); ``seen`` holds
+        each block's (input, output) of the forward pass at the installed multipliers."""
+        def ratio(a: float, b: float) -> float:
+            return a / b if b > 0 else math.nan
+
+        out_m = self.model(example_input)
+        h_m = {n: (i.detach().clone(), o.detach().clone()) for n, (i, o) in seen.items()}
+        first = self.blocks[0][0] if self.blocks else None
+        achieved = {}
+        for bname, mods in writers.items():
+            if bname not in base:
+                continue
+            i, o = h_m[bname]
+            inc1 = self._at_one(mods, example_input, lambda _: _rms(seen[bname][1] - seen[bname][0]))
+            for m in mods:
+                achieved[m] = ratio(_rms(o - i), inc1)
+        for mname, r in self.layer_modules().items():
+            if r.role == "input" and first in h_m:
+                h1 = self._at_one([mname], example_input, lambda _: _rms(seen[first][0]))
+                achieved[mname] = ratio(_rms(h_m[first][0]), h1)
+            elif r.role == "readout" and isinstance(out_m, torch.Tensor):
+                f1 = self._at_one([mname], example_input, lambda out: _rms(out))
+                achieved[mname] = ratio(_rms(out_m), f1)
+        return achieved
+
     def report(self, optimizer: str | None = None) -> pd.DataFrame:
         """One row per parameter: role, group, requested / installed / achieved multiplier
-        (achieved: output rms with the multiplier over without, on the example input; NaN
-        without one), requested and achieved init std, SGD and Adam LR factors."""
+        (achieved: measured on the example input where the output lands, module docstring; NaN
+        without an example input and for ``branch_in``), requested and achieved init std, SGD
+        and Adam LR factors."""
         sgd, adam = self.lr_factors("sgd"), self.lr_factors("adam")
         inst = self.installed()
         rows = []

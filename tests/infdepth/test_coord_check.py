@@ -1,6 +1,7 @@
 """The depth coord check (infdepth/depth_coord_check.py): agreement with the engine on Models A1/A2,
 slopes against the calculus, Adam's derived factors against a measured coord check."""
 
+import math
 import pytest
 import torch
 
@@ -62,6 +63,25 @@ def test_tidy_frame_and_depth_mup_collapse(one_thread):
     w1 = _slope(tab, "blocks.*.W1", "own")
     assert w1["derived"] == -0.5 and w1["ci_low"] < -0.3 and w1["ci_high"] < -0.15, w1
     assert w1["reading"] == "collapses"
+    assert (w1["expected"], w1["direction"]) == ("collapses", "confirmed")
+
+
+def test_expected_direction_bands():
+    from infdepth.depth_coord_check import expected_direction
+    assert expected_direction(3.5, 0.15) == ("grows", (0.15, math.inf))
+    assert expected_direction(-0.5, 0.15) == ("collapses", (-math.inf, -0.15))
+    assert expected_direction(0.1, 0.15) == ("flat", (-0.15, 0.15))
+
+
+def test_sp_is_a_negative_control_that_grows(one_thread):
+    """Standard parameterization (no depth scaling): the stream's change and the stream
+    writers' summed update grow with depth, as the calculus predicts in direction (the
+    ``direction`` verdict), whatever the measured rate against the derived one."""
+    tab = coord_slopes(_small_check("sgd", 0.05, "sp"))
+    for pattern, stat in (("blocks.*", "delta"), ("blocks.*.W2", "own")):
+        row = _slope(tab, pattern, stat)
+        assert row["derived"] > 0.15 and row["expected"] == "grows", row
+        assert row["direction"] == "confirmed" and row["ci_low"] > 0.15, row
 
 
 def test_adam_exponents_from_the_calculus_hold(one_thread):

@@ -32,7 +32,12 @@ def test_multipliers_and_lrs_are_the_presets():
     assert rep.loc["blocks.0.W2.weight", "multiplier_requested"] == pytest.approx(
         4 ** -0.5 * 16 ** -0.5)
     assert rep.loc["v.weight", "multiplier_requested"] == pytest.approx(1 / 16)
-    assert (rep["multiplier_achieved"] - rep["multiplier_requested"]).abs().max() < 1e-9
+    # achieved, measured where each output lands (the block's increment, the stream entering
+    # the first block, the output): equal to the requested ones in this norm-free model
+    lands = rep["role"] != "branch_in"
+    assert (rep.loc[lands, "multiplier_achieved"]
+            - rep.loc[lands, "multiplier_requested"]).abs().max() < 1e-9
+    assert rep.loc[~lands, "multiplier_achieved"].isna().all()      # acts through phi: no ratio
     assert rep.loc["blocks.3.W2.weight", "lr_sgd"] == pytest.approx(16)
     assert rep.loc["blocks.3.W2.weight", "lr_adam"] == pytest.approx(16 ** -0.5 * 4 ** -0.5)
     assert rep.loc["blocks.0.W1.weight", "std_achieved"] == pytest.approx(1.0, abs=0.15)
@@ -117,3 +122,36 @@ def test_state_dict_round_trip_keeps_multipliers(tmp_path):
     other = parameterize(MLPResNet(4, 16, 4).double(), "completep", depth=8)
     with pytest.raises(ValueError, match="multipliers differ"):
         other.load_state_dict(torch.load(tmp_path / "m.pt"))
+
+
+class _NormedEmbedding(nn.Module):
+    """Model A with a LayerNorm right after its input layer, which undoes the input
+    multiplier."""
+
+    def __init__(self, d, n, L):
+        super().__init__()
+        self.inner = MLPResNet(d, n, L)
+        self.ln = nn.LayerNorm(n, elementwise_affine=False)
+
+    def forward(self, x):
+        m = self.inner
+        h = self.ln(m.embed(x))
+        for b in m.blocks:
+            h = b(h)
+        return m.head(torch.relu(h)).squeeze(-1)
+
+
+def test_achieved_multiplier_is_measured_not_read_back():
+    """A norm after the input layer undoes its multiplier: the achieved input multiplier is 1,
+    not the requested 1/sqrt(d) * m_U; the blocks' and readout's still match."""
+    m = _NormedEmbedding(4, 16, 3).double()
+    pm = parameterize(m, "depth_mup", example_input=X)
+    rep = pm.report().set_index("parameter")
+    emb = rep.loc["inner.embed.weight"]
+    assert emb["multiplier_requested"] == pytest.approx(0.5)
+    assert emb["multiplier_installed"] == pytest.approx(0.5)
+    assert emb["multiplier_achieved"] == pytest.approx(1.0, abs=1e-3)
+    w2 = rep.loc["inner.blocks.0.W2.weight"]
+    assert w2["multiplier_achieved"] == pytest.approx(w2["multiplier_requested"], rel=1e-9)
+    head = rep.loc["inner.head.weight"]
+    assert head["multiplier_achieved"] == pytest.approx(head["multiplier_requested"], rel=1e-9)
