@@ -7,6 +7,10 @@ def mlp(depth, width):
     return MLPResNet(4, width, depth, act="tanh")
 
 
+def mlp_relu(depth, width):
+    return MLPResNet(4, width, depth, act="relu")
+
+
 def mlp_data():
     return vector_task(16, 4)
 

@@ -73,11 +73,12 @@ def test_expected_direction_bands():
     assert expected_direction(0.1, 0.15) == ("flat", (-0.15, 0.15))
 
 
-def test_sp_is_a_negative_control_that_grows(one_thread):
-    """Standard parameterization (no depth scaling): the stream's change and the stream
-    writers' summed update grow with depth, as the calculus predicts in direction (the
-    ``direction`` verdict), whatever the measured rate against the derived one."""
-    tab = coord_slopes(_small_check("sgd", 0.05, "sp"))
+@pytest.mark.parametrize("preset", ["sp", "mup"])
+def test_no_depth_scaling_is_a_negative_control_that_grows(preset, one_thread):
+    """``sp`` and ``mup`` (no depth scaling): the stream's change and the stream writers'
+    summed update grow with depth, as the calculus predicts in direction (the ``direction``
+    verdict), whatever the measured rate against the derived one."""
+    tab = coord_slopes(_small_check("sgd", 0.05, preset))
     for pattern, stat in (("blocks.*", "delta"), ("blocks.*.W2", "own")):
         row = _slope(tab, pattern, stat)
         assert row["derived"] > 0.15 and row["expected"] == "grows", row

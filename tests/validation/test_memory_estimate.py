@@ -168,7 +168,7 @@ def test_cli_refuses_before_any_work(argv, needle, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and needle in err, err
     assert err.startswith("infdepth validate: error: ")
-    assert seconds < 0.5
+    assert seconds < 2.0     # refused from the sizes alone (computing the point takes minutes)
     assert not any((tmp_path / "res" / "points").iterdir())
 
 
