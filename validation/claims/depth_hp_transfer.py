@@ -6,7 +6,7 @@ Task (:func:`infdepth.numerics.datasets.digits_parity`): scikit-learn digits, ev
 (-1), standardized pixels, a fixed subset of ``n_train`` images; full-batch gradient descent on
 the MSE loss for ``K`` steps (``batching="full"``), activation tanh.
 
-Per-example SGD (variants ``<block>/<preset>/sgd``, the ``full`` suite's :class:`SGDTransfer`):
+Per-example SGD (variants ``<block>/<preset>/sgd``, the ``full`` suite's :class:`TransferTask`):
 the same images, ``K = n_train`` steps on one image each in a fixed order (one epoch). Under
 full-batch GD the optimum sits about one octave below the LR where training blows up, which may
 be what fixes it; SGD's noise puts the optimum several octaves inside the stable range, where
@@ -78,6 +78,7 @@ from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
 __all__ = ["CLAIM", "TRANSFER_TOL", "drift_measurement", "TransferVariant", "ControlVariant", "TransferSweep",
+           "TransferTask", "BATCHINGS",
            "TransferPoint",
            "Optimum", "fit_optimum", "seed_curves", "mean_curve", "optimal_lr",
            "per_depth_optima"]
@@ -107,7 +108,7 @@ class TransferVariant(Variant):
     """Residual ``block`` (``one_layer`` | ``two_layer``) under ``parameterization``, trained
     by full-batch GD (``batching="full"``, label ``<block>/<preset>``) or by per-example SGD
     over one epoch (``"sgd"``, label ``<block>/<preset>/sgd``: the task whose optimum lies
-    inside the stable range, :class:`SGDTransfer`)."""
+    inside the stable range, :class:`TransferTask`)."""
 
     block: str
     parameterization: str
@@ -145,11 +146,13 @@ class ControlVariant(BaseControl):
 
 
 @dataclass(frozen=True)
-class SGDTransfer:
-    """The per-example SGD task of the ``/sgd`` variants (docs/claims/depth_hp_transfer.md,
-    "An optimum inside the stable range"): the same digits, ``K = n_train`` steps of SGD on one
-    example each, in a fixed order (one epoch), MSE loss; measured: the mean training loss over
-    all ``n_train`` images after the epoch. Its own width, depths, seeds and grid."""
+class TransferTask:
+    """The sizes of one training schedule's sweep: width ``n``, ``n_train`` images, ``K``
+    steps, depths, seeds and the ``log2 eta`` grid. As the ``sgd`` field of a
+    :class:`TransferSweep`, the per-example SGD task of the ``/sgd`` variants
+    (docs/claims/depth_hp_transfer.md, "An optimum inside the stable range"): the same digits,
+    ``K = n_train`` steps of SGD on one example each, in a fixed order (one epoch), MSE loss;
+    measured: the mean training loss over all ``n_train`` images after the epoch."""
 
     n: int
     n_train: int
@@ -160,16 +163,12 @@ class SGDTransfer:
 
 
 @dataclass(frozen=True)
-class TransferSweep:
+class TransferSweep(TransferTask):
+    """A suite's sweep: the full-batch task's sizes (:class:`TransferTask`'s fields), the
+    activation, and the ``/sgd`` variants' own task (``None``: the suite does not run them)."""
+
     act: str
-    n: int
-    n_train: int
-    K: int
-    depths: tuple[int, ...]
-    seeds: int
-    log2_etas: tuple[float, ...]
-    #: the ``/sgd`` variants' task (``None``: the suite does not run them)
-    sgd: SGDTransfer | None = None
+    sgd: TransferTask | None = None
 
 
 @dataclass(frozen=True)
@@ -257,7 +256,7 @@ class DepthHPTransfer(Claim):
         "full": TransferSweep(act="tanh", n=128, n_train=128, K=10,
                               depths=(2, 4, 8, 16, 32, 64), seeds=8,
                               log2_etas=_grid(-1.0, 5.0, 0.25),
-                              sgd=SGDTransfer(n=64, n_train=64, K=64,
+                              sgd=TransferTask(n=64, n_train=64, K=64,
                                               depths=(2, 4, 8, 16, 32, 64), seeds=8,
                                               log2_etas=_grid(-8.0, 4.0, 0.5))),
     }
@@ -269,7 +268,7 @@ class DepthHPTransfer(Claim):
 
     def variants(self, sweep: TransferSweep, overrides: Overrides
                  ) -> tuple[TransferVariant, ...]:
-        """The four full-batch variants; with the suite's :class:`SGDTransfer`, the same four
+        """The four full-batch variants; with the suite's :class:`TransferTask`, the same four
         under per-example SGD (``/sgd``)."""
         out = tuple(TransferVariant(b, p) for b, p in PAIRS)
         if sweep.sgd is not None:
