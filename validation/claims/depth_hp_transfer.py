@@ -132,9 +132,17 @@ class TransferVariant(Variant):
 class ControlVariant(BaseControl):
     """Negative control ``control/<preset>``: one-layer blocks under the preset ``name``
     (``sp``), whose optimal LR drifts with depth (must come out refuted against the transfer
-    band)."""
+    band). ``batching="sgd"``: the same on the per-example SGD task (``control/sp/sgd``, only
+    in a suite that has it)."""
 
-    allowed = {"name": CONTROLS}
+    batching: str = "full"
+
+    allowed = {"name": CONTROLS, "batching": BATCHINGS}
+
+    @property
+    def label(self) -> str:
+        base = f"control/{self.name}"
+        return base if self.batching == "full" else f"{base}/{self.batching}"
 
     @property
     def parameterization(self) -> str:
@@ -261,7 +269,7 @@ class DepthHPTransfer(Claim):
                                               log2_etas=_grid(-8.0, 4.0, 0.5))),
     }
     primary = TransferVariant("one_layer", "depth_mup")
-    controls = (ControlVariant("sp"),)
+    controls = (ControlVariant("sp"), ControlVariant("sp", "sgd"))
     figures = (FigureSpec("transfer", "depth_hp_transfer",
                           "[NFD] learning-rate transfer across depth (digits; full-batch GD, /sgd: one "
                           "epoch of per-example SGD)"),)
@@ -275,14 +283,19 @@ class DepthHPTransfer(Claim):
             out += tuple(TransferVariant(b, p, "sgd") for b, p in PAIRS)
         return out
 
+    def suite_variants(self, sweep: TransferSweep, overrides: Overrides):
+        """The base rule, without the ``/sgd`` control in a suite that has no SGD task."""
+        return tuple(v for v in super().suite_variants(sweep, overrides)
+                     if sweep.sgd is not None or v.batching == "full")
+
     def points(self, variant: TransferVariant | ControlVariant, sweep: TransferSweep,
                overrides: Overrides, run: RunFields) -> list[TransferPoint]:
-        sgd = isinstance(variant, TransferVariant) and variant.batching == "sgd"
+        sgd = variant.batching == "sgd"
         task = sweep.sgd if sgd else sweep
         if task is None:
             raise ValueError(f"suite sweep has no per-example SGD task for {variant.label!r}")
         depths = size_sweep(overrides.depths, task.depths)
-        grid = (self.control_grid(variant, sweep.log2_etas, depths)
+        grid = (self.control_grid(variant, task.log2_etas, depths)
                 if isinstance(variant, ControlVariant) else task.log2_etas)
         return [TransferPoint(block=variant.block, parameterization=variant.parameterization,
                               act=overrides.activation(sweep.act), n=overrides.width(task.n),

@@ -165,9 +165,16 @@ def test_sgd_variants_run_in_the_full_suite_on_their_own_task():
         hp.TransferVariant("one_layer", "depth_mup", "adam")
     with pytest.raises(ValueError, match="no per-example SGD task"):
         C.points(_v("one_layer/depth_mup/sgd"), C.sweep("smoke"), Overrides(), RunFields())
+    # the SGD control runs where the SGD task does, on its grid extended by the derived drift
+    assert [x.label for x in C.suite_variants(sw, Overrides())][-2:] == ["control/sp",
+                                                                          "control/sp/sgd"]
+    ctl = C.points(SP_SGD, sw, Overrides(), RunFields())
+    assert {(p.batching, p.parameterization, p.K) for p in ctl} == {("sgd", "sp", sw.sgd.K)}
+    assert ctl[0].log2_etas == C.control_grid(SP_SGD, sw.sgd.log2_etas, sw.sgd.depths)
+    assert ctl[0].log2_etas[0] == sw.sgd.log2_etas[0] - 3.5 * math.log2(64 / 2)
     # --variants picks them out (controls only when they match)
     only = C.suite_variants(sw, Overrides(variants=("*/sgd",)))
-    assert [x.label for x in only] == [f"{lb}/sgd" for lb in LABELS]
+    assert [x.label for x in only] == [f"{lb}/sgd" for lb in LABELS] + ["control/sp/sgd"]
 
 
 def test_sgd_point_trains_like_a_plain_per_example_loop():
@@ -219,10 +226,12 @@ def test_interior_note_measures_the_gap_to_the_blow_up_edge():
 
 # -- negative control -------------------------------------------------------------------------
 SP = hp.ControlVariant("sp")
+SP_SGD = hp.ControlVariant("sp", "sgd")
 
 
 def test_control_declared_with_the_claim():
-    assert C.controls == (SP,) and SP.label == "control/sp" and C.role(SP) == "control"
+    assert C.controls == (SP, SP_SGD) and SP.label == "control/sp" and C.role(SP) == "control"
+    assert SP_SGD.label == "control/sp/sgd" and C.role(SP_SGD) == "control"
     assert (SP.block, SP.parameterization) == ("one_layer", "sp")
     assert variant_labels(C, "smoke") == LABELS         # a control is not one of the variants
     assert [v.label for v in C.suite_variants(C.sweep("smoke"), Overrides())] == \
