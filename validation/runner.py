@@ -393,18 +393,31 @@ def run_claim(claim: Claim, suite: str, store: ResultsStore, **kwargs: Any
     return run_claims([claim], suite, store, **kwargs)
 
 
-def save_verdicts(store: ResultsStore, records: list[VerdictRecord]) -> None:
+def save_verdicts(store: ResultsStore, records: list[VerdictRecord], *,
+                  selected: bool = False) -> None:
     """Merge ``records`` into ``verdicts.json`` (a rerun of a claim under a convention replaces
     all its rows of that convention; rows without one are ``"default"``'s), read-merge-write
     under the file's lock, so concurrent runs into one folder lose no rows; a damaged file is
-    kept aside as ``verdicts.json.corrupt`` and the new rows written."""
-    rerun = {(r.id, r.convention) for r in records}
+    kept aside as ``verdicts.json.corrupt`` and the new rows written. ``selected``: the run
+    covered only some variants (``--variants``), so it replaces just the rows of those
+    variants and keeps the claim's others."""
+    rerun = {(r.id, r.convention) + ((r.variant,) if selected else ()) for r in records}
     order = {cid: i for i, cid in enumerate(CLAIM_IDS)}
     conv_order = {c: i for i, c in enumerate(CONVENTION_NAMES)}
 
+    def key(r: dict[str, Any]) -> tuple:
+        k = (r["id"], r.get("convention", DEFAULT))
+        return k + (r["variant"],) if selected else k
+
     def merge(old: Any) -> list[dict[str, Any]]:
-        rows = [r for r in old or [] if (r["id"], r.get("convention", DEFAULT)) not in rerun]
-        rows += [r.to_dict() for r in records]
+        new = [r.to_dict() for r in records]
+        if selected:        # each rerun row takes its old row's place
+            fresh = {key(d): d for d in new}
+            rows = [fresh.pop(key(r), r) if key(r) in fresh else r
+                    for r in old or [] if key(r) not in rerun or key(r) in fresh]
+            rows += list(fresh.values())
+        else:
+            rows = [r for r in old or [] if key(r) not in rerun] + new
         rows.sort(key=lambda r: (order.get(r["id"], len(order)),
                                  conv_order.get(r.get("convention", DEFAULT), len(conv_order))))
         return rows
@@ -447,6 +460,6 @@ def run(claims: Iterable[str] | None, suite: str, store: ResultsStore, *,
     records = run_claims([get_claim(cid) for cid in ids], suite, store, run=run,
                          workers=workers, scheduler=scheduler, overrides=overrides,
                          progress=progress)
-    save_verdicts(store, records)
+    save_verdicts(store, records, selected=overrides.variants is not None)
     store.write_index()
     return records

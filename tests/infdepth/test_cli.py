@@ -202,3 +202,8 @@ def test_validate_runs_only_the_selected_variants(tmp_path, capsys):
     rows = json.loads(js.read_text())
     assert [(r["id"], r["variant"]) for r in rows] == [
         ("init_kernel_depth", "tanh"), ("init_kernel_depth", "control/short_horizon")]
+    # a second selection adds its rows to the stored table and keeps the first one's
+    argv[argv.index("--variants") + 1:argv.index("--variants") + 3] = ["relu", "relu"]
+    assert main(argv) == 0
+    stored = json.loads((tmp_path / "res" / "verdicts.json").read_text())
+    assert sorted(r["variant"] for r in stored) == ["control/short_horizon", "relu", "tanh"]

@@ -5,6 +5,7 @@ points are exact power laws of known slope."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -198,6 +199,17 @@ def test_save_and_load_verdicts_merge_by_claim(claim, store):
     back = load_verdicts(store)
     assert [(r.id, r.variant) for r in back] == [("init_kernel_depth", "relu"),
                                                  ("fake_claim", "slope=-1")]
+    # a run of selected variants (--variants) replaces only those rows
+    save_verdicts(store, recs)
+    changed = dataclasses.replace(recs[1], measured=-7.0)
+    save_verdicts(store, [changed], selected=True)
+    by = {(r.id, r.variant): r for r in load_verdicts(store)}
+    assert list(by) == [("init_kernel_depth", "relu")] + [("fake_claim", r.variant)
+                                                         for r in recs]
+    assert by[("fake_claim", recs[1].variant)].measured == -7.0
+    assert by[("fake_claim", recs[0].variant)].measured == recs[0].measured
+    save_verdicts(store, recs[:1])                          # back to the state read below
+    back = load_verdicts(store)
     assert back[1] == VerdictRecord(**recs[0].to_dict())
     assert back[1].summary() == {k: getattr(recs[0], k) for k in
                                  ("id", "variant", "role", "claimed", "derived", "measured",
