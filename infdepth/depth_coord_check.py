@@ -32,6 +32,7 @@ from torch.func import functional_call
 
 from .param.install import Parameterized
 from .param.roles import STREAM_WRITERS
+from .seeding import generator
 from .theory.coord_exponents import coord_exponents
 from .theory.exponents_core import fmt_exponent
 
@@ -133,20 +134,18 @@ def measure_run(pm: Parameterized, X: torch.Tensor, y: torch.Tensor, *, steps: i
     return rows
 
 
-def _generator(seed: int, depth: int, width: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(depth) * 10_007 + int(width))
-
-
 def coord_check(make_model: Callable[[int, int], nn.Module], depths: Sequence[int],
                 widths: Sequence[int], data: tuple[torch.Tensor, torch.Tensor], steps: int = 3,
                 seeds: int = 4, preset="completep", optimizer: str = "sgd", *, lr: float = 0.1,
                 base_width: float = 1, base_depth: float = 1, batching: str = "full",
                 roles=None, loss_fn: Callable = mse_loss, dtype: torch.dtype = torch.float64,
-                probe: torch.Tensor | None = None) -> pd.DataFrame:
+                probe: torch.Tensor | None = None, base_seed: int = 0) -> pd.DataFrame:
     """Coord check of ``make_model(depth, width)`` (module docstring): one tidy DataFrame with
     columns ``depth, width, seed, step, module, pattern, role, block, stat, value`` and, in
     ``df.attrs``, the parameterization, optimizer, lr, whether the blocks are two-layer and the
-    derived exponents per (role, stat)."""
+    derived exponents per (role, stat). Seed ``s`` of a (depth, width) draws its weights from
+    :func:`infdepth.seeding.generator` on stream ``coordcheck/L<depth>/n<width>``, index ``s``
+    (``base_seed``: the base seed)."""
     X, y = (t.to(dtype) for t in data)
     probe = None if probe is None else probe.to(dtype)
     frames = []
@@ -157,7 +156,9 @@ def coord_check(make_model: Callable[[int, int], nn.Module], depths: Sequence[in
             for s in range(seeds):
                 model = make_model(int(depth), int(width)).to(dtype)
                 pm = Parameterized(model, preset, base_width=base_width, base_depth=base_depth,
-                                   roles=roles, generator=_generator(s, depth, width))
+                                   roles=roles,
+                                   generator=generator(f"coordcheck/L{depth}/n{width}",
+                                                       base_seed, s))
                 two_layer = pm.two_layer if two_layer is None else two_layer
                 rows = measure_run(pm, X, y, steps=steps, lr=lr, optimizer=optimizer,
                                    batching=batching, probe=probe, loss_fn=loss_fn)

@@ -40,6 +40,7 @@ from torch import nn
 
 from .depth_coord_check import _batch, band_reading, mse_loss
 from .param.install import Parameterized
+from .seeding import generator
 
 __all__ = ["transfer_check", "lr_optima", "transfer_drift", "format_drift", "log2_grid",
            "plot_transfer_check", "COLUMNS"]
@@ -59,10 +60,6 @@ def log2_grid(lo: float, hi: float, step: float = 0.5) -> list[float]:
         raise ValueError("need lo <= hi and step > 0")
     k = int(round((hi - lo) / step))
     return [float(2.0 ** (lo + i * step)) for i in range(k + 1)]
-
-
-def _generator(seed: int, width: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(width))
 
 
 def train_losses(pm: Parameterized, X: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,
@@ -100,11 +97,14 @@ def transfer_check(make_model: Callable[[int, int], nn.Module], depths: Sequence
                    lrs: Sequence[float], steps: int = 10, seeds: int = 3,
                    preset="completep", optimizer: str = "sgd", base_width: float = 1,
                    base_depth: float = 1, batching: str = "full", roles=None,
-                   loss_fn: Callable = mse_loss, dtype: torch.dtype = torch.float64
-                   ) -> pd.DataFrame:
+                   loss_fn: Callable = mse_loss, dtype: torch.dtype = torch.float64,
+                   base_seed: int = 0) -> pd.DataFrame:
     """Learning-rate sweep of ``make_model(depth, width)`` at every depth (module docstring):
     one tidy DataFrame with columns :data:`COLUMNS` (one row per depth, lr, seed and step;
-    ``step = steps`` holds the final loss); ``df.attrs`` holds the sweep's settings."""
+    ``step = steps`` holds the final loss); ``df.attrs`` holds the sweep's settings. Seed ``s``
+    draws its weights from :func:`infdepth.seeding.generator` on stream
+    ``transfer_check/n<width>``, index ``s`` (``base_seed``: the base seed): the same draws at
+    every learning rate and, parameter by parameter, at every depth."""
     lrs = [float(v) for v in lrs]
     if any(not (v > 0) for v in lrs) or any(b <= a for a, b in zip(lrs, lrs[1:])):
         raise ValueError("lrs must be positive and strictly ascending")
@@ -117,7 +117,8 @@ def transfer_check(make_model: Callable[[int, int], nn.Module], depths: Sequence
             for s in range(seeds):
                 model = make_model(int(depth), int(width)).to(dtype)
                 pm = Parameterized(model, preset, base_width=base_width, base_depth=base_depth,
-                                   roles=roles, generator=_generator(s, width))
+                                   roles=roles,
+                                   generator=generator(f"transfer_check/n{width}", base_seed, s))
                 two_layer = pm.two_layer if two_layer is None else two_layer
                 with np.errstate(all="ignore"):
                     losses, bad = train_losses(pm, X, y, steps=steps, lr=lr,
