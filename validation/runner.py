@@ -145,20 +145,18 @@ def selected_claims(ids: Sequence[str], suite: str, overrides: Overrides) -> tup
     """The claims of ``ids`` that keep at least one variant under ``overrides.variants``
     (``--variants``); ``ValueError`` naming the patterns and the labels they could match when
     no variant of any requested claim matches."""
-    keep, labels = [], []
-    for cid in ids:
-        claim = get_claim(cid)
+    def labels(claim: Claim, o: Overrides) -> list[str]:
         sweep = claim.sweep(suite)
-        every = [v.label for o in claim.convention_runs(overrides)
-                 for v in claim.suite_variants(sweep, replace(o, variants=None))]
-        labels += every
-        if any(overrides.selects(lb) for lb in every):
-            keep.append(cid)
+        return [v.label for c in claim.convention_runs(o) for v in claim.suite_variants(sweep, c)]
+
+    keep = tuple(cid for cid in ids if labels(get_claim(cid), overrides))
     if not keep:
-        shown = ", ".join(dict.fromkeys(labels))
+        every = [lb for cid in ids for lb in labels(get_claim(cid), replace(overrides,
+                                                                             variants=None))]
         raise ValueError(f"--variants {' '.join(overrides.variants or ())} matches no variant of "
-                         f"the requested claims in suite {suite!r}; allowed labels: {shown}")
-    return tuple(keep)
+                         f"the requested claims in suite {suite!r}; allowed labels: "
+                         f"{', '.join(dict.fromkeys(every))}")
+    return keep
 
 
 def derived_band(claim: Claim, exponent: float | None) -> tuple[float, float] | None:
@@ -401,7 +399,6 @@ def save_verdicts(store: ResultsStore, records: list[VerdictRecord], *,
     kept aside as ``verdicts.json.corrupt`` and the new rows written. ``selected``: the run
     covered only some variants (``--variants``), so it replaces just the rows of those
     variants and keeps the claim's others."""
-    rerun = {(r.id, r.convention) + ((r.variant,) if selected else ()) for r in records}
     order = {cid: i for i, cid in enumerate(CLAIM_IDS)}
     conv_order = {c: i for i, c in enumerate(CONVENTION_NAMES)}
 
@@ -409,12 +406,18 @@ def save_verdicts(store: ResultsStore, records: list[VerdictRecord], *,
         k = (r["id"], r.get("convention", DEFAULT))
         return k + (r["variant"],) if selected else k
 
+    new = [r.to_dict() for r in records]
+    rerun = {key(d) for d in new}
+
     def merge(old: Any) -> list[dict[str, Any]]:
-        new = [r.to_dict() for r in records]
-        if selected:        # each rerun row takes its old row's place
+        if selected:        # each rerun row takes its old row's place, once
             fresh = {key(d): d for d in new}
-            rows = [fresh.pop(key(r), r) if key(r) in fresh else r
-                    for r in old or [] if key(r) not in rerun or key(r) in fresh]
+            rows = []
+            for r in old or []:
+                if key(r) not in rerun:
+                    rows.append(r)
+                elif key(r) in fresh:
+                    rows.append(fresh.pop(key(r)))
             rows += list(fresh.values())
         else:
             rows = [r for r in old or [] if key(r) not in rerun] + new

@@ -27,6 +27,7 @@ base shape, and
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Mapping
 
@@ -257,14 +258,14 @@ class Parameterized:
 
         hs = [m.register_forward_hook(grab(n)) for n, m in self.blocks]
         try:
-            self.model(example_input)
+            out = self.model(example_input)
             base = {n for n, (i, o) in seen.items()
                     if isinstance(o, torch.Tensor) and o.shape == i.shape}
             writers = {}
             for mname, r in self.layer_modules().items():
                 if r.role in STREAM_WRITERS and r.block is not None:
                     writers.setdefault(self.blocks[r.block][0], []).append(mname)
-            self.achieved = self._measure_achieved(example_input, seen, writers, base)
+            self.achieved = self._measure_achieved(example_input, out, seen, writers, base)
             for bname, mods in writers.items():
                 if bname not in base:
                     continue
@@ -272,13 +273,8 @@ class Parameterized:
                 for eps, tol in ((PROBE_EPS, LINEARITY_TOL), (1.0, SCALE_TOL)):
                     incs = []
                     for f in (eps, 2 * eps):
-                        for m in mods:
-                            getattr(self.modules[m], BUFFER).mul_(f)
-                        try:
+                        with self._multipliers(mods, lambda b: b.mul_(f)):
                             self.model(example_input)
-                        finally:
-                            for m in mods:
-                                getattr(self.modules[m], BUFFER).div_(f)
                         i, o = seen[bname]
                         incs.append(_rms(o - i))
                     ratio = incs[1] / incs[0] if incs[0] > 0 else math.nan
@@ -298,28 +294,34 @@ class Parameterized:
                 h.remove()
         return dict(self.increment_ratio)
 
-    def _at_one(self, mods, example_input, read):
-        """``read()`` after a forward pass with the multipliers of ``mods`` set to 1 (restored
-        afterwards)."""
-        vals = {m: getattr(self.modules[m], BUFFER).clone() for m in mods}
-        for m in mods:
-            getattr(self.modules[m], BUFFER).fill_(1.0)
+    @contextlib.contextmanager
+    def _multipliers(self, mods, change):
+        """The multiplier buffers of ``mods`` changed in place by ``change(buffer)`` inside the
+        block, restored to their exact values after it."""
+        bufs = [getattr(self.modules[m], BUFFER) for m in mods]
+        saved = [b.clone() for b in bufs]
+        for b in bufs:
+            change(b)
         try:
-            out = self.model(example_input)
-            return read(out)
+            yield
         finally:
-            for m in mods:
-                getattr(self.modules[m], BUFFER).copy_(vals[m])
+            for b, v in zip(bufs, saved):
+                b.copy_(v)
 
-    def _measure_achieved(self, example_input, seen, writers, base) -> dict[str, float]:
+    def _measure_achieved(self, example_input, out, seen, writers, base) -> dict[str, float]:
         """Per multiplied module, the factor by which its multiplier scales what it feeds, on
         ``example_input`` (module docstring): a block's increment (stream writers), the stream
-        entering the first block (input layer), the model's output (readout); ``seen`` holds
-        each block's (input, output) of the forward pass at the installed multipliers."""
+        entering the first block (input layer), the model's output (readout); ``out`` and
+        ``seen`` (each block's input and output) are the forward pass at the installed
+        multipliers. Each ratio's denominator comes from one more pass with the module's
+        multipliers set to 1."""
         def ratio(a: float, b: float) -> float:
             return a / b if b > 0 else math.nan
 
-        out_m = self.model(example_input)
+        def at_one(mods, read):
+            with self._multipliers(mods, lambda b: b.fill_(1.0)):
+                return read(self.model(example_input))
+
         h_m = {n: (i.detach().clone(), o.detach().clone()) for n, (i, o) in seen.items()}
         first = self.blocks[0][0] if self.blocks else None
         achieved = {}
@@ -327,16 +329,15 @@ class Parameterized:
             if bname not in base:
                 continue
             i, o = h_m[bname]
-            inc1 = self._at_one(mods, example_input, lambda _: _rms(seen[bname][1] - seen[bname][0]))
+            inc1 = at_one(mods, lambda _: _rms(seen[bname][1] - seen[bname][0]))
             for m in mods:
                 achieved[m] = ratio(_rms(o - i), inc1)
         for mname, r in self.layer_modules().items():
             if r.role == "input" and first in h_m:
-                h1 = self._at_one([mname], example_input, lambda _: _rms(seen[first][0]))
+                h1 = at_one([mname], lambda _: _rms(seen[first][0]))
                 achieved[mname] = ratio(_rms(h_m[first][0]), h1)
-            elif r.role == "readout" and isinstance(out_m, torch.Tensor):
-                f1 = self._at_one([mname], example_input, lambda out: _rms(out))
-                achieved[mname] = ratio(_rms(out_m), f1)
+            elif r.role == "readout" and isinstance(out, torch.Tensor):
+                achieved[mname] = ratio(_rms(out), at_one([mname], _rms))
         return achieved
 
     def report(self, optimizer: str | None = None) -> pd.DataFrame:
