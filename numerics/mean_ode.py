@@ -250,14 +250,23 @@ class MeanODEResult:
 class _Terms:
     """Batched evaluation of the generated per-particle terms (module docstring): every
     function returns the particle mean (drifts) or the per-particle sum over inputs (updates)
-    of ``coefficient * direction``."""
+    of ``coefficient * direction``.
+
+    The coefficients are evaluated with the generated expressions' own operations in their own
+    order, so the numbers are those of the generated functions bit for bit; what is saved is
+    work that cannot change a bit: a factor ``alpha`` or a divisor ``alpha`` equal to 1 is
+    skipped (``1 * x`` and ``x / 1`` are ``x`` exactly), the node's ``-alpha sigma'(p)`` (the
+    leading factor of the backward coefficient, and with ``alpha = 1`` of the u-update's) is
+    formed once per node (:meth:`node_factor`) for the node's backward evaluations and its
+    update, and the ``(S, N, P)`` temporaries are scaled in place."""
 
     def __init__(self, cfg: MeanODEConfig, P: int):
         self.cfg, self.P, self.D, self.a = cfg, P, cfg.D, cfg.alpha
+        self.unit_alpha = float(cfg.alpha) == 1.0
 
     def pre(self, h, u):
         """p = u . h / D, (S, N, P), from h (S, N, D) and u (S, P, D)."""
-        return torch.bmm(h, u.transpose(1, 2)) / self.D
+        return torch.bmm(h, u.transpose(1, 2)).div_(self.D)
 
     def forward(self, h, u, v):
         """E_z[forward_integrand] = E_z[forward_coefficient(sigma(p), alpha) v], (S, N, D)."""
@@ -265,18 +274,35 @@ class _Terms:
 
     def forward_from(self, s, v):
         """:meth:`forward` from ``s = sigma(p)`` (S, N, P)."""
-        return torch.bmm(gen.forward_coefficient(s, self.a), v) / self.P
+        c = s if self.unit_alpha else gen.forward_coefficient(s, self.a)
+        return torch.bmm(c, v) / self.P
 
-    def backward(self, ds_p, b, u, v):
+    def node_factor(self, ds_p):
+        """``-alpha sigma'(p)``, the first product of ``backward_coefficient``
+        (``-alpha*dsigma_p*vb/D``), shared by the node's backward evaluations."""
+        return -self.a * ds_p
+
+    def backward(self, ds_p, b, u, v, factor=None):
         """E_z[backward_integrand] = E_z[backward_coefficient(sigma'(p), v.b, D, alpha) u];
-        also returns ``v.b`` (S, N, P)."""
+        also returns ``v.b`` (S, N, P). ``factor``: :meth:`node_factor` of ``ds_p`` if formed."""
         vb = torch.bmm(b, v.transpose(1, 2))
-        return torch.bmm(gen.backward_coefficient(ds_p, vb, self.D, self.a), u) / self.P, vb
+        m = self.node_factor(ds_p) if factor is None else factor
+        c = (m * vb).div_(self.D)               # == backward_coefficient(ds_p, vb, D, alpha)
+        return torch.bmm(c, u) / self.P, vb
 
-    def updates(self, s_p, ds_p, vb, h, b):
-        """sum_x u_update, sum_x v_update: (S, P, D) each."""
-        cu = gen.u_update_coefficient(ds_p, vb, self.a, self.cfg.step_eta_u)
-        cv = gen.v_update_coefficient(s_p, self.D, self.a, self.cfg.step_eta_v)
+    def updates(self, s_p, ds_p, vb, h, b, factor=None):
+        """sum_x u_update, sum_x v_update: (S, P, D) each. ``factor`` as for :meth:`backward`
+        (with ``alpha = 1`` it is the u-update's ``-dsigma_p``)."""
+        eta_u, eta_v = self.cfg.step_eta_u, self.cfg.step_eta_v
+        if self.unit_alpha:         # u_update_coefficient: -dsigma_p*eta_u*vb/alpha
+            neg = -ds_p if factor is None else factor
+            cu = (neg * eta_u).mul_(vb)
+        else:
+            cu = gen.u_update_coefficient(ds_p, vb, self.a, eta_u)
+        if self.unit_alpha:         # v_update_coefficient: -D*eta_v*sigma_p/alpha
+            cv = (-self.D * eta_v) * s_p
+        else:
+            cv = gen.v_update_coefficient(s_p, self.D, self.a, eta_v)
         return torch.bmm(cu.transpose(1, 2), h), torch.bmm(cv.transpose(1, 2), b)
 
 
@@ -419,23 +445,26 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
         b = gen.terminal_adjoint(f, Y, W_out[:, None], D, n)           # (S, N, D)
         if heun:
             s_p, ds_p = activations(Ls)
-            B1, vb = T.backward(ds_p, b, u[:, Ls], v[:, Ls])
-            du, dv = T.updates(s_p, ds_p, vb, hs[Ls], b)
+            m = T.node_factor(ds_p)
+            B1, vb = T.backward(ds_p, b, u[:, Ls], v[:, Ls], m)
+            du, dv = T.updates(s_p, ds_p, vb, hs[Ls], b, m)
             u[:, Ls] += du
             v[:, Ls] += dv
             for i in range(Ls - 1, -1, -1):
                 s_p, ds_p = activations(i)
-                B0, _ = T.backward(ds_p, b - ds * B1, u[:, i], v[:, i])
+                m = T.node_factor(ds_p)
+                B0, _ = T.backward(ds_p, b - ds * B1, u[:, i], v[:, i], m)
                 b = b - (0.5 * ds) * (B1 + B0)
-                B1, vb = T.backward(ds_p, b, u[:, i], v[:, i])
-                du, dv = T.updates(s_p, ds_p, vb, hs[i], b)
+                B1, vb = T.backward(ds_p, b, u[:, i], v[:, i], m)
+                du, dv = T.updates(s_p, ds_p, vb, hs[i], b, m)
                 u[:, i] += du
                 v[:, i] += dv
         else:
             for i in range(Ls - 1, -1, -1):        # block l = i + 1: stream h_{l-1} = hs[i]
                 s_p, ds_p = activations(i)
-                B, vb = T.backward(ds_p, b, u[:, i], v[:, i])
-                du, dv = T.updates(s_p, ds_p, vb, hs[i], b)
+                m = T.node_factor(ds_p)
+                B, vb = T.backward(ds_p, b, u[:, i], v[:, i], m)
+                du, dv = T.updates(s_p, ds_p, vb, hs[i], b, m)
                 u[:, i] += du
                 v[:, i] += dv
                 b = b - ds * B
