@@ -28,10 +28,12 @@ together or how they are chunked, so experiment points are pure functions of the
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import zlib
 from collections import Counter, OrderedDict
-from typing import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -177,7 +179,9 @@ def normal(stream: str, base_seed: int, seeds: Iterable[int], shape: Iterable[in
     elif tuple(out.shape) != (S, *shape):
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {(S, *shape)}")
     gen_device = torch.device(draw_device)
-    for i, s in enumerate(seeds):
+
+    def fill(i: int) -> None:
+        s = seeds[i]
         if gen_device.type == "cpu":
             z = _unit_normal(stream, base_seed, s, shape, cache)
             if std != 1.0:
@@ -189,7 +193,33 @@ def normal(stream: str, base_seed: int, seeds: Iterable[int], shape: Iterable[in
             if std != 1.0:
                 z.mul_(std)
         out[i].copy_(z)
+
+    draw_each(fill, S, math.prod(shape), gen_device)
     return out
+
+
+#: numbers per seed from which :func:`draw_each` draws seeds on parallel threads
+PARALLEL_DRAW_NUMEL = 1 << 14
+
+
+def draw_each(fill: Callable[[int], None], count: int, numel: int,
+              device: torch.device | str = "cpu") -> None:
+    """Call ``fill(i)`` for ``i = 0..count-1``, each drawing one seed's ``numel`` numbers from
+    that seed's own generator: on torch's intra-op thread count (one on a one-threaded cluster
+    worker) when the draws are on the CPU and each is at least :data:`PARALLEL_DRAW_NUMEL`
+    numbers, else in order. A CPU draw is one sequential pass of its generator, so one seed
+    cannot use more than one core; seeds have their own generators (and ``torch.randn``
+    releases the GIL), so drawing them side by side changes no number. ``fill`` must write
+    only its own seed's slices."""
+    lanes = 1
+    if torch.device(device).type == "cpu" and count > 1 and numel >= PARALLEL_DRAW_NUMEL:
+        lanes = min(count, torch.get_num_threads())
+    if lanes > 1:
+        with ThreadPoolExecutor(lanes) as pool:
+            list(pool.map(fill, range(count)))
+    else:
+        for i in range(count):
+            fill(i)
 
 
 def normal_sequence(stream: str, base_seed: int, index: int, shapes: Sequence[Iterable[int]], *,
@@ -230,6 +260,6 @@ def normal_sequence(stream: str, base_seed: int, index: int, shapes: Sequence[It
     return out
 
 
-__all__ = ["seed_value", "generator", "normal", "normal_sequence", "record_draws",
+__all__ = ["seed_value", "generator", "normal", "normal_sequence", "draw_each", "record_draws",
            "clear_draw_cache", "draw_cache_budget", "draw_cache_info",
            "DEFAULT_DRAW_CACHE_BYTES", "DRAW_CACHE_ENV"]

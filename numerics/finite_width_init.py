@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from infdepth.seeding import normal_sequence
+from infdepth.seeding import draw_each, normal_sequence
 from infdepth.theory.parameterization import GroupScaling, Parameterization, preset
 from infdepth.theory.symbols import n as n_symbol
 from infdepth.validators import positive_int
@@ -76,9 +76,11 @@ def _draw_chunk(idx: list[int], n: int, L: int, d: int, base_seed: int, device):
     v = torch.empty(s, n, 1, dtype=f64, device=device)
     W = torch.empty(L, s, n, n, dtype=f64, device=device)
     shapes = [(n, d)] + [(n, n)] * L + [(n, 1)]
-    for j, i in enumerate(idx):   # drawn straight into the chunk's tensors
-        normal_sequence(STREAM, base_seed, i, shapes, device=device,
+    def fill(j: int) -> None:     # drawn straight into the chunk's tensors
+        normal_sequence(STREAM, base_seed, idx[j], shapes, device=device,
                         out=[U[j]] + [W[l, j] for l in range(L)] + [v[j]])
+
+    draw_each(fill, s, n * d + L * n * n + n, device)
     return U, W, v[:, :, 0]
 
 

@@ -130,3 +130,43 @@ def test_budget_eviction_and_switch_off(monkeypatch):
 def test_out_shape_is_checked():
     with pytest.raises(ValueError, match=r"out has shape \(1, 3\), expected \(2, 3\)"):
         normal("x/W", 0, (0, 1), (3,), out=torch.empty(1, 3, dtype=F64))
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_draws_on_parallel_threads_equal_the_sequential_draws(cache):
+    """Seeds large enough are drawn on torch's threads (draw_each): the same bits as one
+    thread, the same keys generated once each, and the threads really used."""
+    shape = (128, 160)                       # above PARALLEL_DRAW_NUMEL numbers per seed
+    assert 128 * 160 >= seeding.PARALLEL_DRAW_NUMEL
+    seeds = tuple(range(7))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = normal("engine/W/0", 3, seeds, shape, std=0.5, cache=False)
+        torch.set_num_threads(3)
+        clear_draw_cache()
+        threads = set()
+        real_fill = seeding._unit_normal
+
+        def spy(*a, **k):
+            import threading
+            threads.add(threading.get_ident())
+            return real_fill(*a, **k)
+
+        seeding._unit_normal = spy
+        try:
+            with record_draws() as drawn:
+                many = normal("engine/W/0", 3, seeds, shape, std=0.5, cache=cache)
+        finally:
+            seeding._unit_normal = real_fill
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, many)
+    assert sorted(k[2] for k in drawn) == list(seeds) and set(drawn.values()) == {1}
+    assert len(threads) > 1
+
+
+def test_small_draws_stay_on_one_thread():
+    calls = []
+    seeding.draw_each(lambda i: calls.append(i), 5, seeding.PARALLEL_DRAW_NUMEL - 1)
+    assert calls == [0, 1, 2, 3, 4]

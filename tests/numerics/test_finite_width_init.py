@@ -104,3 +104,21 @@ def test_init_moments_on_several_activations_draw_once():
             np.testing.assert_array_equal(getattr(both[a], f), getattr(single[a], f))
     with pytest.raises(ValueError, match="at least one activation"):
         fwi.sample_init_moments_by_act((), x, 12, 3, range(4))
+
+
+def test_weights_drawn_on_parallel_threads_are_the_sequential_weights():
+    """Seeds of a chunk are drawn side by side on torch's threads (infdepth.seeding.draw_each)
+    when each seed's weights are large enough: the same bits as one thread."""
+    n, L = 64, 4            # (L n^2 + ...) numbers per seed: above the parallel threshold
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fwi._draw_chunk([5, 0, 3], n, L, X.shape[1], 0, "cpu")
+        torch.set_num_threads(2)
+        two = fwi._draw_chunk([5, 0, 3], n, L, X.shape[1], 0, "cpu")
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(a, b) for a, b in zip(one, two))
+    g = generator("a1_init", 0, 3)
+    torch.randn(n, X.shape[1], generator=g, dtype=torch.float64)
+    assert torch.equal(two[1][0, 2], torch.randn(n, n, generator=g, dtype=torch.float64))
