@@ -252,47 +252,74 @@ class _Terms:
     function returns the particle mean (drifts) or the per-particle sum over inputs (updates)
     of ``coefficient * direction``.
 
-    The coefficients are evaluated with the generated expressions' own operations in their own
-    order, so the numbers are those of the generated functions bit for bit; what is saved is
-    work that cannot change a bit: a factor ``alpha`` or a divisor ``alpha`` equal to 1 is
-    skipped (``1 * x`` and ``x / 1`` are ``x`` exactly), the node's ``-alpha sigma'(p)`` (the
-    leading factor of the backward coefficient, and with ``alpha = 1`` of the u-update's) is
-    formed once per node (:meth:`node_factor`) for the node's backward evaluations and its
-    update, and the ``(S, N, P)`` temporaries are scaled in place."""
+    **Layout.** A node's particles are held transposed, ``uT``, ``vT`` of shape (S, D, P)
+    (the solver stores the parameter map as (S, nodes, D, P)): every product then reads or
+    writes P-long contiguous rows, which on the CPU made the products about twice as fast as
+    with (S, P, D) (measured: p = u . h 278 -> 188 us, the particle mean 400 -> 214 us, the
+    update 700 -> 219 us, the in-place update 109 -> 22 us; one seed, N = 10, P = 32768,
+    D = 5, one thread).
+
+    The coefficients are the generated expressions, evaluated with their own operations in
+    their own order; a factor ``alpha`` or a divisor ``alpha`` equal to 1 is skipped (``1 * x``
+    and ``x / 1`` are ``x`` exactly), the node's ``-alpha sigma'(p)`` (the leading factor of
+    the backward coefficient, and with ``alpha = 1`` of the u-update's) is formed once per node
+    (:meth:`node_factor`), and the ``(S, N, P)`` temporaries are scaled in place. On the CPU
+    tanh is NumPy's (:meth:`sigma`). Products in another layout and NumPy's tanh round apart
+    from the former (S, P, D) evaluation with ``torch.tanh``: the solver's outputs moved by at
+    most 1.5e-12 relative on seven test configurations at stable learning rates (checked before
+    the change); an unstable run amplifies any round-off."""
 
     def __init__(self, cfg: MeanODEConfig, P: int):
         self.cfg, self.P, self.D, self.a = cfg, P, cfg.D, cfg.alpha
         self.unit_alpha = float(cfg.alpha) == 1.0
+        self.numpy_tanh = resolve_device(cfg.device).type == "cpu" and cfg.act == "tanh"
 
-    def pre(self, h, u):
-        """p = u . h / D, (S, N, P), from h (S, N, D) and u (S, P, D)."""
-        return torch.bmm(h, u.transpose(1, 2)).div_(self.D)
+    def sigma(self, p):
+        """``sigma(p)``. On the CPU, tanh is NumPy's (the activation's NumPy implementation,
+        :mod:`~infdepth.numerics.activations`): about 3x faster than ``torch.tanh`` in float64
+        on (seeds, N, P) arrays (567 against 1660 us at N = 10, P = 32768), within one ulp of
+        it."""
+        if self.numpy_tanh:
+            return torch.from_numpy(phi(self.cfg.act, p.numpy()))
+        return phi(self.cfg.act, p)
 
-    def forward(self, h, u, v):
+    def sigma_dsigma(self, p):
+        """``(sigma(p), sigma'(p))``, the pair :func:`~infdepth.numerics.activations.phi_dphi`
+        gives (tanh: ``sigma' = 1 - sigma^2`` from :meth:`sigma`)."""
+        if self.numpy_tanh:
+            s = self.sigma(p)
+            return s, 1.0 - s * s
+        return phi_dphi(self.cfg.act, p)
+
+    def pre(self, h, uT):
+        """p = u . h / D, (S, N, P), from h (S, N, D) and uT (S, D, P)."""
+        return torch.bmm(h, uT).div_(self.D)
+
+    def forward(self, h, uT, vT):
         """E_z[forward_integrand] = E_z[forward_coefficient(sigma(p), alpha) v], (S, N, D)."""
-        return self.forward_from(phi(self.cfg.act, self.pre(h, u)), v)
+        return self.forward_from(self.sigma(self.pre(h, uT)), vT)
 
-    def forward_from(self, s, v):
+    def forward_from(self, s, vT):
         """:meth:`forward` from ``s = sigma(p)`` (S, N, P)."""
         c = s if self.unit_alpha else gen.forward_coefficient(s, self.a)
-        return torch.bmm(c, v) / self.P
+        return torch.bmm(c, vT.transpose(1, 2)) / self.P
 
     def node_factor(self, ds_p):
         """``-alpha sigma'(p)``, the first product of ``backward_coefficient``
         (``-alpha*dsigma_p*vb/D``), shared by the node's backward evaluations."""
         return -self.a * ds_p
 
-    def backward(self, ds_p, b, u, v, factor=None):
+    def backward(self, ds_p, b, uT, vT, factor=None):
         """E_z[backward_integrand] = E_z[backward_coefficient(sigma'(p), v.b, D, alpha) u];
         also returns ``v.b`` (S, N, P). ``factor``: :meth:`node_factor` of ``ds_p`` if formed."""
-        vb = torch.bmm(b, v.transpose(1, 2))
+        vb = torch.bmm(b, vT)
         m = self.node_factor(ds_p) if factor is None else factor
         c = (m * vb).div_(self.D)               # == backward_coefficient(ds_p, vb, D, alpha)
-        return torch.bmm(c, u) / self.P, vb
+        return torch.bmm(c, uT.transpose(1, 2)) / self.P, vb
 
     def updates(self, s_p, ds_p, vb, h, b, factor=None):
-        """sum_x u_update, sum_x v_update: (S, P, D) each. ``factor`` as for :meth:`backward`
-        (with ``alpha = 1`` it is the u-update's ``-dsigma_p``)."""
+        """sum_x u_update, sum_x v_update, transposed: (S, D, P) each. ``factor`` as for
+        :meth:`backward` (with ``alpha = 1`` it is the u-update's ``-dsigma_p``)."""
         eta_u, eta_v = self.cfg.step_eta_u, self.cfg.step_eta_v
         if self.unit_alpha:         # u_update_coefficient: -dsigma_p*eta_u*vb/alpha
             neg = -ds_p if factor is None else factor
@@ -303,12 +330,12 @@ class _Terms:
             cv = (-self.D * eta_v) * s_p
         else:
             cv = gen.v_update_coefficient(s_p, self.D, self.a, eta_v)
-        return torch.bmm(cu.transpose(1, 2), h), torch.bmm(cv.transpose(1, 2), b)
+        return torch.bmm(h.transpose(1, 2), cu), torch.bmm(b.transpose(1, 2), cv)
 
 
 def _as_units(units, cfg: MeanODEConfig, dt, dev) -> tuple[torch.Tensor, torch.Tensor]:
-    """Initial parameter map (S, nodes, P, D) from particles (P, D) or explicit per-node
-    units (S, nodes, P, D)."""
+    """Initial parameter map, transposed: (S, nodes, D, P), from particles (P, D) or explicit
+    per-node units (S, nodes, P, D)."""
     if units is None:
         units = draw_particles(cfg)
     u, v = units
@@ -317,11 +344,13 @@ def _as_units(units, cfg: MeanODEConfig, dt, dev) -> tuple[torch.Tensor, torch.T
     for name, t in (("u", u), ("v", v)):
         t = torch.as_tensor(t).to(dtype=dt, device=dev)
         if t.ndim == 2 and t.shape == (cfg.P, cfg.D):
-            t = t.expand(S, n, cfg.P, cfg.D)
-        elif t.shape != (S, n, cfg.P, cfg.D):
+            t = t.T.expand(S, n, cfg.D, cfg.P)
+        elif t.shape == (S, n, cfg.P, cfg.D):
+            t = t.transpose(-1, -2)
+        else:
             raise ValueError(f"units {name} must have shape (P={cfg.P}, D={cfg.D}) or "
                              f"(S={S}, nodes={n}, P={cfg.P}, D={cfg.D}), got {tuple(t.shape)}")
-        out.append(t.clone().contiguous())
+        out.append(torch.empty((S, n, cfg.D, cfg.P), dtype=dt, device=dev).copy_(t))
     return out[0], out[1]
 
 
@@ -357,8 +386,8 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
         raise ValueError(f"weights W_in, W_out must be (S={S}, D={D}, d_in={d_in}), "
                          f"(S={S}, D={D}, d_out={d_out}), got {tuple(W_in.shape)}, "
                          f"{tuple(W_out.shape)}")
-    u, v = _as_units(units, cfg, dt, dev)
-    T = _Terms(cfg, u.shape[2])
+    u, v = _as_units(units, cfg, dt, dev)           # transposed: (S, nodes, D, P)
+    T = _Terms(cfg, cfg.P)
     h0 = torch.einsum("sdi,ni->snd", W_in, X)
     chunk = _seed_chunk(cfg, N, dev)
     starts = range(0, S, chunk)
@@ -375,7 +404,8 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
         else:
             parts = [solve(a) for a in starts]
     f, h_L, loss = (torch.cat([pt[j] for pt in parts]) for j in range(3))
-    return MeanODEResult(f=f, h_L=h_L, loss=loss, u=u, v=v, config=cfg,
+    return MeanODEResult(f=f, h_L=h_L, loss=loss, u=u.transpose(-1, -2),
+                         v=v.transpose(-1, -2), config=cfg,
                          wall_s=time.perf_counter() - t0)
 
 
@@ -417,7 +447,7 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
         pre = [None] * (Ls + 1)       # (p, sigma(p)) at (hs[i], u[:, i])
         for i in range(Ls):
             p = T.pre(h, u[:, i])
-            sp = phi(cfg.act, p)
+            sp = T.sigma(p)
             pre[i] = (p, sp)
             F0 = T.forward_from(sp, v[:, i])
             if heun:
@@ -437,10 +467,10 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
         def activations(i):
             """``(sigma(p), sigma'(p))`` at node i, ``p = u_i . hs[i] / D``."""
             if pre[i] is None:
-                return phi_dphi(cfg.act, T.pre(hs[i], u[:, i]))
+                return T.sigma_dsigma(T.pre(hs[i], u[:, i]))
             p, sp = pre[i]
             pre[i] = None
-            return (sp, 1.0 - sp * sp) if tanh else phi_dphi(cfg.act, p)
+            return (sp, 1.0 - sp * sp) if tanh else T.sigma_dsigma(p)
 
         b = gen.terminal_adjoint(f, Y, W_out[:, None], D, n)           # (S, N, D)
         if heun:

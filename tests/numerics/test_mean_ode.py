@@ -50,19 +50,20 @@ def test_batched_evaluation_equals_the_generated_vector_functions():
     h, b = (torch.randn(S, N, D, generator=g, dtype=torch.float64) for _ in range(2))
     u, v = (torch.randn(S, P, D, generator=g, dtype=torch.float64) * 2 for _ in range(2))
     T = _Terms(cfg, P)
+    uT, vT = u.mT.contiguous(), v.mT.contiguous()       # the solver's layout (S, D, P)
     hx, bx, up, vp = h[:, :, None], b[:, :, None], u[:, None], v[:, None]     # (S, N, P, D)
     dsig = lambda x: 1 - torch.tanh(x) ** 2  # noqa: E731
     ref_F = gen.forward_integrand(hx, up, vp, D, alpha, torch.tanh).mean(2)
-    torch.testing.assert_close(T.forward(h, u, v), ref_F, rtol=1e-13, atol=1e-14)
-    p = T.pre(h, u)
+    torch.testing.assert_close(T.forward(h, uT, vT), ref_F, rtol=1e-13, atol=1e-14)
+    p = T.pre(h, uT)
     s_p, ds_p = torch.tanh(p), dsig(p)
-    B, vb = T.backward(ds_p, b, u, v)
+    B, vb = T.backward(ds_p, b, uT, vT)
     torch.testing.assert_close(B, gen.backward_integrand(hx, bx, up, vp, D, alpha, dsig).mean(2),
                                rtol=1e-13, atol=1e-14)
     du, dv = T.updates(s_p, ds_p, vb, h, b)
-    torch.testing.assert_close(du, gen.u_update(hx, bx, up, vp, D, alpha, 0.3, dsig).sum(1),
+    torch.testing.assert_close(du.mT, gen.u_update(hx, bx, up, vp, D, alpha, 0.3, dsig).sum(1),
                                rtol=1e-13, atol=1e-14)
-    torch.testing.assert_close(dv, gen.v_update(hx, bx, up, D, alpha, 0.8, torch.tanh).sum(1),
+    torch.testing.assert_close(dv.mT, gen.v_update(hx, bx, up, D, alpha, 0.8, torch.tanh).sum(1),
                                rtol=1e-13, atol=1e-14)
 
 
