@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from infdepth.draw_budget import draw_cache_budget
 
-__all__ = ["Footprint", "itemsize", "engine", "coupling_levels", "init_monte_carlo",
+__all__ = ["Footprint", "itemsize", "dense_updates", "engine", "coupling_levels", "init_monte_carlo",
            "kernel_recursion", "nfd_solves", "hw_network", "mean_ode", "mean_ode_reference",
            "linear_mean_ode", "hw_bias", "mean_ode_chunk", "MEAN_ODE_CHUNK_ELEMENTS", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
            "MATRIX_SLACK", "MMAP_THRESHOLD"]
@@ -87,6 +87,17 @@ def _cached(nbytes: float) -> int:
     return int(min(nbytes, draw_cache_budget()))
 
 
+def dense_updates(n_in: int, columns: int, *, independent: bool = False,
+                  coupling: bool = False, differentiable: bool = False) -> bool:
+    """Whether the engine keeps a block matrix's training updates as a dense matrix instead
+    of low-rank factors (:class:`~infdepth.numerics.engine.lowrank.LowRankStack`): when the
+    run's ``columns`` update columns (``K * batch``) reach the matrix's input width ``n_in``
+    -- the factors would then hold more numbers, and every product with them cost more, than
+    the matrix itself -- and nothing needs the factors (exact backprop: not ``independent``,
+    no coupling decomposition, not ``differentiable``)."""
+    return columns >= n_in and not (independent or coupling or differentiable)
+
+
 def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int = 4,
            groups: int = 1, independent: bool = False, coupling: bool = False,
            item: int = 8, new_draws: float = 1.0) -> Footprint:
@@ -99,7 +110,8 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     backward matrices; times :data:`MATRIX_SLACK` for the allocator); the draw cache's float64
     copy of the fraction ``new_draws`` of them not drawn by an earlier run (the rest are cache
     hits); the low-rank factors ``A``, ``B``, ``c`` (``groups L S K batch (2n + 1)``, and the
-    products ``Y``, ``Zt`` with ``coupling``); a records pass's trace (``(L+1) S rows n`` per
+    products ``Y``, ``Zt`` with ``coupling``), or with :func:`dense_updates` the current
+    matrices and one step's updates (``2 groups L S n^2``); a records pass's trace (``(L+1) S rows n`` per
     stored tensor: the stream and each block's cache) and the backward vectors and their
     temporaries (about 12 of ``(L+1) S batch n``, measured).
     Steps: a draw per seed and block, a block per pass (``K+1`` records passes, ``K`` backward
@@ -107,7 +119,10 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     """
     mats = groups * L * S * n * n * (2 if independent else 1)
     cap = K * batch
-    lowrank = groups * L * S * cap * ((2 * n + 1) + (2 * n if coupling else 0))
+    if dense_updates(n, cap, independent=independent, coupling=coupling):
+        lowrank = 2 * mats                  # the current matrices and a step's updates
+    else:
+        lowrank = groups * L * S * cap * ((2 * n + 1) + (2 * n if coupling else 0))
     per_block = (2 if groups == 1 else 5) + (2 if coupling else 0)
     trace = (L + 1) * S * rows * n * (1 + per_block) + 12 * (L + 1) * S * batch * n
     records = 16 * S * (K + 1) * (L + 1)

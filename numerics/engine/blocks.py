@@ -56,7 +56,8 @@ class BlockType(ABC):
     ``scales``: ``Parameterization.evaluate(n=..., L=...)``; ``eta``: base learning rate
     (group ``G`` trains with ``eta * scales[G]["lr"]``); ``init``: draws initial matrices;
     ``capacity``: number of update columns to reserve (K * batch); ``mode``: backward mode;
-    ``differentiable``: updates kept for autograd (:class:`~.lowrank.LowRankStack`).
+    ``differentiable``: updates kept for autograd, ``dense``: updates added to dense matrices
+    (:class:`~.lowrank.LowRankStack`).
 
     Hook: ``forward``/``backward`` take ``perturb``, ``None`` or ``{group: tensor}``, added to
     the raw products ``W^0 x`` (forward) and ``W^0^T g`` (backward) of the group's matrix.
@@ -68,7 +69,7 @@ class BlockType(ABC):
     def __init__(self, *, n: int, L: int, act: str, scales: dict, eta: float, mode: str,
                  init: MatrixInit, capacity: int, track_products: bool,
                  coupling_definition: str, removed_in: str = "both",
-                 differentiable: bool = False):
+                 differentiable: bool = False, dense: bool = False):
         self.n, self.L, self.act, self.mode = n, L, act, mode
         self.mult = {G: scales[G]["multiplier"] for G in self.groups}
         self.lr = {G: eta * scales[G]["lr"] for G in self.groups}
@@ -79,7 +80,8 @@ class BlockType(ABC):
             Wt0 = init(G, n_out, n_in, std, True) if mode == "independent" else None
             self.stacks[G] = LowRankStack(W0, Wt0, capacity, track_products=track_products,
                                           coupling_definition=coupling_definition,
-                                          removed_in=removed_in, differentiable=differentiable)
+                                          removed_in=removed_in, differentiable=differentiable,
+                                          dense=dense)
 
     @abstractmethod
     def shapes(self) -> dict[str, tuple[int, int]]:
@@ -129,7 +131,7 @@ class OneLayerBlock(BlockType):
         m = self.mult["W"]
         p = phi(self.act, h)
         z, z0, cf = self.stacks["W"].forward(l, p, self.mode, coupling=coupling,
-                                             add=_get(perturb, "W"))
+                                             add=_get(perturb, "W"), raw=False)
         cache = {"h": h, "p": p, "z0": z0}
         if cf is not None:
             cache["cpl_fwd"] = {"W": m * cf}
@@ -174,7 +176,7 @@ class TwoLayerBlock(BlockType):
         u = m1 * zu
         q = phi(self.act, u)
         z, z0, cf2 = self.stacks["W2"].forward(l, q, self.mode, coupling=coupling,
-                                               add=_get(perturb, "W2"))
+                                               add=_get(perturb, "W2"), raw=False)
         cache = {"h": h, "p": p, "u": u, "q": q, "u0": u0, "z0": z0}
         if cf1 is not None:
             cache["cpl_fwd"] = {"W1": m1 * cf1, "W2": m2 * cf2}

@@ -21,6 +21,13 @@ Backward modes (docs/theory.md s4, the three meanings of "decoupled", see ``BACK
   ``removed_in`` (``"both"`` default, ``"forward"``, ``"backward"``) restricts the removal to
   one pass (diagnostic: which twin of the coupling matters).
 
+**Dense updates** (``dense=True``; chosen by :func:`infdepth.numerics.footprint.dense_updates`
+when a run's update columns reach the matrix's input width, e.g. full-batch training on as
+many examples as the width): the stack keeps the current matrix ``W^k_l`` itself and adds each
+step's updates ``sum_b c_b a_b b_b^T`` to it at :meth:`LowRankStack.advance`; products are
+one dense matmul. The same matrices, rounded differently (exact backprop only: no coupling,
+no independent backward matrices, not differentiable).
+
 For the decomposition the stack also stores the raw products ``Y = W^0 b_j`` and
 ``Zt = W^0^T a_j`` of the training passes (only when coupling is removed or recorded).
 
@@ -97,8 +104,13 @@ class LowRankStack:
 
     def __init__(self, W0: torch.Tensor, Wt0: torch.Tensor | None, capacity: int, *,
                  track_products: bool = False, coupling_definition: str = "conditional",
-                 removed_in: str = "both", differentiable: bool = False):
+                 removed_in: str = "both", differentiable: bool = False,
+                 dense: bool = False):
         L, S, n_out, n_in = W0.shape
+        if dense and (Wt0 is not None or track_products or differentiable):
+            raise ValueError("dense updates need exact backprop without products tracked or "
+                             "differentiable updates")
+        self.dense_updates = dense
         self.W0 = W0
         self.Wt0 = Wt0
         self.n_out, self.n_in = n_out, n_in
@@ -109,7 +121,10 @@ class LowRankStack:
         self.differentiable = differentiable
         #: update columns that fit (None: unbounded, ``differentiable``)
         self.capacity = None if differentiable else capacity
-        if differentiable:
+        if dense:
+            self.W = W0.clone()                  # W^k, updated at advance()
+            self._pending: list[tuple[int, torch.Tensor]] = []
+        elif differentiable:
             # per block: lists of the appended (S, m, .) factors; cat cache keyed by rank
             self._rows = {k: [[] for _ in range(L)] for k in ("A", "B", "c", "Y", "Zt")}
             self._cat: list[tuple[int, tuple] | None] = [None] * L
@@ -124,6 +139,7 @@ class LowRankStack:
 
     def factors(self, l: int):
         """``(A, B, c)`` of block l at the current rank r: (S, r, out), (S, r, in), (S, r)."""
+        self._need_factors()
         r = self.rank
         if not self.differentiable:
             return self.A[l, :, :r], self.B[l, :, :r], self.c[l, :, :r]
@@ -135,10 +151,15 @@ class LowRankStack:
 
     def products(self, l: int):
         """``(Y, Zt)`` raw products of block l at the current rank (``track_products``)."""
+        self._need_factors()
         r = self.rank
         if not self.differentiable:
             return self.Y[l, :, :r], self.Zt[l, :, :r]
         return self._joined("Y", l, r), self._joined("Zt", l, r)
+
+    def _need_factors(self) -> None:
+        if self.dense_updates:
+            raise ValueError("a stack with dense updates keeps no low-rank factors")
 
     def _joined(self, key: str, l: int, r: int) -> torch.Tensor:
         rows = self._rows[key][l]
@@ -152,14 +173,19 @@ class LowRankStack:
 
     # -- products ------------------------------------------------------------------------
     def forward(self, l: int, x: torch.Tensor, mode: str, *, coupling: bool = False,
-                add: torch.Tensor | None = None):
+                add: torch.Tensor | None = None, raw: bool = True):
         """``W^k_l x`` for rows ``x`` (S,B,in). Returns ``(z, z0, c_f)``.
 
         ``z0 = W^0_l x`` (raw), ``c_f`` the forward coupling (``None`` unless ``coupling`` or
         mode ``"coupling_removed"``, and always ``None`` in mode ``"independent"``, where the
         backward pass never sees ``W``); in mode ``"coupling_removed"`` ``z = z0 - c_f + updates``.
-        ``add`` (S,B,out): added to the raw product before the updates (hook).
+        ``add`` (S,B,out): added to the raw product before the updates (hook). With dense
+        updates ``z0`` is an extra product, made only when ``raw`` (else ``None``).
         """
+        if self.dense_updates:
+            z = _times(x, self.W[l].mT)
+            return (z if add is None else z + add), (_times(x, self.W0[l].mT) if raw
+                                                     else None), None
         r = self.rank
         z0 = _times(x, self.W0[l].mT)
         cpl = None
@@ -184,6 +210,9 @@ class LowRankStack:
         the current step (they count as seen for the backward coupling). ``add`` (S,B,in):
         added to the raw product ``W^0^T g`` before the updates (hook).
         """
+        if self.dense_updates:      # the raw product W^0^T g is not needed (no coupling)
+            zt = _times(g, self.W[l])
+            return (zt if add is None else zt + add), None, None
         r = self.rank
         base = self.Wt0 if mode == "independent" else self.W0
         zt0 = _times(g, base[l])
@@ -211,6 +240,9 @@ class LowRankStack:
         ``a`` (S,batch,out), ``b`` (S,batch,in), ``c`` (S,batch); ``z0 = W^0 b`` and
         ``zt0 = W^0^T a`` when products are tracked. Becomes visible after :meth:`advance`.
         """
+        if self.dense_updates:
+            self._pending.append((l, (a.mT * c[:, None, :]) @ b))
+            return
         if self.differentiable:
             for key, t in (("A", a), ("B", b), ("c", c)):
                 self._rows[key][l].append(t)
@@ -227,11 +259,17 @@ class LowRankStack:
             self.Zt[l, :, r:r + m] = zt0
 
     def advance(self, m: int) -> None:
+        if self.dense_updates:
+            for l, delta in self._pending:
+                self.W[l] += delta
+            self._pending = []
         self.rank += m
 
     # -- inspection ----------------------------------------------------------------------
     def dense(self, l: int, which: str = "W") -> torch.Tensor:
         """Dense ``W^k_l`` (or ``Wt^k_l`` with ``which="Wt"``), (S, out, in). For tests/diagnostics."""
+        if self.dense_updates and which == "W":
+            return self.W[l].clone()
         base = self.W0 if which == "W" else self.Wt0
         A, B, c = self.factors(l)
         return base[l] + (A.mT * c[:, None, :]) @ B

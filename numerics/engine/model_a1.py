@@ -29,6 +29,7 @@ import torch
 from infdepth.theory.parameterization import Parameterization, preset
 from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int
 from ..activations import check_activation, dphi, phi
+from ..footprint import dense_updates
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
 from .lowrank import REMOVED_IN, check_mode
@@ -144,7 +145,9 @@ class A1Model:
 
     ``d``: input dimension; ``dtype``/``device``: of the run (taken from the inputs by
     :func:`~.training.train_a1`). ``capacity``: update columns to reserve (default ``K``; 0 for
-    a model that is never trained). ``tie_backward`` (test hook, mode ``"independent"`` only):
+    a model that is never trained); when it reaches the width ``n`` the blocks keep their
+    updates as dense matrices (:func:`~infdepth.numerics.footprint.dense_updates`, exact
+    backprop only). ``tie_backward`` (test hook, mode ``"independent"`` only):
     use ``Wt^0 := W^0`` so that independent training must reproduce reused training.
 
     Injection and hooks (for code that needs the passes on other weights or differentiates
@@ -224,7 +227,9 @@ class A1Model:
             n=c.n, L=c.L, act=c.act, scales=sc, eta=c.eta, mode=c.mode, init=init,
             capacity=capacity, track_products=self.coupling,
             coupling_definition=c.coupling_definition, removed_in=c.coupling_removed_in,
-            differentiable=differentiable)
+            differentiable=differentiable,
+            dense=dense_updates(c.n, capacity, independent=c.mode == "independent",
+                                coupling=self.coupling, differentiable=differentiable))
         del self.blocks_W0_for_tie
         if given:
             raise ValueError(f"unused weights {sorted(given)}; allowed: U, v, "

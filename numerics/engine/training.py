@@ -140,12 +140,14 @@ def _as_batched(name: str, t, S: int, ndim: int) -> torch.Tensor:
 
 def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
              X_eval: torch.Tensor | None = None, *, keep_model: bool = False,
-             model: A1Model | None = None) -> A1Result:
+             model: A1Model | None = None, stats: bool = True) -> A1Result:
     """Train the ensemble of ``config`` for ``config.K`` steps and record (module docstring).
 
     ``X_train`` (N, d) or (S, N, d) [per-seed data], ``y_train`` (N,) or (S, N), ``X_eval``
     (E, d) or (S, E, d). dtype (float32/float64) and device are those of ``X_train``.
     ``model``: a pre-built fresh :class:`A1Model` (test hooks); by default one is built.
+    ``stats=False``: skip the per-block statistics (``block_stats`` empty; outputs and losses
+    are the same numbers -- the statistics only read the passes).
     """
     c = config
     S, L, K = c.n_seeds, c.L, c.K
@@ -195,9 +197,9 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
         for G in model.blocks.groups:
             names += [f"cpl_fwd:{G}", f"cpl_bwd:{G}"]
         names += ["cpl_fwd_acc", "cpl_bwd_acc"]
-    st = {name: X.new_full((S, K + 1, L + 1), nan) for name in names}
+    st = {name: X.new_full((S, K + 1, L + 1), nan) for name in names} if stats else {}
 
-    h0_probe = u0_probe = None
+    start: dict = {}              # probe values at step 0
     for k in range(K + 1):
         # -- records on all inputs at the current parameters --------------------------------
         # (with coupling on, the records pass computes it too: rows are independent and the
@@ -206,21 +208,8 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
         tr = tr_all
         f_all[:, k] = f
         loss[:, k] = 0.5 * (f[:, :N] - y).square().mean(1)
-        hp = [h[:, probe] for h in tr.hs]
-        if two_layer:
-            up = [cch["u"][:, probe] for cch in tr.caches]
-        if k == 0:
-            h0_probe = hp
-            if two_layer:
-                u0_probe = up
-        st["dh_rms"][:, k] = _rms_stack([a - b for a, b in zip(hp, h0_probe)])
-        if two_layer:
-            for l in range(L):
-                st["du_rms"][:, k, l + 1] = _rms(up[l] - u0_probe[l])
-                # the first layer's own learned update: m_1 (W1^k - W1^0) phi(h^k_{l-1})
-                cch = tr.caches[l]
-                st["duw_rms"][:, k, l + 1] = _rms(cch["u"][:, probe] - m1 * cch["u0"][:, probe])
-        del hp
+        if stats:
+            _record_probe(st, k, tr, probe, m1 if two_layer else None, start)
         if k == K:
             break
         # -- one training step ---------------------------------------------------------------
@@ -231,18 +220,46 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
         del tr_all
         chi = (fb - yb) / xb.shape[1]
         bw = model.backward(tr, chi, coupling=coupling)
-        st["h_rms"][:, k] = _rms_stack(tr.hs)
-        st["g_rms"][:, k] = _rms_stack(bw.gs)
-        st["branch_rms"][:, k, 1:] = _rms_stack([b - a for a, b in zip(tr.hs, tr.hs[1:])])
-        for l in range(L):
-            if two_layer:
-                st["u_rms"][:, k, l + 1] = _rms(tr.caches[l]["u"])
-        if coupling:
-            _record_coupling(st, k, "fwd", range(L), tr.caches)
-            _record_coupling(st, k, "bwd", reversed(range(L)), bw.infos)
+        if stats:
+            _record_batch(st, k, tr, bw, coupling)
         model.apply(bw)
         del tr, bw
 
     return A1Result(config=c, seed_indices=c.seed_indices, f_train=f_all[:, :, :N],
                     f_eval=f_all[:, :, N:], y_train=y, loss=loss, block_stats=st,
                     model=model if keep_model else None)
+
+
+def _record_probe(st: dict, k: int, tr: Trace, probe: slice, m1: float | None,
+                  start: dict) -> None:
+    """The records pass's statistics at step k on the probe inputs: ``dh_rms`` and, for
+    two-layer blocks (``m1`` the first layer's multiplier), ``du_rms`` and ``duw_rms``, against
+    the probe values of step 0 (kept in ``start``)."""
+    hp = [h[:, probe] for h in tr.hs]
+    if k == 0:
+        start["h"] = hp
+    st["dh_rms"][:, k] = _rms_stack([a - b for a, b in zip(hp, start["h"])])
+    if m1 is None:
+        return
+    up = [cch["u"][:, probe] for cch in tr.caches]
+    if k == 0:
+        start["u"] = up
+    for l, cch in enumerate(tr.caches):
+        st["du_rms"][:, k, l + 1] = _rms(up[l] - start["u"][l])
+        # the first layer's own learned update: m_1 (W1^k - W1^0) phi(h^k_{l-1})
+        st["duw_rms"][:, k, l + 1] = _rms(cch["u"][:, probe] - m1 * cch["u0"][:, probe])
+
+
+def _record_batch(st: dict, k: int, tr: Trace, bw, coupling: bool) -> None:
+    """The training batch's statistics at step k: ``h_rms``, ``g_rms``, ``branch_rms``,
+    two-layer ``u_rms`` and, with coupling, the coupling's."""
+    st["h_rms"][:, k] = _rms_stack(tr.hs)
+    st["g_rms"][:, k] = _rms_stack(bw.gs)
+    st["branch_rms"][:, k, 1:] = _rms_stack([b - a for a, b in zip(tr.hs, tr.hs[1:])])
+    if "u_rms" in st:
+        for l, cch in enumerate(tr.caches):
+            st["u_rms"][:, k, l + 1] = _rms(cch["u"])
+    if coupling:
+        L = len(tr.caches)
+        _record_coupling(st, k, "fwd", range(L), tr.caches)
+        _record_coupling(st, k, "bwd", reversed(range(L)), bw.infos)

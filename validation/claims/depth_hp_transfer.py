@@ -330,7 +330,7 @@ class DepthHPTransfer(Claim):
                            parameterization=p.parameterization, act=p.act, block=p.block,
                            batching=p.batching, n_seeds=p.n_seeds, base_seed=p.base_seed)
             with np.errstate(all="ignore"):
-                loss = train_a1(cfg, X, y).loss.detach().cpu().double().numpy()
+                loss = train_a1(cfg, X, y, stats=False).loss.detach().cpu().double().numpy()
             div = ~np.all(np.isfinite(loss), axis=1)
             final = np.where(div, np.inf, loss[:, -1])
             for s in range(p.n_seeds):

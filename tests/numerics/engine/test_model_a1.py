@@ -433,3 +433,69 @@ def test_cuda_matches_cpu(mode, block):
     assert rel_err(engine_traj(g32).double().cpu(), engine_traj(cpu)) < 1e-3
     native = train_a1(cfg.replace(rng_device="native"), X.cuda(), y.cuda(), Xe.cuda())
     assert torch.isfinite(engine_traj(native)).all()
+
+
+# ------------------------------------------------------------------------------------------
+# Dense updates (footprint.dense_updates): the same training as low-rank factors
+# ------------------------------------------------------------------------------------------
+
+def test_the_dense_update_rule():
+    from infdepth.numerics.footprint import dense_updates
+    assert dense_updates(64, 64) and dense_updates(64, 640) and not dense_updates(64, 63)
+    assert not dense_updates(64, 640, independent=True)
+    assert not dense_updates(64, 640, coupling=True)
+    assert not dense_updates(64, 640, differentiable=True)
+
+
+@pytest.mark.parametrize("block", ["one_layer", "two_layer"])
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_dense_updates_train_as_low_rank_factors(block, act, monkeypatch):
+    """Full-batch training with K N >= n keeps dense matrices; trajectory, loss and every
+    per-block statistic (the two-layer block's update movement duw_rms reads W1^0 x) equal
+    those of the low-rank factors to round-off."""
+    import infdepth.numerics.engine.model_a1 as model_a1
+    X, y, Xe = data()
+    cfg = A1Config(n=8, L=3, K=4, eta=0.4, act=act, block=block, batching="full", n_seeds=2,
+                   parameterization="depth_mup")
+    model = A1Model(cfg, X.shape[1], F64, "cpu", capacity=cfg.K * X.shape[0])
+    assert all(st.dense_updates for st in model.blocks.stacks.values())
+    with pytest.raises(ValueError, match="no low-rank factors"):
+        model.blocks.stacks[model.blocks.groups[0]].factors(0)
+    dense = train_a1(cfg, X, y, Xe)
+    monkeypatch.setattr(model_a1, "dense_updates", lambda *a, **k: False)
+    low = train_a1(cfg, X, y, Xe)
+    assert rel_err(engine_traj(dense), engine_traj(low)) < 1e-12
+    assert rel_err(dense.loss, low.loss) < 1e-12
+    assert set(dense.block_stats) == set(low.block_stats)
+    for name, t in low.block_stats.items():
+        torch.testing.assert_close(dense.block_stats[name], t, rtol=1e-10, atol=1e-14,
+                                   equal_nan=True, msg=name)
+    assert (low.f_eval[:, -1] - low.f_eval[:, 0]).abs().max() > 1e-3
+
+
+def test_dense_matrices_are_the_low_rank_matrices(monkeypatch):
+    """After training, the dense stack's current matrices == W^0 + A^T diag(c) B."""
+    import infdepth.numerics.engine.model_a1 as model_a1
+    X, y, Xe = data()
+    cfg = A1Config(n=8, L=2, K=3, eta=0.3, act="tanh", block="two_layer", batching="full",
+                   n_seeds=2, parameterization="depth_mup")
+    m_dense = A1Model(cfg, X.shape[1], F64, "cpu", capacity=cfg.K * X.shape[0])
+    train_a1(cfg, X, y, model=m_dense)
+    monkeypatch.setattr(model_a1, "dense_updates", lambda *a, **k: False)
+    m_low = A1Model(cfg, X.shape[1], F64, "cpu", capacity=cfg.K * X.shape[0])
+    train_a1(cfg, X, y, model=m_low)
+    for G in ("W1", "W2"):
+        torch.testing.assert_close(m_dense.blocks.dense(G), m_low.blocks.dense(G),
+                                   rtol=1e-12, atol=1e-14)
+        assert not torch.equal(m_dense.blocks.dense(G), m_dense.blocks.stacks[G].W0)
+
+
+@pytest.mark.parametrize("block", ["one_layer", "two_layer"])
+@pytest.mark.parametrize("batching", ["sgd", "full"])
+def test_training_without_statistics_gives_the_same_numbers(block, batching):
+    X, y, Xe = data()
+    cfg = A1Config(n=8, L=3, K=4, eta=0.4, act="tanh", block=block, batching=batching,
+                   n_seeds=2, parameterization="depth_mup")
+    full, bare = train_a1(cfg, X, y, Xe), train_a1(cfg, X, y, Xe, stats=False)
+    assert torch.equal(full.loss, bare.loss) and torch.equal(engine_traj(full), engine_traj(bare))
+    assert full.block_stats and not bare.block_stats
