@@ -21,10 +21,10 @@ from .decomposition import COUPLING_DEFINITIONS
 from .lowrank import BACKWARD_MODES, LowRankStack
 from .model_a1 import BATCHINGS, READOUTS, A1Config, A1Model
 from .rng import engine_stream
-from .training import A1Result, train_a1
+from .training import A1Result, train_a1, train_a1_shared
 
 __all__ = [
-    "A1Config", "A1Model", "A1Result", "train_a1", "BlockType", "OneLayerBlock", "TwoLayerBlock",
+    "A1Config", "A1Model", "A1Result", "train_a1", "train_a1_shared", "BlockType", "OneLayerBlock", "TwoLayerBlock",
     "LowRankStack", "ACTIVATION_NAMES", "BACKWARD_MODES", "BLOCK_NAMES", "BLOCK_TYPES",
     "BATCHINGS", "READOUTS", "COUPLING_DEFINITIONS", "phi", "dphi", "engine_stream",
 ]

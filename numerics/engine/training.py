@@ -30,6 +30,7 @@ Per-block statistics (``block_stats[name]``: ``(S, K+1, L+1)``, block 0 = the in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -228,6 +229,38 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
     return A1Result(config=c, seed_indices=c.seed_indices, f_train=f_all[:, :, :N],
                     f_eval=f_all[:, :, N:], y_train=y, loss=loss, block_stats=st,
                     model=model if keep_model else None)
+
+
+def train_a1_shared(configs: Sequence[A1Config], X_train: torch.Tensor, y_train: torch.Tensor,
+                    X_eval: torch.Tensor | None = None, *, stats: bool = True
+                    ) -> list[A1Result]:
+    """:func:`train_a1` of each config on the same initial weights, drawn once: the first
+    model draws them and every later model is built on the first one's initial ``U``, ``v``
+    and block matrices (:class:`A1Model` ``weights``). The draw cache would give the same
+    numbers, but only while it holds a whole run's matrices; a larger run (e.g. 400 seeds of
+    16 blocks of 512 x 512) would draw them once per config. The configs must share what the
+    draws depend on: ``n``, ``L``, ``block``, the seeds, the parameterization and the
+    generator's device (``ValueError`` otherwise); they may differ in backward mode, learning
+    rate, K, coupling records. Independent backward matrices are drawn per model as usual."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("at least one config is required")
+    key = lambda c: (c.n, c.L, c.block, c.n_seeds, c.base_seed, c.seed_indices,  # noqa: E731
+                     c.parameterization, c.rng_device)
+    if any(key(c) != key(configs[0]) for c in configs):
+        raise ValueError("train_a1_shared: the configs must share n, L, block, seeds, "
+                         "parameterization and rng_device")
+    X = _as_batched("X_train", X_train, configs[0].n_seeds, 2)
+    N, d = X.shape[1], X.shape[2]
+    results, weights = [], None
+    for c in configs:
+        B = N if c.batching == "full" else 1
+        model = A1Model(c, d, X.dtype, X.device, capacity=c.K * B, weights=weights)
+        if weights is None:
+            weights = {"U": model.U, "v": model.v,
+                       **{G: st.W0 for G, st in model.blocks.stacks.items()}}
+        results.append(train_a1(c, X_train, y_train, X_eval, model=model, stats=stats))
+    return results
 
 
 def _record_probe(st: dict, k: int, tr: Trace, probe: slice, m1: float | None,

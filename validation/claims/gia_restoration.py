@@ -107,15 +107,16 @@ class GiaRestoration(Claim):
 
     def compute(self, point: GiaPoint) -> pd.DataFrame:
         """One row per seed and step: both loss curves (mean loss over the training inputs)."""
-        from infdepth.numerics.engine import A1Config, train_a1
+        from infdepth.numerics.engine import A1Config, train_a1_shared
         p = point
         X, y = task_tensors(dtype=p.torch_dtype, device=p.device)
-        losses = {}
-        for mode in ("reused", "independent"):
-            cfg = A1Config(n=p.n, L=p.L, K=p.K, eta=p.eta, parameterization=p.parameterization,
-                           act=p.act, mode=mode, n_seeds=p.n_seeds, base_seed=p.base_seed)
-            with np.errstate(all="ignore"):
-                losses[mode] = train_a1(cfg, X, y, X).loss.cpu().numpy()
+        modes = ("reused", "independent")
+        cfgs = [A1Config(n=p.n, L=p.L, K=p.K, eta=p.eta, parameterization=p.parameterization,
+                         act=p.act, mode=mode, n_seeds=p.n_seeds, base_seed=p.base_seed)
+                for mode in modes]
+        with np.errstate(all="ignore"):       # both modes on one draw of the weights
+            runs = train_a1_shared(cfgs, X, y, X)
+        losses = {mode: r.loss.cpu().numpy() for mode, r in zip(modes, runs)}
         S, K1 = losses["reused"].shape
         return pd.DataFrame({"seed": np.repeat(np.arange(S), K1),
                              "step": np.tile(np.arange(K1), S),

@@ -170,15 +170,14 @@ class InitCouplingWidth(Claim):
     def compute(self, point: CouplingInitPoint) -> pd.DataFrame:
         """One row per seed: coupling rms and the gradient second moment in both modes
         (step 0)."""
-        from infdepth.numerics.engine import A1Config, train_a1
+        from infdepth.numerics.engine import A1Config, train_a1_shared
         X, y = task_tensors(dtype=point.torch_dtype, device=point.device)
-        out = {}
-        for mode in ("reused", "coupling_removed"):
-            cfg = A1Config(n=point.n, L=point.L, K=1, eta=point.eta,
-                           parameterization=point.parameterization, act=point.act, mode=mode,
-                           n_seeds=point.n_seeds, base_seed=point.base_seed, record_coupling=True)
-            out[mode] = train_a1(cfg, X, y, X).block_stats
-        r, c = out["reused"], out["coupling_removed"]
+        cfgs = [A1Config(n=point.n, L=point.L, K=1, eta=point.eta,
+                         parameterization=point.parameterization, act=point.act, mode=mode,
+                         n_seeds=point.n_seeds, base_seed=point.base_seed, record_coupling=True)
+                for mode in ("reused", "coupling_removed")]
+        # both modes on one draw of the weights (the largest point's draws exceed the cache)
+        r, c = (res.block_stats for res in train_a1_shared(cfgs, X, y, X))
         return pd.DataFrame({
             "seed": np.arange(point.n_seeds),
             "cpl_rms": r["cpl_bwd_acc"][:, 0, 1].cpu().numpy(),

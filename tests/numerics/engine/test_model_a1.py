@@ -499,3 +499,25 @@ def test_training_without_statistics_gives_the_same_numbers(block, batching):
     full, bare = train_a1(cfg, X, y, Xe), train_a1(cfg, X, y, Xe, stats=False)
     assert torch.equal(full.loss, bare.loss) and torch.equal(engine_traj(full), engine_traj(bare))
     assert full.block_stats and not bare.block_stats
+
+
+def test_shared_weights_train_as_separate_runs_and_draw_once(monkeypatch):
+    """train_a1_shared == train_a1 per config, bit for bit, with every key drawn once even
+    with the draw cache off."""
+    from infdepth import seeding
+    from infdepth.numerics.engine import train_a1_shared
+    X, y, Xe = data()
+    cfgs = [A1Config(n=8, L=3, K=3, eta=0.4, act="tanh", mode=m, n_seeds=2,
+                     parameterization="depth_mup")
+            for m in ("reused", "independent", "coupling_removed")]
+    alone = [train_a1(c, X, y, Xe) for c in cfgs]
+    monkeypatch.setenv(seeding.DRAW_CACHE_ENV, "0")
+    seeding.clear_draw_cache()
+    with seeding.record_draws() as drawn:
+        shared = train_a1_shared(cfgs, X, y, Xe)
+    assert set(drawn.values()) == {1}
+    assert any("~bwd" in k[0] for k in drawn)          # independent matrices drawn as usual
+    for a, b in zip(alone, shared):
+        assert torch.equal(a.loss, b.loss) and torch.equal(engine_traj(a), engine_traj(b))
+    with pytest.raises(ValueError, match="must share"):
+        train_a1_shared([cfgs[0], A1Config(n=8, L=4, K=3, eta=0.4, n_seeds=2)], X, y)
