@@ -337,21 +337,19 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
 def _split_by_memory(pending: Sequence[PointTask], spec: SchedulerSpec,
                      claim_of: Callable[[PointTask], Claim]
                      ) -> tuple[list[PointTask], list[PointTask]]:
-    """``(shared, alone)``: on a local cluster of N workers, the points (with the rest of
-    their affinity group) whose memory estimate exceeds 1/N of this machine's memory are
-    computed after the cluster has finished and closed, one at a time in this process (the
-    serial path's numbers), so that two large points never run at once (two workers each
-    taking a large point of the standard suite ran this 24 GiB machine out of memory).
-    Elsewhere every point is shared."""
+    """``(shared, alone)``: on a local cluster of N workers, the points whose memory estimate
+    exceeds 1/N of this machine's memory are computed after the cluster has finished and
+    closed, one at a time in this process (the serial path's numbers), so that two large points
+    never run at once (two workers each taking a large point of the standard suite ran this
+    24 GiB machine out of memory). The rest of a large point's affinity group stays on the
+    cluster (the large point recomputes what it shares with them here; the group's other
+    points keep sharing it there). Elsewhere every point is shared."""
     if spec.kind != "local" or spec.workers < 2:
         return list(pending), []
     from .memory_estimate import memory_limit_bytes
     share = memory_limit_bytes() // spec.workers
     big = {t.key for t in pending if claim_of(t).memory_bytes(t.point) > share}
-    big_groups = {(t.claim, t.group) for t in pending if t.key in big and t.group is not None}
-    def is_big(t: PointTask) -> bool:
-        return t.key in big or (t.claim, t.group) in big_groups
-    return [t for t in pending if not is_big(t)], [t for t in pending if is_big(t)]
+    return [t for t in pending if t.key not in big], [t for t in pending if t.key in big]
 
 
 def measure_variant(claim: Claim, variant: Any, points: Sequence[Any], frames: Sequence[Any]

@@ -418,8 +418,9 @@ def test_a_claim_without_the_convention_runs_the_default(claim, store):
 
 
 def test_points_too_large_to_share_the_machine_run_alone_after_the_cluster(monkeypatch):
-    """On a local cluster of N workers a point estimated above 1/N of the memory (and the rest
-    of its affinity group) is computed alone afterwards; a SLURM or serial run splits nothing."""
+    """On a local cluster of N workers a point estimated above 1/N of the memory is computed
+    alone afterwards (the rest of its affinity group stays on the cluster); a SLURM or serial
+    run splits nothing."""
     from infdepth.validation import memory_estimate
     from infdepth.validation.runner import _split_by_memory
     from infdepth.validation.scheduler import SchedulerSpec
@@ -435,8 +436,8 @@ def test_points_too_large_to_share_the_machine_run_alone_after_the_cluster(monke
              PointTask("b", "k5", 1 * GB, group="h"), PointTask("a", "k6", 9 * GB)]
     shared, alone = _split_by_memory(tasks, SchedulerSpec.from_options(workers=2),
                                      lambda t: Sized())
-    assert [t.key for t in alone] == ["k2", "k3", "k4"]
-    assert [t.key for t in shared] == ["k1", "k5", "k6"]
+    assert [t.key for t in alone] == ["k2", "k4"]
+    assert [t.key for t in shared] == ["k1", "k3", "k5", "k6"]
     shared, alone = _split_by_memory(tasks, SchedulerSpec.from_options(workers=1),
                                      lambda t: Sized())
     assert alone == [] and shared == tasks

@@ -281,3 +281,15 @@ def test_joint_variant_separates_the_depth_term_from_the_floor():
     assert ev.kind == "joint" and ev.ci_low <= -1.0 <= ev.ci_high, ev.reason
     assert ev.notes[0].startswith("a L^p + c:")
     assert CLAIM.derived(v).exponent == -1.0
+
+
+def test_depth_and_network_points_share_one_affinity():
+    """Every point of a suite (both variants, depth and network readings) is one group, so a
+    cluster solves each variant's NFD limit and trains each depth's networks once; another
+    run (dtype) or seed base is another group."""
+    from infdepth.validation.memory_estimate import claim_points
+    pts = claim_points(CLAIM, "smoke", Overrides(), RunFields())
+    assert {type(p) for p in pts} == {NFDSweepPoint, NetworkPoint}
+    assert len({CLAIM.affinity(p) for p in pts}) == 1
+    other = claim_points(CLAIM, "smoke", Overrides(), RunFields(dtype="float32"))
+    assert CLAIM.affinity(other[0]) != CLAIM.affinity(pts[0])
