@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from .depth_coord_check import _batch, band_reading, mse_loss
+from .grids import uniform_grid
 from .param.install import Parameterized
 from .seeding import generator
 
@@ -56,10 +57,7 @@ NOTE_SEP = " | "
 def log2_grid(lo: float, hi: float, step: float = 0.5) -> list[float]:
     """Learning rates ``2**x`` for ``x`` from ``lo`` to ``hi`` (inclusive) in steps of ``step``
     (a uniform grid in ``log2 lr``, the claim's grid)."""
-    if step <= 0 or hi < lo:
-        raise ValueError("need lo <= hi and step > 0")
-    k = int(round((hi - lo) / step))
-    return [float(2.0 ** (lo + i * step)) for i in range(k + 1)]
+    return [float(2.0 ** x) for x in uniform_grid(lo, hi, step)]
 
 
 def train_losses(pm: Parameterized, X: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,
@@ -188,8 +186,8 @@ def _derived(preset: str, two_layer: bool):
 
 
 def transfer_drift(df: pd.DataFrame, tolerance: float | None = None, *,
-                   two_layer: bool | None = None, noise_floor_factor: float = 2.0
-                   ) -> pd.DataFrame:
+                   two_layer: bool | None = None, noise_floor_factor: float = 2.0,
+                   optima: pd.DataFrame | None = None) -> pd.DataFrame:
     """Verdict table, one row per (parameterization, optimizer): the drift of ``log2 eta*`` per
     doubling of depth with its 95% CI (the claim's measurement), the status of the version-2
     rule against the transfer band ``[-tolerance, tolerance]`` (default: the claim's 0.25) and
@@ -199,13 +197,14 @@ def transfer_drift(df: pd.DataFrame, tolerance: float | None = None, *,
     ``noise_floor_factor``: the fitter's noise floor, the claim's 2 by default (a depth whose
     ``eta*`` is below twice its bootstrap standard error is left out of the fit and named in the
     notes; with noisy curves this can leave fewer than 3 depths and refuse the fit); 0 fits
-    every depth, the interval still from the bootstrap over seeds."""
+    every depth, the interval still from the bootstrap over seeds. ``optima``: the
+    :func:`lr_optima` table of ``df`` if already computed."""
     from .validation.claims.depth_hp_transfer import TRANSFER_TOL, drift_measurement
     from .validation.measurements import Claimed
 
     tol = TRANSFER_TOL if tolerance is None else float(tolerance)
     fin = _final(df)
-    opt_notes = lr_optima(df)
+    opt_notes = lr_optima(df) if optima is None else optima
     steps = int(df["step"].max())
     two_layer = bool(df.attrs.get("two_layer", False) if two_layer is None else two_layer)
     rows = []
@@ -260,16 +259,17 @@ def format_drift(table: pd.DataFrame) -> str:
 
 
 def plot_transfer_check(df: pd.DataFrame, drift: pd.DataFrame | None = None,
-                        title: str | None = None):
+                        title: str | None = None, optima: pd.DataFrame | None = None):
     """The figure kind ``transfer`` (:mod:`infdepth.paper_figs.transfer`), one panel per
     (parameterization, optimizer): seed-mean final loss vs ``log2`` base LR per depth, fitted
     optima starred, diverged learning rates as crosses; the title carries the drift with its CI
-    and status from ``drift`` (a :func:`transfer_drift` table). Reads the frames only."""
+    and status from ``drift`` (a :func:`transfer_drift` table); ``optima``: the
+    :func:`lr_optima` table of ``df`` if already computed. Reads the frames only."""
     from .paper_figs.common import VariantView
     from .paper_figs.transfer import plot_transfer
 
     fin = _final(df).rename(columns={"depth": "L"})
-    opt = lr_optima(df)
+    opt = lr_optima(df) if optima is None else optima
     views = []
     for (name, o), g in _configs(fin):
         rec = {"variant": f"{name}/{o}", "status": "not fitted", "measured": None}

@@ -58,8 +58,8 @@ def run(args) -> int:
     from .coordcheck_cli import _load
     from .examples import vector_task
     from .paper_figs.common import save
-    from .depth_transfer_check import (format_drift, log2_grid, lr_optima, plot_transfer_check,
-                                 transfer_check, transfer_drift)
+    from .depth_transfer_check import (format_drift, log2_grid, lr_optima,
+                                       plot_transfer_check, transfer_check, transfer_drift)
 
     if not str(args.out).strip():
         raise InfdepthError("--out: empty folder name")
@@ -79,18 +79,19 @@ def run(args) -> int:
                                      base_width=args.base_width, base_depth=args.base_depth))
     df = pd.concat(frames, ignore_index=True)
     df.attrs = {k: v for k, v in frames[0].attrs.items() if k != "parameterization"}
-    drift = transfer_drift(df, noise_floor_factor=args.noise_floor)
+    optima = lr_optima(df)
+    drift = transfer_drift(df, noise_floor_factor=args.noise_floor, optima=optima)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "transfer.parquet", df.to_parquet)
-    atomic_write(out / "optima.parquet", lr_optima(df).to_parquet)
+    atomic_write(out / "optima.parquet", optima.to_parquet)
     tab = drift.copy()
     for col in ("depths", "eta_opt", "used"):
         tab[col] = tab[col].map(list)
     atomic_write(out / "drift.parquet", tab.to_parquet)
     text = format_drift(drift)
     atomic_write_text(out / "drift.txt", text + "\n")
-    save(plot_transfer_check(df, drift), out, "transfer")
+    save(plot_transfer_check(df, drift, optima=optima), out, "transfer")
     print(text)
     return 0
 

@@ -66,6 +66,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infdepth.grids import uniform_grid
 from infdepth.lazy import lazy
 from infdepth.run_fields import RunFields
 
@@ -197,11 +198,6 @@ class TransferPoint(RunFields):
     batching: str = "full"
 
 
-def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
-    k = int(round((hi - lo) / step))
-    return tuple(float(lo + i * step) for i in range(k + 1))
-
-
 def drift_measurement(sizes, frames, error_label: str, size_label: str = "depth L", *,
                       noise_floor_factor: float = 2.0) -> RateMeasurement:
     """The claim's measurement of the drift of the optimal LR: one frame per depth (``log2_eta,
@@ -258,15 +254,15 @@ class DepthHPTransfer(Claim):
     tolerance = TRANSFER_TOL
     suites = {
         "smoke": TransferSweep(act="tanh", n=32, n_train=32, K=6, depths=(2, 4, 8), seeds=3,
-                               log2_etas=_grid(0.0, 4.0, 0.5)),
+                               log2_etas=uniform_grid(0.0, 4.0, 0.5)),
         "standard": TransferSweep(act="tanh", n=64, n_train=64, K=10, depths=(2, 4, 8, 16, 32),
-                                  seeds=6, log2_etas=_grid(-1.0, 5.0, 0.5)),
+                                  seeds=6, log2_etas=uniform_grid(-1.0, 5.0, 0.5)),
         "full": TransferSweep(act="tanh", n=128, n_train=128, K=10,
                               depths=(2, 4, 8, 16, 32, 64), seeds=8,
-                              log2_etas=_grid(-1.0, 5.0, 0.25),
+                              log2_etas=uniform_grid(-1.0, 5.0, 0.25),
                               sgd=TransferTask(n=64, n_train=64, K=64,
                                               depths=(2, 4, 8, 16, 32, 64), seeds=8,
-                                              log2_etas=_grid(-8.0, 4.0, 0.5))),
+                                              log2_etas=uniform_grid(-8.0, 4.0, 0.5))),
     }
     primary = TransferVariant("one_layer", "depth_mup")
     controls = (ControlVariant("sp"), ControlVariant("sp", "sgd"))
@@ -313,7 +309,8 @@ class DepthHPTransfer(Claim):
         lo, hi = log2_etas[0], log2_etas[-1]
         step = log2_etas[1] - log2_etas[0]
         k = math.ceil(abs(d) * math.log2(max(depths) / min(depths)) / step - 1e-9)
-        return _grid(lo - k * step, hi, step) if d < 0 else _grid(lo, hi + k * step, step)
+        return (uniform_grid(lo - k * step, hi, step) if d < 0
+                else uniform_grid(lo, hi + k * step, step))
 
     def compute(self, point: TransferPoint) -> pd.DataFrame:
         """One row per (learning rate, seed): ``log2_eta, eta, seed, loss_init, loss,

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from infdepth.grids import uniform_grid
 from infdepth.lazy import lazy
 
 from infdepth.numerics.hw_conventions import convention as convention_rules
@@ -78,12 +79,6 @@ ETA0, K = 0.5, 15
 _LABELS = {"movement": "geometric mean relative movement |Z_k - Z_0|/|Z_0| of u, v",
            "output_change": "geometric mean rms output change f_k - f_0",
            "output_init": "geometric mean rms initial output f_0"}
-
-
-def _grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
-    n = int(round((hi - lo) / step))
-    lo_f, step_f = Fraction(lo).limit_denominator(64), Fraction(step).limit_denominator(64)
-    return tuple(float(lo_f + k * step_f) for k in range(n + 1))
 
 
 @dataclass(frozen=True)
@@ -152,10 +147,12 @@ class HWPhase(Claim):
     claimed_text = "phase diagram"
     conventions = HW_CONVENTIONS
     suites = {
-        "smoke": Sweep(8, (4, 8, 16, 32), _grid(-1.5, -0.5, 0.5), _grid(0.0, 2.0, 0.5)),
-        "standard": Sweep(16, (4, 8, 16, 32, 64), _grid(-1.5, -0.5, 0.25), _grid(0.0, 2.0, 0.25)),
-        "full": Sweep(32, (4, 8, 16, 32, 64, 128), _grid(-1.75, -0.25, 0.25),
-                      _grid(-0.5, 2.5, 0.25)),
+        "smoke": Sweep(8, (4, 8, 16, 32), uniform_grid(-1.5, -0.5, 0.5),
+                       uniform_grid(0.0, 2.0, 0.5)),
+        "standard": Sweep(16, (4, 8, 16, 32, 64), uniform_grid(-1.5, -0.5, 0.25),
+                          uniform_grid(0.0, 2.0, 0.25)),
+        "full": Sweep(32, (4, 8, 16, 32, 64, 128), uniform_grid(-1.75, -0.25, 0.25),
+                      uniform_grid(-0.5, 2.5, 0.25)),
     }
     primary = PhaseVariant("map", "K")
     controls = (PhaseVariant("control", "lazy_cell"),)
