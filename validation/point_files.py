@@ -31,7 +31,7 @@ pa = lazy("pyarrow")
 pq = lazy("pyarrow.parquet")
 
 __all__ = ["FORMAT", "META_KEY", "PointFileError", "ForeignPointError", "write_point",
-           "read_point", "read_point_meta"]
+           "read_point", "read_point_meta", "read_point_footer"]
 
 FORMAT = 2
 META_KEY = b"infdepth"
@@ -80,12 +80,23 @@ def write_point(path: Path, point: Any, key: str, canonical: Any, df: "pd.DataFr
 def read_point_meta(path: Path) -> dict[str, Any]:
     """The ``infdepth`` metadata of a point file (footer only); :class:`PointFileError` if the
     file is damaged, :class:`ForeignPointError` if it has no such metadata."""
+    return read_point_footer(path)[0]
+
+
+def read_point_footer(path: Path) -> tuple[dict[str, Any], int]:
+    """``(metadata, rows)`` of a point file from one read of its footer (errors as
+    :func:`read_point_meta`)."""
     try:
-        schema = pq.read_schema(path)
+        footer = pq.read_metadata(path)
+        schema = footer.schema.to_arrow_schema()
     except FileNotFoundError:
         raise
     except Exception as e:  # pyarrow raises its own error types for a damaged file
         raise PointFileError(f"cannot read results point '{path}': {e}") from None
+    return _parse_meta(path, schema), int(footer.num_rows)
+
+
+def _parse_meta(path: Path, schema) -> dict[str, Any]:
     raw = (schema.metadata or {}).get(META_KEY)
     if raw is None:
         raise ForeignPointError(f"results point '{path}' carries no infdepth metadata (a file "

@@ -46,7 +46,7 @@ from infdepth.atomic_io import TMP_PREFIX, atomic_write
 from infdepth.errors import InfdepthError
 from infdepth.run_fields import HASHED_WHEN_SET
 
-from .point_files import (ForeignPointError, PointFileError, read_point, read_point_meta,
+from .point_files import (ForeignPointError, PointFileError, read_point, read_point_footer,
                           write_point)
 
 try:  # POSIX only; without it updates are still atomic but not serialized.
@@ -323,17 +323,13 @@ class ResultsStore:
 
     # -- index ------------------------------------------------------------------------------
     def _scan(self) -> dict[str, dict[str, Any]]:
-        import pyarrow.parquet as pq
         index: dict[str, dict[str, Any]] = {}
         for path in self._point_files():
             try:
-                meta = read_point_meta(path)
+                meta, rows = read_point_footer(path)
             except (PointFileError, FileNotFoundError):
                 continue  # repaired when the point is next asked for
             rel = path.relative_to(self.root).as_posix()
-            rows = None
-            with contextlib.suppress(Exception):
-                rows = int(pq.read_metadata(path).num_rows)
             index[path.stem] = {"file": rel, "claim": path.parent.name, "rows": rows,
                                 "config": meta.get("config"), "written": meta.get("written"),
                                 "meta": meta.get("meta"), "provenance": meta.get("provenance")}
