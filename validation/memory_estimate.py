@@ -159,13 +159,8 @@ def check_points_fit(claim, points: Iterable[Any], limit_bytes: int | None = Non
 def claim_points(claim, suite: str, overrides, run) -> list[Any]:
     """Every point a suite computes for ``claim`` (its variants and negative controls under each
     convention it runs, as the runner lists them), duplicates removed."""
-    sweep = claim.sweep(suite)
-    out: dict[Any, None] = {}
-    for o in claim.convention_runs(overrides):
-        for variant in claim.suite_variants(sweep, o):
-            for p in claim.points(variant, sweep, o, run):
-                out.setdefault(p, None)
-    return list(out)
+    return list(dict.fromkeys(p for _, _, pts in claim.suite_points(suite, overrides, run)
+                              for p in pts))
 
 
 def check_request_fits(claim_ids: Sequence[str], suite: str, overrides, run,

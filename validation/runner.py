@@ -207,14 +207,8 @@ class _VariantPlan:
 
 
 def _plan(claim: Claim, suite: str, overrides: Overrides, run: RunFields) -> list[_VariantPlan]:
-    sweep = claim.sweep(suite)
-    out = []
-    for o in claim.convention_runs(overrides):
-        for variant in claim.suite_variants(sweep, o):
-            pts = list(claim.points(variant, sweep, o, run))
-            out.append(_VariantPlan(claim, variant, pts, [config_hash(p) for p in pts],
-                                    o.convention))
-    return out
+    return [_VariantPlan(claim, variant, pts, [config_hash(p) for p in pts], o.convention)
+            for o, variant, pts in claim.suite_points(suite, overrides, run)]
 
 
 def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,

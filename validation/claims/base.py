@@ -337,6 +337,16 @@ class Claim(ABC):
         every = own + tuple(c for c in self.controls if c not in own)
         return tuple(v for v in every if overrides.selects(v.label))
 
+    def suite_points(self, suite: str, overrides: Overrides, run: RunFields
+                     ) -> list[tuple[Overrides, Variant, list[RunFields]]]:
+        """Everything a suite computes for the claim: per run of a convention
+        (:meth:`convention_runs`) and variant it runs (:meth:`suite_variants`), that run's
+        overrides, the variant and its points (the runner's plan and the memory check both
+        list points from here)."""
+        sweep = self.sweep(suite)
+        return [(o, v, list(self.points(v, sweep, o, run)))
+                for o in self.convention_runs(overrides) for v in self.suite_variants(sweep, o)]
+
     def describe(self) -> str:
         return f"[{self.source}] {self.statement}"
 
