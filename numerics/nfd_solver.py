@@ -75,6 +75,7 @@ Memory: the forward states of all steps, blocks and inputs are kept, ``(K+1)(L+1
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -345,13 +346,25 @@ def solve_nfd(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor,
 
 def solve_nfd_seeds(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor,
                     X_eval: torch.Tensor | None = None, depths=(4, 8, 16, 32),
-                    seeds=range(4)) -> dict[int, list[NFDResult]]:
+                    seeds=range(4), *, lanes: int = 1) -> dict[int, list[NFDResult]]:
     """:func:`solve_nfd` for several independent particle seeds: ``{L: [result per seed]}``
-    (the caller bootstraps over the seeds)."""
+    (the caller bootstraps over the seeds). ``lanes``: seeds solved side by side on that many
+    threads (each seed's solve is its own computation from its own noise, so the results do
+    not depend on it; give each thread one intra-op thread, as the caller of a small solve
+    does anyway)."""
+    seeds = [int(s) for s in seeds]
+
+    def one(s: int) -> dict[int, NFDResult]:
+        return solve_nfd(cfg.replace(seed=s), X_train, y_train, X_eval, depths)
+
+    if lanes > 1 and len(seeds) > 1:
+        with ThreadPoolExecutor(min(lanes, len(seeds))) as pool:
+            per_seed = list(pool.map(one, seeds))
+    else:
+        per_seed = [one(s) for s in seeds]
     out: dict[int, list[NFDResult]] = {}
-    for s in seeds:
-        for L, r in solve_nfd(cfg.replace(seed=int(s)), X_train, y_train, X_eval,
-                              depths).items():
+    for res in per_seed:
+        for L, r in res.items():
             out.setdefault(L, []).append(r)
     return out
 

@@ -212,3 +212,16 @@ def test_engine_large_width_matches_nfd(mode, variant):
     nfd = np.stack([r.f_eval[-1].numpy() for r in runs])
     se = np.sqrt(eng.var(0, ddof=1) / 16 + nfd.var(0, ddof=1) / 4)
     assert np.all(np.abs(eng.mean(0) - nfd.mean(0)) <= 4 * se + 1 / n)
+
+
+def test_seeds_solved_side_by_side_equal_the_sequential_solves():
+    """solve_nfd_seeds(lanes=2): the same results, bit for bit, in the same seed order."""
+    X = torch.tensor([[1.0, 0.5], [-0.3, 0.8], [0.2, -1.0]], dtype=torch.float64)
+    y = torch.tensor([0.5, -0.2, 0.1], dtype=torch.float64)
+    cfg = NFDConfig(K=2, eta=0.5, act="tanh", n_particles=512)
+    one = solve_nfd_seeds(cfg, X, y, X, depths=(2, 4), seeds=range(3))
+    two = solve_nfd_seeds(cfg, X, y, X, depths=(2, 4), seeds=range(3), lanes=2)
+    assert one.keys() == two.keys()
+    for L in one:
+        assert all(torch.equal(a.f_eval, b.f_eval) for a, b in zip(one[L], two[L]))
+    assert not torch.equal(one[4][0].f_eval, one[4][1].f_eval)

@@ -27,8 +27,9 @@ def _solve(act: str, variant: str, K: int, top: int, n_particles: int, n_seeds: 
     depths = tuple(2 ** k for k in range(1, int(np.log2(top)) + 1))
     cfg = NFDConfig(K=K, eta=eta, act=act, variant=variant, n_particles=n_particles,
                     base_seed=base_seed)
+    lanes = torch.get_num_threads() if device == "cpu" else 1   # seeds side by side
     with torch_threads(1 if device == "cpu" else torch.get_num_threads()):
-        res = solve_nfd_seeds(cfg, X, y, X, depths=depths, seeds=range(n_seeds))
+        res = solve_nfd_seeds(cfg, X, y, X, depths=depths, seeds=range(n_seeds), lanes=lanes)
     return {L: np.array([r.f_eval[-1].cpu().numpy() for r in rs]) for L, rs in res.items()}
 
 
