@@ -56,7 +56,9 @@ particle draws, and ``width_factor * P`` particles).
 Measured (tanh, D = 5, N = 10, d_in = d_out = 5, eta = 0.5, alpha = 1, K = 15, data
 ``hw_data(10, 5, 5, 0)``, seeds 0..7, one CPU thread; medians over seeds of the rms over f_K's
 entries): ``(Ls, P) = (16, 8192)``: depth error 2.2e-4 (observed order 1.92), Monte Carlo spread
-1.1e-3, 4.4 s; ``(16, 32768)``: depth 2.2e-4, spread 4.6e-4, 18 s; ``(32, 65536)``: 173 s.
+1.1e-3, 4.4 s; ``(16, 32768)``: depth 2.2e-4, spread 4.6e-4, 18 s; ``(32, 65536)``: 173 s
+(times taken before the transposed layout and NumPy's tanh of :class:`_Terms`, which made a
+two-seed ``(16, 32768)`` solve 1.6x faster).
 The [HW] network's own error at ``L M = 2048`` is about 1e-2.
 
 **Batched evaluation.** The generated per-particle vector functions (``forward_integrand``,

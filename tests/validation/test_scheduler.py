@@ -143,3 +143,36 @@ def test_the_memory_a_point_may_use_follows_where_it_runs():
     slurm = SchedulerSpec.from_options(1, None, SlurmSpec(cores=4, memory="16GB"))
     assert slurm.worker_memory_bytes() == 4 * 10 ** 9
     assert SchedulerSpec.from_options(1, "tcp://h:1").worker_memory_bytes() == sys.maxsize
+
+
+_AFTER_CLUSTER = """
+import os, sys
+def main():
+    from infdepth.validation.scheduler import SchedulerSpec, open_client
+    before = dict(os.environ)
+    with open_client(SchedulerSpec.from_options(workers=2)) as client:
+        inside = os.environ.get("OMP_NUM_THREADS")
+        assert len(client.scheduler_info()["workers"]) == 2
+    import torch
+    print(inside, os.environ == before, torch.get_num_threads())
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_local_cluster_leaves_this_process_its_threads(tmp_path):
+    """Dask's nannies set OMP_NUM_THREADS=1 (and the like) in the environment of the process
+    that starts them; open_client restores it, so a torch imported afterwards (the points too
+    large to share the machine run here after the cluster) gets the threads it would get in a
+    fresh process."""
+    script = tmp_path / "after_cluster.py"
+    script.write_text(_AFTER_CLUSTER)
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    fresh = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=150)
+    assert out.returncode == 0, out.stderr[-2000:]
+    inside, restored, threads = out.stdout.split()
+    assert restored == "True"
+    assert int(threads) == int(fresh.stdout)
