@@ -142,9 +142,9 @@ def _shape(shape: Iterable[int]) -> tuple[int, ...]:
 
 
 def _unit_normal(stream: str, base_seed: int, index: int, shape: tuple[int, ...],
-                 cache: bool) -> torch.Tensor:
+                 cache: bool, store: bool = True) -> torch.Tensor:
     """float64 CPU ``N(0, 1)`` of ``shape`` for one key; the cached tensor itself on a hit
-    (callers must not mutate it)."""
+    (callers must not mutate it); a miss is kept in the cache only when ``store``."""
     key = (stream, int(base_seed), int(index), shape)
     use_cache = cache and draw_cache_budget() > 0
     if use_cache:
@@ -153,7 +153,7 @@ def _unit_normal(stream: str, base_seed: int, index: int, shape: tuple[int, ...]
             return z
     z = torch.randn(shape, generator=generator(stream, base_seed, index), dtype=torch.float64)
     _log(key)
-    if use_cache:
+    if use_cache and store:
         _cache_put(key, z)
     return z
 
@@ -161,13 +161,16 @@ def _unit_normal(stream: str, base_seed: int, index: int, shape: tuple[int, ...]
 def normal(stream: str, base_seed: int, seeds: Iterable[int], shape: Iterable[int], *,
            std: float = 1.0, dtype: torch.dtype = torch.float64,
            device: torch.device | str = "cpu", out: torch.Tensor | None = None,
-           cache: bool = True, draw_device: torch.device | str = "cpu") -> torch.Tensor:
+           cache: bool = True, store: bool = True,
+           draw_device: torch.device | str = "cpu") -> torch.Tensor:
     """Stack over seeds of ``std * N(0, 1)`` tensors of ``shape``: result ``(S, *shape)``.
 
     Slice ``i`` holds the draw of :func:`generator` ``(stream, base_seed, seeds[i])``, made in
     float64 on the CPU, multiplied by ``std`` (in float64; ``std == 1`` skips the product) and
     then cast to ``dtype`` and moved to ``device``. ``out`` (shape ``(S, *shape)``): filled in
-    place and returned. ``cache``: use the process-wide draw cache (module docstring).
+    place and returned. ``cache``: use the process-wide draw cache (module docstring);
+    ``store=False`` reads it but keeps no new draw (for draws that would not fit: they would
+    only push out the cache's other draws and one another, at the cost of a copy each).
     ``draw_device``: the generator's device; anything but the CPU draws there, in float64,
     without the cache (different numbers from the CPU stream; faster on CUDA).
     """
@@ -183,7 +186,7 @@ def normal(stream: str, base_seed: int, seeds: Iterable[int], shape: Iterable[in
     def fill(i: int) -> None:
         s = seeds[i]
         if gen_device.type == "cpu":
-            z = _unit_normal(stream, base_seed, s, shape, cache)
+            z = _unit_normal(stream, base_seed, s, shape, cache, store)
             if std != 1.0:
                 z = z * std
         else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from infdepth.draw_budget import draw_cache_budget
 
-__all__ = ["Footprint", "itemsize", "dense_updates", "engine", "coupling_levels", "init_monte_carlo",
+__all__ = ["Footprint", "itemsize", "dense_updates", "draws_fit_cache", "engine", "coupling_levels", "init_monte_carlo",
            "kernel_recursion", "nfd_solves", "hw_network", "mean_ode", "mean_ode_reference",
            "linear_mean_ode", "hw_bias", "mean_ode_chunk", "MEAN_ODE_CHUNK_ELEMENTS", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
            "MATRIX_SLACK", "MMAP_THRESHOLD"]
@@ -87,6 +87,15 @@ def _cached(nbytes: float) -> int:
     return int(min(nbytes, draw_cache_budget()))
 
 
+def draws_fit_cache(nbytes: float) -> bool:
+    """Whether one run's ``nbytes`` of float64 block-matrix draws fit in the draw cache's
+    budget: the engine keeps them there only then (:class:`~infdepth.numerics.engine.A1Model`;
+    draws that do not fit would push out one another before any reuse; measured on
+    init_coupling_width's n = 512, L = 16 point, 400 seeds: 38 s and 22.2 GB peak stored,
+    29 s and 14.7 GB not)."""
+    return nbytes <= draw_cache_budget()
+
+
 def dense_updates(n_in: int, columns: int, *, independent: bool = False,
                   coupling: bool = False, differentiable: bool = False) -> bool:
     """Whether the engine keeps a block matrix's training updates as a dense matrix instead
@@ -109,11 +118,12 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     Tensors: the initial matrices ``W^0`` (``groups L S n^2``; twice with ``independent``
     backward matrices; times :data:`MATRIX_SLACK` for the allocator); the draw cache's float64
     copy of the fraction ``new_draws`` of them not drawn by an earlier run (the rest are cache
-    hits); the low-rank factors ``A``, ``B``, ``c`` (``groups L S K batch (2n + 1)``, and the
-    products ``Y``, ``Zt`` with ``coupling``), or with :func:`dense_updates` the current
-    matrices and one step's updates (``2 groups L S n^2``); a records pass's trace (``(L+1) S rows n`` per
-    stored tensor: the stream and each block's cache) and the backward vectors and their
-    temporaries (about 12 of ``(L+1) S batch n``, measured).
+    hits), when they fit in the cache (:func:`draws_fit_cache`); the low-rank factors ``A``,
+    ``B``, ``c`` (``groups L S K batch (2n + 1)``, and the products ``Y``, ``Zt`` with
+    ``coupling``), or with :func:`dense_updates` the current matrices and one step's updates
+    (``2 groups L S n^2``); a records pass's trace (``(L+1) S rows n`` per stored tensor: the
+    stream and each block's cache) and the backward vectors and their temporaries (about 12 of
+    ``(L+1) S batch n``, measured).
     Steps: a draw per seed and block, a block per pass (``K+1`` records passes, ``K`` backward
     passes).
     """
@@ -126,7 +136,8 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     per_block = (2 if groups == 1 else 5) + (2 if coupling else 0)
     trace = (L + 1) * S * rows * n * (1 + per_block) + 12 * (L + 1) * S * batch * n
     records = 16 * S * (K + 1) * (L + 1)
-    cache = _cached(new_draws * (mats + S * n * (d + 1)) * F64)
+    blocks = mats * F64 if draws_fit_cache(mats * F64) else 0      # kept in the cache or not
+    cache = _cached(new_draws * (blocks + S * n * (d + 1) * F64))
     slack = MATRIX_SLACK["mapped" if n * n * item > MMAP_THRESHOLD else "heap"]
     peak = (slack * mats + lowrank + trace + records) * item + cache + n * n * F64
     steps = mats // max(n * n, 1) + 2 * S + (2 * K + 1) * L

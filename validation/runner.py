@@ -332,16 +332,20 @@ def _split_by_memory(pending: Sequence[PointTask], spec: SchedulerSpec,
                      claim_of: Callable[[PointTask], Claim]
                      ) -> tuple[list[PointTask], list[PointTask]]:
     """``(shared, alone)``: on a local cluster of N workers, the points whose memory estimate
-    exceeds 1/N of this machine's memory are computed after the cluster has finished and
-    closed, one at a time in this process (the serial path's numbers), so that two large points
-    never run at once (two workers each taking a large point of the standard suite ran this
-    24 GiB machine out of memory). The rest of a large point's affinity group stays on the
-    cluster (the large point recomputes what it shares with them here; the group's other
-    points keep sharing it there). Elsewhere every point is shared."""
+    exceeds 1/N of this machine's memory less the workers' draw caches (each may hold its
+    budget of earlier points' draws, which a point's estimate does not count) are computed
+    after the cluster has finished and closed, one at a time in this process (the serial
+    path's numbers), so that two large points never run at once (two workers each taking a
+    large point of the standard suite ran this 24 GiB machine out of memory). The rest of a
+    large point's affinity group stays on the cluster (the large point recomputes what it
+    shares with them here; the group's other points keep sharing it there). Elsewhere every
+    point is shared."""
     if spec.kind != "local" or spec.workers < 2:
         return list(pending), []
     from .memory_estimate import memory_limit_bytes
-    share = memory_limit_bytes() // spec.workers
+    from .scheduler import worker_env
+    caches = spec.workers * int(worker_env(spec.workers)["INFDEPTH_DRAW_CACHE_MB"]) * 2 ** 20
+    share = (memory_limit_bytes() - caches) // spec.workers
     big = {t.key for t in pending if claim_of(t).memory_bytes(t.point) > share}
     return [t for t in pending if t.key not in big], [t for t in pending if t.key in big]
 

@@ -29,7 +29,7 @@ import torch
 from infdepth.theory.parameterization import Parameterization, preset
 from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int
 from ..activations import check_activation, dphi, phi
-from ..footprint import dense_updates
+from ..footprint import dense_updates, draws_fit_cache
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
 from .lowrank import REMOVED_IN, check_mode
@@ -205,6 +205,10 @@ class A1Model:
         self.lr_U = c.eta * sc["U"]["lr"]
         self.lr_v = c.eta * sc["v"]["lr"]
 
+        # block matrices are kept in the draw cache only if all of them fit there
+        n_mats = len(BLOCK_TYPES[c.block].groups) * (2 if c.mode == "independent" else 1)
+        store = draws_fit_cache(n_mats * c.L * self.S * c.n * c.n * 8)
+
         def init(group, n_out, n_in, std, backward):
             suffix = "~bwd" if backward else ""
             if group + suffix in given:
@@ -215,7 +219,7 @@ class A1Model:
                 out = torch.empty((c.L, self.S, n_out, n_in), dtype=dtype, device=self.device)
                 for l in range(c.L):
                     draw_normal((n_out, n_in), stream=f"{group}{suffix}/{l + 1}", std=std,
-                                out=out[l], **draw)
+                                out=out[l], store=store, **draw)
             if not backward:
                 self.blocks_W0_for_tie[group] = out
             return out

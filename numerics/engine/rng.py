@@ -37,12 +37,14 @@ def engine_stream(name: str) -> str:
 
 def draw_normal(shape: tuple[int, ...], *, base_seed: int, seed_indices: tuple[int, ...],
                 stream: str, std: float, dtype: torch.dtype, device: torch.device,
-                rng_device: str = "cpu", out: torch.Tensor | None = None) -> torch.Tensor:
+                rng_device: str = "cpu", out: torch.Tensor | None = None,
+                store: bool = True) -> torch.Tensor:
     """Stack over seeds of ``std * N(0, 1)`` tensors of ``shape`` for the engine tensor
     ``stream`` (a name such as ``"W/3"``): :func:`infdepth.seeding.normal` on
     ``"engine/" + stream``, drawn on the CPU (``rng_device="cpu"``) or on ``device``
-    (``"native"``). Result ``(S, *shape)``; ``out`` is filled in place if given."""
+    (``"native"``). Result ``(S, *shape)``; ``out`` is filled in place if given; ``store``:
+    keep new draws in the draw cache."""
     choice("rng_device", rng_device, RNG_DEVICES)
     draw_device = "cpu" if rng_device == "cpu" else device
     return normal(STREAM_PREFIX + stream, base_seed, seed_indices, shape, std=std, dtype=dtype,
-                  device=device, out=out, draw_device=draw_device)
+                  device=device, out=out, draw_device=draw_device, store=store)

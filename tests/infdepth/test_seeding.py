@@ -133,40 +133,47 @@ def test_out_shape_is_checked():
 
 
 @pytest.mark.parametrize("cache", [True, False])
-def test_draws_on_parallel_threads_equal_the_sequential_draws(cache):
+def test_draws_on_parallel_threads_equal_the_sequential_draws(cache, monkeypatch):
     """Seeds large enough are drawn on torch's threads (draw_each): the same bits as one
-    thread, the same keys generated once each, and the threads really used."""
+    thread, the same keys generated once each, on a pool of torch's thread count."""
     shape = (128, 160)                       # above PARALLEL_DRAW_NUMEL numbers per seed
     assert 128 * 160 >= seeding.PARALLEL_DRAW_NUMEL
     seeds = tuple(range(7))
+    pools = []
+
+    class Pool(seeding.ThreadPoolExecutor):
+        def __init__(self, workers):
+            pools.append(workers)
+            super().__init__(workers)
+
+    monkeypatch.setattr(seeding, "ThreadPoolExecutor", Pool)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         one = normal("engine/W/0", 3, seeds, shape, std=0.5, cache=False)
+        assert pools == []
         torch.set_num_threads(3)
         clear_draw_cache()
-        threads = set()
-        real_fill = seeding._unit_normal
-
-        def spy(*a, **k):
-            import threading
-            threads.add(threading.get_ident())
-            return real_fill(*a, **k)
-
-        seeding._unit_normal = spy
-        try:
-            with record_draws() as drawn:
-                many = normal("engine/W/0", 3, seeds, shape, std=0.5, cache=cache)
-        finally:
-            seeding._unit_normal = real_fill
+        with record_draws() as drawn:
+            many = normal("engine/W/0", 3, seeds, shape, std=0.5, cache=cache)
     finally:
         torch.set_num_threads(before)
     assert torch.equal(one, many)
     assert sorted(k[2] for k in drawn) == list(seeds) and set(drawn.values()) == {1}
-    assert len(threads) > 1
+    assert pools == [3]
 
 
 def test_small_draws_stay_on_one_thread():
     calls = []
     seeding.draw_each(lambda i: calls.append(i), 5, seeding.PARALLEL_DRAW_NUMEL - 1)
     assert calls == [0, 1, 2, 3, 4]
+
+
+def test_store_false_reads_the_cache_but_keeps_nothing_new():
+    kept = normal("engine/W/1", 0, (0, 1), (4, 4))                       # cached
+    assert draw_cache_info()["entries"] == 2
+    with record_draws() as drawn:
+        again = normal("engine/W/1", 0, (0, 1, 2), (4, 4), store=False)
+    assert torch.equal(again[:2], kept) and list(drawn.values()) == [1]    # seed 2 drawn
+    assert draw_cache_info()["entries"] == 2                               # and not kept
+    assert torch.equal(again[2], normal("engine/W/1", 0, (2,), (4, 4), cache=False)[0])

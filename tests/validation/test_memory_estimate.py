@@ -180,13 +180,20 @@ def test_footprint_sequences():
 
 
 def test_draw_cache_budget_bounds_the_cached_draws(monkeypatch):
+    """A run's block matrices are kept in the draw cache only when all of them fit its
+    budget (numerics.footprint.draws_fit_cache); the input layer and readout draws always."""
     big = dict(rows=6, batch=1, d=4)
+    n, L, S = 1024, 16, 64
+    mats, uv = L * S * n * n * 8, S * n * 5 * 8
     monkeypatch.setenv("INFDEPTH_DRAW_CACHE_MB", "0")
-    off = fp.engine(1024, 16, 64, 3, **big)
+    off = fp.engine(n, L, S, 3, **big)
     assert off.kept == 0
-    monkeypatch.setenv("INFDEPTH_DRAW_CACHE_MB", "1024")
-    on = fp.engine(1024, 16, 64, 3, **big)
-    assert on.kept == 2 ** 30 and on.peak == off.peak + 2 ** 30
+    monkeypatch.setenv("INFDEPTH_DRAW_CACHE_MB", "1024")          # 8 GiB of blocks: not kept
+    on = fp.engine(n, L, S, 3, **big)
+    assert on.kept == uv and on.peak == off.peak + uv
+    monkeypatch.setenv("INFDEPTH_DRAW_CACHE_MB", str(16 * 1024))  # they fit
+    fit = fp.engine(n, L, S, 3, **big)
+    assert fit.kept == mats + uv and fit.peak == off.peak + mats + uv
 
 
 def test_mean_ode_guard_uses_the_same_arithmetic():

@@ -418,9 +418,9 @@ def test_a_claim_without_the_convention_runs_the_default(claim, store):
 
 
 def test_points_too_large_to_share_the_machine_run_alone_after_the_cluster(monkeypatch):
-    """On a local cluster of N workers a point estimated above 1/N of the memory is computed
-    alone afterwards (the rest of its affinity group stays on the cluster); a SLURM or serial
-    run splits nothing."""
+    """On a local cluster of N workers a point estimated above 1/N of the memory less the
+    workers' draw caches is computed alone afterwards (the rest of its affinity group stays on
+    the cluster); a SLURM or serial run splits nothing."""
     from infdepth.validation import memory_estimate
     from infdepth.validation.runner import _split_by_memory
     from infdepth.validation.scheduler import SchedulerSpec
@@ -431,12 +431,14 @@ def test_points_too_large_to_share_the_machine_run_alone_after_the_cluster(monke
             return p
     GB = 2 ** 30
     monkeypatch.setattr(memory_estimate, "memory_limit_bytes", lambda: 20 * GB)
+    monkeypatch.setenv("INFDEPTH_DRAW_CACHE_MB", "1024")    # share: (20 - 2 x 1) / 2 = 9 GB
     tasks = [PointTask("a", "k1", 2 * GB), PointTask("a", "k2", 12 * GB),
              PointTask("b", "k3", 1 * GB, group="g"), PointTask("b", "k4", 11 * GB, group="g"),
-             PointTask("b", "k5", 1 * GB, group="h"), PointTask("a", "k6", 9 * GB)]
+             PointTask("b", "k5", 1 * GB, group="h"), PointTask("a", "k6", 9 * GB),
+             PointTask("a", "k7", 9 * GB + 1)]
     shared, alone = _split_by_memory(tasks, SchedulerSpec.from_options(workers=2),
                                      lambda t: Sized())
-    assert [t.key for t in alone] == ["k2", "k4"]
+    assert [t.key for t in alone] == ["k2", "k4", "k7"]
     assert [t.key for t in shared] == ["k1", "k3", "k5", "k6"]
     shared, alone = _split_by_memory(tasks, SchedulerSpec.from_options(workers=1),
                                      lambda t: Sized())

@@ -521,3 +521,21 @@ def test_shared_weights_train_as_separate_runs_and_draw_once(monkeypatch):
         assert torch.equal(a.loss, b.loss) and torch.equal(engine_traj(a), engine_traj(b))
     with pytest.raises(ValueError, match="must share"):
         train_a1_shared([cfgs[0], A1Config(n=8, L=4, K=3, eta=0.4, n_seeds=2)], X, y)
+
+
+def test_block_draws_are_cached_only_when_they_all_fit(monkeypatch):
+    """A model whose block matrices exceed the draw cache's budget draws them without keeping
+    them (they would only push one another out); the numbers are the same either way."""
+    from infdepth import seeding
+    X, y, Xe = data()
+    monkeypatch.setenv(seeding.DRAW_CACHE_ENV, "1")                      # 1 MiB
+    small = A1Config(n=32, L=2, K=1, eta=0.3, n_seeds=2)                 # 2 x 32 KiB blocks x 2
+    big = A1Config(n=256, L=2, K=1, eta=0.3, n_seeds=2)                  # 4 x 512 KiB: 2 MiB
+    for cfg, kept in ((small, True), (big, False)):
+        seeding.clear_draw_cache()
+        res = train_a1(cfg, X, y, Xe)
+        blocks = [k for k in seeding._cache if k[0].startswith("engine/W/")]
+        assert bool(blocks) == kept
+        monkeypatch.setenv(seeding.DRAW_CACHE_ENV, "0")
+        assert torch.equal(train_a1(cfg, X, y, Xe).loss, res.loss)
+        monkeypatch.setenv(seeding.DRAW_CACHE_ENV, "1")
