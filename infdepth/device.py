@@ -4,10 +4,16 @@ once."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, TypeVar
+
 from infdepth.lazy import lazy
 from infdepth.validators import choice
 
 torch = lazy("torch")  # imported on first use (infdepth.lazy)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
@@ -51,3 +57,17 @@ class torch_threads:
     def __exit__(self, *exc):
         torch.set_num_threads(self.saved)
         return False
+
+
+def thread_map(fn: Callable[[T], R], items: Iterable[T], lanes: int) -> list[R]:
+    """``[fn(x) for x in items]``, on ``lanes`` threads when that is more than one and there is
+    more than one item (in order either way). For independent pieces of work whose torch
+    operations release the GIL (seeds drawn or solved side by side, chunks of seeds): the
+    caller gives each thread one intra-op thread (:class:`torch_threads`) where the pieces
+    would otherwise fight over the cores."""
+    items = list(items)
+    lanes = min(int(lanes), len(items))
+    if lanes <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(lanes) as pool:
+        return list(pool.map(fn, items))

@@ -32,12 +32,12 @@ import math
 import threading
 import zlib
 from collections import Counter, OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from infdepth.device import thread_map
 from infdepth.draw_budget import (DEFAULT_DRAW_CACHE_BYTES, DRAW_CACHE_ENV,
                                   draw_cache_budget)
 
@@ -214,15 +214,8 @@ def draw_each(fill: Callable[[int], None], count: int, numel: int,
     cannot use more than one core; seeds have their own generators (and ``torch.randn``
     releases the GIL), so drawing them side by side changes no number. ``fill`` must write
     only its own seed's slices."""
-    lanes = 1
-    if torch.device(device).type == "cpu" and count > 1 and numel >= PARALLEL_DRAW_NUMEL:
-        lanes = min(count, torch.get_num_threads())
-    if lanes > 1:
-        with ThreadPoolExecutor(lanes) as pool:
-            list(pool.map(fill, range(count)))
-    else:
-        for i in range(count):
-            fill(i)
+    parallel = torch.device(device).type == "cpu" and numel >= PARALLEL_DRAW_NUMEL
+    thread_map(fill, range(count), torch.get_num_threads() if parallel else 1)
 
 
 def normal_sequence(stream: str, base_seed: int, index: int, shapes: Sequence[Iterable[int]], *,

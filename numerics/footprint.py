@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from infdepth.draw_budget import draw_cache_budget
 
-__all__ = ["Footprint", "itemsize", "dense_updates", "draws_fit_cache", "engine", "coupling_levels", "init_monte_carlo",
-           "kernel_recursion", "nfd_solves", "hw_network", "mean_ode", "mean_ode_reference",
-           "linear_mean_ode", "hw_bias", "mean_ode_chunk", "MEAN_ODE_CHUNK_ELEMENTS", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
+__all__ = ["Footprint", "itemsize", "block_matrices", "dense_updates", "draws_fit_cache",
+           "engine", "coupling_levels", "init_monte_carlo", "kernel_recursion", "nfd_solves",
+           "hw_network", "mean_ode", "mean_ode_reference", "linear_mean_ode", "hw_bias",
+           "mean_ode_chunk", "MEAN_ODE_CHUNK_ELEMENTS", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
            "MATRIX_SLACK", "MMAP_THRESHOLD"]
 
 F64 = 8
@@ -87,6 +88,13 @@ def _cached(nbytes: float) -> int:
     return int(min(nbytes, draw_cache_budget()))
 
 
+def block_matrices(n: int, L: int, S: int, *, groups: int = 1,
+                   independent: bool = False) -> int:
+    """Numbers in an engine run's initial block matrices: ``groups`` matrices of ``n x n`` per
+    block and seed (twice with independent backward matrices)."""
+    return groups * L * S * n * n * (2 if independent else 1)
+
+
 def draws_fit_cache(nbytes: float) -> bool:
     """Whether one run's ``nbytes`` of float64 block-matrix draws fit in the draw cache's
     budget: the engine keeps them there only then (:class:`~infdepth.numerics.engine.A1Model`;
@@ -127,7 +135,7 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     Steps: a draw per seed and block, a block per pass (``K+1`` records passes, ``K`` backward
     passes).
     """
-    mats = groups * L * S * n * n * (2 if independent else 1)
+    mats = block_matrices(n, L, S, groups=groups, independent=independent)
     cap = K * batch
     if dense_updates(n, cap, independent=independent, coupling=coupling):
         lowrank = 2 * mats                  # the current matrices and a step's updates

@@ -84,12 +84,11 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass, field
 
 import torch
 
-from infdepth.device import resolve_device, resolve_dtype, torch_threads
+from infdepth.device import resolve_device, resolve_dtype, thread_map, torch_threads
 from infdepth.seeding import normal_sequence, seed_value
 from infdepth.validators import (choice, int_at_least, nonneg_number, positive_int,
                                  positive_number)
@@ -398,13 +397,9 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
         return _solve_seeds(cfg, T, h0[a:a + chunk], W_out[a:a + chunk], Y, u[a:a + chunk],
                             v[a:a + chunk])
 
-    lanes = min(len(starts), torch.get_num_threads()) if dev.type == "cpu" else 1
+    lanes = torch.get_num_threads() if dev.type == "cpu" else 1
     with torch_threads(1 if dev.type == "cpu" else torch.get_num_threads()):
-        if lanes > 1:       # chunks on parallel threads, each op on one intra-op thread
-            with ThreadPoolExecutor(lanes) as pool:
-                parts = list(pool.map(solve, starts))
-        else:
-            parts = [solve(a) for a in starts]
+        parts = thread_map(solve, starts, lanes)    # chunks side by side, one thread each
     f, h_L, loss = (torch.cat([pt[j] for pt in parts]) for j in range(3))
     return MeanODEResult(f=f, h_L=h_L, loss=loss, u=u.transpose(-1, -2),
                          v=v.transpose(-1, -2), config=cfg,

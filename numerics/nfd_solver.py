@@ -75,11 +75,11 @@ Memory: the forward states of all steps, blocks and inputs are kept, ``(K+1)(L+1
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import torch
 
+from infdepth.device import thread_map
 from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int, positive_number
 from infdepth.theory.generated import nfd_terms as T
 from .activations import ACTIVATION_NAMES, dphi, phi
@@ -352,16 +352,10 @@ def solve_nfd_seeds(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
     threads (each seed's solve is its own computation from its own noise, so the results do
     not depend on it; give each thread one intra-op thread, as the caller of a small solve
     does anyway)."""
-    seeds = [int(s) for s in seeds]
+    def one(s) -> dict[int, NFDResult]:
+        return solve_nfd(cfg.replace(seed=int(s)), X_train, y_train, X_eval, depths)
 
-    def one(s: int) -> dict[int, NFDResult]:
-        return solve_nfd(cfg.replace(seed=s), X_train, y_train, X_eval, depths)
-
-    if lanes > 1 and len(seeds) > 1:
-        with ThreadPoolExecutor(min(lanes, len(seeds))) as pool:
-            per_seed = list(pool.map(one, seeds))
-    else:
-        per_seed = [one(s) for s in seeds]
+    per_seed = thread_map(one, seeds, lanes)
     out: dict[int, list[NFDResult]] = {}
     for res in per_seed:
         for L, r in res.items():

@@ -343,8 +343,8 @@ def _split_by_memory(pending: Sequence[PointTask], spec: SchedulerSpec,
     if spec.kind != "local" or spec.workers < 2:
         return list(pending), []
     from .memory_estimate import memory_limit_bytes
-    from .scheduler import worker_env
-    caches = spec.workers * int(worker_env(spec.workers)["INFDEPTH_DRAW_CACHE_MB"]) * 2 ** 20
+    from .scheduler import worker_cache_bytes
+    caches = spec.workers * worker_cache_bytes(spec.workers)
     share = (memory_limit_bytes() - caches) // spec.workers
     big = {t.key for t in pending if claim_of(t).memory_bytes(t.point) > share}
     return [t for t in pending if t.key not in big], [t for t in pending if t.key in big]

@@ -17,12 +17,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from infdepth.draw_budget import DEFAULT_DRAW_CACHE_BYTES, DRAW_CACHE_ENV
 from infdepth.errors import InfdepthError
 
-__all__ = ["SchedulerSpec", "SlurmSpec", "open_client", "slurm_cluster", "worker_env"]
+__all__ = ["SchedulerSpec", "SlurmSpec", "open_client", "slurm_cluster", "worker_env",
+           "worker_cache_bytes"]
 
-#: the draw cache budget of one process when none is set (infdepth.seeding)
-_DEFAULT_DRAW_CACHE_MB = 4096
+#: the draw cache budget of one process when none is set (infdepth.seeding), in MiB
+_DEFAULT_DRAW_CACHE_MB = DEFAULT_DRAW_CACHE_BYTES // 2 ** 20
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,14 @@ def keep_malloc_export() -> str:
 
 def worker_env(workers: int) -> dict[str, str]:
     """Environment of local workers: the draw cache budget split between them (unless set)."""
-    if "INFDEPTH_DRAW_CACHE_MB" in os.environ:
-        return {"INFDEPTH_DRAW_CACHE_MB": os.environ["INFDEPTH_DRAW_CACHE_MB"]}
-    return {"INFDEPTH_DRAW_CACHE_MB": str(_DEFAULT_DRAW_CACHE_MB // max(workers, 1))}
+    if DRAW_CACHE_ENV in os.environ:
+        return {DRAW_CACHE_ENV: os.environ[DRAW_CACHE_ENV]}
+    return {DRAW_CACHE_ENV: str(_DEFAULT_DRAW_CACHE_MB // max(workers, 1))}
+
+
+def worker_cache_bytes(workers: int) -> int:
+    """The draw cache budget of each of ``workers`` local workers (:func:`worker_env`)."""
+    return int(float(worker_env(workers)[DRAW_CACHE_ENV]) * 2 ** 20)
 
 
 def slurm_cluster(spec: SlurmSpec, **kwargs: Any):
@@ -141,8 +148,8 @@ def slurm_cluster(spec: SlurmSpec, **kwargs: Any):
                         walltime=spec.walltime, queue=spec.queue, account=spec.account,
                         job_extra_directives=list(spec.extra), python=sys.executable,
                         job_script_prologue=[
-                            f"export INFDEPTH_DRAW_CACHE_MB="
-                            f"{worker_env(spec.cores)['INFDEPTH_DRAW_CACHE_MB']}",
+                            f"export {DRAW_CACHE_ENV}="
+                            f"{worker_env(spec.cores)[DRAW_CACHE_ENV]}",
                             keep_malloc_export()],
                         silence_logs="error", **kwargs)
 

@@ -89,8 +89,9 @@ class BlockType(ABC):
 
     @abstractmethod
     def forward(self, l: int, h: torch.Tensor, *, coupling: bool = False,
-                perturb: dict | None = None):
-        """``h_l`` from ``h_{l-1}`` (block index ``l`` is 0-based here). Returns (h_l, cache)."""
+                perturb: dict | None = None, raw: bool = True):
+        """``h_l`` from ``h_{l-1}`` (block index ``l`` is 0-based here). Returns (h_l, cache).
+        ``raw=False``: the cache's raw products may be ``None`` where they cost a product."""
 
     @abstractmethod
     def backward(self, l: int, g: torch.Tensor, cache: dict, *, coupling: bool = False,
@@ -127,7 +128,7 @@ class OneLayerBlock(BlockType):
     def shapes(self):
         return {"W": (self.n, self.n)}
 
-    def forward(self, l, h, *, coupling=False, perturb=None):
+    def forward(self, l, h, *, coupling=False, perturb=None, raw=True):
         m = self.mult["W"]
         p = phi(self.act, h)
         z, z0, cf = self.stacks["W"].forward(l, p, self.mode, coupling=coupling,
@@ -168,11 +169,11 @@ class TwoLayerBlock(BlockType):
     def shapes(self):
         return {"W1": (self.n, self.n), "W2": (self.n, self.n)}
 
-    def forward(self, l, h, *, coupling=False, perturb=None):
+    def forward(self, l, h, *, coupling=False, perturb=None, raw=True):
         m1, m2 = self.mult["W1"], self.mult["W2"]
         p = phi(self.act, h)
         zu, u0, cf1 = self.stacks["W1"].forward(l, p, self.mode, coupling=coupling,
-                                                add=_get(perturb, "W1"))
+                                                add=_get(perturb, "W1"), raw=raw)
         u = m1 * zu
         q = phi(self.act, u)
         z, z0, cf2 = self.stacks["W2"].forward(l, q, self.mode, coupling=coupling,

@@ -29,7 +29,7 @@ import torch
 from infdepth.theory.parameterization import Parameterization, preset
 from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int
 from ..activations import check_activation, dphi, phi
-from ..footprint import dense_updates, draws_fit_cache
+from ..footprint import block_matrices, dense_updates, draws_fit_cache
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
 from .lowrank import REMOVED_IN, check_mode
@@ -206,8 +206,9 @@ class A1Model:
         self.lr_v = c.eta * sc["v"]["lr"]
 
         # block matrices are kept in the draw cache only if all of them fit there
-        n_mats = len(BLOCK_TYPES[c.block].groups) * (2 if c.mode == "independent" else 1)
-        store = draws_fit_cache(n_mats * c.L * self.S * c.n * c.n * 8)
+        store = draws_fit_cache(8 * block_matrices(
+            c.n, c.L, self.S, groups=len(BLOCK_TYPES[c.block].groups),
+            independent=c.mode == "independent"))
 
         def init(group, n_out, n_in, std, backward):
             suffix = "~bwd" if backward else ""
@@ -242,14 +243,17 @@ class A1Model:
 
     # -- passes --------------------------------------------------------------------------
     def forward(self, X: torch.Tensor, *, keep: bool = False, coupling: bool = False,
-                perturb: Sequence[dict | None] | None = None):
+                perturb: Sequence[dict | None] | None = None, raw: bool = True):
         """Outputs ``f`` (S, B) for inputs ``X`` (S, B, d); with ``keep`` also the Trace.
-        ``perturb``: hook, see the class docstring."""
+        ``perturb``: hook, see the class docstring. ``raw=False``: the trace's raw products
+        with the initial matrices, which only the statistics read, may be left out (``None``
+        where they would cost an extra product: dense updates)."""
         h = self.mU * (X @ self.U.mT)
         tr = Trace(hs=[h], X=X) if keep else None
         for l in range(self.L):
             h, cache = self.blocks.forward(l, h, coupling=coupling,
-                                           perturb=None if perturb is None else perturb[l])
+                                           perturb=None if perturb is None else perturb[l],
+                                           raw=raw)
             if keep:
                 tr.hs.append(h)
                 tr.caches.append(cache)

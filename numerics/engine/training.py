@@ -139,6 +139,12 @@ def _as_batched(name: str, t, S: int, ndim: int) -> torch.Tensor:
                      f"leading seed axis of size {S}, got {tuple(t.shape)}")
 
 
+def update_columns(config: A1Config, N: int) -> int:
+    """Update columns a run appends to each block matrix: ``K`` steps of ``N`` examples
+    (``batching="full"``) or of one."""
+    return config.K * (N if config.batching == "full" else 1)
+
+
 def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
              X_eval: torch.Tensor | None = None, *, keep_model: bool = False,
              model: A1Model | None = None, stats: bool = True) -> A1Result:
@@ -171,17 +177,17 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
         if Xe.shape[2] != d:
             raise ValueError(f"X_eval has input dimension {Xe.shape[2]}, X_train has {d}")
     E = Xe.shape[1]
-    B = N if c.batching == "full" else 1
+    columns = update_columns(c, N)
     if model is None:
-        model = A1Model(c, d, dtype, device, capacity=K * B)
+        model = A1Model(c, d, dtype, device, capacity=columns)
     else:
         if model.config != c or model.d != d or model.dtype != dtype:
             raise ValueError("model was built for a different config, input dimension or dtype")
         st0 = next(iter(model.blocks.stacks.values()))
         cap = st0.capacity
-        if cap is not None and cap - st0.rank < K * B:
-            raise ValueError(f"model has room for {cap} update columns, training needs {K * B}; "
-                             f"build it with capacity=K*batch")
+        if cap is not None and cap - st0.rank < columns:
+            raise ValueError(f"model has room for {cap} update columns, training needs "
+                             f"{columns}; build it with capacity=K*batch")
     X_all = torch.cat([X, Xe], dim=1)
     probe = slice(N, N + E) if E > 0 else slice(0, N)
     coupling = model.coupling
@@ -205,7 +211,7 @@ def train_a1(config: A1Config, X_train: torch.Tensor, y_train: torch.Tensor,
         # -- records on all inputs at the current parameters --------------------------------
         # (with coupling on, the records pass computes it too: rows are independent and the
         # training step below reuses this pass)
-        f, tr_all = model.forward(X_all, keep=True, coupling=coupling)
+        f, tr_all = model.forward(X_all, keep=True, coupling=coupling, raw=stats)
         tr = tr_all
         f_all[:, k] = f
         loss[:, k] = 0.5 * (f[:, :N] - y).square().mean(1)
@@ -254,8 +260,8 @@ def train_a1_shared(configs: Sequence[A1Config], X_train: torch.Tensor, y_train:
     N, d = X.shape[1], X.shape[2]
     results, weights = [], None
     for c in configs:
-        B = N if c.batching == "full" else 1
-        model = A1Model(c, d, X.dtype, X.device, capacity=c.K * B, weights=weights)
+        model = A1Model(c, d, X.dtype, X.device, capacity=update_columns(c, N),
+                        weights=weights)
         if weights is None:
             weights = {"U": model.U, "v": model.v,
                        **{G: st.W0 for G, st in model.blocks.stacks.items()}}

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from infdepth import seeding
+from infdepth import device, seeding
 from infdepth.numerics.engine.rng import draw_normal, engine_stream
 from infdepth.seeding import (clear_draw_cache, draw_cache_info, generator, normal,
                               normal_sequence, record_draws, seed_value)
@@ -141,12 +141,12 @@ def test_draws_on_parallel_threads_equal_the_sequential_draws(cache, monkeypatch
     seeds = tuple(range(7))
     pools = []
 
-    class Pool(seeding.ThreadPoolExecutor):
+    class Pool(device.ThreadPoolExecutor):
         def __init__(self, workers):
             pools.append(workers)
             super().__init__(workers)
 
-    monkeypatch.setattr(seeding, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(device, "ThreadPoolExecutor", Pool)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
