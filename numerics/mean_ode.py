@@ -62,11 +62,13 @@ two-seed ``(16, 32768)`` solve 1.6x faster).
 The [HW] network's own error at ``L M = 2048`` is about 1e-2.
 
 **Batched evaluation.** The generated per-particle vector functions (``forward_integrand``,
-...) are evaluated here in batched form: the generated ``*_coefficient`` functions are applied
-elementwise to the ``(S, N, P)`` arrays of ``sigma(p)``, ``sigma'(p)``, ``v . b`` and contracted
-with the vector they multiply by ``bmm`` (:data:`~infdepth.theory.generated.mean_ode_2lp.
-DIRECTIONS`); ``tests/numerics/test_mean_ode.py`` checks this against the vector functions
-particle by particle.
+...) are evaluated here in batched form: each coefficient is a monomial, generated also as a
+constant ``*_scale`` times a per-particle ``*_field``; the field is formed elementwise on the
+``(S, N, P)`` arrays of ``sigma(p)``, ``sigma'(p)``, ``v . b``, contracted with the vector it
+multiplies by ``bmm`` (:data:`~infdepth.theory.generated.mean_ode_2lp.DIRECTIONS`), and the
+scale applied to the small side of the product (:class:`_Terms`);
+``tests/numerics/test_mean_ode.py`` checks this against the vector functions particle by
+particle.
 
 On the CPU the seeds are solved in chunks (:data:`CHUNK_ELEMENTS` numbers per ``(seeds, N, P)``
 temporary), so that the elementwise passes run in the cache, on one intra-op thread (a chunk's
@@ -253,26 +255,39 @@ class _Terms:
     function returns the particle mean (drifts) or the per-particle sum over inputs (updates)
     of ``coefficient * direction``.
 
+    **Factored coefficients.** Every coefficient is a monomial, generated also as
+    ``<term>_scale`` (the constants: D, alpha, the learning rates) times ``<term>_field`` (the
+    per-particle scalars; :attr:`infdepth.theory.mean_ode_2lp.Term.split`). The field is formed
+    on the ``(S, N, P)`` arrays, the scale is applied to the small side of the product: the
+    contracted ``(S, N, D)`` drift, or ``h``, ``b`` (``(S, N, D)``) before they are contracted
+    into the ``(S, D, P)`` updates; ``p = u . h / D`` is ``u . (h / D)``. Terms whose fields are
+    the same formula (:data:`~infdepth.theory.generated.mean_ode_2lp.FIELDS`: the backward
+    integrand's and the u-update's, ``sigma'(p) (v . b)``) share one evaluation. A node then
+    passes over ``(S, N, P)`` arrays only for the products, the activation and its fields
+    (measured, one seed, N = 10, P = 32768, D = 5, K = 15, Ls = 16, one thread, medians of
+    alternating runs: 1.72 -> 1.30 s; with D a power of 2, as in hw_sqrt_d, the numbers are
+    unchanged: D, P, alpha and the rates are powers of 2 there, so every reordered scaling is
+    exact).
+
     **Layout.** A node's particles are held transposed, ``uT``, ``vT`` of shape (S, D, P)
     (the solver stores the parameter map as (S, nodes, D, P)): every product then reads or
     writes P-long contiguous rows, which on the CPU made the products about twice as fast as
     with (S, P, D) (measured: p = u . h 278 -> 188 us, the particle mean 400 -> 214 us, the
     update 700 -> 219 us, the in-place update 109 -> 22 us; one seed, N = 10, P = 32768,
-    D = 5, one thread).
+    D = 5, one thread). On the CPU tanh is NumPy's (:meth:`sigma`).
 
-    The coefficients are the generated expressions, evaluated with their own operations in
-    their own order; a factor ``alpha`` or a divisor ``alpha`` equal to 1 is skipped (``1 * x``
-    and ``x / 1`` are ``x`` exactly), the node's ``-alpha sigma'(p)`` (the leading factor of
-    the backward coefficient, and with ``alpha = 1`` of the u-update's) is formed once per node
-    (:meth:`node_factor`), and the ``(S, N, P)`` temporaries are scaled in place. On the CPU
-    tanh is NumPy's (:meth:`sigma`). Products in another layout and NumPy's tanh round apart
-    from the former (S, P, D) evaluation with ``torch.tanh``: the solver's outputs moved by at
-    most 1.5e-12 relative on seven test configurations at stable learning rates (checked before
-    the change); an unstable run amplifies any round-off."""
+    Each of these (the layout, NumPy's tanh, the factored coefficients) rounds apart from the
+    evaluation before it; they were checked on the stored standard-suite points (docs/design.md,
+    "Numerics rules")."""
 
     def __init__(self, cfg: MeanODEConfig, P: int):
-        self.cfg, self.P, self.D, self.a = cfg, P, cfg.D, cfg.alpha
-        self.unit_alpha = float(cfg.alpha) == 1.0
+        self.cfg, self.P, self.D = cfg, P, cfg.D
+        a, D = cfg.alpha, cfg.D
+        self.forward_scale = gen.forward_scale(a) / P
+        self.backward_scale = gen.backward_scale(D, a) / P
+        self.u_scale = gen.u_update_scale(a, cfg.step_eta_u)
+        self.v_scale = gen.v_update_scale(D, a, cfg.step_eta_v)
+        self.shared_field = gen.FIELDS["u_update"] == gen.FIELDS["backward"]
         self.numpy_tanh = resolve_device(cfg.device).type == "cpu" and cfg.act == "tanh"
 
     def sigma(self, p):
@@ -284,54 +299,38 @@ class _Terms:
             return torch.from_numpy(phi(self.cfg.act, p.numpy()))
         return phi(self.cfg.act, p)
 
-    def sigma_dsigma(self, p):
-        """``(sigma(p), sigma'(p))``, the pair :func:`~infdepth.numerics.activations.phi_dphi`
-        gives (tanh: ``sigma' = 1 - sigma^2`` from :meth:`sigma`)."""
-        if self.numpy_tanh:
-            s = self.sigma(p)
-            return s, 1.0 - s * s
-        return phi_dphi(self.cfg.act, p)
+    def dsigma(self, p, s):
+        """``sigma'(p)`` given ``s = sigma(p)`` (tanh: ``1 - s^2``)."""
+        if self.cfg.act == "tanh":
+            return 1.0 - s * s
+        return phi_dphi(self.cfg.act, p)[1]
 
     def pre(self, h, uT):
-        """p = u . h / D, (S, N, P), from h (S, N, D) and uT (S, D, P)."""
-        return torch.bmm(h, uT).div_(self.D)
+        """p = u . h / D, (S, N, P), from h (S, N, D) and uT (S, D, P), as ``u . (h / D)``."""
+        return torch.bmm(h / self.D, uT)
 
     def forward(self, h, uT, vT):
-        """E_z[forward_integrand] = E_z[forward_coefficient(sigma(p), alpha) v], (S, N, D)."""
+        """E_z[forward_integrand] = forward_scale E_z[forward_field(sigma(p)) v], (S, N, D)."""
         return self.forward_from(self.sigma(self.pre(h, uT)), vT)
 
     def forward_from(self, s, vT):
         """:meth:`forward` from ``s = sigma(p)`` (S, N, P)."""
-        c = s if self.unit_alpha else gen.forward_coefficient(s, self.a)
-        return torch.bmm(c, vT.transpose(1, 2)) / self.P
+        return torch.bmm(gen.forward_field(s), vT.transpose(1, 2)).mul_(self.forward_scale)
 
-    def node_factor(self, ds_p):
-        """``-alpha sigma'(p)``, the first product of ``backward_coefficient``
-        (``-alpha*dsigma_p*vb/D``), shared by the node's backward evaluations."""
-        return -self.a * ds_p
-
-    def backward(self, ds_p, b, uT, vT, factor=None):
-        """E_z[backward_integrand] = E_z[backward_coefficient(sigma'(p), v.b, D, alpha) u];
-        also returns ``v.b`` (S, N, P). ``factor``: :meth:`node_factor` of ``ds_p`` if formed."""
+    def backward(self, ds_p, b, uT, vT):
+        """E_z[backward_integrand] = backward_scale E_z[backward_field(sigma'(p), v.b) u],
+        (S, N, D); also returns ``v.b`` and the field (S, N, P)."""
         vb = torch.bmm(b, vT)
-        m = self.node_factor(ds_p) if factor is None else factor
-        c = (m * vb).div_(self.D)               # == backward_coefficient(ds_p, vb, D, alpha)
-        return torch.bmm(c, uT.transpose(1, 2)) / self.P, vb
+        field = gen.backward_field(ds_p, vb)
+        return torch.bmm(field, uT.transpose(1, 2)).mul_(self.backward_scale), vb, field
 
-    def updates(self, s_p, ds_p, vb, h, b, factor=None):
-        """sum_x u_update, sum_x v_update, transposed: (S, D, P) each. ``factor`` as for
-        :meth:`backward` (with ``alpha = 1`` it is the u-update's ``-dsigma_p``)."""
-        eta_u, eta_v = self.cfg.step_eta_u, self.cfg.step_eta_v
-        if self.unit_alpha:         # u_update_coefficient: -dsigma_p*eta_u*vb/alpha
-            neg = -ds_p if factor is None else factor
-            cu = (neg * eta_u).mul_(vb)
-        else:
-            cu = gen.u_update_coefficient(ds_p, vb, self.a, eta_u)
-        if self.unit_alpha:         # v_update_coefficient: -D*eta_v*sigma_p/alpha
-            cv = (-self.D * eta_v) * s_p
-        else:
-            cv = gen.v_update_coefficient(s_p, self.D, self.a, eta_v)
-        return torch.bmm(h.transpose(1, 2), cu), torch.bmm(b.transpose(1, 2), cv)
+    def updates(self, s_p, ds_p, vb, h, b, field=None):
+        """sum_x u_update, sum_x v_update, transposed: (S, D, P) each. ``field``: the backward
+        field of the same ``(sigma'(p), v.b)``, used for the u-update when the formulas agree."""
+        fu = field if (field is not None and self.shared_field) else gen.u_update_field(ds_p, vb)
+        du = torch.bmm((h * self.u_scale).transpose(1, 2), fu)
+        dv = torch.bmm((b * self.v_scale).transpose(1, 2), gen.v_update_field(s_p))
+        return du, dv
 
 
 def _as_units(units, cfg: MeanODEConfig, dt, dev) -> tuple[torch.Tensor, torch.Tensor]:
@@ -435,7 +434,6 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
     n = cfg.rules.loss_count(Y.shape[0], Y.shape[1])      # the loss normalizer
     ds = 1.0 / Ls
     heun = cfg.scheme == "heun"
-    tanh = cfg.act == "tanh"
     fs, hLs, losses = [], [], []
     for k in range(cfg.rules.recorded_steps(cfg.K)):
         # ---- forward
@@ -464,34 +462,33 @@ def _solve_seeds(cfg: MeanODEConfig, T: _Terms, h0, W_out, Y, u, v):
         def activations(i):
             """``(sigma(p), sigma'(p))`` at node i, ``p = u_i . hs[i] / D``."""
             if pre[i] is None:
-                return T.sigma_dsigma(T.pre(hs[i], u[:, i]))
-            p, sp = pre[i]
-            pre[i] = None
-            return (sp, 1.0 - sp * sp) if tanh else T.sigma_dsigma(p)
+                p = T.pre(hs[i], u[:, i])
+                sp = T.sigma(p)
+            else:
+                p, sp = pre[i]
+                pre[i] = None
+            return sp, T.dsigma(p, sp)
 
         b = gen.terminal_adjoint(f, Y, W_out[:, None], D, n)           # (S, N, D)
         if heun:
             s_p, ds_p = activations(Ls)
-            m = T.node_factor(ds_p)
-            B1, vb = T.backward(ds_p, b, u[:, Ls], v[:, Ls], m)
-            du, dv = T.updates(s_p, ds_p, vb, hs[Ls], b, m)
+            B1, vb, fb = T.backward(ds_p, b, u[:, Ls], v[:, Ls])
+            du, dv = T.updates(s_p, ds_p, vb, hs[Ls], b, fb)
             u[:, Ls] += du
             v[:, Ls] += dv
             for i in range(Ls - 1, -1, -1):
                 s_p, ds_p = activations(i)
-                m = T.node_factor(ds_p)
-                B0, _ = T.backward(ds_p, b - ds * B1, u[:, i], v[:, i], m)
+                B0 = T.backward(ds_p, b - ds * B1, u[:, i], v[:, i])[0]
                 b = b - (0.5 * ds) * (B1 + B0)
-                B1, vb = T.backward(ds_p, b, u[:, i], v[:, i], m)
-                du, dv = T.updates(s_p, ds_p, vb, hs[i], b, m)
+                B1, vb, fb = T.backward(ds_p, b, u[:, i], v[:, i])
+                du, dv = T.updates(s_p, ds_p, vb, hs[i], b, fb)
                 u[:, i] += du
                 v[:, i] += dv
         else:
             for i in range(Ls - 1, -1, -1):        # block l = i + 1: stream h_{l-1} = hs[i]
                 s_p, ds_p = activations(i)
-                m = T.node_factor(ds_p)
-                B, vb = T.backward(ds_p, b, u[:, i], v[:, i], m)
-                du, dv = T.updates(s_p, ds_p, vb, hs[i], b, m)
+                B, vb, fb = T.backward(ds_p, b, u[:, i], v[:, i])
+                du, dv = T.updates(s_p, ds_p, vb, hs[i], b, fb)
                 u[:, i] += du
                 v[:, i] += dv
                 b = b - ds * B

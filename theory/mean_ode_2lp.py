@@ -60,8 +60,9 @@ import sympy as sp
 
 from .symbols import D, L, M, alpha
 
-__all__ = ["sigma", "dsigma", "Term", "TERM_NAMES", "unit_function", "derive_finite_step",
-           "derive_terms", "component_terms", "render_mean_ode_2lp"]
+__all__ = ["sigma", "dsigma", "Term", "TERM_NAMES", "PARTICLE_SCALARS", "PARTICLE_TERMS",
+           "unit_function", "derive_finite_step", "derive_terms", "component_terms",
+           "render_mean_ode_2lp"]
 
 # -- symbols -----------------------------------------------------------------------------------
 N = sp.Symbol("N", positive=True)                      # number of training inputs
@@ -70,6 +71,8 @@ p = sp.Symbol("p", real=True)                          # pre-activation u . h / 
 vb = sp.Symbol("vb", real=True)                        # v . b
 sigma_p = sp.Symbol("sigma_p", real=True)              # sigma(p)
 dsigma_p = sp.Symbol("dsigma_p", real=True)            # sigma'(p)
+#: The per-particle scalars a coefficient may contain; everything else in it is a constant.
+PARTICLE_SCALARS = (p, vb, sigma_p, dsigma_p)
 
 
 class dsigma(sp.Function):
@@ -210,9 +213,34 @@ class Term:
     equation: str
     doc: str
 
+    @property
+    def split(self) -> tuple[sp.Expr, sp.Expr]:
+        """``(scale, field)`` with ``coefficient == scale * field``: ``scale`` the factor in the
+        constants (D, alpha, the learning rates), ``field`` the product of the per-particle
+        scalars (``p``, ``vb``, ``sigma_p``, ``dsigma_p``). Every coefficient is a monomial, so
+        the batched solver applies ``scale`` to the small contracted result and passes over the
+        (seeds, inputs, particles) arrays only to form ``field``."""
+        scale, field = self.coefficient.as_independent(*PARTICLE_SCALARS, as_Add=False)
+        assert sp.simplify(scale * field - self.coefficient) == 0
+        assert not scale.free_symbols & set(PARTICLE_SCALARS), (self.name, scale)
+        return scale, field
+
+    @property
+    def scale_args(self) -> tuple[sp.Symbol, ...]:
+        """The arguments of ``self.args`` the scale depends on."""
+        return tuple(a for a in self.args if a not in PARTICLE_SCALARS)
+
+    @property
+    def field_args(self) -> tuple[sp.Symbol, ...]:
+        """The per-particle arguments of ``self.args``."""
+        return tuple(a for a in self.args if a in PARTICLE_SCALARS)
+
 
 #: Names of the generated terms, in order.
 TERM_NAMES: tuple[str, ...] = ("forward", "backward", "u_update", "v_update", "terminal")
+#: The terms evaluated per particle (the terminal adjoint is per input), emitted also split
+#: into ``<term>_scale`` and ``<term>_field`` (:attr:`Term.split`).
+PARTICLE_TERMS: tuple[str, ...] = TERM_NAMES[:4]
 
 
 def _coefficient(vec: sp.Matrix, direction: sp.Matrix, subs: dict, allowed: set) -> sp.Expr:
@@ -342,17 +370,31 @@ _VECTOR_NAMES = {"forward": "forward_integrand", "backward": "backward_integrand
 def render_mean_ode_2lp() -> str:
     """Body of ``generated/mean_ode_2lp.py``: ``<term>_coefficient`` and the vector function of
     every :func:`derive_terms` entry, plus ``COEFFICIENTS`` and ``DIRECTIONS`` tables."""
-    from .codegen import _docstring, _wrap_statement, render_formula_function
+    from .codegen import _docstring, _wrap_statement, numpy_code, render_formula_function
 
     terms = derive_terms()
-    names = [f"{t.name}_coefficient" for t in terms] + [_VECTOR_NAMES[t.name] for t in terms]
+    split = [t for t in terms if t.name in PARTICLE_TERMS]
+    names = ([f"{t.name}_coefficient" for t in terms]
+             + [f"{t.name}_{part}" for t in split for part in ("scale", "field")]
+             + [_VECTOR_NAMES[t.name] for t in terms])
     out = _docstring(_MODULE_DOC, "")
     out += ["", "__all__ = ["] + [f'    "{n}",' for n in names]
-    out += ['    "COEFFICIENTS",', '    "DIRECTIONS",', "]", "", ""] + _helpers()
+    out += ['    "COEFFICIENTS",', '    "FIELDS",', '    "DIRECTIONS",', "]", "", ""]
+    out += _helpers()
     text = "\n".join(out) + "\n"
     for t in terms:     # every coefficient is a monomial in its arguments
         text += "\n\n" + render_formula_function(f"{t.name}_coefficient", t.args, t.coefficient,
                                                  f"{t.doc} (docs/theory.md s6)")
+    for t in split:
+        scale, field = t.split
+        what = t.doc.split(":")[0]
+        text += "\n\n" + render_formula_function(
+            f"{t.name}_scale", t.scale_args, scale,
+            f"constant factor of {t.name}_coefficient ({what}; {t.name}_coefficient = "
+            f"{t.name}_scale * {t.name}_field)")
+        text += "\n\n" + render_formula_function(
+            f"{t.name}_field", t.field_args, field,
+            f"per-particle factor of {t.name}_coefficient ({what})")
     for t in terms:
         used = {str(s) for s in t.coefficient.free_symbols}
         needs = [s for s in ("p", "vb", "sigma_p", "dsigma_p") if s in used]
@@ -369,6 +411,9 @@ def render_mean_ode_2lp() -> str:
         text += "\n\n" + "\n".join(lines) + "\n"
     text += ("\n\n#: ``term -> coefficient function``.\nCOEFFICIENTS = {\n"
              + "".join(f'    "{t.name}": {t.name}_coefficient,\n' for t in terms) + "}\n")
+    text += ("\n#: ``term -> formula of its per-particle factor`` (one evaluation per formula)."
+             "\nFIELDS = {\n"
+             + "".join(f'    "{t.name}": "{numpy_code(t.split[1])}",\n' for t in split) + "}\n")
     text += ("\n#: ``term -> the vector its coefficient multiplies``.\nDIRECTIONS = {\n"
              + "".join(f'    "{t.name}": "{t.direction}",\n' for t in terms) + "}\n")
     return text

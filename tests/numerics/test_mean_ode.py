@@ -57,14 +57,17 @@ def test_batched_evaluation_equals_the_generated_vector_functions():
     torch.testing.assert_close(T.forward(h, uT, vT), ref_F, rtol=1e-13, atol=1e-14)
     p = T.pre(h, uT)
     s_p, ds_p = torch.tanh(p), dsig(p)
-    B, vb = T.backward(ds_p, b, uT, vT)
+    B, vb, field = T.backward(ds_p, b, uT, vT)
     torch.testing.assert_close(B, gen.backward_integrand(hx, bx, up, vp, D, alpha, dsig).mean(2),
                                rtol=1e-13, atol=1e-14)
-    du, dv = T.updates(s_p, ds_p, vb, h, b)
-    torch.testing.assert_close(du.mT, gen.u_update(hx, bx, up, vp, D, alpha, 0.3, dsig).sum(1),
-                               rtol=1e-13, atol=1e-14)
-    torch.testing.assert_close(dv.mT, gen.v_update(hx, bx, up, D, alpha, 0.8, torch.tanh).sum(1),
-                               rtol=1e-13, atol=1e-14)
+    for shared in (None, field):        # the u-update's own field, or the backward one's
+        du, dv = T.updates(s_p, ds_p, vb, h, b, shared)
+        torch.testing.assert_close(du.mT,
+                                   gen.u_update(hx, bx, up, vp, D, alpha, 0.3, dsig).sum(1),
+                                   rtol=1e-13, atol=1e-14)
+        torch.testing.assert_close(dv.mT,
+                                   gen.v_update(hx, bx, up, D, alpha, 0.8, torch.tanh).sum(1),
+                                   rtol=1e-13, atol=1e-14)
 
 
 # -- (c) exact correspondence with the finite network ---------------------------------------

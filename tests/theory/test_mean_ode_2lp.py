@@ -29,6 +29,24 @@ def test_derived_coefficients():
     assert [x.direction for x in th.derive_terms()] == ["v", "u", "h", "b", "W_out(f-y)"]
 
 
+def test_generated_scale_times_field_is_the_coefficient():
+    """Each per-particle coefficient == its generated constant factor times its per-particle
+    factor, on random values; the field formulas name only per-particle scalars."""
+    rng = np.random.default_rng(2)
+    vals = {"sigma_p": rng.normal(size=5), "dsigma_p": rng.normal(size=5),
+            "vb": rng.normal(size=5), "D": 3.0, "alpha": 1.7, "eta_u": 0.4, "eta_v": 0.9}
+    for name in th.PARTICLE_TERMS:
+        term = next(t for t in th.derive_terms() if t.name == name)
+        args = lambda syms: [vals[str(a)] for a in syms]  # noqa: E731
+        coef = gen.COEFFICIENTS[name](*args(term.args))
+        scale = getattr(gen, f"{name}_scale")(*args(term.scale_args))
+        field = getattr(gen, f"{name}_field")(*args(term.field_args))
+        np.testing.assert_allclose(scale * field, coef, rtol=1e-14, err_msg=name)
+        assert np.ndim(scale) == 0, name
+        names = set(gen.FIELDS[name].replace("*", " ").replace("/", " ").split())
+        assert names <= {"sigma_p", "dsigma_p", "vb", "p"}, (name, names)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lib", ["numpy", "torch"])
 def test_generated_code_is_the_derivation(lib):
