@@ -170,5 +170,32 @@ def phi_dphi(name: str, x):
     return phi(name, x), dphi(name, x)
 
 
+#: Activations whose NumPy ``phi`` is faster than torch's on CPU float tensors: NumPy's tanh
+#: (vectorized over the whole array) against ``torch.tanh`` in float64, 567 against 1660 us on
+#: 327680 numbers, within one ulp of each other.
+NUMPY_FASTER = frozenset({"tanh"})
+
+
+def phi_values(name: str, x: torch.Tensor) -> torch.Tensor:
+    """``phi(x)`` of a tensor as plain numbers (no autograd): on the CPU through the NumPy
+    implementation for the activations in :data:`NUMPY_FASTER` (sharing the tensor's memory,
+    no copy), elsewhere :func:`phi`. The Mean-ODE solver (:mod:`~infdepth.numerics.mean_ode`)
+    evaluates its particle system with it; it rounds apart from ``torch.tanh`` by at most one
+    ulp."""
+    if name in NUMPY_FASTER and x.device.type == "cpu" and not x.requires_grad:
+        return torch.from_numpy(ACTIVATIONS[name].phi_numpy(x.numpy()))
+    return phi(name, x)
+
+
+def dphi_given(name: str, x, s):
+    """``phi'(x)`` given ``s = phi(x)`` (tanh: ``1 - s*s``, the numbers :func:`dphi` computes
+    from its own ``tanh(x)``; other activations: :func:`dphi`)."""
+    check_activation(name)
+    if name == "tanh":
+        return 1.0 - s * s
+    return dphi(name, x)
+
+
 __all__ = ["Activation", "ACTIVATIONS", "ACTIVATION_NAMES", "CLOSED_FORM_ACTIVATIONS",
-           "activation", "check_activation", "phi", "dphi", "phi_dphi"]
+           "NUMPY_FASTER", "activation", "check_activation", "phi", "dphi", "phi_dphi",
+           "phi_values", "dphi_given"]

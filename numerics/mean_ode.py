@@ -97,7 +97,7 @@ from infdepth.validators import (choice, int_at_least, nonneg_number, positive_i
 from infdepth.theory.generated import mean_ode_2lp as gen
 
 from . import footprint
-from .activations import check_activation, phi, phi_dphi
+from .activations import check_activation, dphi_given, phi_values
 from .hidden_width import HWConfig, HWSettings, init_weights
 from .hw_conventions import check_convention
 
@@ -288,22 +288,15 @@ class _Terms:
         self.u_scale = gen.u_update_scale(a, cfg.step_eta_u)
         self.v_scale = gen.v_update_scale(D, a, cfg.step_eta_v)
         self.shared_field = gen.FIELDS["u_update"] == gen.FIELDS["backward"]
-        self.numpy_tanh = resolve_device(cfg.device).type == "cpu" and cfg.act == "tanh"
 
     def sigma(self, p):
-        """``sigma(p)``. On the CPU, tanh is NumPy's (the activation's NumPy implementation,
-        :mod:`~infdepth.numerics.activations`): about 3x faster than ``torch.tanh`` in float64
-        on (seeds, N, P) arrays (567 against 1660 us at N = 10, P = 32768), within one ulp of
-        it."""
-        if self.numpy_tanh:
-            return torch.from_numpy(phi(self.cfg.act, p.numpy()))
-        return phi(self.cfg.act, p)
+        """``sigma(p)``, through :func:`~infdepth.numerics.activations.phi_values` (on the CPU,
+        NumPy's tanh)."""
+        return phi_values(self.cfg.act, p)
 
     def dsigma(self, p, s):
         """``sigma'(p)`` given ``s = sigma(p)`` (tanh: ``1 - s^2``)."""
-        if self.cfg.act == "tanh":
-            return 1.0 - s * s
-        return phi_dphi(self.cfg.act, p)[1]
+        return dphi_given(self.cfg.act, p, s)
 
     def pre(self, h, uT):
         """p = u . h / D, (S, N, P), from h (S, N, D) and uT (S, D, P), as ``u . (h / D)``."""

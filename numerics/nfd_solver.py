@@ -82,7 +82,7 @@ import torch
 from infdepth.device import thread_map
 from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int, positive_number
 from infdepth.theory.generated import nfd_terms as T
-from .activations import ACTIVATION_NAMES, dphi, phi
+from .activations import ACTIVATION_NAMES, dphi_given, phi
 from .nfd_noise import NFDNoise, coarsen_noise, draw_noise
 
 #: NFD variants (docs/theory.md s3): plain gradient-independence, and with the Gamma terms.
@@ -236,10 +236,12 @@ def solve_nfd_depth(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
     z_f, z_b, v0 = nz(noise.fwd), nz(noise.bwd), nz(noise.v0)
 
     idx = [k % N for k in range(K + 1)]                 # training input of step k
-    H = X.new_zeros((K + 1, L + 1, M, P))               # h^k_l(x)
-    G = X.new_zeros((K + 1, L + 1, M))                  # g^k_l (on x_k)
-    XI = X.new_zeros((L, M, (K + 1) * P))               # forward increments xi^k_l(x)
-    B = X.new_zeros((L, M, K + 1))                      # backward increments b^k_l
+    # every entry of H, G, XI, B is written before it is read
+    H = X.new_empty((K + 1, L + 1, M, P))               # h^k_l(x)
+    PHI = [[] for _ in range(L + 1)]                    # PHI[l][k] = phi(h^k_l(x)), (M, P)
+    G = X.new_empty((K + 1, L + 1, M))                  # g^k_l (on x_k)
+    XI = X.new_empty((L, M, (K + 1) * P))               # forward increments xi^k_l(x)
+    B = X.new_empty((L, M, K + 1))                      # backward increments b^k_l
     gamma = X.new_zeros((K + 1, L, K + 1)) if cov else None
     chi = X.new_zeros(K)
     f_all = X.new_zeros((K + 1, P))
@@ -247,11 +249,20 @@ def solve_nfd_depth(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
     H0 = nz(noise.u) @ X.mT / math.sqrt(d)              # h^0_0(x)
     cols = lambda k: slice(k * P, (k + 1) * P)  # noqa: E731
 
+    def set_phi(l: int, h: torch.Tensor) -> torch.Tensor:
+        """phi(h^k_l(x)) of ``h = H[k, l]`` (M, P) for the next step k of layer l, kept in
+        ``PHI``: each particle state's activation is evaluated once (the numbers of evaluating
+        it again: phi is elementwise)."""
+        PHI[l].append(phi(act, h))
+        return PHI[l][-1]
+
     def train_phi(l: int, upto: int) -> torch.Tensor:
         """phi(h^s_l(x_s)) for s < upto: (M, upto)."""
-        if upto == 0:
-            return X.new_zeros((M, 0))
-        return torch.stack([phi(act, H[s, l, :, idx[s]]) for s in range(upto)], dim=1)
+        return torch.stack([PHI[l][s][:, idx[s]] for s in range(upto)], dim=1)
+
+    def train_dphi(k: int, l: int) -> torch.Tensor:
+        """phi'(h^k_l(x_k)): (M,)."""
+        return dphi_given(act, H[k, l, :, idx[k]], PHI[l][k][:, idx[k]])
 
     for k in range(K + 1):
         # ---- forward of step k on all inputs ---------------------------------------------
@@ -260,8 +271,8 @@ def solve_nfd_depth(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
             h = h + T.input_layer_coefficient(eta, chi[s], XX[idx[s]])[None, :] * G[s, 0][:, None]
         H[k, 0] = h
         for l in range(1, L + 1):
-            Phi = phi(act, h)                                             # (M, P)
-            Phi_all = torch.cat([phi(act, H[s, l - 1]) for s in range(k)] + [Phi], dim=1)
+            Phi = set_phi(l - 1, h)                                       # (M, P)
+            Phi_all = torch.cat(PHI[l - 1], dim=1)                        # steps 0..k
             C = T.forward_diffusion(beta, Phi_all.mT @ Phi_all / M) * dt
             xi = _conditional_increment(XI[l - 1, :, :k * P], z_f[l - 1, :, cols(k)], C)
             XI[l - 1, :, cols(k)] = xi
@@ -277,17 +288,18 @@ def solve_nfd_depth(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
                     h_new = h_new + (Gl @ T.forward_gamma_coefficient(beta, gt)) * dt
             H[k, l] = h = h_new
         # ---- output and chi_k --------------------------------------------------------------
+        PhiL = set_phi(L, h)
         vk = v0.clone()
         for s in range(k):
-            vk = vk + T.readout_coefficient(eta, chi[s]) * phi(act, H[s, L, :, idx[s]])
-        f_all[k] = (vk[:, None] * phi(act, H[k, L])).mean(0)
+            vk = vk + T.readout_coefficient(eta, chi[s]) * PHI[L][s][:, idx[s]]
+        f_all[k] = (vk[:, None] * PhiL).mean(0)
         if k < K:
             chi[k] = f_all[k, idx[k]] - y[idx[k]]
         # ---- backward of step k (on x_k) -----------------------------------------------------
-        g = vk * dphi(act, H[k, L, :, idx[k]])
+        g = vk * train_dphi(k, L)
         G[k, L] = g
         for l in range(L, 0, -1):
-            dp = dphi(act, H[k, l - 1, :, idx[k]])
+            dp = train_dphi(k, l - 1)
             Gs = G[:k + 1, l].mT                                          # (M, k+1)
             Q = Gs.mT @ Gs / M
             Cb = T.backward_diffusion(beta, Q) * dt
@@ -308,7 +320,7 @@ def solve_nfd_depth(cfg: NFDConfig, X_train: torch.Tensor, y_train: torch.Tensor
             G[k, l - 1] = g
 
     kernel = torch.einsum("klmp,klmq->klpq", H, H) / M
-    PhiL = phi(act, H[:, L])
+    PhiL = torch.stack(PHI[L])                                      # (K+1, M, P)
     out_kernel = torch.einsum("kmp,kmq->kpq", PhiL, PhiL) / M
     res = NFDResult(config=cfg, L=L, f_train=f_all[:, :N], f_eval=f_all[:, N:], chi=chi,
                     loss=0.5 * (f_all[:, :N] - y).square().mean(1), kernel=kernel,
