@@ -23,7 +23,11 @@ The backward pass is written by hand (docs/theory.md s6, adjoint ``g_l = dloss/d
     dloss/du_{j,l} = (1/D) sum_x c sigma'(p_{j,l}(x)) (v_{j,l} . g_l(x)) h_{l-1}(x)
     g_{l-1} = g_l + (1/D) sum_j c sigma'(p_{j,l}) (v_{j,l} . g_l) u_{j,l}
 
-and checked against autograd in ``tests/numerics/test_hidden_width.py``.
+and checked against autograd in ``tests/numerics/test_hidden_width.py``. The scalar factors
+``1/D`` and ``c`` are applied to the small side of each product (``h/D``, ``g c``: (S, N, D)
+arrays) rather than to the (S, N, M) or (S, M, D) ones, and tanh is NumPy's on the CPU
+(:func:`~infdepth.numerics.activations.phi_values`), as in the Mean-ODE solver
+(docs/design.md, "Numerics rules": the same numbers to round-off).
 
 Recorded trajectory (:func:`train_hw`): the output before each of the K updates, and under
 ``"default"`` also the output after the last one -- ``f_0 .. f_K`` (``"authors"``: ``f_0 ..
@@ -44,7 +48,7 @@ import torch
 from infdepth.device import torch_threads
 from infdepth.seeding import generator, normal
 
-from .activations import check_activation, dphi, phi
+from .activations import check_activation, dphi_given, phi, phi_values
 from .hw_conventions import DEFAULT, Convention, check_convention, convention
 
 __all__ = ["HWSettings", "HWConfig", "HWResult", "hw_data", "init_weights", "forward",
@@ -195,25 +199,14 @@ def _forward(w: dict[str, torch.Tensor], X: torch.Tensor, cfg: HWConfig):
     h = torch.einsum("sdi,ni->snd", w["W_in"], X)
     hs, ps, ss = [h], [], []
     for l in range(w["u"].shape[1]):
-        p = torch.bmm(h, w["u"][:, l].transpose(1, 2)) / D
-        s = p if cfg.act == "linear" else phi(cfg.act, p)
-        h = h + c * torch.bmm(s, w["v"][:, l])
+        p = torch.bmm(h / D, w["u"][:, l].transpose(1, 2))
+        s = p if cfg.act == "linear" else phi_values(cfg.act, p)
+        h = h + torch.bmm(s, w["v"][:, l]) * c
         hs.append(h)
         ps.append(p)
         ss.append(s)
     f = torch.bmm(h, w["W_out"]) / D
     return f, hs, ps, ss
-
-
-def _scaled_dphi(act: str, p: torch.Tensor, s: torch.Tensor, c: float):
-    """``c * dphi(act, p)``, the same numbers, given ``s = phi(act, p)``: tanh reuses ``s``
-    (``dphi`` is ``1 - tanh(p)^2`` from the same ``tanh(p)``); linear returns the scalar ``c``
-    (``c * 1.0 == c`` exactly, so multiplying by it equals multiplying by ``c * ones``)."""
-    if act == "linear":
-        return c
-    if act == "tanh":
-        return c * (1.0 - s * s)
-    return c * dphi(act, p)
 
 
 def _loss(f: torch.Tensor, Y: torch.Tensor, n: int) -> torch.Tensor:
@@ -233,7 +226,7 @@ def gradients(w: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, cfg:
         f, hs, ps, ss = _forward(w, X, cfg)
     else:
         f, hs, ps = _fwd
-        ss = [phi(cfg.act, p) for p in ps]
+        ss = [phi_values(cfg.act, p) for p in ps]
     n = cfg.rules.loss_count(X.shape[0], Y.shape[1])
     r = (f - Y) / n                                        # dloss/df, (S, N, d_out)
     g = torch.bmm(r, w["W_out"].transpose(1, 2)) / D       # dloss/dh_L, (S, N, D)
@@ -244,9 +237,12 @@ def gradients(w: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, cfg:
     for l in range(L - 1, -1, -1):
         p, hprev, s = ps[l], hs[l], ss[l]
         vl, ul = w["v"][:, l], w["u"][:, l]
-        gv[:, l] = c * torch.bmm(s.transpose(1, 2), g)
-        gp = _scaled_dphi(cfg.act, p, s, c) * torch.bmm(g, vl.transpose(1, 2))  # dloss/dp (S,N,M)
-        gu[:, l] = torch.bmm(gp.transpose(1, 2), hprev) / D
+        gc = g * c
+        gv[:, l] = torch.bmm(s.transpose(1, 2), gc)
+        gp = torch.bmm(gc, vl.transpose(1, 2))                             # dloss/dp (S,N,M)
+        if cfg.act != "linear":                                           # linear: phi' = 1
+            gp = gp * dphi_given(cfg.act, p, s)
+        gu[:, l] = torch.bmm(gp.transpose(1, 2), hprev / D)
         g = g + torch.bmm(gp, ul) / D
     gW_in = torch.einsum("snd,ni->sdi", g, X)
     return ({"W_in": gW_in, "u": gu, "v": gv, "W_out": gW_out}, _loss(f, Y, n), f, hs[-1])
@@ -338,8 +334,8 @@ def _train(cfg: HWConfig, X: torch.Tensor, Y: torch.Tensor, w0: dict[str, torch.
         if k < cfg.K:
             grads, loss, f, hL = gradients(w, X, Y, cfg)
             for name, rate in rates.items():
-                if rate != 0.0:
-                    w[name] = w[name] - rate * grads[name]
+                if rate != 0.0:          # w - rate * grad, in place (w holds copies)
+                    w[name].sub_(grads[name].mul_(rate))
             if k + 1 in at:
                 moved[k + 1] = _movement(w, w0)
         else:                                   # k = K: after the last update

@@ -87,10 +87,11 @@ def test_config_from_reads_fields_and_properties():
 def test_movement_at_is_the_short_run_and_reused_phi_is_exact(act):
     """The movement recorded after step 1 is bit for bit that of a run with K = 1, and the
     gradients (which reuse the forward pass's sigma(p)) equal the formulas with sigma and
-    sigma' recomputed from p."""
+    sigma' recomputed from p, in the module's order of operations (scales on the small side,
+    sigma through phi_values)."""
     from dataclasses import replace
 
-    from infdepth.numerics.activations import dphi, phi
+    from infdepth.numerics.activations import dphi_given, phi_values
     from infdepth.numerics.hidden_width import init_weights
     X, Y = hw_data(6, 3, 2, 0)
     cfg = HWConfig(D=4, L=3, M=8, K=4, eta=0.7, act=act, n_seeds=3)
@@ -106,9 +107,12 @@ def test_movement_at_is_the_short_run_and_reused_phi_is_exact(act):
     g = torch.bmm((f - Y) / X.shape[0], w["W_out"].transpose(1, 2)) / D
     for l in range(cfg.L - 1, -1, -1):
         p = ps[l]
-        assert torch.equal(grads["v"][:, l], c * torch.bmm(phi(act, p).transpose(1, 2), g))
-        gp = c * dphi(act, p) * torch.bmm(g, w["v"][:, l].transpose(1, 2))
-        assert torch.equal(grads["u"][:, l], torch.bmm(gp.transpose(1, 2), hs[l]) / D)
+        gc = g * c
+        assert torch.equal(grads["v"][:, l],
+                           torch.bmm(phi_values(act, p).transpose(1, 2), gc))
+        gp = torch.bmm(gc, w["v"][:, l].transpose(1, 2)) * dphi_given(act, p,
+                                                                     phi_values(act, p))
+        assert torch.equal(grads["u"][:, l], torch.bmm(gp.transpose(1, 2), hs[l] / D))
         g = g + torch.bmm(gp, w["u"][:, l]) / D
     with pytest.raises(ValueError, match="movement_at"):
         train_hw(cfg, X, Y, movement_at=(5,))
