@@ -7,6 +7,10 @@ A block type owns the parameters of all ``L`` blocks of one model for an ensembl
 * ``backward(l, g, cache)`` -> ``(g_{l-1}, updates, info)`` with ``g := n df/dh`` (docs/theory.md s2)
 * ``apply(l, updates, chi)`` -> append the SGD update of every matrix as low-rank columns.
 
+``phi'`` in the backward pass is formed from the forward pass's ``phi`` of the same
+pre-activation (:func:`~infdepth.numerics.activations.dphi_given`: for tanh ``1 - t*t``, the
+numbers ``dphi`` computes from its own ``tanh``), not from a second evaluation of ``phi``.
+
 ``updates`` is a list of :class:`MatrixUpdate`: the gradient of the loss w.r.t. a matrix ``M`` of
 the block is ``dloss/dM = grad_scale * sum_b chi_b a_b b_b^T`` (``chi_b`` = dloss/df_b), and SGD
 adds the columns ``c_b = -lr_M * grad_scale * chi_b``. New block types (e.g. the [HW] 2LP block of
@@ -29,7 +33,7 @@ import torch
 
 from infdepth.validators import choice
 
-from ..activations import dphi, phi
+from ..activations import dphi_given, phi
 from .lowrank import LowRankStack
 
 #: init(group, n_out, n_in, std, backward) -> (L, S, n_out, n_in) initial matrices
@@ -143,7 +147,7 @@ class OneLayerBlock(BlockType):
         m = self.mult["W"]
         zt, zt0, cb = self.stacks["W"].backward(l, g, self.mode, x_current=cache["p"],
                                                 coupling=coupling, add=_get(perturb, "W"))
-        dp = dphi(self.act, cache["h"])
+        dp = dphi_given(self.act, cache["h"], cache["p"])
         g_prev = g + m * dp * zt
         upd = [MatrixUpdate("W", g, cache["p"], m / self.n, cache["z0"], zt0)]
         info = {}
@@ -188,11 +192,11 @@ class TwoLayerBlock(BlockType):
         m1, m2 = self.mult["W1"], self.mult["W2"]
         zt2, zt2_0, cb2 = self.stacks["W2"].backward(l, g, self.mode, x_current=cache["q"],
                                                      coupling=coupling, add=_get(perturb, "W2"))
-        du = dphi(self.act, cache["u"])
+        du = dphi_given(self.act, cache["u"], cache["q"])
         qg = m2 * du * zt2
         zt1, zt1_0, cb1 = self.stacks["W1"].backward(l, qg, self.mode, x_current=cache["p"],
                                                      coupling=coupling, add=_get(perturb, "W1"))
-        dp = dphi(self.act, cache["h"])
+        dp = dphi_given(self.act, cache["h"], cache["p"])
         g_prev = g + m1 * dp * zt1
         upd = [MatrixUpdate("W2", g, cache["q"], m2 / self.n, cache["z0"], zt2_0),
                MatrixUpdate("W1", qg, cache["p"], m1 / self.n, cache["u0"], zt1_0)]

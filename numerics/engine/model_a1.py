@@ -28,7 +28,7 @@ import torch
 
 from infdepth.theory.parameterization import Parameterization, preset
 from infdepth.validators import choice, nonneg_int, nonneg_number, positive_int
-from ..activations import check_activation, dphi, phi
+from ..activations import check_activation, dphi_given, phi
 from ..footprint import block_matrices, dense_updates, draws_fit_cache
 from .blocks import BLOCK_TYPES, check_block
 from .decomposition import check_coupling_definition
@@ -271,7 +271,7 @@ class A1Model:
         hL = tr.hs[-1]
         g = (self.n * self.mv) * self.v[:, None, :]
         if self.config.readout == "phi":
-            g = g * dphi(self.act, hL)
+            g = g * dphi_given(self.act, hL, tr.r)          # tr.r = phi(h_L)
         else:
             g = g.expand_as(hL)
         gs = [None] * (self.L + 1)
