@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -33,7 +33,8 @@ from infdepth.lazy import lazy
 stats = lazy("scipy.stats")  # imported on first use (infdepth.lazy)
 
 __all__ = ["METHODS", "Interval", "BatchStatistic", "geometric_mean", "ols_slope",
-           "resample_statistic", "slope_interval", "resample_rows"]
+           "resample_statistic", "draw_resample_statistic", "slope_interval", "resample_rows",
+           "resample_row_blocks", "skip_resample_rows"]
 
 METHODS: tuple[str, ...] = ("log_t", "studentized", "boot_t", "bca", "percentile", "ols_t")
 Statistic = Callable[[np.ndarray], float]
@@ -107,16 +108,26 @@ class BatchStatistic:
     def leave_one_out(self, a: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def from_counts(self, a: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
-        """The statistic of resamples of the seed rows of ``a`` (S, ...) given by how often each
-        row is drawn, ``counts`` (B, S) -> (B,), without gathering the rows (a matrix product);
-        ``None`` when a subclass has no such form (the rows are then gathered)."""
+    def counts_form(self, a: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The statistic of resamples of the seed rows of ``a`` (S, ...) as a function of how
+        often each row is drawn, ``counts`` (b, S) -> (b,), without gathering the rows (a matrix
+        product), the work that depends on ``a`` alone done once; ``None`` when a subclass has
+        no such form (the rows are then gathered)."""
         return None
+
+    def from_counts(self, a: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
+        """:meth:`counts_form` of ``a`` applied to ``counts`` (B, S) -> (B,), ``None`` without
+        that form."""
+        form = self.counts_form(a)
+        return None if form is None else form(counts)
 
 
 #: a resample block gathers at most this many values (a claim with 64000 seeds of 6 columns
 #: would otherwise gather 2000 x 64000 x 6 values at once)
 _BLOCK_VALUES = 1 << 22
+
+#: ``evaluate(idx)``: the statistic of the resamples of one block of row indices (b, S) -> (b,)
+Evaluate = Callable[[np.ndarray], np.ndarray]
 
 
 def resample_statistic(stat: Statistic | None, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -124,43 +135,97 @@ def resample_statistic(stat: Statistic | None, a: np.ndarray, idx: np.ndarray) -
     ``None`` is the mean over seeds and trailing axes (rows of equal length: the mean of the
     per-seed means, gathered in blocks of ~4M values); the geometric mean of positive 1-D values
     and a :class:`BatchStatistic` run vectorized; any other callable row by row."""
+    evaluate, step, finish = _resampled(stat, a)
+    return finish(_in_blocks(evaluate, _slices(idx, step), idx.shape[0]))
+
+
+def draw_resample_statistic(stat: Statistic | None, a: np.ndarray, rng: np.random.Generator,
+                            n_boot: int) -> np.ndarray:
+    """``resample_statistic(stat, a, resample_rows(rng, len(a), n_boot))``, the indices drawn
+    block by block as the statistic reads them (:func:`resample_row_blocks`, the same numbers
+    from the same generator; no (n_boot, S) index array is held)."""
+    evaluate, step, finish = _resampled(stat, a)
+    return finish(_in_blocks(evaluate, resample_row_blocks(rng, a.shape[0], n_boot, step),
+                             n_boot))
+
+
+def _resampled(stat: Statistic | None, a: np.ndarray
+               ) -> tuple[Evaluate, int, Callable[[np.ndarray], np.ndarray]]:
+    """How :func:`resample_statistic` evaluates ``stat`` on resamples of the rows of ``a``:
+    ``(evaluate, rows per block, finish)``, ``finish`` applied once to the joined blocks."""
+    S = a.shape[0]
+    step = max(1, _BLOCK_VALUES // max(1, S))
     if stat is None:
-        per_seed = a.reshape(a.shape[0], -1).mean(axis=1) if a.ndim > 1 else a
+        per_seed = a.reshape(S, -1).mean(axis=1) if a.ndim > 1 else a
         per_seed = per_seed.astype(float, copy=False)
-        out = np.empty(idx.shape[0], dtype=float)
-        step = max(1, _BLOCK_VALUES // max(1, idx.shape[1]))
-        for start in range(0, idx.shape[0], step):
-            out[start:start + step] = per_seed[idx[start:start + step]].mean(axis=1)
-        return out
+        return (lambda idx: per_seed[idx].mean(axis=1)), step, _same
     if stat is geometric_mean and a.ndim == 1 and np.all(a > 0):
-        return np.exp(np.log(a)[idx].mean(axis=1))
-    return _batch_at(stat, a, idx)
+        logs = np.log(a)
+        return (lambda idx: logs[idx].mean(axis=1)), step, np.exp
+    evaluate, step = _evaluator(stat, a)
+    return evaluate, step, _same
+
+
+def _same(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _evaluator(stat: Statistic, a: np.ndarray) -> tuple[Evaluate, int]:
+    """``(evaluate, rows per block)`` of ``stat`` on resamples of the rows of ``a``, in blocks of
+    at most ``_BLOCK_VALUES`` values (each resample is evaluated on its own: the blocks change
+    the memory, not the numbers): from the row counts where the statistic has that form
+    (:meth:`BatchStatistic.counts_form`; one count buffer for every block), else by gathering
+    the rows."""
+    S = a.shape[0]
+    if isinstance(stat, BatchStatistic):                # a matrix product of row counts
+        form = stat.counts_form(a)
+        if form is not None:
+            step = max(1, _BLOCK_VALUES // max(1, S))
+            buf = np.empty((0, S))
+
+            def evaluate(idx: np.ndarray) -> np.ndarray:
+                nonlocal buf
+                if buf.shape[0] < idx.shape[0]:
+                    buf = np.empty((idx.shape[0], S))
+                return form(_counts(idx, S, buf))
+
+            return evaluate, step
+    width = int(np.prod(a.shape[1:], dtype=np.int64)) if a.ndim > 1 else 1
+    step = max(1, _BLOCK_VALUES // max(1, S * width))
+    return (lambda idx: _batch(stat, a[idx])), step
+
+
+def _slices(idx: np.ndarray, step: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, idx[start:start + step])`` over the rows of ``idx``."""
+    for start in range(0, idx.shape[0], step):
+        yield start, idx[start:start + step]
+
+
+def _in_blocks(evaluate: Evaluate, blocks: Iterable[tuple[int, np.ndarray]], B: int
+               ) -> np.ndarray:
+    """``evaluate`` of each block ``(start, idx)`` of resamples, joined into (B,)."""
+    out = np.empty(B, dtype=float)
+    for start, idx in blocks:
+        out[start:start + idx.shape[0]] = evaluate(idx)
+    return out
 
 
 def _batch_at(stat: Statistic, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``stat`` of every resample ``a[idx[b]]``, in blocks of resamples of at most
-    ``_BLOCK_VALUES`` values (each resample is evaluated on its own: the blocks change the
-    memory, not the numbers): from the row counts where the statistic has that form
-    (:meth:`BatchStatistic.from_counts`), else by gathering the rows."""
-    B, S = idx.shape
-    if isinstance(stat, BatchStatistic):                # a matrix product of row counts
-        step = max(1, _BLOCK_VALUES // max(1, S))
-        first = stat.from_counts(a, _counts(idx[:step], S))
-        if first is not None:
-            return np.concatenate([first] + [stat.from_counts(a, _counts(idx[s:s + step], S))
-                                             for s in range(step, B, step)])
-    width = int(np.prod(a.shape[1:], dtype=np.int64)) if a.ndim > 1 else 1
-    step = max(1, _BLOCK_VALUES // max(1, S * width))
-    if step >= B:
-        return _batch(stat, a[idx])
-    return np.concatenate([_batch(stat, a[idx[s:s + step]]) for s in range(0, B, step)])
+    """``stat`` of every resample ``a[idx[b]]`` (:func:`_evaluator`'s blocks)."""
+    evaluate, step = _evaluator(stat, a)
+    return _in_blocks(evaluate, _slices(idx, step), idx.shape[0])
 
 
-def _counts(idx: np.ndarray, S: int) -> np.ndarray:
-    """How often each of the ``S`` rows is drawn in each resample of ``idx`` (b, S) -> (b, S)."""
+def _counts(idx: np.ndarray, S: int, out: np.ndarray | None = None) -> np.ndarray:
+    """How often each of the ``S`` rows is drawn in each resample of ``idx`` (b, S) -> (b, S),
+    float64, written into the first ``b`` rows of ``out`` when given. One exact
+    ``np.bincount`` per resample (2.5x faster than one count over the flattened block:
+    2000 resamples of 128000 rows, 0.59 s against 1.47 s on one core)."""
     b = idx.shape[0]
-    flat = (np.arange(b)[:, None] * S + idx).ravel()
-    return np.bincount(flat, minlength=b * S).reshape(b, S).astype(float)
+    counts = np.empty((b, S)) if out is None else out[:b]
+    for r in range(b):
+        counts[r] = np.bincount(idx[r], minlength=S)
+    return counts
 
 
 def _batch(stat: Statistic, a: np.ndarray) -> np.ndarray:
@@ -214,6 +279,24 @@ def resample_rows(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
     numbers; half the memory and a third less time on 80000-row samples)."""
     dtype = np.int32 if n < 2 ** 31 else np.int64
     return rng.integers(0, n, size=(n_boot, n), dtype=dtype)
+
+
+def resample_row_blocks(rng: np.random.Generator, n: int, n_boot: int, step: int
+                        ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, rows start..start + b of resample_rows(rng, n, n_boot))`` in blocks of at most
+    ``step`` resamples, each block drawn when it is asked for. The same numbers as one call:
+    NumPy's bounded integers below 2^32 take one 32-bit value per draw (and more only to reject
+    one) from the generator's stream, whose unused half of a 64-bit output stays in the
+    generator's state, so consecutive calls continue one call's sequence."""
+    for start in range(0, n_boot, step):
+        yield start, resample_rows(rng, n, min(step, n_boot - start))
+
+
+def skip_resample_rows(rng: np.random.Generator, n: int, n_boot: int) -> None:
+    """Advance ``rng`` past the draws of ``resample_rows(rng, n, n_boot)``, drawn in blocks and
+    not kept."""
+    for _ in resample_row_blocks(rng, n, n_boot, max(1, _BLOCK_VALUES // max(1, n))):
+        pass
 
 
 def _resample_index(n_rows: Sequence[int], paired: bool, n_boot: int,

@@ -13,13 +13,15 @@ the noise -- gives 0). :func:`signal_to_noise` is an estimate over its standard 
 is resolved when it is at least the fitter's noise floor (2).
 
 :class:`NormOfMean` also evaluates itself on a batch of resamples and on all leave-one-out
-subsets at once (closed forms of the sums), which the studentized bootstrap needs.
+subsets at once (closed forms of the sums), which the studentized bootstrap needs, and on
+resamples given by their row counts (:meth:`NormOfMean.counts_form`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -78,21 +80,27 @@ class NormOfMean(BatchStatistic):
             sq = sq - np.sum(w ** 2 * a.var(axis=1, ddof=1), axis=-1) / S
         return self._finish(sq, C)
 
-    def from_counts(self, a: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def counts_form(self, a: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """The statistic of each resample given by its row counts ``counts`` (B, S): the
         resample means and variances are products ``counts @ rows`` (rows centred on their mean
-        first, so the variance does not lose digits)."""
+        first, so the variance does not lose digits; the centred rows and their squares are
+        formed once for every block of counts)."""
         a = _rows(a)
         S, C = a.shape
         ref, w = self._cols(C)
         shift = a.mean(axis=0)
         d = a - shift
-        md = counts @ d / S                                  # (B, C) resample mean - shift
-        sq = np.sum((w * (md + shift - ref)) ** 2, axis=-1)
-        if self.corrected and S > 1:
-            var = (counts @ (d * d) / S - md ** 2) * (S / (S - 1))
-            sq = sq - np.sum(w ** 2 * var, axis=-1) / S
-        return self._finish(sq, C)
+        dd = d * d if self.corrected and S > 1 else None
+
+        def form(counts: np.ndarray) -> np.ndarray:
+            md = counts @ d / S                              # (B, C) resample mean - shift
+            sq = np.sum((w * (md + shift - ref)) ** 2, axis=-1)
+            if dd is not None:
+                var = (counts @ dd / S - md ** 2) * (S / (S - 1))
+                sq = sq - np.sum(w ** 2 * var, axis=-1) / S
+            return self._finish(sq, C)
+
+        return form
 
     def leave_one_out(self, a: np.ndarray) -> np.ndarray:
         """The statistic of every leave-one-seed-out subset of each resample ``a`` (B, S, C):

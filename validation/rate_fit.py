@@ -39,8 +39,8 @@ import numpy as np
 
 from infdepth.lazy import lazy
 
-from .intervals import (METHODS, geometric_mean, resample_rows, resample_statistic,
-                        slope_interval)
+from .intervals import (METHODS, draw_resample_statistic, geometric_mean, resample_rows,
+                        resample_statistic, skip_resample_rows, slope_interval)
 
 _stats = lazy("scipy.stats")  # imported on first use (infdepth.lazy)
 
@@ -316,14 +316,17 @@ def fit_rate(
     boot = np.full((n_boot, P), np.nan)
     for i, a in enumerate(arrs):
         # Draw indices for every present size (even excluded ones) so a point's resamples do not
-        # depend on whether its neighbours were excluded.
+        # depend on whether its neighbours were excluded; unpaired indices are drawn block by
+        # block as the statistic reads them (the same numbers).
         if a.shape[0] == 0:
             continue
-        idx = shared_idx if paired else resample_rows(rng, a.shape[0], n_boot)
         if not candidate[i]:
+            if not paired:
+                skip_resample_rows(rng, a.shape[0], n_boot)
             continue
         with np.errstate(all="ignore"):
-            boot[:, i] = resample_statistic(statistic, a, idx)
+            boot[:, i] = (resample_statistic(statistic, a, shared_idx) if paired else
+                          draw_resample_statistic(statistic, a, rng, n_boot))
         finite = np.isfinite(boot[:, i])
         stderr[i] = float(np.std(boot[finite, i], ddof=1)) if finite.sum() > 1 else math.nan
         noise = math.hypot(stderr[i], ref_err[i]) if math.isfinite(stderr[i]) else math.nan
