@@ -122,3 +122,32 @@ def test_weights_drawn_on_parallel_threads_are_the_sequential_weights():
     g = generator("a1_init", 0, 3)
     torch.randn(n, X.shape[1], generator=g, dtype=torch.float64)
     assert torch.equal(two[1][0, 2], torch.randn(n, n, generator=g, dtype=torch.float64))
+
+
+def test_weights_drawn_into_a_reused_buffer_are_the_fresh_weights():
+    """A chunk drawn into a shared buffer (after a larger chunk, over stale numbers) holds the
+    numbers of one drawn into tensors of its own, in contiguous 64-byte aligned tensors; a point
+    whose chunks share one buffer gives the statistics of one chunk per seed."""
+    n, L, d = 5, 3, X.shape[1]
+    store = torch.full((sum(fwi._chunk_sizes(4, n, L, d)),), float("nan"), dtype=torch.float64)
+    fwi._draw_chunk([9, 8, 7, 6], n, L, d, 0, "cpu", store)
+    got = fwi._draw_chunk([5, 0, 3], n, L, d, 0, "cpu", store)
+    want = fwi._draw_chunk([5, 0, 3], n, L, d, 0, "cpu")
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.stride() == b.stride() and torch.equal(a, b)
+        assert a.data_ptr() % 64 == 0 and a.untyped_storage().data_ptr() == store.data_ptr()
+
+
+def test_chunks_sharing_a_buffer_give_the_statistics_of_separate_chunks(monkeypatch):
+    one = {}
+    monkeypatch.setattr(fwi, "CHUNK_BYTES", 1)               # one seed per chunk
+    for s in range(5):
+        r = fwi.sample_init_moments_by_act(("tanh", "relu"), X, 6, 2, [s])
+        for a, res in r.items():
+            one.setdefault(a, []).append(res)
+    monkeypatch.setattr(fwi, "CHUNK_BYTES", 2 * 3 * 6 * 6 * 8)  # chunks of 2, 2 and 1 seeds
+    both = fwi.sample_init_moments_by_act(("tanh", "relu"), X, 6, 2, range(5))
+    for a in both:
+        for f in ("sigma", "output", "grad"):
+            np.testing.assert_array_equal(getattr(both[a], f),
+                                          np.concatenate([getattr(r, f) for r in one[a]]))
