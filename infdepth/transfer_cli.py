@@ -17,7 +17,6 @@ with ``--n-examples`` examples of input size ``--d-in``). Learning rates: ``--lr
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .coordcheck_cli import add_model_arguments

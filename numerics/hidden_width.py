@@ -48,7 +48,7 @@ import torch
 from infdepth.device import torch_threads
 from infdepth.seeding import generator, normal
 
-from .activations import check_activation, dphi_given, phi, phi_values
+from .activations import check_activation, dphi_given, phi_values
 from .hw_conventions import DEFAULT, Convention, check_convention, convention
 
 __all__ = ["HWSettings", "HWConfig", "HWResult", "hw_data", "init_weights", "forward",

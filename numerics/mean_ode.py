@@ -368,7 +368,7 @@ def solve_mean_ode(cfg: MeanODEConfig, X: torch.Tensor, Y: torch.Tensor, *,
                          f"{tuple(X.shape)}, {tuple(Y.shape)}")
     N, d_in, d_out = X.shape[0], X.shape[1], Y.shape[1]
     _check_memory(cfg, N, d_out)
-    S, D, Ls = cfg.n_seeds, cfg.D, cfg.Ls
+    S, D = cfg.n_seeds, cfg.D
     if weights is None:
         weights = init_weights(HWConfig(D=D, L=1, M=1, K=0, n_seeds=S, base_seed=cfg.base_seed,
                                         dtype=cfg.dtype, device=cfg.device,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
 
 from .exponent_calculus import derive
 from .exponents_core import Order, fmt_exponent, group_orders
