@@ -282,12 +282,13 @@ def run_claims(claims: Sequence[Claim], suite: str, store: ResultsStore, *,
 
     def measure_finished() -> None:
         """Send every variant whose points are all finished to be measured on the cluster,
-        beside the points still running."""
+        beside the points still running (ahead of the points still queued: a long
+        measurement does not wait for the end)."""
         for i, vp in enumerate(plans):
             if i not in measured and _in_catalog(vp.claim) and all(k in stored for k in vp.keys):
                 tables = client.scatter([stored[k] for k in vp.keys], hash=False)
                 measured[i] = client.submit(_measure_on_worker, vp.claim.id, vp.variant,
-                                            vp.points, tables,
+                                            vp.points, tables, priority=1,  # before points
                                             key=f"measure-{vp.claim.id}-{i}", pure=False)
 
     results: dict[int, Any] = {}

@@ -153,8 +153,9 @@ def main():
     with open_client(SchedulerSpec.from_options(workers=2)) as client:
         inside = os.environ.get("OMP_NUM_THREADS")
         assert len(client.scheduler_info()["workers"]) == 2
+        saturation = client.cluster.scheduler.WORKER_SATURATION
     import torch
-    print(inside, os.environ == before, torch.get_num_threads())
+    print(inside, os.environ == before, torch.get_num_threads(), saturation)
 if __name__ == "__main__":
     main()
 """
@@ -164,7 +165,7 @@ def test_a_local_cluster_leaves_this_process_its_threads(tmp_path):
     """Dask's nannies set OMP_NUM_THREADS=1 (and the like) in the environment of the process
     that starts them; open_client restores it, so a torch imported afterwards (the points too
     large to share the machine run here after the cluster) gets the threads it would get in a
-    fresh process."""
+    fresh process. Its scheduler gives a worker a task only when the worker is free."""
     script = tmp_path / "after_cluster.py"
     script.write_text(_AFTER_CLUSTER)
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -173,6 +174,7 @@ def test_a_local_cluster_leaves_this_process_its_threads(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          env=env, timeout=150)
     assert out.returncode == 0, out.stderr[-2000:]
-    inside, restored, threads = out.stdout.split()
+    inside, restored, threads, saturation = out.stdout.split()
     assert restored == "True"
     assert int(threads) == int(fresh.stdout)
+    assert float(saturation) == 1.0
