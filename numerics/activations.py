@@ -58,6 +58,9 @@ class Activation:
     pole_distance: float | None = None
     #: Optional fused ``x -> (phi(x), phi'(x))`` sharing work (torch); default: both calls.
     phi_dphi_torch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None
+    #: Optional ``t -> phi'(x)`` from ``t = phi(x)`` (numpy or torch), the numbers ``dphi``
+    #: computes; default: ``dphi`` of ``x`` (:func:`dphi_given`).
+    dphi_from_phi: Callable | None = None
 
 
 # -- relu ------------------------------------------------------------------------------------
@@ -76,19 +79,22 @@ def _drelu_numpy(x):
 
 # -- tanh ------------------------------------------------------------------------------------
 
-def _dtanh_torch(x):
-    t = torch.tanh(x)
+def _dtanh_from_tanh(t):
+    """tanh' from ``t = tanh(x)``: ``1 - t*t`` (numpy or torch)."""
     return 1.0 - t * t
+
+
+def _dtanh_torch(x):
+    return _dtanh_from_tanh(torch.tanh(x))
 
 
 def _tanh_dtanh_torch(x):
     t = torch.tanh(x)
-    return t, 1.0 - t * t
+    return t, _dtanh_from_tanh(t)
 
 
 def _dtanh_numpy(x):
-    t = np.tanh(x)
-    return 1.0 - t * t
+    return _dtanh_from_tanh(np.tanh(x))
 
 
 # -- erf -------------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ ACTIVATIONS: dict[str, Activation] = {
                    closed_form=True),
         Activation("tanh", torch.tanh, _dtanh_torch, np.tanh, _dtanh_numpy,
                    closed_form=False, pole_distance=math.pi / 2,
-                   phi_dphi_torch=_tanh_dtanh_torch),
+                   phi_dphi_torch=_tanh_dtanh_torch, dphi_from_phi=_dtanh_from_tanh),
         Activation("erf", torch.erf, _derf_torch, scipy.special.erf, _derf_numpy,
                    closed_form=True),
         Activation("linear", _copy, torch.ones_like, _copy, np.ones_like, closed_form=True),
@@ -188,11 +194,12 @@ def phi_values(name: str, x: torch.Tensor) -> torch.Tensor:
 
 
 def dphi_given(name: str, x, s):
-    """``phi'(x)`` given ``s = phi(x)`` (tanh: ``1 - s*s``, the numbers :func:`dphi` computes
-    from its own ``tanh(x)``; other activations: :func:`dphi`)."""
-    check_activation(name)
-    if name == "tanh":
-        return 1.0 - s * s
+    """``phi'(x)`` given ``s = phi(x)``: the registry's ``dphi_from_phi`` where it has one
+    (tanh: ``1 - s*s``, the numbers :func:`dphi` computes from its own ``tanh(x)``), else
+    :func:`dphi` of ``x``."""
+    a = ACTIVATIONS[check_activation(name)]
+    if a.dphi_from_phi is not None:
+        return a.dphi_from_phi(s)
     return dphi(name, x)
 
 

@@ -281,7 +281,7 @@ class _Terms:
     "Numerics rules")."""
 
     def __init__(self, cfg: MeanODEConfig, P: int):
-        self.cfg, self.P, self.D = cfg, P, cfg.D
+        self.cfg, self.D = cfg, cfg.D
         a, D = cfg.alpha, cfg.D
         self.forward_scale = gen.forward_scale(a) / P
         self.backward_scale = gen.backward_scale(D, a) / P

@@ -385,8 +385,9 @@ def render_mean_ode_2lp() -> str:
     for t in terms:     # every coefficient is a monomial in its arguments
         text += "\n\n" + render_formula_function(f"{t.name}_coefficient", t.args, t.coefficient,
                                                  f"{t.doc} (docs/theory.md s6)")
+    parts = {t.name: t.split for t in split}        # (scale, field), simplified once
     for t in split:
-        scale, field = t.split
+        scale, field = parts[t.name]
         what = t.doc.split(":")[0]
         text += "\n\n" + render_formula_function(
             f"{t.name}_scale", t.scale_args, scale,
@@ -413,7 +414,8 @@ def render_mean_ode_2lp() -> str:
              + "".join(f'    "{t.name}": {t.name}_coefficient,\n' for t in terms) + "}\n")
     text += ("\n#: ``term -> formula of its per-particle factor`` (one evaluation per formula)."
              "\nFIELDS = {\n"
-             + "".join(f'    "{t.name}": "{numpy_code(t.split[1])}",\n' for t in split) + "}\n")
+             + "".join(f'    "{n}": "{numpy_code(field)}",\n' for n, (_, field) in parts.items())
+             + "}\n")
     text += ("\n#: ``term -> the vector its coefficient multiplies``.\nDIRECTIONS = {\n"
              + "".join(f'    "{t.name}": "{t.direction}",\n' for t in terms) + "}\n")
     return text

@@ -115,12 +115,6 @@ class BatchStatistic:
         no such form (the rows are then gathered)."""
         return None
 
-    def from_counts(self, a: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
-        """:meth:`counts_form` of ``a`` applied to ``counts`` (B, S) -> (B,), ``None`` without
-        that form."""
-        form = self.counts_form(a)
-        return None if form is None else form(counts)
-
 
 #: a resample block gathers at most this many values (a claim with 64000 seeds of 6 columns
 #: would otherwise gather 2000 x 64000 x 6 values at once)
@@ -128,6 +122,11 @@ _BLOCK_VALUES = 1 << 22
 
 #: ``evaluate(idx)``: the statistic of the resamples of one block of row indices (b, S) -> (b,)
 Evaluate = Callable[[np.ndarray], np.ndarray]
+
+
+def _block_rows(values_per_resample: int) -> int:
+    """Resamples per block: as many as gather at most ``_BLOCK_VALUES`` values (at least 1)."""
+    return max(1, _BLOCK_VALUES // max(1, values_per_resample))
 
 
 def resample_statistic(stat: Statistic | None, a: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -154,7 +153,7 @@ def _resampled(stat: Statistic | None, a: np.ndarray
     """How :func:`resample_statistic` evaluates ``stat`` on resamples of the rows of ``a``:
     ``(evaluate, rows per block, finish)``, ``finish`` applied once to the joined blocks."""
     S = a.shape[0]
-    step = max(1, _BLOCK_VALUES // max(1, S))
+    step = _block_rows(S)
     if stat is None:
         per_seed = a.reshape(S, -1).mean(axis=1) if a.ndim > 1 else a
         per_seed = per_seed.astype(float, copy=False)
@@ -180,7 +179,7 @@ def _evaluator(stat: Statistic, a: np.ndarray) -> tuple[Evaluate, int]:
     if isinstance(stat, BatchStatistic):                # a matrix product of row counts
         form = stat.counts_form(a)
         if form is not None:
-            step = max(1, _BLOCK_VALUES // max(1, S))
+            step = _block_rows(S)
             buf = np.empty((0, S))
 
             def evaluate(idx: np.ndarray) -> np.ndarray:
@@ -191,7 +190,7 @@ def _evaluator(stat: Statistic, a: np.ndarray) -> tuple[Evaluate, int]:
 
             return evaluate, step
     width = int(np.prod(a.shape[1:], dtype=np.int64)) if a.ndim > 1 else 1
-    step = max(1, _BLOCK_VALUES // max(1, S * width))
+    step = _block_rows(S * width)
     return (lambda idx: _batch(stat, a[idx])), step
 
 
@@ -295,7 +294,7 @@ def resample_row_blocks(rng: np.random.Generator, n: int, n_boot: int, step: int
 def skip_resample_rows(rng: np.random.Generator, n: int, n_boot: int) -> None:
     """Advance ``rng`` past the draws of ``resample_rows(rng, n, n_boot)``, drawn in blocks and
     not kept."""
-    for _ in resample_row_blocks(rng, n, n_boot, max(1, _BLOCK_VALUES // max(1, n))):
+    for _ in resample_row_blocks(rng, n, n_boot, _block_rows(n)):
         pass
 
 

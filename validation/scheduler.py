@@ -188,12 +188,14 @@ def open_client(spec: SchedulerSpec) -> Iterator[Any]:
     if not spec.distributed:
         yield None
         return
+    import dask
     from distributed import Client, LocalCluster
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with _environment_kept(), contextlib.ExitStack() as stack:
+        if spec.kind != "address":          # a cluster whose scheduler runs in this process
+            stack.enter_context(dask.config.set(GREEDY))
         if spec.kind == "local":
-            import dask
-            with dask.config.set({**KEEP_MALLOC, **GREEDY}), _environment_kept():
+            with dask.config.set(KEEP_MALLOC), _environment_kept():
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=spec.workers, threads_per_worker=1, processes=True,
                     memory_limit=0, dashboard_address=None, silence_logs=logging.ERROR,
@@ -206,9 +208,7 @@ def open_client(spec: SchedulerSpec) -> Iterator[Any]:
                 raise InfdepthError(f"--scheduler: cannot reach {spec.address}: {e}") from None
         else:
             assert spec.slurm is not None
-            import dask
-            with dask.config.set(GREEDY):           # the scheduler runs in this process
-                cluster = stack.enter_context(slurm_cluster(spec.slurm))
+            cluster = stack.enter_context(slurm_cluster(spec.slurm))
             if spec.slurm.adaptive:
                 cluster.adapt(minimum_jobs=0, maximum_jobs=spec.slurm.jobs)
             else:
