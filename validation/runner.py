@@ -357,10 +357,13 @@ def measure_variant(claim: Claim, variant: Any, points: Sequence[Any], frames: S
     derived exponent: ``(evaluation, sizes, seconds)``. NumPy's products run on one BLAS
     thread, so a verdict does not depend on the threads of the process that measures it (the
     serial run and a one-threaded cluster worker give the same bits; the tall products of the
-    bootstrap are also faster on one thread)."""
+    bootstrap are also faster on one thread). Freed memory is kept for reuse meanwhile
+    (:func:`infdepth.malloc_reuse.reuse_freed_memory`)."""
     from threadpoolctl import threadpool_limits
+
+    from infdepth.malloc_reuse import reuse_freed_memory
     t0 = time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), reuse_freed_memory():
         m = claim.measure(variant, points, frames)
         ev = m.evaluate(claim.claimed(variant),
                         derived_band(claim, claim.derived(variant).exponent))

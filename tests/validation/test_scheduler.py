@@ -12,7 +12,7 @@ import time
 import pytest
 
 from infdepth.cli import main
-from infdepth.validation.scheduler import (SchedulerSpec, SlurmSpec, keep_malloc_export,
+from infdepth.validation.scheduler import (SchedulerSpec, SlurmSpec, worker_malloc_export,
                                           slurm_cluster, worker_env)
 
 
@@ -65,7 +65,7 @@ def test_the_slurm_job_script_asks_for_the_requested_resources():
     assert "--nworkers 8" in worker and "--nthreads 1" in worker   # single-threaded workers
     assert "export INFDEPTH_DRAW_CACHE_MB=512" in lines            # 4096 MB split 8 ways
     # glibc's default trim threshold in the workers (Dask's nanny would set 64 KiB)
-    assert keep_malloc_export() in lines
+    assert worker_malloc_export() in lines
 
 
 def test_the_cli_prints_the_job_script(capsys):

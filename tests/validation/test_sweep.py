@@ -120,24 +120,30 @@ def test_points_of_one_group_run_together_on_one_worker(tmp_path, client):
     assert all(store.get(p)["sq"].tolist() == [p.i * p.i] for p in pts)
 
 
-def test_local_workers_keep_the_default_malloc_trim_threshold(client, monkeypatch):
+def test_local_workers_keep_freed_memory_for_reuse(client, monkeypatch):
     """Dask's nanny would start workers with MALLOC_TRIM_THRESHOLD_=65536 (every freed block
     over 64 KiB returned to the system: the solvers' temporaries faulted in anew at each step,
-    2.5x slower); the local cluster removes it, and the SLURM jobs' workers read the same
-    override from the environment."""
+    2.5x slower); the local cluster removes it and gives its workers one malloc arena (a
+    worker's task thread then allocates from the main heap, whose freed blocks
+    infdepth.malloc_reuse keeps for reuse), and the SLURM jobs' workers read the same settings
+    from the environment."""
     import os
 
     import dask
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
-    seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
-    assert seen and set(seen.values()) == {None}
-    from infdepth.validation.scheduler import keep_malloc_export
-    name, value = keep_malloc_export().removeprefix("export ").split("=", 1)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                               os.environ.get("MALLOC_ARENA_MAX")))
+    assert seen and set(seen.values()) == {(None, "1")}
+    assert "MALLOC_ARENA_MAX" not in os.environ       # this process's environment is kept
+    from infdepth.validation.scheduler import worker_malloc_export
+    name, value = worker_malloc_export().removeprefix("export ").split("=", 1)
     monkeypatch.setenv(name, value)
     dask.config.refresh()
     try:
-        assert dask.config.get("distributed.nanny.pre-spawn-environ").get(
-            "MALLOC_TRIM_THRESHOLD_", "unset") is None
+        env = dask.config.get("distributed.nanny.pre-spawn-environ")
+        assert env.get("MALLOC_TRIM_THRESHOLD_", "unset") is None
+        assert str(env.get("MALLOC_ARENA_MAX")) == "1"
     finally:
         monkeypatch.delenv(name)
         dask.config.refresh()
