@@ -8,6 +8,7 @@ the training task (:func:`engine_footprint`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from infdepth.numerics import footprint as fp
 from infdepth.numerics.inputs import DEFAULT_INPUTS
@@ -23,6 +24,28 @@ from .base import Overrides, size_sweep
 #: their dimension
 TASK_ROWS = 2 * len(DEFAULT_INPUTS)
 TASK_DIM = len(DEFAULT_INPUTS[0])
+
+
+#: the peak memory one engine run of a point may take (bytes); a point whose seeds need more is
+#: computed in chunks of seeds (:func:`seed_chunks`)
+RUN_BYTES = 2 * 2 ** 30
+
+
+def seed_chunks(n_seeds: int, peak: Callable[[int], int],
+                budget: int | None = None) -> list[tuple[int, int]]:
+    """``(seed_offset, count)`` chunks of the seeds ``0..n_seeds-1``, in order, each of the
+    largest count whose ``peak(count)`` (bytes, non-decreasing in the count) is within
+    ``budget`` (default :data:`RUN_BYTES`), at least one seed. Seeds do not interact (a seed's numbers come from its own
+    streams, and every product and statistic of the engine is per seed), so the chunks give
+    the numbers of one run of all seeds, bit for bit, while only a chunk is held."""
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    budget = RUN_BYTES if budget is None else budget
+    lo, hi = 1, n_seeds
+    while lo < hi:                                  # the largest count within the budget
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if peak(mid) <= budget else (lo, mid - 1)
+    return [(a, min(lo, n_seeds - a)) for a in range(0, n_seeds, lo)]
 
 
 @dataclass(frozen=True, kw_only=True)

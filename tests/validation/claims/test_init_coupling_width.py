@@ -55,6 +55,20 @@ def test_init_coupling_point_shares_weights_between_modes():
     assert np.all(rel < 0.5) and np.any(rel > 1e-8)
 
 
+def test_seed_chunks_give_the_numbers_of_one_run(monkeypatch):
+    """A point larger than one run's memory budget is computed in chunks of seeds: the same
+    table, bit for bit, and a footprint of one chunk's runs."""
+    from infdepth.validation.claims import engine_common
+    p = CouplingInitPoint(act="tanh", n=16, L=2, n_seeds=7)
+    whole = CLAIM.compute(p)
+    assert CLAIM._chunks(p) == [(0, 7)]
+    per_run = CLAIM.footprint(p).peak
+    monkeypatch.setattr(engine_common, "RUN_BYTES", CLAIM._run_footprint(p, 3).peak)
+    assert CLAIM._chunks(p) == [(0, 3), (3, 3), (6, 1)]
+    pd.testing.assert_frame_equal(CLAIM.compute(p), whole, check_exact=True)
+    assert CLAIM.footprint(p).peak < per_run
+
+
 def test_control_reads_the_primary_points():
     sw = CLAIM.sweep("smoke")
     assert CLAIM.points(CONTROL, sw, Overrides(), RunFields()) == \
