@@ -7,7 +7,7 @@ the training task (:func:`engine_footprint`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from infdepth.numerics import footprint as fp
@@ -106,3 +106,16 @@ def engine_footprint(p: EnginePoint, K: int, **sizes) -> fp.Footprint:
     for another task)."""
     task = {"rows": TASK_ROWS, "batch": 1, "d": TASK_DIM}
     return fp.engine(p.n, p.L, p.n_seeds, K, item=fp.itemsize(p.dtype), **{**task, **sizes})
+
+
+def engine_chunks(p: EnginePoint, K: int, **sizes) -> list[tuple[int, int]]:
+    """:func:`seed_chunks` of the point's seeds for engine runs of ``K`` steps
+    (:func:`engine_footprint` with ``sizes``)."""
+    return seed_chunks(p.n_seeds,
+                       lambda s: engine_footprint(replace(p, n_seeds=s), K, **sizes).peak)
+
+
+def chunked_engine_footprint(p: EnginePoint, K: int, **sizes) -> fp.Footprint:
+    """The footprint of the point's engine runs in :func:`engine_chunks`, one after another."""
+    chunks = engine_chunks(p, K, **sizes)
+    return engine_footprint(replace(p, n_seeds=chunks[0][1]), K, **sizes).repeat(len(chunks))

@@ -89,6 +89,25 @@ def test_gia_and_covariance_network_points_share_one_engine_run():
     assert not np.allclose(fg["ref_0"], fc["ref_0"])     # different NFD references
 
 
+def test_network_training_in_seed_chunks_gives_the_numbers_of_one_run(monkeypatch):
+    """A network point larger than one engine run's memory budget trains its seeds in chunks:
+    the same f^K, bit for bit, and a smaller footprint."""
+    from infdepth.numerics import footprint as fp
+    from infdepth.validation.claims import engine_common
+    args = ("tanh", 16, 2, 2, 7, ETA, "depth_mup", "cpu", "float64", 0)
+    train = nde._train_network.__wrapped__          # past the in-process cache
+    whole = train(*args)
+    p = NetworkPoint(act="tanh", n=16, L=2, K=2, n_seeds=7, nfd_variant="gia", ref_depth=4,
+                     ref_particles=256, ref_seeds=2)
+    before = CLAIM.footprint(p).peak
+    monkeypatch.setattr(engine_common, "RUN_BYTES",
+                        fp.engine(16, 2, 3, 2, rows=engine_common.TASK_ROWS,
+                                  d=engine_common.TASK_DIM).peak)
+    assert engine_common.engine_chunks(p, 2) == [(0, 3), (3, 3), (6, 1)]
+    np.testing.assert_array_equal(train(*args), whole)
+    assert CLAIM.footprint(p).peak <= before
+
+
 def _depth_frames(depths, seeds=16):
     rng = np.random.default_rng(3)
     common = rng.standard_normal((seeds, 3))               # shared path: paired seeds
