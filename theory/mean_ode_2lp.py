@@ -397,8 +397,7 @@ def render_mean_ode_2lp() -> str:
             f"{t.name}_field", t.field_args, field,
             f"per-particle factor of {t.name}_coefficient ({what})")
     for t in terms:
-        used = {str(s) for s in t.coefficient.free_symbols}
-        needs = [s for s in ("p", "vb", "sigma_p", "dsigma_p") if s in used]
+        needs = [str(s) for s in PARTICLE_SCALARS if s in t.coefficient.free_symbols]
         if ("sigma_p" in needs or "dsigma_p" in needs) and "p" not in needs:
             needs.insert(0, "p")
         lines = [f"def {_VECTOR_NAMES[t.name]}({', '.join(t.vector_args)}):",

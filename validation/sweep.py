@@ -37,16 +37,20 @@ class PointTask:
 
 def compute_point(claim_id: str, point: Any) -> tuple[Any, dict[str, Any]]:
     """Compute one point (on whichever process runs it) and return its table and provenance.
-    On a worker, torch keeps to one thread: a worker is one core. While the point is computed,
-    freed memory is kept for its next step and handed back at the end
+    On a worker, torch keeps to one thread: a worker is one core."""
+    from .claims import get_claim
+    return _timed(point, lambda: get_claim(claim_id).compute(point))
+
+
+def _timed(point: Any, compute: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
+    """``compute()``'s table and the point's provenance with its wall time. While the point is
+    computed, freed memory is kept for its next step and handed back at the end
     (:func:`infdepth.malloc_reuse.reuse_freed_memory`)."""
     from infdepth.malloc_reuse import reuse_freed_memory
     from infdepth.provenance import provenance
-
-    from .claims import get_claim
     t0 = time.perf_counter()
     with reuse_freed_memory():
-        df = get_claim(claim_id).compute(point)
+        df = compute()
     return df, provenance(point, time.perf_counter() - t0)
 
 
@@ -99,16 +103,11 @@ def run_tasks(tasks: Sequence[PointTask], store: ResultsStore, client: Any = Non
             on_done(task, float(prov.get("seconds") or 0.0))
 
     if client is None:
-        from infdepth.malloc_reuse import reuse_freed_memory
-        from infdepth.provenance import provenance
         for task in tasks:
             if compute is None:
                 df, prov = compute_point(task.claim, task.point)
             else:
-                t0 = time.perf_counter()
-                with reuse_freed_memory():
-                    df = compute(task)
-                prov = provenance(task.point, time.perf_counter() - t0)
+                df, prov = _timed(task.point, lambda: compute(task))
             store_one(task, df, prov)
         return
     from distributed import as_completed

@@ -108,14 +108,22 @@ def engine_footprint(p: EnginePoint, K: int, **sizes) -> fp.Footprint:
     return fp.engine(p.n, p.L, p.n_seeds, K, item=fp.itemsize(p.dtype), **{**task, **sizes})
 
 
+def point_chunks(p: EnginePoint, run: Callable[[EnginePoint], fp.Footprint]
+                 ) -> list[tuple[int, int]]:
+    """:func:`seed_chunks` of the point's seeds, ``run(q)`` the footprint of the point's
+    computation on the seeds of ``q`` (the point with fewer seeds)."""
+    return seed_chunks(p.n_seeds, lambda s: run(replace(p, n_seeds=s)).peak)
+
+
+def chunked_footprint(p: EnginePoint, run: Callable[[EnginePoint], fp.Footprint]
+                      ) -> fp.Footprint:
+    """The footprint of ``run`` on each of the point's :func:`point_chunks`, one after
+    another."""
+    chunks = point_chunks(p, run)
+    return run(replace(p, n_seeds=chunks[0][1])).repeat(len(chunks))
+
+
 def engine_chunks(p: EnginePoint, K: int, **sizes) -> list[tuple[int, int]]:
-    """:func:`seed_chunks` of the point's seeds for engine runs of ``K`` steps
-    (:func:`engine_footprint` with ``sizes``)."""
-    return seed_chunks(p.n_seeds,
-                       lambda s: engine_footprint(replace(p, n_seeds=s), K, **sizes).peak)
-
-
-def chunked_engine_footprint(p: EnginePoint, K: int, **sizes) -> fp.Footprint:
-    """The footprint of the point's engine runs in :func:`engine_chunks`, one after another."""
-    chunks = engine_chunks(p, K, **sizes)
-    return engine_footprint(replace(p, n_seeds=chunks[0][1]), K, **sizes).repeat(len(chunks))
+    """:func:`point_chunks` for engine runs of ``K`` steps (:func:`engine_footprint` with
+    ``sizes``)."""
+    return point_chunks(p, lambda q: engine_footprint(q, K, **sizes))

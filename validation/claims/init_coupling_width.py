@@ -44,7 +44,7 @@ the same points as ``rms/L4`` and ``moment/L4``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,7 +57,7 @@ from ..measurements import RateMeasurement
 from ..noise_budget import NormOfMean
 from .base import (Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
-from .engine_common import EnginePoint, engine_footprint, seed_chunks
+from .engine_common import EnginePoint, chunked_footprint, engine_footprint, point_chunks
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
 
@@ -170,7 +170,7 @@ class InitCouplingWidth(Claim):
     def compute(self, point: CouplingInitPoint) -> pd.DataFrame:
         """One row per seed: coupling rms and the gradient second moment in both modes
         (step 0); the seeds in chunks whose runs keep within
-        :data:`~.engine_common.RUN_BYTES` (:func:`~.engine_common.seed_chunks`: the same
+        :data:`~.engine_common.RUN_BYTES` (:func:`~.engine_common.point_chunks`: the same
         numbers; measured on the standard suite's n = 512, L = 16 point, 400 seeds, one
         thread: 62.5 s and 14.2 GB peak in one run, 45.3 s and 5.4 GB in chunks of 25)."""
         from infdepth.numerics.engine import A1Config, train_a1_shared
@@ -193,20 +193,18 @@ class InitCouplingWidth(Claim):
         return pd.concat(parts, ignore_index=True)
 
     @staticmethod
-    def _run_footprint(point: CouplingInitPoint, seeds: int):
-        """Two engine runs of one step of ``seeds`` of the point's seeds with the coupling
-        recorded, the second (coupling removed) on the first one's draws."""
-        p = replace(point, n_seeds=seeds)
-        first = engine_footprint(p, 1, coupling=True)
-        return first.then(engine_footprint(p, 1, coupling=True, new_draws=0.0))
+    def _run_footprint(chunk: CouplingInitPoint):
+        """Two engine runs of one step of the seeds of ``chunk`` with the coupling recorded,
+        the second (coupling removed) on the first one's draws."""
+        first = engine_footprint(chunk, 1, coupling=True)
+        return first.then(engine_footprint(chunk, 1, coupling=True, new_draws=0.0))
 
     def _chunks(self, point: CouplingInitPoint) -> list[tuple[int, int]]:
-        return seed_chunks(point.n_seeds, lambda s: self._run_footprint(point, s).peak)
+        return point_chunks(point, self._run_footprint)
 
     def footprint(self, point: CouplingInitPoint):
         """The runs of the seed chunks (:meth:`compute`), one after another."""
-        chunks = self._chunks(point)
-        return self._run_footprint(point, chunks[0][1]).repeat(len(chunks))
+        return chunked_footprint(point, self._run_footprint)
 
     def measure(self, variant: CouplingVariant | ControlVariant, points, frames
                 ) -> RateMeasurement:

@@ -81,7 +81,8 @@ from ..multiterm import Model, Term
 from ..noise_budget import NormOfMean
 from .base import (TOLERANCE, Claim, Derived, FigureSpec, Overrides, Variant, size_sweep,
                    ControlVariant as BaseControl)
-from .engine_common import TASK_DIM, TASK_ROWS, TrainedPoint, chunked_engine_footprint
+from .engine_common import (TASK_DIM, TASK_ROWS, TrainedPoint, chunked_footprint,
+                            engine_footprint)
 from .nfd_depth_parts import _solve, _train_network, reference_error
 
 pd = lazy("pandas")  # imported on first use (infdepth.lazy)
@@ -260,7 +261,7 @@ class NFDDepthError(Claim):
         if isinstance(p, NFDSweepPoint):
             return fp.nfd_solves(p.n_particles, p.K, TASK_ROWS, TASK_DIM, max(p.depths),
                                  p.n_seeds, item=fp.itemsize(p.dtype))
-        return chunked_engine_footprint(p, p.K).then(
+        return chunked_footprint(p, lambda q: engine_footprint(q, p.K)).then(
             fp.nfd_solves(p.ref_particles, p.K, TASK_ROWS, TASK_DIM, p.ref_depth, p.ref_seeds,
                           item=fp.itemsize(p.dtype)))
 

@@ -1,6 +1,8 @@
 """Claim ``init_coupling_width``: variants, a tiny engine point, the two readings' statistics,
 the negative control."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,7 +65,8 @@ def test_seed_chunks_give_the_numbers_of_one_run(monkeypatch):
     whole = CLAIM.compute(p)
     assert CLAIM._chunks(p) == [(0, 7)]
     per_run = CLAIM.footprint(p).peak
-    monkeypatch.setattr(engine_common, "RUN_BYTES", CLAIM._run_footprint(p, 3).peak)
+    monkeypatch.setattr(engine_common, "RUN_BYTES",
+                        CLAIM._run_footprint(replace(p, n_seeds=3)).peak)
     assert CLAIM._chunks(p) == [(0, 3), (3, 3), (6, 1)]
     pd.testing.assert_frame_equal(CLAIM.compute(p), whole, check_exact=True)
     assert CLAIM.footprint(p).peak < per_run
