@@ -22,7 +22,11 @@ Randomness: seed ``i`` draws ``U, W_1, ..., W_L, v`` one after the other from it
 (:func:`infdepth.seeding.normal_sequence`, stream ``"a1_init"``), so a seed's numbers do not
 depend on the chunking; the Python loop is over seeds only to fill the weight tensors, all
 arithmetic is batched over the chunk. :func:`sample_init_moments_by_act` evaluates several
-activations on the same draws (one draw per seed for all of them).
+activations on the same draws (one draw per seed for all of them). As in the training engine
+(:mod:`~infdepth.numerics.engine.rng`), the draws are made on the CPU by default
+(``rng_device="cpu"``) and moved to the run's device chunk by chunk, so a CUDA run computes
+from the CPU run's weights and agrees with it to round-off; ``rng_device="native"`` draws on
+the run's device instead (faster on a GPU, other numbers of the same law).
 """
 
 from __future__ import annotations
@@ -38,10 +42,11 @@ import torch
 from infdepth.seeding import draw_each, normal_sequence
 from infdepth.theory.parameterization import GroupScaling, Parameterization, preset
 from infdepth.theory.symbols import n as n_symbol
-from infdepth.validators import positive_int
+from infdepth.validators import choice, positive_int
 
 from .activations import check_activation
 from .engine import A1Config, A1Model
+from .engine.rng import RNG_DEVICES
 from .footprint import INIT_CHUNK_BYTES
 from .kernel_recursion import check_depth, check_readout
 
@@ -107,10 +112,12 @@ def sample_init_moments_by_act(acts: Iterable[str], x: np.ndarray, n: int, L: in
                                seeds: range | list[int], *,
                                param: Parameterization | None = None, readout: str = "phi",
                                base_seed: int = 0, device: str | torch.device = "cpu",
-                               dtype: torch.dtype = torch.float64) -> dict[str, InitSamples]:
+                               dtype: torch.dtype = torch.float64,
+                               rng_device: str = "cpu") -> dict[str, InitSamples]:
     """:func:`sample_init_moments` for each activation of ``acts`` on the SAME weights (each
     seed's weights are drawn once per chunk, whatever the number of activations): returns
-    ``{act: InitSamples}`` in the order of ``acts``."""
+    ``{act: InitSamples}`` in the order of ``acts``. ``rng_device``: ``"cpu"`` (draw on the
+    CPU, then move to ``device``) or ``"native"`` (draw on ``device``); module docstring."""
     acts = tuple(dict.fromkeys(check_activation(a) for a in acts))
     if not acts:
         raise ValueError("at least one activation is required")
@@ -120,6 +127,8 @@ def sample_init_moments_by_act(acts: Iterable[str], x: np.ndarray, n: int, L: in
     seeds = list(seeds)
     if not seeds:
         raise ValueError("at least one seed is required")
+    choice("rng_device", rng_device, RNG_DEVICES)
+    draw_device = torch.device("cpu") if rng_device == "cpu" else torch.device(device)
     x_t = torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype, device=device)
     p, d = x_t.shape
     per_seed = (L + 1) * n * n * 8
@@ -128,13 +137,13 @@ def sample_init_moments_by_act(acts: Iterable[str], x: np.ndarray, n: int, L: in
     parts: dict[str, list] = {a: [] for a in acts}
     # one weight buffer for every chunk (nothing computed from a chunk keeps a view of it)
     store = torch.empty(sum(_chunk_sizes(min(chunk, len(seeds)), n, L, d)),
-                        dtype=torch.float64, device=device)
+                        dtype=torch.float64, device=draw_device)
     for start in range(0, len(seeds), chunk):
         idx = seeds[start:start + chunk]
         s = len(idx)
         # draws are made in float64 and cast, so float32 and float64 runs share their weights
-        U, W, v = _draw_chunk(idx, n, L, d, base_seed, device, store)
-        weights = {"U": U.to(dtype), "W": W.to(dtype), "v": v.to(dtype)}
+        U, W, v = _draw_chunk(idx, n, L, d, base_seed, draw_device, store)
+        weights = {"U": U.to(device, dtype), "W": W.to(device, dtype), "v": v.to(device, dtype)}
         del U, W, v
         X = x_t.expand(s, p, d)
         for act in acts:
@@ -157,7 +166,7 @@ def sample_init_moments_by_act(acts: Iterable[str], x: np.ndarray, n: int, L: in
 def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | list[int], *,
                         param: Parameterization | None = None, readout: str = "phi",
                         base_seed: int = 0, device: str | torch.device = "cpu",
-                        dtype: torch.dtype = torch.float64) -> InitSamples:
+                        dtype: torch.dtype = torch.float64, rng_device: str = "cpu") -> InitSamples:
     """Monte Carlo of the init moments at width ``n``, depth ``L`` for the given seed indices.
 
     ``param`` gives the block multiplier (group ``W``); default ``depth_mup`` with beta = 1,
@@ -166,4 +175,5 @@ def sample_init_moments(act: str, x: np.ndarray, n: int, L: int, seeds: range | 
     """
     check_activation(act)
     return sample_init_moments_by_act((act,), x, n, L, seeds, param=param, readout=readout,
-                                      base_seed=base_seed, device=device, dtype=dtype)[act]
+                                      base_seed=base_seed, device=device, dtype=dtype,
+                                      rng_device=rng_device)[act]

@@ -83,10 +83,29 @@ def test_bad_input(kwargs, msg):
         fwi.sample_init_moments(args["act"], X, args["n"], args["L"], range(1))
 
 
+def test_bad_rng_device():
+    with pytest.raises(ValueError, match="rng_device 'gpu'; allowed: cpu, native"):
+        fwi.sample_init_moments("tanh", X, 8, 2, range(1), rng_device="gpu")
+
+
+#: float32 against the float64 CPU run: the float32 rounding of the same weights, 1e-4 relative
+#: (as the CPU float32 test above)
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_on_device_matches_cpu(device, dtype, tol):
+    """The draws are made on the CPU and moved (rng_device="cpu"): every device computes from
+    the CPU run's weights."""
+    ref = fwi.sample_init_moments("tanh", X, 24, 3, range(5))
+    out = fwi.sample_init_moments("tanh", X, 24, 3, range(5), device=device, dtype=dtype)
+    for got, want in ((out.output, ref.output), (out.sigma, ref.sigma), (out.grad, ref.grad)):
+        assert np.linalg.norm(got - want) / np.linalg.norm(want) < tol
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_statistically():
-    res = fwi.sample_init_moments("tanh", X, 64, 4, range(400), device="cuda")
+def test_cuda_native_draws_match_statistically():
+    """Draws on the GPU's own generator (other numbers): the law is the same."""
+    res = fwi.sample_init_moments("tanh", X, 64, 4, range(400), device="cuda",
+                                  rng_device="native")
     ref = depth_recursion("tanh", input_covariance(), 4)
     mean, se = res.output.mean(0), res.output.std(0) / np.sqrt(400)
     assert np.all(np.abs(mean - ref.output) <= 0.5 / 64 * np.abs(ref.output) + 4.5 * se)
