@@ -6,11 +6,13 @@ ODE), and the labels of a claim's variants.
 (negative for a decaying error: ``-1`` for O(1/L)); ``pairwise_orders`` the slopes between
 consecutive sizes (a rate that bends shows there); ``assert_order`` checks both against an
 expected order with stated tolerances and prints the data when it fails.
+``roundoff_sensitivity`` measures how far a float64 computation moves when its input moves by
+round-off: the floor of any agreement between two devices or summation orders.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -78,3 +80,20 @@ def linear_mean_ode_reference(S: int, K: int, eta: float = 0.2):
     w = init_weights(HWConfig(D=5, L=1, M=1, n_seeds=S), 5, 5)
     ref = solve_mean_ode_linear(w["W_in"], w["W_out"], X, Y, K=K, eta_u=eta, eta_v=eta)
     return X, Y, w, ref
+
+
+def roundoff_sensitivity(fn: Callable, x, *, rel: float = 1e-15, trials: int = 3,
+                         seed: int = 0) -> float:
+    """Largest relative change (2-norm) of ``fn(x)`` when the float64 tensor ``x`` is multiplied
+    entrywise by ``1 + rel * N(0, 1)``, over ``trials`` perturbations: a computation whose answer
+    moves by ``s`` under a round-off perturbation of its input cannot be asked to agree across
+    devices (other summation orders, other library kernels) to better than about ``s``."""
+    import torch
+    ref = fn(x).detach().double()
+    g = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    for _ in range(trials):
+        xp = x * (1 + rel * torch.randn(x.shape, dtype=x.dtype, generator=g))
+        out = fn(xp).detach().double()
+        worst = max(worst, float((out - ref).norm() / ref.norm()))
+    return worst

@@ -10,6 +10,7 @@ import torch
 
 from infdepth.numerics.hidden_width import HWConfig, train_hw
 from infdepth.numerics.nfd_solver import NFDConfig, solve_nfd_depth
+from helpers import roundoff_sensitivity
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -24,7 +25,11 @@ def _data(d=4, N=3):
 
 
 #: float32 tolerance of the NFD solver: 1e-2 (on the CPU float32 differs from float64 by 4.8e-3
-#: here: the covariance variant's sums over earlier steps lose digits in single precision)
+#: here: the covariance variant's sums over earlier steps lose digits in single precision).
+#: float64: 1e-10, or ten times the solve's own round-off sensitivity where that is larger. The
+#: Stein regressions and conditional laws invert the covariance of the increments of earlier
+#: steps, which is nearly singular when the steps' features are close (condition numbers up to
+#: 6e5 here): on the CPU alone, inputs moved by 1e-16 relative move f_train by 2.5e-10.
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-2)])
 def test_nfd_solver_on_device_matches_cpu(device, dtype, tol):
     X, y = _data()
@@ -32,8 +37,12 @@ def test_nfd_solver_on_device_matches_cpu(device, dtype, tol):
     ref = solve_nfd_depth(cfg, X, y, L=4)
     out = solve_nfd_depth(cfg, X.to(device, dtype), y.to(device, dtype), L=4)
     assert out.f_train.device.type == device
-    assert _rel(out.f_train, ref.f_train) < tol
-    assert _rel(out.kernel, ref.kernel) < tol
+    for name in ("f_train", "kernel"):
+        bound = tol
+        if dtype == torch.float64:
+            bound = max(tol, 10 * roundoff_sensitivity(
+                lambda x: getattr(solve_nfd_depth(cfg, x, y, L=4), name), X))
+        assert _rel(getattr(out, name), getattr(ref, name)) < bound, name
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-3)])
