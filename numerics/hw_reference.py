@@ -74,9 +74,12 @@ REFERENCE_KINDS = ("exact", "mean_ode", "coupled")
 @dataclass(frozen=True)
 class ReferenceSpec:
     """Which reference (module docstring) and its own sizes: ``L_ref``, ``M_ref`` for
-    ``"coupled"``; ``Ls``, ``P``, ``scheme``, ``sampler`` for ``"mean_ode"`` (the fields of
-    :class:`~infdepth.numerics.mean_ode.MeanODEConfig` of the same names). Fields a kind does
-    not use are ignored."""
+    ``"coupled"``; ``Ls``, ``P``, ``scheme``, ``sampler``, ``max_memory_gb`` for ``"mean_ode"``
+    (the fields of :class:`~infdepth.numerics.mean_ode.MeanODEConfig` of the same names: the
+    solver refuses a solve estimated above ``max_memory_gb`` GiB; the validation claims set it
+    to infinity, because the sweep has already checked the point's whole footprint, reference
+    solves included, against the memory of the machine). Fields a kind does not use are
+    ignored."""
 
     kind: str
     L_ref: int = 0
@@ -85,6 +88,7 @@ class ReferenceSpec:
     P: int = 8192
     scheme: str = "heun"
     sampler: str = "sobol"
+    max_memory_gb: float = 8.0
 
 
 def check_reference(spec: ReferenceSpec, cfg: HWConfig) -> ReferenceSpec:
@@ -109,7 +113,8 @@ def mean_ode_config(spec: ReferenceSpec, cfg: HWConfig) -> MeanODEConfig:
     return MeanODEConfig(D=cfg.D, Ls=spec.Ls, P=spec.P, K=cfg.K, alpha=cfg.alpha, eta=cfg.eta,
                          eta_u=cfg.eta_u, eta_v=cfg.eta_v, act=cfg.act, scheme=spec.scheme,
                          sampler=spec.sampler, n_seeds=cfg.n_seeds, base_seed=cfg.base_seed,
-                         dtype=cfg.dtype, device=cfg.device, convention=cfg.convention)
+                         dtype=cfg.dtype, device=cfg.device, convention=cfg.convention,
+                         max_memory_gb=spec.max_memory_gb)
 
 
 class TensorKey:

@@ -2,6 +2,8 @@
 ``HWConfig``, and the reference it reaches (the numerics' references of
 :mod:`infdepth.numerics.hw_reference`)."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +22,7 @@ def test_tanh_point_reaches_the_mean_ode_solver_reference():
     computing it gives the numerics' errors to that reference."""
     X, Y = hw_data()
     cfg = HWConfig(act="tanh", D=5, L=8, M=8, K=3, eta=0.5, n_seeds=2)
-    spec = hr.ReferenceSpec("mean_ode", Ls=4, P=256)
+    spec = hr.ReferenceSpec("mean_ode", Ls=4, P=256, max_memory_gb=math.inf)
     r, f_ref, h_ref = hr.train_against_reference(spec, cfg, X, Y)
     row = hr.errors_to_reference(r, f_ref, h_ref, Y)
     p = hc.HWODEPoint(act="tanh", D=5, L=8, M=8, K=3, eta=0.5, n_seeds=2, ref_Ls=4, ref_P=256)
@@ -143,3 +145,36 @@ def test_authors_point_is_computed_against_the_authors_limit():
     assert f.shape[1] == ref["f"].shape[1] == 3
     expected = np.sqrt(((f[:, -1] - ref["f"][:, -1]) ** 2).reshape(2, -1).mean(1))
     np.testing.assert_allclose(RATE.compute(p)["out_err"], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cid", ["hw_rate_lm", "hw_sqrt_d"])
+def test_mean_ode_references_are_checked_by_the_sweep_not_the_solver(cid):
+    """The Mean-ODE reference of every point of every suite runs without the solver's own
+    8 GiB cap (the `full` suite's largest need about 22 GiB), and the point's footprint, which
+    the sweep checks before any work, covers the solver's estimate of that solve."""
+    from infdepth.numerics import mean_ode
+    from infdepth.validation.claims import Overrides, get_claim
+    from infdepth.validation.memory_estimate import claim_points
+    claim = get_claim(cid)
+    largest = 0
+    for suite in ("smoke", "standard", "full", "gpu"):
+        for p in claim_points(claim, suite, Overrides(), RunFields()):
+            if not isinstance(p, hc.HWODEPoint):
+                continue
+            spec = hc.reference_spec(p)
+            assert spec.max_memory_gb == math.inf
+            X, Y = p.data()
+            solve = mean_ode.memory_bytes(hr.mean_ode_config(spec, p.config()), X.shape[0],
+                                          Y.shape[1])
+            assert claim.memory_bytes(p) >= solve
+            largest = max(largest, solve)
+    if cid == "hw_rate_lm":
+        assert largest > 8 * 2 ** 30        # what the solver's default cap refused
+
+
+def test_reference_spec_caps_the_mean_ode_solve():
+    X, Y = hw_data()
+    cfg = HWConfig(act="tanh", D=5, L=2, M=2, K=1, eta=0.5, n_seeds=1)
+    with pytest.raises(ValueError, match="exceeds max_memory_gb=1e-06"):
+        hr.reference_trajectories(hr.ReferenceSpec("mean_ode", Ls=2, P=64, max_memory_gb=1e-6),
+                                  cfg, X, Y)
