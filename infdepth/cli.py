@@ -204,18 +204,8 @@ def _cmd_validate(args) -> int:
     check_request_fits(ids, args.suite, overrides, RunFields(device=args.device),
                        limit_bytes=scheduler.worker_memory_bytes())
 
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
-                               TimeRemainingColumn)
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), "eta", TimeRemainingColumn(),
-                  transient=False) as prog:
-        tasks: dict[str, int] = {}
-
-        def progress(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = prog.add_task(label, total=total)
-            prog.update(tasks[label], completed=done)
-
+    from infdepth.progress_display import progress_display
+    with progress_display() as progress:
         records = run(ids, args.suite, store, run=RunFields(device=args.device),
                       scheduler=scheduler, overrides=overrides, progress=progress)
     _print_table(records)
@@ -334,14 +324,15 @@ def _cmd_calibrate(args) -> int:
         raise UsageError(f"--reps must be an integer >= 10, got {args.reps}")
     store = _open_store(args.out)
     problems = [names[n] for n in args.problems] if args.problems else list(PROBLEMS)
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
-                               TimeRemainingColumn)
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()) as prog:
-        task = prog.add_task("calibration", total=len(problems) * len(seeds) * args.reps)
+    from infdepth.progress_display import progress_display
+    total = len(problems) * len(seeds) * args.reps
+    with progress_display() as report:
+        count = 0
 
-        def progress(label: str, done: int, total: int) -> None:
-            prog.update(task, advance=1, description=label)
+        def progress(label: str, done: int, total_: int) -> None:
+            nonlocal count
+            count += 1
+            report("calibration", count, total)
 
         df = calibrate(problems, seeds, args.reps, progress=progress)
     path = store.put_table("calibration.parquet", df)
@@ -387,6 +378,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished points are kept and a rerun resumes", file=sys.stderr)
         return 130
+    except RuntimeError as exc:     # torch.OutOfMemoryError (torch is not imported here)
+        if type(exc).__name__ != "OutOfMemoryError":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        print(f"infdepth {args.command}: error: out of GPU memory ({first.split('. GPU')[0]}); "
+              "other processes may hold the GPU's memory; finished points are kept and a rerun "
+              "resumes", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:
         if exc.errno not in _WRITE_ERRNOS:
             raise

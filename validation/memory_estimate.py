@@ -6,7 +6,8 @@ A point is refused when
   (width, depth, hidden width, data, particles, seeds, steps, dtype; the arithmetic of
   :mod:`infdepth.numerics.footprint`, calibrated against measured peaks) -- exceeds the limit:
   ``INFDEPTH_MEMORY_LIMIT_GB`` GiB when that is set, else the memory available now
-  (:func:`available_bytes`); or
+  (:func:`available_bytes`), and for a point on a CUDA device also the memory free on the GPU
+  now (:func:`gpu_free_bytes`: such a point keeps its arrays there); or
 * its **work** estimate :meth:`Claim.work_steps` -- the sequential steps of computing it (a block
   of a pass, a seed's draw, a step of a solver: Python-level loop iterations of at least a few
   microseconds each whatever the sizes) -- exceeds :data:`MAX_WORK_STEPS` = 10^7, a hundred times
@@ -28,7 +29,7 @@ from typing import Any, Iterable, Sequence
 
 from infdepth.errors import UsageError
 
-__all__ = ["LIMIT_ENV", "MAX_WORK_STEPS", "available_bytes", "memory_limit_bytes",
+__all__ = ["LIMIT_ENV", "MAX_WORK_STEPS", "available_bytes", "gpu_free_bytes", "memory_limit_bytes",
            "describe_sizes", "check_points_fit", "claim_points", "check_request_fits"]
 
 #: environment variable overriding the memory limit, in GiB
@@ -88,6 +89,12 @@ def available_bytes() -> int:
     return min(found)
 
 
+def gpu_free_bytes() -> int:
+    """Memory free now on the current CUDA device (``torch.cuda.mem_get_info``)."""
+    import torch
+    return int(torch.cuda.mem_get_info()[0])
+
+
 def memory_limit_bytes() -> int:
     """The limit a point's memory estimate must stay under: ``INFDEPTH_MEMORY_LIMIT_GB`` GiB
     if set, else :func:`available_bytes`."""
@@ -130,7 +137,9 @@ def _limit(limit_bytes: int | None) -> tuple[int, str]:
 
 def _check(claim, points: Iterable[Any], limit: int, source: str) -> None:
     """(A claim outside the catalog that gives no footprint, as in tests, is not checked;
-    every catalog claim gives one, tested.)"""
+    every catalog claim gives one, tested.) A point on a CUDA device must also fit the memory
+    free on the GPU, unless ``INFDEPTH_MEMORY_LIMIT_GB`` is set."""
+    gpu: int | None = None
     for p in points:
         try:
             need = claim.memory_bytes(p)
@@ -141,6 +150,13 @@ def _check(claim, points: Iterable[Any], limit: int, source: str) -> None:
                 f"{claim.id}: the point {describe_sizes(p)} needs about {_gib(need)} GiB of "
                 f"memory, more than the {_gib(limit)} GiB {source}; use smaller sizes "
                 f"(--depths/--widths) or set {LIMIT_ENV}")
+        if getattr(p, "device", "cpu") == "cuda" and not os.environ.get(LIMIT_ENV, "").strip():
+            gpu = gpu_free_bytes() if gpu is None else gpu
+            if need > gpu:
+                raise UsageError(
+                    f"{claim.id}: the point {describe_sizes(p)} needs about {_gib(need)} GiB "
+                    f"of memory, more than the {_gib(gpu)} GiB free on the GPU; free the GPU, "
+                    f"use smaller sizes (--depths/--widths) or set {LIMIT_ENV}")
         steps = claim.work_steps(p)
         if steps > MAX_WORK_STEPS:
             raise UsageError(

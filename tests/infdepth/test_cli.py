@@ -207,3 +207,28 @@ def test_validate_runs_only_the_selected_variants(tmp_path, capsys):
     assert main(argv) == 0
     stored = json.loads((tmp_path / "res" / "verdicts.json").read_text())
     assert sorted(r["variant"] for r in stored) == ["control/short_horizon", "relu", "tanh"]
+
+
+def test_out_of_gpu_memory_is_one_line(monkeypatch, capsys):
+    """torch.OutOfMemoryError (another process holding the GPU, say) ends in one line, exit 2;
+    other RuntimeErrors are bugs and keep their traceback."""
+    import infdepth.cli as cli
+
+    class OutOfMemoryError(RuntimeError):       # torch's name, without importing torch
+        pass
+
+    def oom(args):
+        raise OutOfMemoryError("CUDA out of memory. Tried to allocate 16.00 GiB. GPU 0 has a "
+                               "total capacity of 139.80 GiB of which 14.72 GiB is free.")
+    monkeypatch.setattr(cli, "_cmd_validate", oom)
+    assert main(["validate", "--suite", "smoke"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert err.startswith("infdepth validate: error: out of GPU memory (CUDA out of memory. "
+                          "Tried to allocate 16.00 GiB); other processes may hold")
+
+    def bug(args):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(cli, "_cmd_validate", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["validate"])

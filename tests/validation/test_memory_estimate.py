@@ -125,6 +125,26 @@ def test_refusal_names_claim_sizes_estimate_and_limit(monkeypatch):
     me.check_points_fit(claim, [big])                   # the override lets it through
 
 
+def test_a_cuda_point_must_fit_the_gpu(monkeypatch):
+    """A point on a CUDA device is also checked against the memory free on the GPU (faked
+    here: no GPU is needed); INFDEPTH_MEMORY_LIMIT_GB overrides both."""
+    claim = get_claim("init_width")
+    pts = me.claim_points(claim, "smoke", Overrides(), RunFields(device="cuda"))
+    need = max(claim.memory_bytes(p) for p in pts)
+    monkeypatch.delenv(me.LIMIT_ENV, raising=False)
+    monkeypatch.setattr(me, "gpu_free_bytes", lambda: need + 1)
+    me.check_points_fit(claim, pts, limit_bytes=2 * need)
+    monkeypatch.setattr(me, "gpu_free_bytes", lambda: need // 2)
+    with pytest.raises(UsageError, match=r"^init_width: the point n=\d+ L=4 n_seeds=\d+ needs "
+                                         r"about [\d.]+ GiB of memory, more than the [\d.]+ GiB "
+                                         r"free on the GPU; free the GPU"):
+        me.check_points_fit(claim, pts, limit_bytes=2 * need)
+    cpu_pts = me.claim_points(claim, "smoke", Overrides(), RunFields())
+    me.check_points_fit(claim, cpu_pts, limit_bytes=2 * need)      # not on the GPU: not asked
+    monkeypatch.setenv(me.LIMIT_ENV, "100")
+    me.check_points_fit(claim, pts)
+
+
 @pytest.mark.parametrize("value", ["lots", "0", "-3", "inf", "nan"])
 def test_bad_limit_variable_is_one_line(monkeypatch, value):
     monkeypatch.setenv(me.LIMIT_ENV, value)
