@@ -1,4 +1,4 @@
-"""Progress of long work (docs/design.md, "Command line"): rich bars with the elapsed time and an
+"""Progress of long work (docs/design.md, "A fast command line"): rich bars with the elapsed time and an
 ETA on a terminal; on anything else -- a log file, a batch job's output, a pipe -- plain lines,
 one per label when it starts, at most every ``interval`` seconds while it runs, and when it
 completes, so that a run's log shows how far it got and how long the rest will take.
