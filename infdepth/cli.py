@@ -1,4 +1,4 @@
-"""Command line: ``infdepth derive | validate | figs | report | bench`` (docs/design.md).
+"""Command line: ``infdepth derive | validate | figs | report | compare | bench`` (docs/design.md).
 
 Bad input gives one line on stderr naming the value and what is allowed, and exit status 2.
 ``validate`` exits 0 whatever the verdicts are; non-zero only when it could not run.
@@ -83,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="results", help="results folder (default: ./results)")
     r.add_argument("--docs", metavar="DIR", help="also rewrite the results block of the claim "
                    "pages in DIR (e.g. docs/claims) from these verdicts")
+
+    m = sub.add_parser("compare", help="compare two results folders point by point and verdict "
+                       "by verdict (e.g. a CUDA run against a CPU run)")
+    m.add_argument("a", metavar="A", help="results folder A (the reference)")
+    m.add_argument("b", metavar="B", help="results folder B")
+    m.add_argument("--ignore", nargs="*", default=["device"], metavar="FIELD",
+                   help="config fields left out when matching points (default: device)")
+    m.add_argument("--json", dest="json_path", metavar="PATH",
+                   help="also write both tables as JSON to PATH")
 
     c = sub.add_parser("calibrate", help="coverage and verdict error rates of the fitting "
                        "pipeline on synthetic problems of known truth")
@@ -309,6 +318,41 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from infdepth.validation.compare import compare_points, compare_verdicts, open_existing
+    json_path = _json_target(args.json_path) if args.json_path is not None else None
+    a, b = open_existing(args.a, "results folder A"), open_existing(args.b, "results folder B")
+    pts, ver = compare_points(a, b, args.ignore), compare_verdicts(a, b)
+    t = Table(title=f"points of B ({b.root}) against A ({a.root})")
+    for col in ("claim", "matched", "identical", "max rel diff", "column", "non-finite in one",
+                "only A", "only B"):
+        t.add_column(col, justify="left" if col in ("claim", "column") else "right")
+    for r in pts.itertuples(index=False):
+        t.add_row(r.claim, str(r.matched), str(r.identical), f"{r.max_rel_diff:.2e}", r.column,
+                  str(r.nonfinite_mismatch), str(r.only_a), str(r.only_b))
+    console = Console()
+    if not console.is_terminal:     # a log or a pipe: wide enough for the claim names
+        console = Console(width=140)
+    console.print(t)
+    paired = ver[(ver.status_a != "") & (ver.status_b != "")]
+    print(f"verdict rows: {len(paired)} in both, {int(paired.same.sum())} with the same status, "
+          f"{int((ver.status_b == '').sum())} only in A, {int((ver.status_a == '').sum())} only "
+          "in B")
+    for r in paired[~paired.same].itertuples(index=False):
+        print(f"  {r.claim} [{r.variant}] ({r.convention}): {r.status_a} -> {r.status_b}")
+    if json_path is not None:
+        text = json.dumps({"points": pts.to_dict(orient="records"),
+                           "verdicts": ver.to_dict(orient="records")}, indent=2) + "\n"
+        try:
+            atomic_write_text(json_path, text)
+        except OSError as exc:
+            raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
+    return 0
+
+
 def _cmd_calibrate(args) -> int:
     from infdepth.validation.calibration import (MAX_FALSE_REFUTATION, PROBLEMS, SEED_COUNTS,
                                                  TARGET_COVERAGE, calibrate, calibration_table)
@@ -368,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"derive": _cmd_derive, "validate": _cmd_validate, "figs": _cmd_figs,
                "calibrate": _cmd_calibrate,
-               "report": _cmd_report, "bench": _cmd_bench,
+               "report": _cmd_report, "compare": _cmd_compare, "bench": _cmd_bench,
                "coordcheck": lambda a: a.func(a), "transfer": lambda a: a.func(a)}[args.command]
     try:
         return handler(args)
@@ -386,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
               "other processes may hold the GPU's memory; finished points are kept and a rerun "
               "resumes", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:     # output piped into a reader that stopped (e.g. `| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:
         if exc.errno not in _WRITE_ERRNOS:
             raise
