@@ -22,3 +22,11 @@ def test_gpu_check_skips_cleanly_without_cuda():
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines() == [
         "gpu_check: no CUDA device visible to torch: skipped (nothing ran)"]
+
+
+def test_gpu_check_refuses_an_unknown_option_in_one_line():
+    out = subprocess.run(["bash", str(SCRIPT), "--smok"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "gpu_check: unknown option '--smok'; allowed: --smoke"]
