@@ -62,6 +62,8 @@ _EXPORTS: dict[str, str] = {
     "load_verdicts": "validation.api:load_verdicts",
     "read_table": "validation.api:read_table",
     "ResultsStore": "validation.results_store:ResultsStore",
+    "compare_points": "validation.compare:compare_points",
+    "compare_verdicts": "validation.compare:compare_verdicts",
     # your own model: depth parameterizations, coord check, transfer check (docs/user_models.md)
     "parameterize": "param:parameterize",
     "coord_check": "depth_coord_check:coord_check",

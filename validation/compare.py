@@ -46,6 +46,10 @@ def open_existing(path: str | Path, what: str = "results folder") -> ResultsStor
     return ResultsStore(root)
 
 
+def _store(x: ResultsStore | str | Path) -> ResultsStore:
+    return x if isinstance(x, ResultsStore) else open_existing(x)
+
+
 def _matched(store: ResultsStore, ignore: Iterable[str]) -> dict[str, tuple[str, Path]]:
     drop = set(ignore)
     out: dict[str, tuple[str, Path]] = {}
@@ -84,12 +88,12 @@ def _table_difference(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, str, boo
     return worst, where, nonfinite
 
 
-def compare_points(a: ResultsStore, b: ResultsStore,
+def compare_points(a: ResultsStore | str | Path, b: ResultsStore | str | Path,
                    ignore: Iterable[str] = ("device",)) -> pd.DataFrame:
     """One row per claim: ``claim``, ``matched``, ``identical``, ``max_rel_diff``,
     ``column``, ``nonfinite_mismatch`` (tables), ``only_a``, ``only_b`` (points found in one
-    folder only); module docstring."""
-    ignore = tuple(ignore)
+    folder only); module docstring. ``a``, ``b``: results stores or their folders."""
+    a, b, ignore = _store(a), _store(b), tuple(ignore)
     ka, kb = _matched(a, ignore), _matched(b, ignore)
     rows: dict[str, dict[str, Any]] = {}
 
@@ -121,10 +125,12 @@ def compare_points(a: ResultsStore, b: ResultsStore,
                                  "nonfinite_mismatch", "only_a", "only_b"])
 
 
-def compare_verdicts(a: ResultsStore, b: ResultsStore) -> pd.DataFrame:
+def compare_verdicts(a: ResultsStore | str | Path, b: ResultsStore | str | Path
+                     ) -> pd.DataFrame:
     """One row per verdict row of either folder: ``claim``, ``variant``, ``convention``,
     ``status_a``, ``status_b`` (empty where a folder has no such row), ``same``."""
     from .runner import stored_verdict_rows
+    a, b = _store(a), _store(b)
 
     def rows(store: ResultsStore) -> dict[tuple[str, str, str], str]:
         return {(r["id"], r["variant"], r.get("convention", "default")): r["status"]

@@ -54,6 +54,13 @@ def test_points_matched_without_the_device(tmp_path):
     assert (df.loc["c3"].only_b, df.loc["c3"].matched) == (1, 0)
 
 
+def test_folders_by_path_through_the_public_api(tmp_path):
+    import infdepth as idp
+    a, b = _stores(tmp_path)
+    df = idp.compare_points(str(a.root), b.root)
+    assert df.matched.sum() == 3 and df.identical.sum() == 1
+
+
 def test_matching_on_every_field_pairs_nothing_across_devices(tmp_path):
     a, b = _stores(tmp_path)
     df = compare_points(a, b, ignore=())
