@@ -1,7 +1,7 @@
-"""Progress of long work (docs/design.md, "A fast command line"): rich bars with the elapsed time and an
-ETA on a terminal; on anything else -- a log file, a batch job's output, a pipe -- plain lines,
-one per label when it starts, at most every ``interval`` seconds while it runs, and when it
-completes, so that a run's log shows how far it got and how long the rest will take.
+"""Progress of long work (docs/design.md, "A fast command line"): rich bars with the elapsed
+time and an ETA on a terminal; on anything else -- a log file, a batch job's output, a pipe --
+plain lines, one per label when it starts, at most every ``interval`` seconds while it runs, and
+when it completes, so that a run's log shows how far it got and how long the rest will take.
 
 Both take reports ``progress(label, done, total)``: ``done`` of ``total`` units of the work
 named ``label`` are finished (several labels side by side, e.g. one per claim and one overall).

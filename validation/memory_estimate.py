@@ -29,8 +29,9 @@ from typing import Any, Iterable, Sequence
 
 from infdepth.errors import UsageError
 
-__all__ = ["LIMIT_ENV", "MAX_WORK_STEPS", "available_bytes", "gpu_free_bytes", "memory_limit_bytes",
-           "describe_sizes", "check_points_fit", "claim_points", "check_request_fits"]
+__all__ = ["LIMIT_ENV", "MAX_WORK_STEPS", "available_bytes", "gpu_free_bytes",
+           "memory_limit_bytes", "describe_sizes", "check_points_fit", "claim_points",
+           "check_request_fits"]
 
 #: environment variable overriding the memory limit, in GiB
 LIMIT_ENV = "INFDEPTH_MEMORY_LIMIT_GB"
