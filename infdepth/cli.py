@@ -91,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--ignore", nargs="*", default=["device"], metavar="FIELD",
                    help="config fields left out when matching points (default: device)")
     m.add_argument("--json", dest="json_path", metavar="PATH",
-                   help="also write both tables as JSON to PATH")
+                   help="also write both tables as JSON to PATH (an infinite difference as "
+                   "null)")
+    m.add_argument("--check-verdicts", action="store_true",
+                   help="exit 1 unless every verdict row is in both folders with the same "
+                   "status (the point differences are reported, not judged)")
 
     c = sub.add_parser("calibrate", help="coverage and verdict error rates of the fitting "
                        "pipeline on synthetic problems of known truth")
@@ -159,9 +163,9 @@ def _print_table(records) -> None:
     rows = [r.to_dict() for r in records]
     for row in table_rows(rows):
         table.add_row(*map(escape, row[:-2]), paint(row[-2]), paint(row[-1]))
-    console = Console()
+    console = _console()
     if not console.is_terminal:
-        console = Console(width=140)
+        console = _console(width=140)
     console.print(table)
     err = Console(stderr=True, width=None if console.is_terminal else 140)
     for r in records:
@@ -318,11 +322,25 @@ def _cmd_report(args) -> int:
     return 0
 
 
-def _cmd_compare(args) -> int:
+def _console(**kwargs):
+    """A rich console whose broken pipe (output into ``| head``) raises ``BrokenPipeError``,
+    handled in :func:`main`, instead of rich's own exit with status 1."""
     from rich.console import Console
+
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _PipeConsole(**kwargs)
+
+
+def _cmd_compare(args) -> int:
+    import math
+
     from rich.table import Table
 
-    from infdepth.validation.compare import compare_points, compare_verdicts, open_existing
+    from infdepth.validation.compare import (agree, compare_points, compare_verdicts,
+                                             open_existing)
     json_path = _json_target(args.json_path) if args.json_path is not None else None
     a, b = open_existing(args.a, "results folder A"), open_existing(args.b, "results folder B")
     pts, ver = compare_points(a, b, args.ignore), compare_verdicts(a, b)
@@ -333,9 +351,9 @@ def _cmd_compare(args) -> int:
     for r in pts.itertuples(index=False):
         t.add_row(r.claim, str(r.matched), str(r.identical), f"{r.max_rel_diff:.2e}", r.column,
                   str(r.nonfinite_mismatch), str(r.only_a), str(r.only_b))
-    console = Console()
+    console = _console()
     if not console.is_terminal:     # a log or a pipe: wide enough for the claim names
-        console = Console(width=140)
+        console = _console(width=140)
     console.print(t)
     paired = ver[(ver.status_a != "") & (ver.status_b != "")]
     print(f"verdict rows: {len(paired)} in both, {int(paired.same.sum())} with the same status, "
@@ -344,12 +362,17 @@ def _cmd_compare(args) -> int:
     for r in paired[~paired.same].itertuples(index=False):
         print(f"  {r.claim} [{r.variant}] ({r.convention}): {r.status_a} -> {r.status_b}")
     if json_path is not None:
-        text = json.dumps({"points": pts.to_dict(orient="records"),
-                           "verdicts": ver.to_dict(orient="records")}, indent=2) + "\n"
+        records = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in row.items()} for row in pts.to_dict(orient="records")]
+        text = json.dumps({"points": records, "verdicts": ver.to_dict(orient="records")},
+                          indent=2, allow_nan=False) + "\n"
         try:
             atomic_write_text(json_path, text)
         except OSError as exc:
             raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
+    if args.check_verdicts and not agree(pts, ver):
+        print("the verdicts differ (--check-verdicts)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -422,8 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished points are kept and a rerun resumes", file=sys.stderr)
         return 130
-    except RuntimeError as exc:     # torch.OutOfMemoryError (torch is not imported here)
-        if type(exc).__name__ != "OutOfMemoryError":
+    except RuntimeError as exc:     # torch.OutOfMemoryError (torch is not imported here), or
+        # a CUDA library's allocation failure reported as a plain RuntimeError
+        if type(exc).__name__ != "OutOfMemoryError" and "out of memory" not in str(exc):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
         print(f"infdepth {args.command}: error: out of GPU memory ({first.split('. GPU')[0]}); "

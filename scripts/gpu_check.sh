@@ -6,7 +6,8 @@
 #      where that is larger), float32 to each solver's stated tolerance (about 30 s on an H200);
 #   2. `infdepth bench --device cuda`: the engine against plain torch.nn + autograd (about 20 s);
 #   3. with --smoke: the smoke suite on the CPU and on CUDA, side by side, then
-#      `infdepth compare` of the two folders (every claim's whole path on the GPU; the two runs
+#      `infdepth compare --check-verdicts` of the two folders, which fails unless every verdict
+#      row has the same status on both (every claim's whole path on the GPU; the two runs
 #      took about a minute each on a 16-core H200 machine when run by hand, the stage as
 #      scripted here has not been timed).
 # Without CUDA it says so and exits 0 (nothing is run). Run from the repository root with the
@@ -40,7 +41,10 @@ fi
     suite=0
     if [ "$smoke" -eq 1 ]; then
         echo "== smoke suite on the CPU and on CUDA, compared (infdepth compare)"
-        dir=$(mktemp -d gpu_check_smoke.XXXXXX)
+        if ! dir=$(mktemp -d gpu_check_smoke.XXXXXX); then
+            echo "gpu_check: cannot make a folder here"
+            exit 2
+        fi
         workers=$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 2 ))
         infdepth validate --suite smoke --workers "$workers" --no-figs --out "$dir/cpu" \
             > "$dir/cpu.log" 2>&1 &
@@ -53,7 +57,7 @@ fi
         echo "smoke suite: cpu rc=$cpu_rc, cuda rc=$gpu_rc (logs and results in $dir)"
         [ "$gpu_rc" -ne 0 ] && tail -5 "$dir/cuda.log"
         [ "$cpu_rc" -ne 0 ] && tail -5 "$dir/cpu.log"
-        infdepth compare "$dir/cpu" "$dir/cuda"
+        infdepth compare "$dir/cpu" "$dir/cuda" --check-verdicts
         cmp_rc=$?
         suite=$(( gpu_rc || cpu_rc || cmp_rc ))
     fi

@@ -8,16 +8,20 @@ many tables are bit for bit identical, and the largest relative difference
 
     max over rows of |a - b| / max over rows of |a|      (finite entries, per numeric column)
 
-with the column where it occurs (tables equal but for the ignored fields' own columns count as
-identical); a table where a value is finite in one folder and not in the
-other counts as a non-finite mismatch (a run that blew up in one of them). Timing columns are
-skipped. :func:`compare_verdicts` pairs the verdict rows by (claim, variant, convention) and
-compares their status. Both return tidy DataFrames; ``infdepth compare`` prints them.
+with the column where it occurs (tables equal but for the ignored fields' own columns and the
+timing columns count as identical); a difference that is not numeric (other rows or columns,
+another type, other text) is infinite and named in parentheses; a table whose non-finite entries
+differ (finite in one folder, or inf against nan) counts as a non-finite mismatch (a run that
+blew up in one of them). :func:`compare_verdicts` pairs the verdict rows by (claim, variant,
+convention) and compares their status. Both return tidy DataFrames; ``infdepth compare`` prints
+them, and with ``--check-verdicts`` exits 1 unless the verdicts agree (:func:`agree`). The
+folders are opened as results stores: a missing ``index.json`` is rebuilt from the point files.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -28,7 +32,7 @@ from infdepth.errors import UsageError
 
 from .results_store import ResultsStore
 
-__all__ = ["TIMING_COLUMNS", "open_existing", "compare_points", "compare_verdicts"]
+__all__ = ["TIMING_COLUMNS", "open_existing", "compare_points", "compare_verdicts", "agree"]
 
 #: columns that hold wall times, not results
 TIMING_COLUMNS = frozenset({"seconds", "wall_s"})
@@ -51,38 +55,70 @@ def _store(x: ResultsStore | str | Path) -> ResultsStore:
 
 
 def _matched(store: ResultsStore, ignore: Iterable[str]) -> dict[str, tuple[str, Path]]:
+    """Point files by their config without the ``ignore`` fields; two points of one folder
+    that differ only in those fields are bad input (one line): which of them to compare?"""
     drop = set(ignore)
     out: dict[str, tuple[str, Path]] = {}
+    clashes = 0
     for entry in store.index().values():
         cfg = {k: v for k, v in (entry.get("config") or {}).items() if k not in drop}
-        out[json.dumps(cfg, sort_keys=True)] = (entry["claim"], store.root / entry["file"])
+        key = json.dumps(cfg, sort_keys=True)
+        clashes += key in out
+        out[key] = (entry["claim"], store.root / entry["file"])
+    if clashes:
+        raise UsageError(f"results folder '{store.root}' holds {clashes} point(s) that differ "
+                         f"from another only in the ignored fields ({', '.join(sorted(drop))}); "
+                         "compare folders computed on one device each, or ignore fewer fields")
     return out
+
+
+def _fields(store: ResultsStore) -> set[str]:
+    return {k for e in store.index().values() for k in (e.get("config") or {})
+            if not k.startswith("__")}
+
+
+def _read(path: Path, ignore: tuple[str, ...]) -> pd.DataFrame:
+    """A point's table without the ignored fields' own columns (a point's table carries its
+    config as columns: those differ by design) and without its timing columns."""
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:                 # truncated or foreign file: one line
+        raise UsageError(f"point file '{path}' cannot be read ({type(exc).__name__}); run "
+                         "'infdepth validate' on its folder again to recompute it") from None
+    return df.drop(columns=[c for c in df.columns if c in ignore or c in TIMING_COLUMNS])
 
 
 def _numeric(df: pd.DataFrame, col: str) -> bool:
     dt = df[col].dtype
-    return (col not in TIMING_COLUMNS and pd.api.types.is_numeric_dtype(dt)
-            and not pd.api.types.is_bool_dtype(dt))
+    return pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
 
 
 def _table_difference(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, str, bool]:
-    """(largest relative difference, its column, whether finiteness differs somewhere)."""
-    worst, where, nonfinite = 0.0, "", False
+    """(largest relative difference, its column, whether the non-finite entries differ
+    somewhere) of two tables that are not equal. A difference that is not numeric -- other
+    rows or columns, another type, other text or flags -- is infinite, named in parentheses."""
     if len(a) != len(b):
-        return float("inf"), "(row count)", False
+        return math.inf, "(row count)", False
+    if list(a.columns) != list(b.columns):
+        return math.inf, "(columns)", False
+    worst, where, nonfinite = 0.0, "", False
     for col in b.columns:
-        if col not in a.columns or not _numeric(a, col) or not _numeric(b, col):
+        if not (_numeric(a, col) and _numeric(b, col)):
+            if a[col].dtype != b[col].dtype or not a[col].equals(b[col]):
+                return math.inf, f"({col})", nonfinite
             continue
         x, y = a[col].to_numpy(float), b[col].to_numpy(float)
         fa, fb = np.isfinite(x), np.isfinite(y)
-        if (fa != fb).any():
+        # non-finite entries must match exactly: nan with nan, +inf with +inf
+        odd = ~(fa & fb)
+        if (fa != fb).any() or not np.array_equal(x[odd], y[odd], equal_nan=True):
             nonfinite = True
         both = fa & fb
         if not both.any():
             continue
         scale = np.abs(x[both]).max()
         diff = np.abs(x[both] - y[both]).max()
-        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf)
         if rel > worst:
             worst, where = float(rel), col
     return worst, where, nonfinite
@@ -92,8 +128,15 @@ def compare_points(a: ResultsStore | str | Path, b: ResultsStore | str | Path,
                    ignore: Iterable[str] = ("device",)) -> pd.DataFrame:
     """One row per claim: ``claim``, ``matched``, ``identical``, ``max_rel_diff``,
     ``column``, ``nonfinite_mismatch`` (tables), ``only_a``, ``only_b`` (points found in one
-    folder only); module docstring. ``a``, ``b``: results stores or their folders."""
+    folder only); module docstring. ``a``, ``b``: results stores or their folders. An ignored
+    field that no point of either folder has is bad input (a misspelt name would otherwise
+    match nothing silently)."""
     a, b, ignore = _store(a), _store(b), tuple(ignore)
+    known = _fields(a) | _fields(b)
+    unknown = [f for f in ignore if f not in known]
+    if unknown and known:
+        raise UsageError(f"--ignore: no point has the field(s) {', '.join(unknown)}; "
+                         f"fields: {', '.join(sorted(known))}")
     ka, kb = _matched(a, ignore), _matched(b, ignore)
     rows: dict[str, dict[str, Any]] = {}
 
@@ -106,9 +149,7 @@ def compare_points(a: ResultsStore | str | Path, b: ResultsStore | str | Path,
         if key not in ka:
             r["only_b"] += 1
             continue
-        # a point's table carries its config as columns: the ignored fields differ by design
-        da, db = (pd.read_parquet(p).drop(columns=list(ignore), errors="ignore")
-                  for p in (ka[key][1], path_b))
+        da, db = _read(ka[key][1], ignore), _read(path_b, ignore)
         r["matched"] += 1
         if da.equals(db):
             r["identical"] += 1
@@ -123,6 +164,13 @@ def compare_points(a: ResultsStore | str | Path, b: ResultsStore | str | Path,
     return pd.DataFrame(sorted(rows.values(), key=lambda r: r["claim"]),
                         columns=["claim", "matched", "identical", "max_rel_diff", "column",
                                  "nonfinite_mismatch", "only_a", "only_b"])
+
+
+def agree(points: pd.DataFrame, verdicts: pd.DataFrame) -> bool:
+    """Whether two folders agree on their verdicts: every verdict row in both with the same
+    status (``infdepth compare --check-verdicts``; the point differences are reported, not
+    judged: runs that blow up differ at O(1) under any change of rounding)."""
+    return bool(len(verdicts)) and bool(verdicts["same"].all())
 
 
 def compare_verdicts(a: ResultsStore | str | Path, b: ResultsStore | str | Path

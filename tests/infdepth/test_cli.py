@@ -227,6 +227,12 @@ def test_out_of_gpu_memory_is_one_line(monkeypatch, capsys):
     assert err.startswith("infdepth validate: error: out of GPU memory (CUDA out of memory. "
                           "Tried to allocate 16.00 GiB); other processes may hold")
 
+    def cublas(args):               # a CUDA library's allocation failure
+        raise RuntimeError("CUDA error: out of memory")
+    monkeypatch.setattr(cli, "_cmd_validate", cublas)
+    assert main(["validate"]) == 2
+    assert "out of GPU memory (CUDA error: out of memory)" in capsys.readouterr().err
+
     def bug(args):
         raise RuntimeError("a bug")
     monkeypatch.setattr(cli, "_cmd_validate", bug)
