@@ -14,8 +14,9 @@ another type, other text) is infinite and named in parentheses; a table whose no
 differ (finite in one folder, or inf against nan) counts as a non-finite mismatch (a run that
 blew up in one of them). :func:`compare_verdicts` pairs the verdict rows by (claim, variant,
 convention) and compares their status. Both return tidy DataFrames; ``infdepth compare`` prints
-them, and with ``--check-verdicts`` exits 1 unless the verdicts agree (:func:`agree`). The
-folders are opened as results stores: a missing ``index.json`` is rebuilt from the point files.
+them, and with ``--check-verdicts`` exits 1 unless the verdicts agree (:func:`agree`). Nothing
+is written into either folder: a missing or stale index is rebuilt in memory from the point
+files.
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ TIMING_COLUMNS = frozenset({"seconds", "wall_s"})
 
 
 def open_existing(path: str | Path, what: str = "results folder") -> ResultsStore:
-    """The results store at ``path``, which must be an existing folder of point files (a
-    missing or empty folder is bad input: one line)."""
+    """The results store at ``path`` for reading only (:meth:`ResultsStore.reader`: nothing is
+    written there, so a read-only folder does), which must be an existing folder of point
+    files (a missing or empty folder is bad input: one line)."""
     root = Path(path)
     if not str(path).strip() or not root.is_dir():
         raise UsageError(f"{what} '{path}' does not exist")
     if not (root / "points").is_dir():
         raise UsageError(f"{what} '{path}' holds no results (no points/ folder); give a folder "
                          "written by 'infdepth validate --out'")
-    return ResultsStore(root)
+    return ResultsStore.reader(root)
 
 
 def _store(x: ResultsStore | str | Path) -> ResultsStore:
@@ -60,7 +62,14 @@ def _matched(store: ResultsStore, ignore: Iterable[str]) -> dict[str, tuple[str,
     drop = set(ignore)
     out: dict[str, tuple[str, Path]] = {}
     clashes = 0
-    for entry in store.index().values():
+    index = store.index()
+    bad = store.unlisted_files(index)
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise UsageError(f"point file '{bad[0]}'{more} cannot be read (truncated, or not a "
+                         "point file); run 'infdepth validate' on its folder again to "
+                         "recompute it")
+    for entry in index.values():
         cfg = {k: v for k, v in (entry.get("config") or {}).items() if k not in drop}
         key = json.dumps(cfg, sort_keys=True)
         clashes += key in out

@@ -164,6 +164,7 @@ class ResultsStore:
         self.root = Path(root)
         self.points_dir = self.root / POINTS_DIR
         self.index_path = self.root / INDEX_NAME
+        self.read_only = False
         try:
             self.points_dir.mkdir(parents=True, exist_ok=True)
             (self.root / LOCKS_DIR).mkdir(exist_ok=True)
@@ -176,6 +177,19 @@ class ResultsStore:
                 reason = "exists and is not a directory"
             raise ResultsStoreError(f"cannot write to results folder '{self.root}': {reason}") \
                 from None
+
+    @classmethod
+    def reader(cls, root: str | os.PathLike[str]) -> "ResultsStore":
+        """The store of an existing results folder, for reading only (the folder may be
+        read-only, e.g. a colleague's on a shared filesystem): nothing is created or written,
+        and a missing or stale index is rebuilt in memory only. Writing through it is a
+        mistake of the caller (it is not guarded)."""
+        self = cls.__new__(cls)
+        self.root = Path(root)
+        self.points_dir = self.root / POINTS_DIR
+        self.index_path = self.root / INDEX_NAME
+        self.read_only = True
+        return self
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
@@ -354,12 +368,20 @@ class ResultsStore:
 
     def index(self) -> dict[str, dict[str, Any]]:
         """``index.json``, rebuilt first when it is missing, damaged (not JSON, not a mapping of
-        entries, reset to ``{}``) or does not list exactly the point files on disk."""
+        entries, reset to ``{}``) or does not list exactly the point files on disk (in memory
+        only for a :meth:`reader`)."""
         index = self._read_index()
         on_disk = {p.relative_to(self.root).as_posix() for p in self._point_files()}
         if index is None or {e.get("file") for e in index.values()} != on_disk:
-            index = self.write_index()
+            index = self._scan() if self.read_only else self.write_index()
         return index
+
+    def unlisted_files(self, index: dict[str, dict[str, Any]]) -> list[Path]:
+        """Point files on disk that ``index`` does not list: those a rebuilt index left out
+        because they cannot be read (truncated, or not point files)."""
+        listed = {e.get("file") for e in index.values()}
+        return [p for p in self._point_files()
+                if p.relative_to(self.root).as_posix() not in listed]
 
     def entries(self) -> list[dict[str, Any]]:
         """Index rows, oldest first: each ``{"hash", "file", "claim", "rows", "config",
