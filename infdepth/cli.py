@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="run only the variants whose label matches one of these shell-style "
                         "patterns, e.g. 'one_layer/*' or '*/sgd' (default: every variant)")
     v.add_argument("--no-figs", action="store_true", help="skip drawing figures")
+    v.add_argument("--dry-run", action="store_true",
+                   help="compute nothing: per claim, the sweep, points (and how many are "
+                   "stored in --out) and the largest point's memory estimate; needs no GPU "
+                   "for --device cuda")
 
     f = sub.add_parser("figs", help="draw figures from stored results")
     f.add_argument("--out", default="results", help="results folder (default: ./results)")
@@ -192,7 +196,8 @@ def _cmd_validate(args) -> int:
     from infdepth.run_fields import RunFields
     try:
         ids = check_request(args.claims, args.suite, args.device)
-        check_device(args.device)
+        if not args.dry_run:
+            check_device(args.device)
         overrides = check_overrides(Overrides(
             activations=tuple(args.activations) if args.activations else None,
             depths=tuple(args.depths) if args.depths else None,
@@ -211,6 +216,8 @@ def _cmd_validate(args) -> int:
         with slurm_cluster(scheduler.slurm) as cluster:
             print(cluster.job_script())
         return 0
+    if args.dry_run:
+        return _dry_run(ids, args, overrides, scheduler)
     json_path = _json_target(args.json_path) if args.json_path is not None else None
     store = _open_store(args.out)
     from infdepth.validation.memory_estimate import check_request_fits   # before any work
@@ -231,6 +238,43 @@ def _cmd_validate(args) -> int:
         except OSError as exc:
             raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
     print(f"results in {store.root}")
+    return 0
+
+
+def _dry_run(ids, args, overrides, scheduler) -> int:
+    """``validate --dry-run``: the plan of the request (:func:`plan_table`), nothing computed
+    and nothing written (a results folder that does not exist is not created)."""
+    from rich.table import Table
+
+    from infdepth.run_fields import RunFields
+    from infdepth.validation.memory_estimate import memory_limit_bytes
+    from infdepth.validation.results_store import ResultsStore
+    from infdepth.validation.runner import plan_table
+    if not args.out.strip():
+        raise UsageError("--out: empty folder name; give a results folder (default: ./results)")
+    store = ResultsStore.reader(args.out) if Path(args.out).is_dir() else None
+    df = plan_table(ids, args.suite, store, overrides=overrides,
+                    run=RunFields(device=args.device))
+    t = Table(title=f"infdepth validate --suite {args.suite} --device {args.device}: plan "
+                    "(nothing computed)")
+    for col in ("claim", "sweep", "variants", "points", "stored", "largest point",
+                "its memory (GiB)"):
+        t.add_column(col, justify="left" if col in ("claim", "sweep", "largest point")
+                     else "right")
+    for r in df.itertuples(index=False):
+        t.add_row(r.claim, r.sweep, str(r.variants), str(r.points), str(r.stored), r.largest,
+                  f"{r.largest_gib:.3g}")
+    console = _console()
+    if not console.is_terminal:
+        console = _console(width=140)
+    console.print(t)
+    limit = scheduler.worker_memory_bytes()
+    limit_gib = (limit if limit is not None else memory_limit_bytes()) / 2 ** 30
+    over = df[df.largest_gib > limit_gib]
+    print(f"{df.attrs['distinct_points']} distinct points ({int(df.points.sum())} counted per "
+          f"claim, {int(df.stored.sum())} of those stored in '{args.out}'); "
+          f"largest estimate {df.largest_gib.max():.3g} GiB against {limit_gib:.3g} GiB here"
+          + (f" (refused here: {', '.join(over.claim)})" if len(over) else ""))
     return 0
 
 

@@ -35,7 +35,7 @@ from .claims import CLAIM_IDS, GPU_SUITE, RUN_SUITES, Claim, Overrides, get_clai
 from .claims.base import convention_label
 from .measurements import DecisionFields, Evaluation, RateMeasurement
 from .results_store import ResultsStore, ResultsStoreError, config_hash
-from .memory_estimate import check_points_fit
+from .memory_estimate import check_points_fit, describe_sizes
 from .scheduler import SchedulerSpec, open_client
 from .sweep import PointTask, run_tasks
 from .tables import raw_table, summary_table, table_path
@@ -466,3 +466,36 @@ def run(claims: Iterable[str] | None, suite: str, store: ResultsStore, *,
     save_verdicts(store, records, selected=overrides.variants is not None)
     store.write_index()
     return records
+
+
+def plan_table(claims: Iterable[str], suite: str, store: ResultsStore | None = None, *,
+               overrides: Overrides = Overrides(), run: RunFields = RunFields()):
+    """What :func:`run` would compute, without computing anything (``infdepth validate
+    --dry-run``): one row per claim with ``claim``, ``sweep`` (the sweep the suite runs; for
+    ``gpu``, ``full`` or ``standard``), ``variants``, ``points`` (distinct points),
+    ``stored`` (their files already in ``store``, not yet checked), ``largest`` (the sizes of
+    the point with the largest memory estimate) and ``largest_gib`` (that estimate, GiB,
+    :meth:`Claim.memory_bytes`). A point two claims share counts in both rows;
+    ``df.attrs["distinct_points"]`` counts it once."""
+    import pandas as pd
+
+    from .claims.base import gpu_sweep_name
+    rows = []
+    distinct: set[str] = set()
+    for cid in claims:
+        claim = get_claim(cid)
+        plans = _plan(claim, suite, overrides, run)
+        points = {k: p for vp in plans for k, p in zip(vp.keys, vp.points)}
+        distinct.update(points)
+        need = {k: claim.memory_bytes(p) for k, p in points.items()}
+        top = max(need, key=need.get) if need else None
+        rows.append({"claim": cid,
+                     "sweep": gpu_sweep_name(claim) if suite == GPU_SUITE else suite,
+                     "variants": len(plans), "points": len(points),
+                     "stored": sum(store.has(p) for p in points.values()) if store else 0,
+                     "largest": describe_sizes(points[top]) if top else "",
+                     "largest_gib": need[top] / 2 ** 30 if top else 0.0})
+    df = pd.DataFrame(rows, columns=["claim", "sweep", "variants", "points", "stored",
+                                     "largest", "largest_gib"])
+    df.attrs["distinct_points"] = len(distinct)
+    return df

@@ -238,3 +238,14 @@ def test_out_of_gpu_memory_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_cmd_validate", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["validate"])
+
+
+def test_dry_run_plans_without_a_gpu_or_a_results_folder(tmp_path, capsys):
+    """`validate --suite gpu --device cuda --dry-run` works on a machine without CUDA, computes
+    nothing and creates no results folder."""
+    out = tmp_path / "never"
+    assert main(["validate", "--suite", "gpu", "--device", "cuda", "--claims", "hw_lazy",
+                 "train_coupling_depth", "--dry-run", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "plan (nothing computed)" in text and "hw_lazy" in text and "standard" in text
+    assert "distinct points" in text and not out.exists()

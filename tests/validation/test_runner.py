@@ -443,3 +443,28 @@ def test_points_too_large_to_share_the_machine_run_alone_after_the_cluster(monke
     shared, alone = _split_by_memory(tasks, SchedulerSpec.from_options(workers=1),
                                      lambda t: Sized())
     assert alone == [] and shared == tasks
+
+
+def test_plan_counts_points_without_computing_them(tmp_path):
+    """plan_table (validate --dry-run): per claim the sweep, the distinct points (against the
+    runner's own plan), how many are stored, the largest point's estimate; nothing is
+    computed or written."""
+    from infdepth.validation.claims import get_claim
+    from infdepth.validation.memory_estimate import claim_points
+    from infdepth.validation.runner import plan_table
+    ids = ["init_kernel_depth", "twolayer_collapse"]
+    df = plan_table(ids, "smoke").set_index("claim")
+    for cid in ids:
+        pts = claim_points(get_claim(cid), "smoke", Overrides(), RunFields())
+        assert df.loc[cid, "points"] == len(pts) and df.loc[cid, "stored"] == 0
+        assert df.loc[cid, "largest_gib"] * 2 ** 30 == pytest.approx(
+            max(get_claim(cid).memory_bytes(p) for p in pts))
+    assert df.attrs["distinct_points"] == sum(df.points)
+    gpu = plan_table(["train_coupling_depth", "hw_lazy"], "gpu",
+                     run=RunFields(device="cuda")).set_index("claim")
+    assert gpu.sweep.to_dict() == {"train_coupling_depth": "standard", "hw_lazy": "full"}
+    store = ResultsStore(tmp_path / "r")
+    run(["init_kernel_depth"], "smoke", store)
+    after = plan_table(ids, "smoke", ResultsStore.reader(store.root)).set_index("claim")
+    assert after.loc["init_kernel_depth", "stored"] == df.loc["init_kernel_depth", "points"]
+    assert after.loc["twolayer_collapse", "stored"] == 0
