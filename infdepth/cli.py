@@ -120,12 +120,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _open_store(out: str):
+def _out_folder(out: str) -> Path:
+    """The ``--out`` folder (an empty name is bad input)."""
     if not out.strip():
         raise UsageError("--out: empty folder name; give a results folder (default: ./results)")
+    return Path(out)
+
+
+def _open_store(out: str):
+    folder = _out_folder(out)
     from infdepth.validation.results_store import ResultsStore, ResultsStoreError
     try:
-        return ResultsStore(Path(out))
+        return ResultsStore(folder)
     except ResultsStoreError as exc:
         raise UsageError(str(exc)) from None
 
@@ -149,7 +155,6 @@ def _cmd_derive(args) -> int:
 
 
 def _print_table(records) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -168,10 +173,8 @@ def _print_table(records) -> None:
     for row in table_rows(rows):
         table.add_row(*map(escape, row[:-2]), paint(row[-2]), paint(row[-1]))
     console = _console()
-    if not console.is_terminal:
-        console = _console(width=140)
     console.print(table)
-    err = Console(stderr=True, width=None if console.is_terminal else 140)
+    err = _console(stderr=True)
     for r in records:
         for note in ([r.reason] if r.reason else []) + ([f"to decide it: {r.advice}"]
                                                         if r.advice else []) + r.notes:
@@ -250,9 +253,8 @@ def _dry_run(ids, args, overrides, scheduler) -> int:
     from infdepth.validation.memory_estimate import memory_limit_bytes
     from infdepth.validation.results_store import ResultsStore
     from infdepth.validation.runner import plan_table
-    if not args.out.strip():
-        raise UsageError("--out: empty folder name; give a results folder (default: ./results)")
-    store = ResultsStore.reader(args.out) if Path(args.out).is_dir() else None
+    folder = _out_folder(args.out)
+    store = ResultsStore.reader(folder) if folder.is_dir() else None
     df = plan_table(ids, args.suite, store, overrides=overrides,
                     run=RunFields(device=args.device))
     t = Table(title=f"infdepth validate --suite {args.suite} --device {args.device}: plan "
@@ -264,10 +266,7 @@ def _dry_run(ids, args, overrides, scheduler) -> int:
     for r in df.itertuples(index=False):
         t.add_row(r.claim, r.sweep, str(r.variants), str(r.points), str(r.stored), r.largest,
                   f"{r.largest_gib:.3g}")
-    console = _console()
-    if not console.is_terminal:
-        console = _console(width=140)
-    console.print(t)
+    _console().print(t)
     limit = scheduler.worker_memory_bytes()
     limit_gib = (limit if limit is not None else memory_limit_bytes()) / 2 ** 30
     over = df[df.largest_gib > limit_gib]
@@ -366,16 +365,19 @@ def _cmd_report(args) -> int:
     return 0
 
 
-def _console(**kwargs):
-    """A rich console whose broken pipe (output into ``| head``) raises ``BrokenPipeError``,
-    handled in :func:`main`, instead of rich's own exit with status 1."""
+def _console(stderr: bool = False):
+    """A rich console on standard output (or error), 140 columns wide when that is not a
+    terminal (a log or a pipe: wide enough for the tables), whose broken pipe (output into
+    ``| head``) raises ``BrokenPipeError``, handled in :func:`main`, instead of rich's own exit
+    with status 1."""
     from rich.console import Console
 
     class _PipeConsole(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
 
-    return _PipeConsole(**kwargs)
+    console = _PipeConsole(stderr=stderr)
+    return console if console.is_terminal else _PipeConsole(stderr=stderr, width=140)
 
 
 def _cmd_compare(args) -> int:
@@ -395,10 +397,7 @@ def _cmd_compare(args) -> int:
     for r in pts.itertuples(index=False):
         t.add_row(r.claim, str(r.matched), str(r.identical), f"{r.max_rel_diff:.2e}", r.column,
                   str(r.nonfinite_mismatch), str(r.only_a), str(r.only_b))
-    console = _console()
-    if not console.is_terminal:     # a log or a pipe: wide enough for the claim names
-        console = _console(width=140)
-    console.print(t)
+    _console().print(t)
     paired = ver[(ver.status_a != "") & (ver.status_b != "")]
     print(f"verdict rows: {len(paired)} in both, {int(paired.same.sum())} with the same status, "
           f"{int((ver.status_b == '').sum())} only in A, {int((ver.status_a == '').sum())} only "
@@ -414,7 +413,7 @@ def _cmd_compare(args) -> int:
             atomic_write_text(json_path, text)
         except OSError as exc:
             raise UsageError(f"--json: cannot write '{json_path}': {exc.strerror}") from None
-    if args.check_verdicts and not agree(pts, ver):
+    if args.check_verdicts and not agree(ver):
         print("the verdicts differ (--check-verdicts)", file=sys.stderr)
         return 1
     return 0

@@ -31,7 +31,9 @@ import pandas as pd
 
 from infdepth.errors import UsageError
 
-from .results_store import ResultsStore
+from infdepth.numerics.hw_conventions import DEFAULT
+
+from .results_store import POINTS_DIR, ResultsStore
 
 __all__ = ["TIMING_COLUMNS", "open_existing", "compare_points", "compare_verdicts", "agree"]
 
@@ -46,7 +48,7 @@ def open_existing(path: str | Path, what: str = "results folder") -> ResultsStor
     root = Path(path)
     if not str(path).strip() or not root.is_dir():
         raise UsageError(f"{what} '{path}' does not exist")
-    if not (root / "points").is_dir():
+    if not (root / POINTS_DIR).is_dir():
         raise UsageError(f"{what} '{path}' holds no results (no points/ folder); give a folder "
                          "written by 'infdepth validate --out'")
     return ResultsStore.reader(root)
@@ -56,13 +58,14 @@ def _store(x: ResultsStore | str | Path) -> ResultsStore:
     return x if isinstance(x, ResultsStore) else open_existing(x)
 
 
-def _matched(store: ResultsStore, ignore: Iterable[str]) -> dict[str, tuple[str, Path]]:
-    """Point files by their config without the ``ignore`` fields; two points of one folder
-    that differ only in those fields are bad input (one line): which of them to compare?"""
+def _matched(store: ResultsStore, index: dict[str, dict[str, Any]], ignore: Iterable[str]
+             ) -> dict[str, tuple[str, Path]]:
+    """Point files of ``store`` (its ``index``) by their config without the ``ignore`` fields;
+    two points of one folder that differ only in those fields are bad input (one line): which
+    of them to compare?"""
     drop = set(ignore)
     out: dict[str, tuple[str, Path]] = {}
     clashes = 0
-    index = store.index()
     bad = store.unlisted_files(index)
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
@@ -81,9 +84,8 @@ def _matched(store: ResultsStore, ignore: Iterable[str]) -> dict[str, tuple[str,
     return out
 
 
-def _fields(store: ResultsStore) -> set[str]:
-    return {k for e in store.index().values() for k in (e.get("config") or {})
-            if not k.startswith("__")}
+def _fields(index: dict[str, dict[str, Any]]) -> set[str]:
+    return {k for e in index.values() for k in (e.get("config") or {}) if not k.startswith("__")}
 
 
 def _read(path: Path, ignore: tuple[str, ...]) -> pd.DataFrame:
@@ -141,12 +143,13 @@ def compare_points(a: ResultsStore | str | Path, b: ResultsStore | str | Path,
     field that no point of either folder has is bad input (a misspelt name would otherwise
     match nothing silently)."""
     a, b, ignore = _store(a), _store(b), tuple(ignore)
-    known = _fields(a) | _fields(b)
+    ia, ib = a.index(), b.index()          # read once (rebuilt from the files if need be)
+    known = _fields(ia) | _fields(ib)
     unknown = [f for f in ignore if f not in known]
     if unknown and known:
         raise UsageError(f"--ignore: no point has the field(s) {', '.join(unknown)}; "
                          f"fields: {', '.join(sorted(known))}")
-    ka, kb = _matched(a, ignore), _matched(b, ignore)
+    ka, kb = _matched(a, ia, ignore), _matched(b, ib, ignore)
     rows: dict[str, dict[str, Any]] = {}
 
     def row(claim: str) -> dict[str, Any]:
@@ -175,7 +178,7 @@ def compare_points(a: ResultsStore | str | Path, b: ResultsStore | str | Path,
                                  "nonfinite_mismatch", "only_a", "only_b"])
 
 
-def agree(points: pd.DataFrame, verdicts: pd.DataFrame) -> bool:
+def agree(verdicts: pd.DataFrame) -> bool:
     """Whether two folders agree on their verdicts: every verdict row in both with the same
     status (``infdepth compare --check-verdicts``; the point differences are reported, not
     judged: runs that blow up differ at O(1) under any change of rounding)."""
@@ -190,7 +193,7 @@ def compare_verdicts(a: ResultsStore | str | Path, b: ResultsStore | str | Path
     a, b = _store(a), _store(b)
 
     def rows(store: ResultsStore) -> dict[tuple[str, str, str], str]:
-        return {(r["id"], r["variant"], r.get("convention", "default")): r["status"]
+        return {(r["id"], r["variant"], r.get("convention", DEFAULT)): r["status"]
                 for r in stored_verdict_rows(store)}
     va, vb = rows(a), rows(b)
     keys = list(va) + [k for k in vb if k not in va]

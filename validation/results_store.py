@@ -160,11 +160,13 @@ class ResultsStore:
 
     _thread_lock = threading.Lock()
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.root = Path(root)
         self.points_dir = self.root / POINTS_DIR
         self.index_path = self.root / INDEX_NAME
-        self.read_only = False
+        self.read_only = read_only
+        if read_only:
+            return
         try:
             self.points_dir.mkdir(parents=True, exist_ok=True)
             (self.root / LOCKS_DIR).mkdir(exist_ok=True)
@@ -184,12 +186,7 @@ class ResultsStore:
         read-only, e.g. a colleague's on a shared filesystem): nothing is created or written,
         and a missing or stale index is rebuilt in memory only. Writing through it is a
         mistake of the caller (it is not guarded)."""
-        self = cls.__new__(cls)
-        self.root = Path(root)
-        self.points_dir = self.root / POINTS_DIR
-        self.index_path = self.root / INDEX_NAME
-        self.read_only = True
-        return self
+        return cls(root, read_only=True)
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
@@ -375,6 +372,10 @@ class ResultsStore:
         if index is None or {e.get("file") for e in index.values()} != on_disk:
             index = self._scan() if self.read_only else self.write_index()
         return index
+
+    def stored_keys(self) -> set[str]:
+        """Config hashes of the point files on disk (their names; the files are not read)."""
+        return {p.stem for p in self._point_files()}
 
     def unlisted_files(self, index: dict[str, dict[str, Any]]) -> list[Path]:
         """Point files on disk that ``index`` does not list: those a rebuilt index left out

@@ -482,6 +482,7 @@ def plan_table(claims: Iterable[str], suite: str, store: ResultsStore | None = N
     from .claims.base import gpu_sweep_name
     rows = []
     distinct: set[str] = set()
+    stored = store.stored_keys() if store is not None else set()
     for cid in claims:
         claim = get_claim(cid)
         plans = _plan(claim, suite, overrides, run)
@@ -492,7 +493,7 @@ def plan_table(claims: Iterable[str], suite: str, store: ResultsStore | None = N
         rows.append({"claim": cid,
                      "sweep": gpu_sweep_name(claim) if suite == GPU_SUITE else suite,
                      "variants": len(plans), "points": len(points),
-                     "stored": sum(store.has(p) for p in points.values()) if store else 0,
+                     "stored": len(points.keys() & stored),
                      "largest": describe_sizes(points[top]) if top else "",
                      "largest_gib": need[top] / 2 ** 30 if top else 0.0})
     df = pd.DataFrame(rows, columns=["claim", "sweep", "variants", "points", "stored",

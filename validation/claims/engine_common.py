@@ -35,9 +35,10 @@ def seed_chunks(n_seeds: int, peak: Callable[[int], int],
                 budget: int | None = None) -> list[tuple[int, int]]:
     """``(seed_offset, count)`` chunks of the seeds ``0..n_seeds-1``, in order, each of the
     largest count whose ``peak(count)`` (bytes, non-decreasing in the count) is within
-    ``budget`` (default :data:`RUN_BYTES`), at least one seed. Seeds do not interact (a seed's numbers come from its own
-    streams, and every product and statistic of the engine is per seed), so the chunks give
-    the numbers of one run of all seeds, bit for bit, while only a chunk is held."""
+    ``budget`` (default :data:`RUN_BYTES`), at least one seed. Seeds do not interact (a
+    seed's numbers come from its own streams, and every product and statistic of the engine
+    is per seed), so the chunks give the numbers of one run of all seeds, bit for bit, while
+    only a chunk is held."""
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
     budget = RUN_BYTES if budget is None else budget
