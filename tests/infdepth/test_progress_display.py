@@ -29,22 +29,29 @@ def test_lines_first_throttled_and_final():
     clock.t += 5; p("hw_phase", 10, 10)          # completed: a line at once
     lines = out.getvalue().splitlines()
     assert lines == ["hw_phase 0/10 (0%) elapsed 0:00:00 eta ?",
-                     # 4 units in 30 s, 6 to go: 45 s
-                     "hw_phase 4/10 (40%) elapsed 0:00:30 eta 0:00:45",
+                     # from the first finished units (2 at 10 s): 2 more in 20 s, 6 to go: 60 s
+                     "hw_phase 4/10 (40%) elapsed 0:00:30 eta 0:01:00",
                      "hw_phase 10/10 (100%) elapsed 0:00:40 eta 0:00:00"]
 
 
-def test_rate_counts_from_the_first_report_per_label():
-    """Points already stored when a run resumes do not shorten the ETA: the rate is that of
-    this run's own units."""
+def test_rate_counts_from_the_first_finished_unit_per_label():
+    """Points already stored when a run resumes do not shorten the ETA (the rate is that of
+    this run's own units), and a claim queued behind others gets the rate of its own work,
+    not of the run since it was first reported."""
     out, clock = io.StringIO(), Clock()
     p = LineProgress(out, interval=0.0, clock=clock)
     p("all points", 90, 100)
-    p("init_width", 0, 4)
-    clock.t += 60; p("all points", 92, 100)      # 2 units a minute, 8 to go
+    p("hw_phase", 0, 60)
+    clock.t += 30; p("all points", 91, 100)      # first unit of this run: no rate yet
+    assert out.getvalue().splitlines()[-1] == "all points 91/100 (91%) elapsed 0:00:30 eta ?"
+    clock.t += 60; p("all points", 93, 100)      # 2 units a minute since then, 7 to go
     assert out.getvalue().splitlines()[-1] == \
-        "all points 92/100 (92%) elapsed 0:01:00 eta 0:04:00"
-    assert out.getvalue().splitlines()[1] == "init_width 0/4 (0%) elapsed 0:00:00 eta ?"
+        "all points 93/100 (93%) elapsed 0:01:30 eta 0:03:30"
+    assert out.getvalue().splitlines()[1] == "hw_phase 0/60 (0%) elapsed 0:00:00 eta ?"
+    clock.t += 300; p("hw_phase", 1, 60)         # queued 6.5 min, then 1 unit
+    clock.t += 1; p("hw_phase", 11, 60)          # 10 units a second: 5 s to go, not 29 min
+    assert out.getvalue().splitlines()[-1] == \
+        "hw_phase 11/60 (18%) elapsed 0:06:31 eta 0:00:05"
 
 
 def test_display_is_lines_off_a_terminal():
