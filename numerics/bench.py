@@ -44,6 +44,17 @@ best of three, re-measured after every repeat), and ``fraction_of_floor`` = floo
 (median of the per-repeat fractions). Close to 1: the engine runs at the speed of reading its
 weights once per pass; the products with few rows cannot do better on that machine.
 
+**What the products allow.** ``matmul_fraction_of_floor`` = floor / (``F`` at the bare matmul
+rate): the fraction of the floor an engine would reach that did nothing but its products, at
+the speed the machine's BLAS does them as bare batched matmuls (median of the per-repeat
+values). The engine's own fraction can exceed it only where the engine's products run faster
+than the bare ones (the engine's one-row backward products, ``g @ W``, read ``W`` in the
+faster order). Measured on the 2-core development machine (MKL, one thread, ``infdepth bench
+--n 512 --threads 1``): the engine's ``(8, 4, 512) x (8, 512, 512)`` products stream their
+matrices at about 11 GB/s and its ``(8, 1, 512)`` ones at about 19 GB/s (torch profiler),
+against 26.5-29 GB/s for ``torch.sum``; the bare matmuls' fraction is 0.32 and the engine's
+0.38 there, so a fraction of 0.7 would need products that BLAS does not do on that machine.
+
 On a small machine shared with other processes, two intra-op threads make tiny ops stall
 badly whenever a core is taken (single repeats 10-100x slow, mostly in the plain loop's many
 small ops); ``threads=1`` gives steady ratios there. Medians over repeats absorb the rest.
@@ -320,7 +331,7 @@ def _measure(cfg: A1Config, dtype, dev, repeats, n_train, n_eval, d, tol) -> dic
     mm_rates = [[] for _ in rows]
     floor_bytes = stream_bytes(n, L, K, seeds, B=1, itemsize=W0.element_size())
     probe = torch.ones(max(STREAM_PROBE_ELEMENTS, W0.numel()), dtype=dtype, device=dev)
-    bandwidths, floor_fractions = [], []
+    bandwidths, floor_fractions, mm_floor_fractions = [], [], []
     for rep in range(repeats):
         order = (engine_run, plain_run) if rep % 2 == 0 else (plain_run, engine_run)
         times = {fn: fn()[0] for fn in order}
@@ -335,6 +346,7 @@ def _measure(cfg: A1Config, dtype, dev, repeats, n_train, n_eval, d, tol) -> dic
         bw, probe_bytes = stream_bandwidth(buf=probe)
         bandwidths.append(bw)
         floor_fractions.append(floor_bytes / bw / times[engine_run])
+        mm_floor_fractions.append(floor_bytes / bw / (fl["total"] / mix))
     del probe
 
     shapes = [{"a": [seeds, m, n], "b": [seeds, n, n],
@@ -374,6 +386,8 @@ def _measure(cfg: A1Config, dtype, dev, repeats, n_train, n_eval, d, tol) -> dic
                               "itemsize, r_k = k*B"},
         "fraction_of_floor": statistics.median(floor_fractions),
         "floor_fractions": floor_fractions,
+        "matmul_fraction_of_floor": statistics.median(mm_floor_fractions),
+        "matmul_floor_fractions": mm_floor_fractions,
         "targets": {"ratio": 5.0, "fraction_of_matmul": 0.5, "fraction_of_floor": 0.7},
         "environment": {"torch": torch.__version__, "threads": torch.get_num_threads(),
                         "machine": platform.machine(), "python": platform.python_version(),

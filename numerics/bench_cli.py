@@ -78,6 +78,8 @@ def print_result(res: dict) -> None:
     t.add_row("fraction of streaming floor", f"{res['fraction_of_floor']:.2f}",
               f">= {tg['fraction_of_floor']:g}  (repeats: "
               + ", ".join(f"{r:.2f}" for r in res["floor_fractions"]) + ")")
+    t.add_row("  the bare matmuls' fraction", f"{res['matmul_fraction_of_floor']:.2f}",
+              "the engine's FLOPs at the matmul rate: what the products alone allow")
     console = Console()
     if not console.is_terminal:
         console = Console(width=110)

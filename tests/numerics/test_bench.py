@@ -15,7 +15,8 @@ from infdepth.numerics.engine import A1Config, A1Model, train_a1
 TINY = dict(n=12, L=3, K=4, seeds=2, repeats=1, threads=1)
 KEYS = {"config", "check", "engine_s", "plain_s", "engine_s_all", "plain_s_all", "ratio",
         "ratios", "flops", "engine_flops_per_s", "matmul", "fraction_of_matmul", "fractions",
-        "targets", "environment", "stream", "fraction_of_floor", "floor_fractions"}
+        "targets", "environment", "stream", "fraction_of_floor", "floor_fractions",
+        "matmul_fraction_of_floor", "matmul_floor_fractions"}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,11 @@ def test_result_keys_and_json(tiny_result):
     assert st["bytes"] == stream_bytes(12, 3, 4, 2) and st["bandwidth_bytes_per_s"] > 0
     assert st["probe_bytes"] >= 256 * 2 ** 20 and len(r["floor_fractions"]) == 2
     assert r["fraction_of_floor"] > 0 and st["floor_s"] > 0
+    # the bare matmuls' fraction of the floor: floor / (F / matmul rate), per repeat, which is
+    # the engine's fraction of the floor over its fraction of the matmul rate
+    assert len(r["matmul_floor_fractions"]) == 2
+    for mm, fl, fr in zip(r["matmul_floor_fractions"], r["floor_fractions"], r["fractions"]):
+        assert mm == pytest.approx(fl / fr, rel=1e-12)
 
 
 def test_flop_model_by_hand():
