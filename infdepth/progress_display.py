@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from contextlib import contextmanager
 from typing import Callable, Iterator, TextIO
 
@@ -29,33 +30,49 @@ class LineProgress:
     """Plain progress lines ``label done/total (pct%) elapsed h:mm:ss eta h:mm:ss``.
 
     A label's elapsed time counts from its first report. Its ETA is the remaining units at the
-    rate since the label's first finished unit (``eta ?`` until one more has finished): a claim
-    queued behind others is reported from the start of a run but starts its work later, and a
-    rate counted from the run's start would make its ETA many times too long (seen: 55 minutes
-    for a claim of 60 small points that took 2 s). Units already done at the first report
-    (stored points of a resumed run) never count as finished in this run. A line is written
-    at a label's first report, when it completes, and otherwise at most every ``interval``
-    seconds per label.
+    label's recent rate: over the units finished in the last ``window`` seconds when at least
+    two finished there, else between its last two finished units (``eta ?`` until two have
+    finished in this run). The rate of a claim's own recent work, not of the run since the
+    claim was first reported: a claim whose points wait behind others' (all claims are reported
+    at a run's start, and a cluster interleaves their points) would otherwise get an ETA many
+    times too long (seen: 55 minutes for 59 small points that took 2 s; rich's bars on a
+    terminal estimate their speed over a recent window too). Units already done at the first
+    report (stored points of a resumed run) never count as finished in this run. A line is
+    written at a label's first report, when it completes, and otherwise at most every
+    ``interval`` seconds per label.
     """
 
     def __init__(self, stream: TextIO | None = None, interval: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, window: float = 60.0) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.interval = float(interval)
+        self.window = float(window)
         self.clock = clock
         self._start: dict[str, float] = {}
-        self._anchor: dict[str, tuple[float, int]] = {}   # first finished unit: (time, done)
+        self._finished: dict[str, deque[tuple[float, int]]] = {}   # (time, done) per change
         self._last: dict[str, float] = {}
         self._done: dict[str, int] = {}
+
+    def _rate(self, label: str, now: float) -> float | None:
+        """Units per second of ``label``'s recent work (class docstring), ``None`` if unknown."""
+        marks = self._finished[label]
+        while len(marks) > 2 and marks[1][0] < now - self.window:
+            marks.popleft()                     # keep the window, and at least the last two
+        if len(marks) < 2:
+            return None
+        recent = [m for m in marks if m[0] >= now - self.window]
+        (t0, d0), (t1, d1) = (recent[0] if len(recent) >= 2 else marks[-2]), marks[-1]
+        return (d1 - d0) / (t1 - t0) if t1 > t0 and d1 > d0 else None
 
     def __call__(self, label: str, done: int, total: int) -> None:
         now = self.clock()
         if label not in self._start:
             self._start[label] = now
+            self._finished[label] = deque()
         elif done == self._done.get(label):
             return
-        elif label not in self._anchor:
-            self._anchor[label] = (now, done)
+        else:
+            self._finished[label].append((now, done))
         self._done[label] = done
         finished = done >= total
         last = self._last.get(label)
@@ -63,11 +80,11 @@ class LineProgress:
             return
         self._last[label] = now
         elapsed = now - self._start[label]
-        t1, done1 = self._anchor.get(label, (now, done))
+        rate = None if finished else self._rate(label, now)
         if finished:
             eta = "0:00:00"
-        elif done > done1 and now > t1:
-            eta = format_seconds((total - done) * (now - t1) / (done - done1))
+        elif rate:
+            eta = format_seconds((total - done) / rate)
         else:
             eta = "?"
         pct = 100.0 * done / total if total else 100.0

@@ -34,6 +34,24 @@ def test_lines_first_throttled_and_final():
                      "hw_phase 10/10 (100%) elapsed 0:00:40 eta 0:00:00"]
 
 
+def test_rate_is_the_recent_rate_of_the_label():
+    """A claim whose first point finished early and whose others wait behind other claims'
+    points: the ETA uses its burst of recent units, not the rate since its first unit."""
+    out, clock = io.StringIO(), Clock()
+    p = LineProgress(out, interval=0.0, clock=clock, window=60.0)
+    p("hw_phase", 0, 60)
+    clock.t += 1; p("hw_phase", 1, 60)
+    clock.t += 400; p("hw_phase", 2, 60)         # one unit in the window: the last two units
+    assert out.getvalue().splitlines()[-1] == \
+        "hw_phase 2/60 (3%) elapsed 0:06:41 eta 6:26:40"     # 58 units at 1 per 400 s
+    clock.t += 1; p("hw_phase", 5, 60)           # 3 units in 1 s within the window
+    assert out.getvalue().splitlines()[-1] == \
+        "hw_phase 5/60 (8%) elapsed 0:06:42 eta 0:00:18"     # 55 units at 3 per s
+    clock.t += 59; p("hw_phase", 8, 60)          # the window (60 s) still holds 2..8
+    assert out.getvalue().splitlines()[-1] == \
+        "hw_phase 8/60 (13%) elapsed 0:07:41 eta 0:08:40"     # 52 units at 6 per 60 s
+
+
 def test_rate_counts_from_the_first_finished_unit_per_label():
     """Points already stored when a run resumes do not shorten the ETA (the rate is that of
     this run's own units), and a claim queued behind others gets the rate of its own work,
