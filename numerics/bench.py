@@ -52,8 +52,8 @@ than the bare ones (the engine's one-row backward products, ``g @ W``, read ``W`
 faster order). Measured on the 2-core development machine (MKL, one thread, ``infdepth bench
 --n 512 --threads 1``): the engine's ``(8, 4, 512) x (8, 512, 512)`` products stream their
 matrices at about 11 GB/s and its ``(8, 1, 512)`` ones at about 19 GB/s (torch profiler),
-against 26.5-29 GB/s for ``torch.sum``; the bare matmuls' fraction is 0.32 and the engine's
-0.38 there, so a fraction of 0.7 would need products that BLAS does not do on that machine.
+against 25-29 GB/s for ``torch.sum``; the bare matmuls' fraction is 0.32-0.37 and the
+engine's 0.38-0.39 there (two runs), so a fraction of 0.7 would need products that BLAS does not do on that machine.
 
 On a small machine shared with other processes, two intra-op threads make tiny ops stall
 badly whenever a core is taken (single repeats 10-100x slow, mostly in the plain loop's many
