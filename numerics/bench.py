@@ -74,6 +74,7 @@ from torch import nn
 
 from infdepth.device import resolve_device, resolve_dtype
 from infdepth.validators import int_at_least
+from . import footprint
 from .activations import activation, check_activation
 from .engine import A1Config, A1Model, train_a1
 
@@ -209,7 +210,7 @@ def stream_bytes(n: int, L: int, K: int, S: int, B: int = 1, itemsize: int = 8) 
 
 
 #: elements of the bandwidth probe's buffer (256 MiB in float64), at least
-STREAM_PROBE_ELEMENTS = 1 << 25
+STREAM_PROBE_ELEMENTS = footprint.BENCH_PROBE_ELEMENTS
 
 
 def stream_bandwidth(dtype=torch.float64, device=None, *, numel: int | None = None,
@@ -236,6 +237,15 @@ def stream_bandwidth(dtype=torch.float64, device=None, *, numel: int | None = No
 # Benchmark
 # ------------------------------------------------------------------------------------------
 
+def memory_bytes(n: int, L: int, K: int, seeds: int, *, n_train: int = 4, n_eval: int = 0,
+                 d: int = 4, dtype=torch.float64) -> int:
+    """Estimated peak memory of :func:`run_bench` at these sizes
+    (:func:`infdepth.numerics.footprint.bench`), in bytes."""
+    item = torch.empty((), dtype=resolve_dtype(dtype) if isinstance(dtype, str)
+                       else dtype).element_size()
+    return footprint.bench(n, L, K, seeds, rows=n_train + n_eval, d=d, item=item).peak
+
+
 def bench_data(N: int, E: int, d: int, dtype, device, seed: int = 1234):
     """Fixed inputs ``X`` (N, d), targets ``y`` (N,), eval inputs ``Xe`` (E, d)."""
     g = torch.Generator().manual_seed(seed)
@@ -257,7 +267,7 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
               device: str = "cpu", dtype: torch.dtype | str = torch.float64, repeats: int = 5,
               *, n_train: int = 4, n_eval: int = 0, d: int = 4, eta: float = 0.1,
               parameterization: str = "depth_mup", tol: float | None = None,
-              threads: int | None = None) -> dict:
+              threads: int | None = None, max_memory_bytes: int | None = None) -> dict:
     """Time the engine against the plain per-seed implementation (module docstring).
 
     Returns a JSON-safe dict: ``config``, ``check`` (max absolute/relative trajectory
@@ -269,7 +279,10 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
     must read, the measured streaming bandwidth, the floor in seconds) and
     ``fraction_of_floor`` (median of the per-repeat floor / engine time). ``n_train``/``n_eval``/``d``:
     number of training / evaluation inputs and input dimension. ``threads``: torch intra-op
-    threads for the run (default: leave as is; restored afterwards). Bad input: ValueError.
+    threads for the run (default: leave as is; restored afterwards). ``max_memory_bytes``:
+    refuse, before allocating anything, a benchmark whose estimated peak memory
+    (:func:`memory_bytes`) exceeds it; on CUDA it must also fit the memory free on the GPU.
+    Bad input: ValueError.
     """
     for name, v in (("n", n), ("L", L), ("K", K), ("seeds", seeds), ("repeats", repeats),
                     ("n_train", n_train), ("d", d)):
@@ -283,6 +296,16 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
+    need = memory_bytes(n, L, K, seeds, n_train=n_train, n_eval=n_eval, d=d, dtype=dtype)
+    limits = [] if max_memory_bytes is None else [(max_memory_bytes, "allowed here")]
+    if dev.type == "cuda":
+        limits.append((torch.cuda.mem_get_info(dev)[0], "free on the GPU"))
+    for limit, what in limits:
+        if need > limit:
+            raise ValueError(f"n={n} L={L} K={K} seeds={seeds} needs about "
+                             f"{need / 2 ** 30:.3g} GiB of memory, more than the "
+                             f"{limit / 2 ** 30:.3g} GiB {what}; use a smaller --n, --L or "
+                             f"--seeds")
     tol = TOLERANCES[dtype] if tol is None else float(tol)
     if threads is not None:
         int_at_least("threads", threads, 1)

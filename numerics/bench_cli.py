@@ -6,7 +6,9 @@ Wiring (in ``infdepth/cli.py``)::
     add_bench_parser(sub)            # in _parser(); handler: {"bench": cmd_bench, ...}
 
 ``cmd_bench`` prints a small table and returns 0; 1 if the plain and engine trajectories
-disagree beyond the tolerance; 2 on bad input (one line on stderr naming the value).
+disagree beyond the tolerance; 2 on bad input (one line on stderr naming the value), including
+sizes whose estimated memory exceeds the memory available (or ``INFDEPTH_MEMORY_LIMIT_GB``; on
+CUDA also the memory free on the GPU), refused before anything is allocated.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ def print_result(res: dict) -> None:
 
 def cmd_bench(args) -> int:
     """Run the benchmark for parsed ``args`` (see :func:`add_bench_parser`)."""
+    from infdepth.errors import UsageError
+    from infdepth.validation.memory_estimate import memory_limit_bytes
+
     from .bench import run_bench
 
     json_path = Path(args.json_path) if getattr(args, "json_path", None) else None
@@ -97,8 +102,9 @@ def cmd_bench(args) -> int:
         res = run_bench(n=args.n, L=args.L, K=args.K, seeds=args.seeds, act=args.act,
                         device=args.device, dtype=args.dtype, repeats=args.repeats,
                         n_train=getattr(args, "n_train", 4),
-                        threads=getattr(args, "threads", None))
-    except ValueError as exc:
+                        threads=getattr(args, "threads", None),
+                        max_memory_bytes=memory_limit_bytes())
+    except (ValueError, UsageError) as exc:
         print(f"infdepth bench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print_result(res)

@@ -26,7 +26,8 @@ from infdepth.draw_budget import draw_cache_budget
 __all__ = ["Footprint", "itemsize", "block_matrices", "dense_updates", "draws_fit_cache",
            "engine", "coupling_levels", "init_monte_carlo", "kernel_recursion", "nfd_solves",
            "hw_network", "mean_ode", "mean_ode_reference", "linear_mean_ode", "hw_bias",
-           "mean_ode_chunk", "MEAN_ODE_CHUNK_ELEMENTS", "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
+           "mean_ode_chunk", "MEAN_ODE_CHUNK_ELEMENTS", "bench", "BENCH_PROBE_ELEMENTS",
+           "INIT_CHUNK_BYTES", "HW_BIAS_CHUNK",
            "MATRIX_SLACK", "MMAP_THRESHOLD"]
 
 F64 = 8
@@ -150,6 +151,29 @@ def engine(n: int, L: int, S: int, K: int, *, rows: int, batch: int = 1, d: int 
     peak = (slack * mats + lowrank + trace + records) * item + cache + n * n * F64
     steps = mats // max(n * n, 1) + 2 * S + (2 * K + 1) * L
     return Footprint(int(peak), cache, int(steps))
+
+
+#: elements of ``infdepth bench``'s bandwidth probe buffer, at least (256 MiB in float64;
+#: :data:`infdepth.numerics.bench.STREAM_PROBE_ELEMENTS`, which reads it from here)
+BENCH_PROBE_ELEMENTS = 1 << 25
+
+
+def bench(n: int, L: int, K: int, S: int, *, rows: int, d: int = 4, item: int = 8) -> Footprint:
+    """One ``infdepth bench`` (:func:`~infdepth.numerics.bench.run_bench`): the model every run
+    copies (its ``W^0``, ``L S n^2`` numbers, and the draw cache's float64 copy of its draws),
+    the bandwidth probe (``max(BENCH_PROBE_ELEMENTS, L S n^2)`` numbers), held throughout, and
+    the larger of an engine run (a copy of the model training: :func:`engine` without the
+    cache) and the plain per-seed modules (their weights, gradients and the optimizer's
+    temporaries: three times ``L S n^2``). Steps: the engine run's, twice (warm-up and timing
+    runs do not add memory)."""
+    run = engine(n, L, S, K, rows=rows, d=d, item=item)
+    mats = block_matrices(n, L, S)
+    slack = MATRIX_SLACK["mapped" if n * n * item > MMAP_THRESHOLD else "heap"]
+    model = slack * mats * item + run.kept
+    probe = max(BENCH_PROBE_ELEMENTS, mats) * item
+    plain = 3 * slack * mats * item
+    peak = model + probe + max(run.peak - run.kept, plain)
+    return Footprint(int(peak), 0, 2 * run.steps)
 
 
 def coupling_levels(n: int, L: int, S: int, K: int, *, batch: int = 1, d: int = 4,
