@@ -20,8 +20,8 @@ from typing import Any, Iterator
 from infdepth.draw_budget import DEFAULT_DRAW_CACHE_BYTES, DRAW_CACHE_ENV
 from infdepth.errors import InfdepthError
 
-__all__ = ["SchedulerSpec", "SlurmSpec", "open_client", "slurm_cluster", "worker_env",
-           "worker_cache_bytes"]
+__all__ = ["SchedulerSpec", "SlurmSpec", "local_cores", "open_client", "slurm_cluster",
+           "worker_env", "worker_cache_bytes"]
 
 #: the draw cache budget of one process when none is set (infdepth.seeding), in MiB
 _DEFAULT_DRAW_CACHE_MB = DEFAULT_DRAW_CACHE_BYTES // 2 ** 20
@@ -60,6 +60,15 @@ class SlurmSpec:
                              f"{self.memory!r}") from None
 
 
+def local_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count): a local
+    cluster runs at most one single-threaded worker per core."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
+
+
 @dataclass(frozen=True)
 class SchedulerSpec:
     """``kind``: ``serial`` (this process), ``local`` (a ``LocalCluster`` of ``workers``
@@ -81,10 +90,17 @@ class SchedulerSpec:
             if scheduler not in (None, "slurm"):
                 raise ValueError(f"--scheduler {scheduler} conflicts with --slurm")
             return cls("slurm", workers, slurm=slurm)
+        kind = scheduler if scheduler in ("serial", "local") else None
         if scheduler is None:
-            return cls("local" if workers > 1 else "serial", workers)
-        if scheduler in ("serial", "local"):
-            return cls(scheduler, workers)
+            kind = "local" if workers > 1 else "serial"
+        if kind is not None:
+            cores = local_cores()
+            if kind == "local" and workers > cores:
+                raise ValueError(
+                    f"--workers {workers} is more than the {cores} core(s) here: a local "
+                    f"cluster runs one single-threaded worker per core (allowed: 1 to "
+                    f"{cores}); for more, use --scheduler tcp://HOST:PORT or --slurm")
+            return cls(kind, workers)
         if "://" in scheduler and scheduler.split("://", 1)[1]:
             return cls("address", workers, address=scheduler)
         raise ValueError(f"--scheduler must be serial, local or a scheduler address such as "

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from infdepth.cli import main
+from infdepth.validation import scheduler
 from infdepth.validation.scheduler import (SchedulerSpec, SlurmSpec, worker_malloc_export,
                                           slurm_cluster, worker_env)
 
@@ -20,13 +21,35 @@ from infdepth.validation.scheduler import (SchedulerSpec, SlurmSpec, worker_mall
 pytestmark = pytest.mark.timeout(180)
 
 
-def test_the_default_is_serial_with_one_worker_and_local_with_more():
+def test_the_default_is_serial_with_one_worker_and_local_with_more(monkeypatch):
+    monkeypatch.setattr(scheduler, "local_cores", lambda: 4)
     assert SchedulerSpec.from_options().kind == "serial"
     assert SchedulerSpec.from_options(3) == SchedulerSpec("local", 3)
     assert SchedulerSpec.from_options(3, "serial").kind == "serial"
     addr = SchedulerSpec.from_options(1, "tcp://10.0.0.5:8786")
     assert (addr.kind, addr.address) == ("address", "tcp://10.0.0.5:8786")
     assert SchedulerSpec.from_options(2, None, SlurmSpec()).kind == "slurm"
+
+
+def test_a_local_cluster_has_at_most_one_worker_per_core(monkeypatch, capsys):
+    """(--workers 100000 started a LocalCluster trying to spawn 100000 processes.)"""
+    monkeypatch.setattr(scheduler, "local_cores", lambda: 2)
+    assert SchedulerSpec.from_options(2) == SchedulerSpec("local", 2)
+    for kwargs in (dict(workers=3), dict(workers=100000, scheduler="local")):
+        with pytest.raises(ValueError, match=r"--workers \d+ is more than the 2 core\(s\) here"
+                                             r".*allowed: 1 to 2"):
+            SchedulerSpec.from_options(**kwargs)
+    # an existing cluster or SLURM jobs bring their own workers
+    assert SchedulerSpec.from_options(64, "tcp://10.0.0.5:8786").kind == "address"
+    assert SchedulerSpec.from_options(64, None, SlurmSpec()).kind == "slurm"
+    assert main(["validate", "--suite", "smoke", "--claims", "init_width", "--workers",
+                 "100000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--workers 100000 is more than the" in err
+
+
+def test_local_cores_is_this_process_s_cpus():
+    assert 1 <= scheduler.local_cores() <= (os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -137,7 +160,8 @@ def test_no_worker_outlives_a_killed_run(tmp_path):
     assert not left, f"worker processes {left} outlived the killed run"
 
 
-def test_the_memory_a_point_may_use_follows_where_it_runs():
+def test_the_memory_a_point_may_use_follows_where_it_runs(monkeypatch):
+    monkeypatch.setattr(scheduler, "local_cores", lambda: 4)
     assert SchedulerSpec.from_options(1).worker_memory_bytes() is None       # this machine
     assert SchedulerSpec.from_options(4).worker_memory_bytes() is None
     slurm = SchedulerSpec.from_options(1, None, SlurmSpec(cores=4, memory="16GB"))
