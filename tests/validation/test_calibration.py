@@ -65,3 +65,21 @@ def test_every_problem_meets_the_targets_at_the_suites_seed_counts():
     declared = (df["problem"] == "noisy_mean_norm_low_snr") & (df["seeds"] < CALIBRATED_NORM_SEEDS)
     missed = df[~df["coverage_ok"] & ~declared]
     assert missed.empty, missed.to_string()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--reps", "100000000000"], "fits, more than the 1e+07 a run may (hours of fitting)"),
+    (["--seeds", "8", "1000001"], "--seeds must be integers from 4 to 1000000, got 1000001"),
+    (["--seeds", "3"], "--seeds must be integers from 4 to 1000000, got 3"),
+    (["--reps", "9"], "--reps must be an integer >= 10, got 9"),
+    (["--problems", "nope"], "unknown problem 'nope'; allowed: "),
+])
+def test_cli_refuses_what_cannot_run_before_any_work(argv, message, tmp_path, capsys):
+    """Sizes with no upper bound ran for days (``--reps 10^11``: an ETA of 1.6 million hours):
+    one line naming the value and the allowed range, exit 2, nothing written."""
+    from infdepth.cli import main
+    out = tmp_path / "cal"
+    assert main(["calibrate", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err
+    assert not out.exists()
