@@ -37,6 +37,25 @@ def _load(spec: str):
     return getattr(mod, func)
 
 
+def load_data(args, make, depths, widths, *, n_examples: int):
+    """The sweep's ``(X, y)``: ``--data``'s, or the default task of ``n_examples`` examples of
+    input size ``--d-in``; checked before any training (:mod:`infdepth.user_sweep_checks`):
+    the largest model and the data fit in memory, and the smallest model runs on the data."""
+    from .examples import vector_task
+    from .user_sweep_checks import check_fits, count, runs_on
+    if args.data:
+        X, y = _load(args.data)()
+    else:
+        d_in = count("--d-in", args.d_in, 1)
+        check_fits(make, depths, widths, optimizer=args.optimizer,
+                   data_numbers=n_examples * (d_in + 1))
+        X, y = vector_task(n_examples, d_in)
+    check_fits(make, depths, widths, optimizer=args.optimizer,
+               data_numbers=X.numel() + y.numel())
+    runs_on(make, min(depths), min(widths), X)
+    return X, y
+
+
 def add_model_arguments(c: argparse.ArgumentParser) -> None:
     """``--model``, ``--data`` and ``--d-in``: the user's model factory and task (shared by
     ``coordcheck`` and ``transfer``)."""
@@ -67,15 +86,24 @@ def run(args) -> int:
     from .atomic_io import atomic_write, atomic_write_text
     from .depth_coord_check import coord_check, coord_slopes, format_slopes
     from .coord_check_plot import plot_coord_check
-    from .examples import vector_task
     from .paper_figs.common import save
+    from .user_sweep_checks import check_work, count, positive, sizes
 
     if not str(args.out).strip():
         raise InfdepthError("--out: empty folder name")
-
+    depths, widths = sizes("--depths", args.depths), sizes("--widths", args.widths)
+    if len(set(depths)) < 3 and len(set(widths)) < 3:
+        raise InfdepthError(f"--depths/--widths: a slope needs at least 3 different depths "
+                            f"(or 3 widths), got depths {' '.join(map(str, depths))} and "
+                            f"widths {' '.join(map(str, widths))}")
+    steps, seeds = count("--steps", args.steps, 1), count("--seeds", args.seeds, 1)
+    for name, v in (("--lr", args.lr), ("--base-width", args.base_width),
+                    ("--base-depth", args.base_depth)):
+        positive(name, v)
+    check_work(depths, widths, runs=seeds, steps=steps)
     make = _load(args.model)
-    data = _load(args.data)() if args.data else vector_task(16, args.d_in)
-    df = coord_check(make, args.depths, args.widths, data, steps=args.steps, seeds=args.seeds,
+    data = load_data(args, make, depths, widths, n_examples=16)
+    df = coord_check(make, depths, widths, data, steps=steps, seeds=seeds,
                      preset=args.preset, optimizer=args.optimizer, lr=args.lr,
                      base_width=args.base_width, base_depth=args.base_depth)
     tab = coord_slopes(df)

@@ -56,8 +56,14 @@ NOTE_SEP = " | "
 
 def log2_grid(lo: float, hi: float, step: float = 0.5) -> list[float]:
     """Learning rates ``2**x`` for ``x`` from ``lo`` to ``hi`` (inclusive) in steps of ``step``
-    (a uniform grid in ``log2 lr``, the claim's grid)."""
-    return [float(2.0 ** x) for x in uniform_grid(lo, hi, step)]
+    (a uniform grid in ``log2 lr``, the claim's grid). ``ValueError`` for a bad grid
+    (:func:`~infdepth.grids.uniform_grid`) or exponents outside ``[-1074, 1023]`` (``2**x``
+    not a positive finite float64)."""
+    xs = uniform_grid(lo, hi, step)
+    if xs[0] < -1074 or xs[-1] > 1023:
+        raise ValueError(f"2**x is a positive finite number for x in [-1074, 1023] only, got "
+                         f"x from {xs[0]} to {xs[-1]}")
+    return [float(2.0 ** x) for x in xs]
 
 
 def train_losses(pm: Parameterized, X: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,

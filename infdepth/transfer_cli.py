@@ -17,6 +17,7 @@ with ``--n-examples`` examples of input size ``--d-in``). Learning rates: ``--lr
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from .coordcheck_cli import add_model_arguments
@@ -54,26 +55,38 @@ def run(args) -> int:
     import pandas as pd
 
     from .atomic_io import atomic_write, atomic_write_text
-    from .coordcheck_cli import _load
-    from .examples import vector_task
+    from .coordcheck_cli import _load, load_data
     from .paper_figs.common import save
+    from .user_sweep_checks import check_work, count, positive, sizes
     from .depth_transfer_check import (format_drift, log2_grid, lr_optima,
                                        plot_transfer_check, transfer_check, transfer_drift)
 
     if not str(args.out).strip():
         raise InfdepthError("--out: empty folder name")
-    if len(args.depths) < 3:
-        raise InfdepthError("--depths: give at least 3 depths (the drift fit needs 3 points)")
+    depths = sorted(sizes("--depths", args.depths, distinct=3))
+    width = count("--width", args.width, 1)
+    steps, seeds = count("--steps", args.steps, 1), count("--seeds", args.seeds, 1)
+    count("--n-examples", args.n_examples, 1)
+    for name, v in (("--base-width", args.base_width), ("--base-depth", args.base_depth)):
+        positive(name, v)
+    if not (math.isfinite(args.noise_floor) and args.noise_floor >= 0):
+        raise InfdepthError(f"--noise-floor must be a finite number >= 0, got "
+                            f"{args.noise_floor}")
     try:
         lrs = sorted(args.lrs) if args.lrs else log2_grid(*(args.log2_lrs or (-4.0, 4.0, 0.5)))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise InfdepthError(f"--log2-lrs: {exc}") from None
+    for v in lrs:
+        positive("--lrs", v)
+    if len(set(lrs)) != len(lrs):
+        raise InfdepthError(f"--lrs must be different values, got {' '.join(map(str, lrs))}")
+    check_work(depths, [width], runs=seeds * len(lrs) * len(args.preset), steps=steps)
     make = _load(args.model)
-    data = _load(args.data)() if args.data else vector_task(args.n_examples, args.d_in)
+    data = load_data(args, make, depths, [width], n_examples=args.n_examples)
     frames = []
     for name in args.preset:
-        frames.append(transfer_check(make, sorted(args.depths), data, width=args.width, lrs=lrs,
-                                     steps=args.steps, seeds=args.seeds, preset=name,
+        frames.append(transfer_check(make, depths, data, width=width, lrs=lrs,
+                                     steps=steps, seeds=seeds, preset=name,
                                      optimizer=args.optimizer, batching=args.batching,
                                      base_width=args.base_width, base_depth=args.base_depth))
     df = pd.concat(frames, ignore_index=True)
