@@ -183,7 +183,7 @@ def vm(key):
             return int(line.split()[1]) * 1024
 run_bench(n=8, L=2, K=2, seeds=1, repeats=1, threads=1)
 out = {}
-for n, L, K, S in ((256, 16, 10, 8), (64, 8, 10, 8)):
+for n, L, K, S in ((512, 8, 4, 4), (64, 4, 4, 4)):
     gc.collect(); ctypes.CDLL("libc.so.6").malloc_trim(0)
     open("/proc/self/clear_refs", "w").write("5")
     base = vm("VmRSS:")
