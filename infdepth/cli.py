@@ -1,4 +1,5 @@
-"""Command line: ``infdepth derive | validate | figs | report | compare | bench`` (docs/design.md).
+"""Command line: ``infdepth derive | validate | figs | report | compare | calibrate | bench |
+coordcheck | transfer`` (docs/design.md).
 
 Bad input gives one line on stderr naming the value and what is allowed, and exit status 2.
 ``validate`` exits 0 whatever the verdicts are; non-zero only when it could not run.
@@ -21,7 +22,7 @@ EXIT_BAD_INPUT = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="infdepth", description=__doc__.splitlines()[0])
+    p = _Parser(prog="infdepth", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     d = sub.add_parser("derive", help="regenerate theory/generated (or --check it is fresh)")
