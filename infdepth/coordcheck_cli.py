@@ -45,13 +45,13 @@ def load_data(args, make, depths, widths, *, n_examples: int):
     from .user_sweep_checks import check_fits, count, runs_on
     if args.data:
         X, y = _load(args.data)()
+        numbers = X.numel() + y.numel()
     else:
         d_in = count("--d-in", args.d_in, 1)
-        check_fits(make, depths, widths, optimizer=args.optimizer,
-                   data_numbers=n_examples * (d_in + 1))
+        numbers = n_examples * (d_in + 1)           # counted before it is built
+    check_fits(make, depths, widths, optimizer=args.optimizer, data_numbers=numbers)
+    if not args.data:
         X, y = vector_task(n_examples, d_in)
-    check_fits(make, depths, widths, optimizer=args.optimizer,
-               data_numbers=X.numel() + y.numel())
     runs_on(make, min(depths), min(widths), X)
     return X, y
 
