@@ -56,12 +56,11 @@ class LineProgress:
     def _rate(self, label: str, now: float) -> float | None:
         """Units per second of ``label``'s recent work (class docstring), ``None`` if unknown."""
         marks = self._finished[label]
-        while len(marks) > 2 and marks[1][0] < now - self.window:
+        while len(marks) > 2 and marks[0][0] < now - self.window:
             marks.popleft()                     # keep the window, and at least the last two
         if len(marks) < 2:
             return None
-        recent = [m for m in marks if m[0] >= now - self.window]
-        (t0, d0), (t1, d1) = (recent[0] if len(recent) >= 2 else marks[-2]), marks[-1]
+        (t0, d0), (t1, d1) = marks[0], marks[-1]
         return (d1 - d0) / (t1 - t0) if t1 > t0 and d1 > d0 else None
 
     def __call__(self, label: str, done: int, total: int) -> None:

@@ -67,6 +67,7 @@ import math
 import platform
 import statistics
 import time
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -267,7 +268,8 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
               device: str = "cpu", dtype: torch.dtype | str = torch.float64, repeats: int = 5,
               *, n_train: int = 4, n_eval: int = 0, d: int = 4, eta: float = 0.1,
               parameterization: str = "depth_mup", tol: float | None = None,
-              threads: int | None = None, max_memory_bytes: int | None = None) -> dict:
+              threads: int | None = None,
+              check_memory: Callable[[int, str], None] | None = None) -> dict:
     """Time the engine against the plain per-seed implementation (module docstring).
 
     Returns a JSON-safe dict: ``config``, ``check`` (max absolute/relative trajectory
@@ -279,10 +281,10 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
     must read, the measured streaming bandwidth, the floor in seconds) and
     ``fraction_of_floor`` (median of the per-repeat floor / engine time). ``n_train``/``n_eval``/``d``:
     number of training / evaluation inputs and input dimension. ``threads``: torch intra-op
-    threads for the run (default: leave as is; restored afterwards). ``max_memory_bytes``:
-    refuse, before allocating anything, a benchmark whose estimated peak memory
-    (:func:`memory_bytes`) exceeds it; on CUDA it must also fit the memory free on the GPU.
-    Bad input: ValueError.
+    threads for the run (default: leave as is; restored afterwards). ``check_memory(need,
+    device_type)``: called with the estimated peak (:func:`memory_bytes`) once the arguments
+    are checked and before anything is allocated, to refuse what cannot fit (``infdepth bench``
+    passes the validation suite's memory limit). Bad input: ValueError.
     """
     for name, v in (("n", n), ("L", L), ("K", K), ("seeds", seeds), ("repeats", repeats),
                     ("n_train", n_train), ("d", d)):
@@ -296,16 +298,9 @@ def run_bench(n: int = 256, L: int = 16, K: int = 10, seeds: int = 8, act: str =
     dev = resolve_device(device) if isinstance(device, str) else torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
-    need = memory_bytes(n, L, K, seeds, n_train=n_train, n_eval=n_eval, d=d, dtype=dtype)
-    limits = [] if max_memory_bytes is None else [(max_memory_bytes, "allowed here")]
-    if dev.type == "cuda":
-        limits.append((torch.cuda.mem_get_info(dev)[0], "free on the GPU"))
-    for limit, what in limits:
-        if need > limit:
-            raise ValueError(f"n={n} L={L} K={K} seeds={seeds} needs about "
-                             f"{need / 2 ** 30:.3g} GiB of memory, more than the "
-                             f"{limit / 2 ** 30:.3g} GiB {what}; use a smaller --n, --L or "
-                             f"--seeds")
+    if check_memory is not None:
+        check_memory(memory_bytes(n, L, K, seeds, n_train=n_train, n_eval=n_eval, d=d,
+                                  dtype=dtype), dev.type)
     tol = TOLERANCES[dtype] if tol is None else float(tol)
     if threads is not None:
         int_at_least("threads", threads, 1)

@@ -88,10 +88,30 @@ def print_result(res: dict) -> None:
     console.print(t)
 
 
+def _check_memory(args, need: int, device: str) -> None:
+    """Refuse a benchmark whose estimated peak ``need`` exceeds the memory allowed here (the
+    limit of ``infdepth validate``: ``INFDEPTH_MEMORY_LIMIT_GB`` or the memory available) or,
+    on CUDA and unless that variable is set, the memory free on the GPU; one line naming the
+    sizes, the estimate and the limit."""
+    import os
+
+    from infdepth.errors import UsageError
+    from infdepth.validation.memory_estimate import (LIMIT_ENV, gpu_free_bytes,
+                                                     memory_limit_bytes)
+    limits = [(memory_limit_bytes(), "allowed here")]
+    if device == "cuda" and not os.environ.get(LIMIT_ENV, "").strip():
+        limits.append((gpu_free_bytes(), "free on the GPU"))
+    for limit, what in limits:
+        if need > limit:
+            raise UsageError(f"n={args.n} L={args.L} K={args.K} seeds={args.seeds} needs about "
+                             f"{need / 2 ** 30:.3g} GiB of memory, more than the "
+                             f"{limit / 2 ** 30:.3g} GiB {what}; use a smaller --n, --L or "
+                             f"--seeds")
+
+
 def cmd_bench(args) -> int:
     """Run the benchmark for parsed ``args`` (see :func:`add_bench_parser`)."""
     from infdepth.errors import UsageError
-    from infdepth.validation.memory_estimate import memory_limit_bytes
 
     from .bench import run_bench
 
@@ -103,7 +123,7 @@ def cmd_bench(args) -> int:
                         device=args.device, dtype=args.dtype, repeats=args.repeats,
                         n_train=getattr(args, "n_train", 4),
                         threads=getattr(args, "threads", None),
-                        max_memory_bytes=memory_limit_bytes())
+                        check_memory=lambda need, device: _check_memory(args, need, device))
     except (ValueError, UsageError) as exc:
         print(f"infdepth bench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

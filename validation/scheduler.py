@@ -90,17 +90,15 @@ class SchedulerSpec:
             if scheduler not in (None, "slurm"):
                 raise ValueError(f"--scheduler {scheduler} conflicts with --slurm")
             return cls("slurm", workers, slurm=slurm)
-        kind = scheduler if scheduler in ("serial", "local") else None
         if scheduler is None:
-            kind = "local" if workers > 1 else "serial"
-        if kind is not None:
-            cores = local_cores()
-            if kind == "local" and workers > cores:
+            scheduler = "local" if workers > 1 else "serial"
+        if scheduler in ("serial", "local"):
+            if scheduler == "local" and workers > (cores := local_cores()):
                 raise ValueError(
                     f"--workers {workers} is more than the {cores} core(s) here: a local "
                     f"cluster runs one single-threaded worker per core (allowed: 1 to "
                     f"{cores}); for more, use --scheduler tcp://HOST:PORT or --slurm")
-            return cls(kind, workers)
+            return cls(scheduler, workers)
         if "://" in scheduler and scheduler.split("://", 1)[1]:
             return cls("address", workers, address=scheduler)
         raise ValueError(f"--scheduler must be serial, local or a scheduler address such as "
